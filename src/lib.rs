@@ -1,0 +1,10 @@
+//! faultline: error tracking for the logs of batch jobs on AWS.
+//!
+//! The pipeline runs `decode -> extract -> fingerprint -> aggregate -> store ->
+//! notify`. The first four stages are pure (bytes in, values out); the store
+//! and notifier are traits with a local and an AWS implementation. The CLI and
+//! the Lambda are thin shells over [`pipeline`].
+
+pub mod decode;
+pub mod extract;
+pub mod fingerprint;
