@@ -41,7 +41,9 @@ pub enum DecodeError {
     Base64(base64::DecodeError),
     #[error("awslogs.data is not gzip: {0}")]
     Gzip(std::io::Error),
-    #[error("payload decompresses to more than {limit} bytes (a gzip bomb, or not a CloudWatch Logs batch)")]
+    #[error(
+        "payload decompresses to more than {limit} bytes (a gzip bomb, or not a CloudWatch Logs batch)"
+    )]
     TooLarge { limit: u64 },
     #[error("not a valid CloudWatch Logs message: {0}")]
     Message(serde_json::Error),
@@ -223,12 +225,16 @@ mod tests {
         let cut = &full[..full.len() / 2];
         let data = base64::engine::general_purpose::STANDARD.encode(cut);
         let input = format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#);
-        assert!(matches!(payload(input.as_bytes()), Err(DecodeError::Gzip(_))));
+        assert!(matches!(
+            payload(input.as_bytes()),
+            Err(DecodeError::Gzip(_))
+        ));
     }
 
     #[test]
     fn message_that_is_not_a_string_is_an_error() {
-        let bad = r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":42}]}"#;
+        let bad =
+            r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":42}]}"#;
         let bytes = payload(bad.as_bytes()).unwrap();
         assert!(matches!(parse(&bytes), Err(DecodeError::Message(_))));
         let bad = r#"{"messageType":"DATA_MESSAGE","logEvents":{"id":"1"}}"#;

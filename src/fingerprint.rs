@@ -68,7 +68,13 @@ pub fn explain(log_group: &str, occurrence: &Occurrence) -> Explanation {
 pub fn template(message: &str) -> String {
     message
         .split_whitespace()
-        .map(|t| if t.bytes().any(|b| b.is_ascii_digit()) { "<*>" } else { t })
+        .map(|t| {
+            if t.bytes().any(|b| b.is_ascii_digit()) {
+                "<*>"
+            } else {
+                t
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

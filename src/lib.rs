@@ -5,6 +5,12 @@
 //! and notifier are traits with a local and an AWS implementation. The CLI and
 //! the Lambda are thin shells over [`pipeline`].
 
+pub mod aggregate;
+pub mod alert;
 pub mod decode;
 pub mod extract;
 pub mod fingerprint;
+pub mod notify;
+pub mod pipeline;
+pub mod store;
+pub mod text;

@@ -79,7 +79,10 @@ pub fn extract(message: &str) -> Option<Occurrence> {
 /// continuation events are folded into the occurrence of the head event before
 /// them and get `None` themselves.
 pub fn extract_events(events: &[LogEvent<'_>]) -> Vec<Option<Occurrence>> {
-    events.iter().map(|e| extract(message_text(&e.message))).collect()
+    events
+        .iter()
+        .map(|e| extract(message_text(&e.message)))
+        .collect()
 }
 
 fn message_text<'a>(message: &'a Cow<'_, str>) -> &'a str {

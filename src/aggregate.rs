@@ -1,0 +1,252 @@
+//! Folds a batch's occurrences into one change per issue.
+//!
+//! A batch of 10,000 events with 300 errors of 2 kinds becomes 2 issue
+//! deltas, so the store is written once per issue per batch, not once per
+//! log event: the cost of a batch grows with its distinct issues.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::decode::LogBatch;
+use crate::extract::{self, Occurrence};
+use crate::fingerprint;
+
+/// How many sample occurrences one batch keeps per issue. The store keeps its
+/// own bounded ring across batches; a batch needs no more than that.
+pub const SAMPLES_PER_BATCH: usize = 3;
+
+/// Longest message kept in a sample or a title, in bytes. Log events can be
+/// 1 MB; a DynamoDB item is at most 400 KB and an alert must stay readable.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+pub const MAX_TITLE_BYTES: usize = 160;
+
+/// Everything a batch changes, keyed so that a redelivery is recognised.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    /// Identifies the batch's content: the same events give the same id,
+    /// however often Lambda delivers them.
+    pub batch_id: String,
+    pub owner: String,
+    pub log_group: String,
+    pub log_stream: String,
+    pub events: usize,
+    pub errors: usize,
+    /// One entry per distinct fingerprint, in order of first appearance.
+    pub issues: Vec<IssueDelta>,
+}
+
+/// What one batch adds to one issue.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssueDelta {
+    pub fingerprint: String,
+    pub kind: String,
+    pub title: String,
+    pub count: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub samples: Vec<Sample>,
+}
+
+/// One occurrence kept for investigation.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Sample {
+    pub log_group: String,
+    pub log_stream: String,
+    pub event_id: String,
+    pub timestamp: i64,
+    pub kind: String,
+    pub message: String,
+    pub shape: String,
+    /// Extracted context fields and the stack, as `name -> value`.
+    pub fields: Vec<(String, String)>,
+}
+
+/// The issue id users type: short, derived from the fingerprint, so every
+/// store and every concurrent writer agrees on it without a counter.
+pub fn issue_id(fingerprint: &str) -> String {
+    format!(
+        "{:012x}",
+        xxhash_rust::xxh3::xxh3_64(fingerprint.as_bytes()) >> 16
+    )
+}
+
+/// Runs extract and fingerprint over a decoded batch and folds the result.
+pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
+    let found = extract::extract_events(&batch.log_events);
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut issues: Vec<IssueDelta> = Vec::new();
+    let mut errors = 0;
+    for (event, occurrence) in batch.log_events.iter().zip(found) {
+        let Some(occurrence) = occurrence else {
+            continue;
+        };
+        errors += 1;
+        let fp = fingerprint::fingerprint(&batch.log_group, &occurrence);
+        let slot = match index.get(&fp) {
+            Some(&i) => &mut issues[i],
+            None => {
+                index.insert(fp.clone(), issues.len());
+                issues.push(IssueDelta {
+                    fingerprint: fp,
+                    kind: occurrence.kind.clone(),
+                    title: title(&occurrence),
+                    count: 0,
+                    first_seen: event.timestamp,
+                    last_seen: event.timestamp,
+                    samples: Vec::new(),
+                });
+                let last = issues.len() - 1;
+                &mut issues[last]
+            }
+        };
+        slot.count += 1;
+        slot.first_seen = slot.first_seen.min(event.timestamp);
+        slot.last_seen = slot.last_seen.max(event.timestamp);
+        if slot.samples.len() < SAMPLES_PER_BATCH {
+            slot.samples
+                .push(sample(batch, &event.id, event.timestamp, occurrence));
+        }
+    }
+    BatchSummary {
+        batch_id: batch_id(batch),
+        owner: batch.owner.to_string(),
+        log_group: batch.log_group.to_string(),
+        log_stream: batch.log_stream.to_string(),
+        events: batch.log_events.len(),
+        errors,
+        issues,
+    }
+}
+
+/// CloudWatch gives every log event a unique id, so the ids of a batch's
+/// events identify the batch; the group and stream guard against ids reused
+/// across hand-made test inputs.
+fn batch_id(batch: &LogBatch<'_>) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in [&batch.owner, &batch.log_group, &batch.log_stream] {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0]);
+    }
+    for event in &batch.log_events {
+        hasher.update(event.id.as_bytes());
+        hasher.update(&event.timestamp.to_le_bytes());
+        hasher.update(&[0]);
+    }
+    format!("{:032x}", hasher.digest128())
+}
+
+/// A one-line title: `Kind: message`, first line only, bounded.
+pub fn title(occurrence: &Occurrence) -> String {
+    let first_line = occurrence.message.lines().next().unwrap_or("").trim();
+    let text = match (occurrence.kind.is_empty(), first_line.is_empty()) {
+        (true, _) => first_line.to_string(),
+        (false, true) => occurrence.kind.clone(),
+        (false, false) => format!("{}: {}", occurrence.kind, first_line),
+    };
+    truncate(&text, MAX_TITLE_BYTES)
+}
+
+fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occurrence) -> Sample {
+    let mut fields = occurrence.fields;
+    if !occurrence.frames.is_empty() {
+        let stack: Vec<String> = occurrence
+            .frames
+            .iter()
+            .map(|f| match f.line {
+                Some(line) => format!("{} ({}:{})", f.function, f.file, line),
+                None => format!("{} ({})", f.function, f.file),
+            })
+            .collect();
+        fields.push((
+            "stack".to_string(),
+            truncate(&stack.join("\n"), MAX_MESSAGE_BYTES),
+        ));
+    }
+    Sample {
+        log_group: batch.log_group.to_string(),
+        log_stream: batch.log_stream.to_string(),
+        event_id: event_id.to_string(),
+        timestamp,
+        kind: occurrence.kind,
+        message: truncate(&occurrence.message, MAX_MESSAGE_BYTES),
+        shape: occurrence.shape.to_string(),
+        fields,
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode;
+
+    fn batch_json(messages: &[&str]) -> String {
+        let events: Vec<String> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                format!(
+                    r#"{{"id":"{}","timestamp":{},"message":{}}}"#,
+                    1000 + i,
+                    1_700_000_000_000i64 + i as i64,
+                    serde_json::to_string(m).unwrap()
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s","logEvents":[{}]}}"#,
+            events.join(",")
+        )
+    }
+
+    #[test]
+    fn a_batch_is_folded_into_one_delta_per_issue() {
+        let json = batch_json(&[
+            "[ERROR] KeyError: 'action'",
+            "INFO all good",
+            "[ERROR] KeyError: 'action'",
+            "[ERROR] ValueError: bad row 17",
+            "[ERROR] KeyError: 'action'",
+            "[ERROR] KeyError: 'action'",
+        ]);
+        let batch = decode::parse(json.as_bytes()).unwrap();
+        let summary = summarise(&batch);
+        assert_eq!(summary.events, 6);
+        assert_eq!(summary.errors, 5);
+        assert_eq!(summary.issues.len(), 2);
+        let key_error = &summary.issues[0];
+        assert_eq!(key_error.count, 4);
+        assert_eq!(key_error.first_seen, 1_700_000_000_000);
+        assert_eq!(key_error.last_seen, 1_700_000_000_005);
+        assert_eq!(key_error.samples.len(), SAMPLES_PER_BATCH);
+        assert_eq!(key_error.samples[0].event_id, "1000");
+    }
+
+    #[test]
+    fn the_same_events_give_the_same_batch_id_and_others_do_not() {
+        let a = batch_json(&["[ERROR] x", "[ERROR] y"]);
+        let b = batch_json(&["[ERROR] x"]);
+        let id = |j: &str| summarise(&decode::parse(j.as_bytes()).unwrap()).batch_id;
+        assert_eq!(id(&a), id(&a));
+        assert_ne!(id(&a), id(&b));
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        let s = "ééééé";
+        assert_eq!(truncate(s, 6), "é...");
+        assert_eq!(truncate(s, 100), s);
+    }
+}

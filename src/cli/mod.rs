@@ -1,0 +1,150 @@
+//! Pieces of the `faultline` command that are not argument parsing.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use faultline::aggregate::BatchSummary;
+use faultline::notify::NotifyError;
+use faultline::store::{Recorded, StoreError};
+
+pub mod fingerprint;
+pub mod render;
+
+/// Everything the command reports to the user as `faultline: <message>`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: no *.json files in this directory")]
+    EmptyDir(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Notify(#[from] NotifyError),
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+}
+
+/// One input file's name (for messages) and contents.
+pub struct Input {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Reads every path: files as they are, directories as their `*.json` files
+/// in name order (recursively), `-` as standard input.
+pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|source| Error::Read {
+                    path: "<stdin>".into(),
+                    source,
+                })?;
+            inputs.push(Input {
+                name: "<stdin>".into(),
+                bytes,
+            });
+        } else if path.is_dir() {
+            let mut files = Vec::new();
+            collect_json(path, &mut files)?;
+            if files.is_empty() {
+                return Err(Error::EmptyDir(path.display().to_string()));
+            }
+            files.sort();
+            for file in files {
+                inputs.push(read_file(&file)?);
+            }
+        } else {
+            inputs.push(read_file(path)?);
+        }
+    }
+    Ok(inputs)
+}
+
+fn read_file(path: &Path) -> Result<Input, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Input {
+        name: path.display().to_string(),
+        bytes,
+    })
+}
+
+fn collect_json(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let read_err = |source| Error::Read {
+        path: dir.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_json(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Running totals of an ingest, for its closing summary.
+#[derive(Default)]
+pub struct IngestTotals {
+    pub batches: usize,
+    pub duplicates: usize,
+    pub controls: usize,
+    pub events: usize,
+    pub errors: usize,
+    pub new_issues: usize,
+    pub regressions: usize,
+}
+
+impl IngestTotals {
+    pub fn add(&mut self, batch: &BatchSummary, recorded: &Recorded) {
+        if recorded.duplicate {
+            self.duplicates += 1;
+            return;
+        }
+        self.batches += 1;
+        self.events += batch.events;
+        self.errors += batch.errors;
+        self.new_issues += recorded.new_issues.len();
+        self.regressions += recorded.regressions.len();
+    }
+
+    pub fn summary(&self, inputs: usize, store: &str) -> String {
+        let mut text = format!(
+            "ingested {inputs} inputs into {store}: {} batches, {} events, {} errors, {} new issues, {} regressions",
+            self.batches, self.events, self.errors, self.new_issues, self.regressions
+        );
+        if self.duplicates > 0 {
+            text.push_str(&format!(
+                "; {} batches were already recorded and were skipped",
+                self.duplicates
+            ));
+        }
+        if self.controls > 0 {
+            text.push_str(&format!(
+                "; {} control messages acknowledged",
+                self.controls
+            ));
+        }
+        text
+    }
+}
