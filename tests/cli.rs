@@ -1,0 +1,297 @@
+//! The `faultline` command as a user runs it: real binary, real SQLite file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+fn faultline(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("FAULTLINE_STORE")
+        .env_remove("FAULTLINE_NOTIFY")
+        .output()
+        .expect("the faultline binary runs")
+}
+
+fn ok(args: &[&str], cwd: &Path) -> String {
+    let out = faultline(args, cwd);
+    assert!(
+        out.status.success(),
+        "faultline {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("output is UTF-8")
+}
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+fn issues_json(cwd: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(&["issues", "--status", "all", "--json"], cwd)).unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+fn lambda_input(compressed: &[u8]) -> String {
+    let data = base64::engine::general_purpose::STANDARD.encode(compressed);
+    format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#)
+}
+
+const GOOD: &str = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/t","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"1","timestamp":1763900000000,"message":"[ERROR] KeyError: 'x'\n"},{"id":"2","timestamp":1763900000001,"message":"INFO fine"}]}"#;
+
+#[test]
+fn ingesting_the_sample_events_finds_issues_and_a_replay_changes_no_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = events_dir();
+    let events = events.to_str().unwrap();
+    let out = faultline(&["ingest", events], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = String::from_utf8_lossy(&out.stdout);
+    let first = issues_json(dir.path());
+    let issues = first.as_array().unwrap();
+    assert!(!issues.is_empty(), "the sample events hold errors");
+    for issue in issues {
+        for key in [
+            "id",
+            "fingerprint",
+            "log_group",
+            "title",
+            "kind",
+            "status",
+            "count",
+            "first_seen",
+            "last_seen",
+        ] {
+            assert!(issue.get(key).is_some(), "issue lacks {key}: {issue}");
+        }
+        let id = issue["id"].as_str().unwrap();
+        assert!(
+            alerts.contains(id),
+            "no alert for new issue {id}:\n{alerts}"
+        );
+    }
+
+    let replay = faultline(&["ingest", events, events], dir.path());
+    assert!(replay.status.success());
+    assert!(
+        replay.stdout.is_empty(),
+        "a replay alerts nothing: {}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+    assert!(String::from_utf8_lossy(&replay.stderr).contains("already recorded"));
+    assert_eq!(issues_json(dir.path()), first, "a replay changes no count");
+}
+
+#[test]
+fn the_default_listing_is_a_readable_table() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), GOOD).unwrap();
+    ok(&["ingest", "in.json"], dir.path());
+    let table = ok(&["issues"], dir.path());
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    for column in ["ID", "STATUS", "COUNT", "LAST SEEN", "LOG GROUP", "TITLE"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(
+        row.contains("/aws/lambda/t") && row.contains("KeyError"),
+        "{row}"
+    );
+    assert!(dir.path().join(".faultline/faultline.db").exists());
+}
+
+#[test]
+fn broken_inputs_are_named_and_leave_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.json"), GOOD).unwrap();
+    ok(&["ingest", "good.json"], dir.path());
+    let before = issues_json(dir.path());
+
+    let bomb = gzip(&vec![b' '; 40 * 1024 * 1024]);
+    let message = GOOD.as_bytes();
+    let truncated = gzip(message);
+    let broken: Vec<(&str, Vec<u8>, &str)> =
+        vec![
+        ("empty.json", b"".to_vec(), "empty"),
+        ("text.json", b"hello there".to_vec(), "not JSON"),
+        ("other.json", br#"{"Records":[]}"#.to_vec(), "neither a Lambda input"),
+        ("nodata.json", br#"{"awslogs":{}}"#.to_vec(), "awslogs.data"),
+        ("b64.json", br#"{"awslogs":{"data":"***"}}"#.to_vec(), "base64"),
+        ("notgz.json", lambda_input(b"plain bytes").into_bytes(), "not gzip"),
+        (
+            "cut.json",
+            lambda_input(&truncated[..truncated.len() / 2]).into_bytes(),
+            "not gzip",
+        ),
+        ("bomb.json", lambda_input(&bomb).into_bytes(), "gzip bomb"),
+        (
+            "events.json",
+            br#"{"messageType":"DATA_MESSAGE","logEvents":"nope"}"#.to_vec(),
+            "not a valid CloudWatch Logs message",
+        ),
+        (
+            "number.json",
+            br#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":7}]}"#
+                .to_vec(),
+            "not a valid CloudWatch Logs message",
+        ),
+    ];
+    for (name, bytes, expected) in &broken {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let mut other = GOOD.replace("\"id\":\"1\"", "\"id\":\"99\"");
+        other = other.replace("KeyError", "ValueError");
+        std::fs::write(dir.path().join("new.json"), other).unwrap();
+        // A good new input beside the broken one: it must not be recorded either.
+        let out = faultline(&["ingest", "new.json", name], dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} was accepted");
+        let first_line = stderr.lines().next().unwrap_or("");
+        assert!(
+            first_line.contains(name) && first_line.contains(expected),
+            "{name}: expected one line naming the file and {expected:?}, got {stderr}"
+        );
+        assert!(stderr.contains("nothing was recorded"), "{stderr}");
+        assert!(out.stdout.is_empty(), "no alert for {name}");
+        assert_eq!(issues_json(dir.path()), before, "{name} changed the store");
+    }
+}
+
+#[test]
+fn a_control_message_is_acknowledged_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let control = events_dir().join("control-message.json");
+    let out = faultline(&["ingest", control.to_str().unwrap()], dir.path());
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 control messages acknowledged"));
+    assert_eq!(issues_json(dir.path()), serde_json::json!([]));
+}
+
+#[test]
+fn standard_input_is_read_with_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["ingest", "-"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lambda_input(&gzip(GOOD.as_bytes())).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(issues_json(dir.path())[0]["count"], 1);
+}
+
+#[test]
+fn fingerprint_prints_one_object_per_event_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), GOOD).unwrap();
+    let out = ok(&["fingerprint", "in.json"], dir.path());
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], "1");
+    assert_eq!(lines[0]["log_group"], "/aws/lambda/t");
+    assert!(lines[0]["fingerprint"].as_str().unwrap().starts_with("v"));
+    assert_eq!(lines[1]["id"], "2");
+    assert!(
+        lines[1]["fingerprint"].is_null(),
+        "an INFO line is no error"
+    );
+
+    let every = ok(&["fingerprint", "--every-line", "in.json"], dir.path());
+    assert!(every.lines().all(|l| !l.contains("\"fingerprint\":null")));
+
+    let explained = ok(&["fingerprint", "--explain", "in.json"], dir.path());
+    let first: serde_json::Value = serde_json::from_str(explained.lines().next().unwrap()).unwrap();
+    assert_eq!(first["explain"]["fingerprint"], first["fingerprint"]);
+    assert!(first["explain"]["template"].is_string());
+}
+
+#[test]
+fn an_issue_is_shown_resolved_ignored_and_reopened_by_id_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), GOOD).unwrap();
+    ok(&["ingest", "in.json"], dir.path());
+    let id = issues_json(dir.path())[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let prefix = &id[..6];
+
+    let shown = ok(&["issues", "show", prefix], dir.path());
+    assert!(shown.contains(&id) && shown.contains("KeyError"), "{shown}");
+    assert!(shown.contains("samples (1"), "{shown}");
+
+    ok(&["issues", "resolve", prefix], dir.path());
+    assert_eq!(issues_json(dir.path())[0]["status"], "resolved");
+    assert!(ok(&["issues"], dir.path()).starts_with("no issues"));
+    ok(&["issues", "ignore", &id], dir.path());
+    assert_eq!(issues_json(dir.path())[0]["status"], "ignored");
+    ok(&["issues", "reopen", &id], dir.path());
+    assert_eq!(issues_json(dir.path())[0]["status"], "open");
+
+    let missing = faultline(&["issues", "show", "ffffffffffff"], dir.path());
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no issue with id"));
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["ingest", "--help"],
+        vec!["fingerprint", "--help"],
+        vec!["issues", "--help"],
+        vec!["issues", "list", "--help"],
+        vec!["issues", "show", "--help"],
+        vec!["issues", "resolve", "--help"],
+        vec!["issues", "ignore", "--help"],
+        vec!["issues", "reopen", "--help"],
+        vec!["store", "--help"],
+        vec!["store", "init", "--help"],
+    ] {
+        let out = ok(&args, dir.path());
+        assert!(out.contains("Usage:"), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn an_unknown_store_url_says_what_is_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = faultline(&["issues", "--store", "postgres://x"], dir.path());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sqlite:PATH") && stderr.contains("dynamodb://TABLE"),
+        "{stderr}"
+    );
+}
