@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::decode::LogBatch;
 use crate::extract::{self, Occurrence};
 use crate::fingerprint;
+use crate::scrub;
 
 /// How many sample occurrences one batch keeps per issue. The store keeps its
 /// own bounded ring across batches; a batch needs no more than that.
@@ -144,11 +145,15 @@ pub fn title(occurrence: &Occurrence) -> String {
         (false, true) => occurrence.kind.clone(),
         (false, false) => format!("{}: {}", occurrence.kind, first_line),
     };
-    truncate(&text, MAX_TITLE_BYTES)
+    truncate(&scrub::scrub(&text), MAX_TITLE_BYTES)
 }
 
 fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occurrence) -> Sample {
-    let mut fields = occurrence.fields;
+    let mut fields: Vec<(String, String)> = occurrence
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), scrub::scrub_field(k, v)))
+        .collect();
     if !occurrence.frames.is_empty() {
         let stack: Vec<String> = occurrence
             .frames
@@ -169,7 +174,12 @@ fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occu
         event_id: event_id.to_string(),
         timestamp,
         kind: occurrence.kind,
-        message: truncate(&occurrence.message, MAX_MESSAGE_BYTES),
+        // Truncate after scrubbing, so a cut cannot split a secret into a
+        // fragment the rules no longer recognise.
+        message: truncate(
+            &scrub::scrub(&truncate(&occurrence.message, 4 * MAX_MESSAGE_BYTES)),
+            MAX_MESSAGE_BYTES,
+        ),
         shape: occurrence.shape.to_string(),
         fields,
     }
@@ -241,6 +251,19 @@ mod tests {
         let id = |j: &str| summarise(&decode::parse(j.as_bytes()).unwrap()).batch_id;
         assert_eq!(id(&a), id(&a));
         assert_ne!(id(&a), id(&b));
+    }
+
+    #[test]
+    fn secrets_in_log_lines_do_not_reach_titles_or_samples() {
+        let json = batch_json(&[
+            "[ERROR] AccessDenied: key AKIAIOSFODNN7EXAMPLE cannot read s3://b/k (password=hunter2)",
+        ]);
+        let batch = decode::parse(json.as_bytes()).unwrap();
+        let summary = summarise(&batch);
+        let text = serde_json::to_string(&summary).unwrap();
+        assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(summary.issues[0].title.contains("[redacted]"));
     }
 
     #[test]

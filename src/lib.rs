@@ -12,5 +12,6 @@ pub mod extract;
 pub mod fingerprint;
 pub mod notify;
 pub mod pipeline;
+pub mod scrub;
 pub mod store;
 pub mod text;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use faultline::decode::{self, DecodeError};
 use faultline::extract::{self, Level, Occurrence};
 use faultline::fingerprint::{self, Explanation};
+use faultline::scrub;
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -57,7 +58,15 @@ pub fn print(
             log_group: &batch.log_group,
             fingerprint: explanation.as_ref().map(|e| e.fingerprint.clone()),
             kind: occurrence.as_ref().map(|o| o.kind.as_str()),
-            explain: if explain { explanation } else { None },
+            explain: if explain {
+                explanation.map(|mut e| {
+                    // The template is shown to people: no secrets in it.
+                    e.template = scrub::scrub(&e.template).into_owned();
+                    e
+                })
+            } else {
+                None
+            },
         };
         serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;
