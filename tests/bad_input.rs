@@ -66,7 +66,10 @@ fn deep_nesting_in_the_envelope_is_a_clear_error() {
         "]".repeat(100_000)
     );
     let err = prepare_in_time(lambda_input(deep.as_bytes())).unwrap_err();
-    assert!(err.contains("CloudWatch Logs message") || err.contains("not JSON"), "{err}");
+    assert!(
+        err.contains("CloudWatch Logs message") || err.contains("not JSON"),
+        "{err}"
+    );
 }
 
 #[test]
