@@ -182,13 +182,15 @@ EVENTS = {
 }
 
 
-def data_message(name, spec):
+def data_message(index, name, spec):
+    # Batches two hours apart, events 37 s apart: a day of activity, so the
+    # listing's sparkline and the timeline have something to show.
     events = []
     for i, message in enumerate(spec["messages"]):
-        seq = sum(map(ord, name)) * 1000 + i
+        t = T0 + index * 2 * 3_600_000 + i * 37_000
         events.append({
-            "id": f"{3776591560000000000000000000000000000000000000000000000 + seq:056d}",
-            "timestamp": T0 + seq,
+            "id": f"{37765915600000000000000000000000000000000000000000 + t * 100 + i:056d}",
+            "timestamp": t,
             "message": message,
         })
     return {
@@ -210,10 +212,10 @@ def lambda_input(message):
 def main():
     out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "events")
     os.makedirs(out_dir, exist_ok=True)
-    for name, spec in EVENTS.items():
+    for index, (name, spec) in enumerate(EVENTS.items()):
         path = os.path.join(out_dir, f"{name}.json")
         with open(path, "w") as fh:
-            json.dump(lambda_input(data_message(name, spec)), fh, indent=2)
+            json.dump(lambda_input(data_message(index, name, spec)), fh, indent=2)
             fh.write("\n")
     # A CONTROL_MESSAGE, as CloudWatch Logs sends to check a destination.
     control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",

@@ -47,7 +47,41 @@ pub struct IssueDelta {
     pub first_seen: i64,
     pub last_seen: i64,
     pub samples: Vec<Sample>,
+    /// Occurrences per hour (by event time), for the timeline.
+    pub hours: Vec<HourCount>,
+    /// Occurrences per value of the context fields worth faceting on.
+    pub facets: Vec<FacetCount>,
+    /// Distinct versions the occurrences came from (`version` fields, the
+    /// Lambda version in the stream name), for "resolved in version X".
+    pub versions: Vec<String>,
 }
+
+/// Occurrences within one hour; `hour` is the epoch ms the hour starts at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HourCount {
+    pub hour: i64,
+    pub count: u64,
+}
+
+/// Occurrences carrying one value of one context field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FacetCount {
+    pub name: String,
+    pub value: String,
+    pub count: u64,
+}
+
+/// The hour an epoch-ms timestamp falls in.
+pub fn hour_of(timestamp: i64) -> i64 {
+    timestamp - timestamp.rem_euclid(3_600_000)
+}
+
+/// Distinct values one batch records per facet and issue; the rest are
+/// counted under [`OTHER`], so a field with a new value per line (request
+/// ids) cannot grow an issue without bound.
+pub const FACET_VALUES_PER_BATCH: usize = 20;
+pub const OTHER: &str = "(other)";
+const MAX_FACET_VALUE_BYTES: usize = 256;
 
 /// One occurrence kept for investigation.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -96,6 +130,9 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
                     first_seen: event.timestamp,
                     last_seen: event.timestamp,
                     samples: Vec::new(),
+                    hours: Vec::new(),
+                    facets: Vec::new(),
+                    versions: Vec::new(),
                 });
                 let last = issues.len() - 1;
                 &mut issues[last]
@@ -104,6 +141,14 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
         slot.count += 1;
         slot.first_seen = slot.first_seen.min(event.timestamp);
         slot.last_seen = slot.last_seen.max(event.timestamp);
+        count_hour(&mut slot.hours, hour_of(event.timestamp));
+        for (name, value) in facets_of(batch, &occurrence) {
+            let is_version = name == "version" || name == "function_version";
+            if is_version && !slot.versions.contains(&value) && slot.versions.len() < 16 {
+                slot.versions.push(value.clone());
+            }
+            count_facet(&mut slot.facets, name, value);
+        }
         if slot.samples.len() < SAMPLES_PER_BATCH {
             slot.samples
                 .push(sample(batch, &event.id, event.timestamp, occurrence));
@@ -118,6 +163,115 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
         errors,
         issues,
     }
+}
+
+fn count_hour(hours: &mut Vec<HourCount>, hour: i64) {
+    match hours.iter_mut().find(|h| h.hour == hour) {
+        Some(h) => h.count += 1,
+        None => hours.push(HourCount { hour, count: 1 }),
+    }
+}
+
+fn count_facet(facets: &mut Vec<FacetCount>, name: &str, value: String) {
+    if let Some(f) = facets
+        .iter_mut()
+        .find(|f| f.name == name && f.value == value)
+    {
+        f.count += 1;
+        return;
+    }
+    let distinct = facets.iter().filter(|f| f.name == name).count();
+    let value = if distinct >= FACET_VALUES_PER_BATCH {
+        OTHER.to_string()
+    } else {
+        truncate(&value, MAX_FACET_VALUE_BYTES)
+    };
+    match facets
+        .iter_mut()
+        .find(|f| f.name == name && f.value == value)
+    {
+        Some(f) => f.count += 1,
+        None => facets.push(FacetCount {
+            name: name.to_string(),
+            value,
+            count: 1,
+        }),
+    }
+}
+
+/// Field names that mean the same thing across runtimes and loggers.
+const FACET_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "request_id",
+        &[
+            "requestId",
+            "AWSRequestId",
+            "request_id",
+            "aws_request_id",
+            "function_request_id",
+            "record.requestId",
+            "span.requestId",
+        ],
+    ),
+    ("execution", &["execution_arn", "executionArn"]),
+    ("state", &["state_name", "stateName", "details.name"]),
+    (
+        "environment",
+        &[
+            "env",
+            "environment",
+            "stage",
+            "deployment.environment",
+            "dd.env",
+        ],
+    ),
+    ("service", &["service", "service.name", "dd.service"]),
+    (
+        "version",
+        &["version", "service.version", "dd.version", "app_version"],
+    ),
+];
+
+/// The facet values of one occurrence: from its context fields and from
+/// where it was logged (stream name conventions of Lambda, Batch and ECS).
+fn facets_of(batch: &LogBatch<'_>, occurrence: &Occurrence) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = vec![("log_stream", batch.log_stream.to_string())];
+    let stream: &str = &batch.log_stream;
+    // Lambda: `2025/11/23/[12]0c9d...` or `[$LATEST]`.
+    if let Some(version) = stream
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(v, _)| v)
+        .filter(|v| !v.is_empty())
+    {
+        out.push(("function_version", version.to_string()));
+    }
+    // AWS Batch: `jobDefinition/default/taskId`; ECS: `prefix/container/taskId`.
+    if batch.log_group.starts_with("/aws/batch") {
+        if let Some(job) = stream.split('/').next().filter(|s| !s.is_empty()) {
+            out.push(("job", job.to_string()));
+        }
+    } else if batch.log_group.starts_with("/ecs/") {
+        if let Some(container) = stream.split('/').nth(1) {
+            out.push(("job", container.to_string()));
+        }
+    }
+    for (facet, names) in FACET_FIELDS {
+        if let Some((_, value)) = occurrence
+            .fields
+            .iter()
+            .find(|(k, v)| !v.is_empty() && names.contains(&k.as_str()))
+        {
+            out.push((facet, value.clone()));
+            if *facet == "execution" {
+                // arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME
+                if let Some(machine) = value.split(':').nth(6) {
+                    out.push(("state_machine", machine.to_string()));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// CloudWatch gives every log event a unique id, so the ids of a batch's

@@ -16,6 +16,8 @@ use crate::aggregate::{BatchSummary, IssueDelta, Sample, issue_id};
 pub enum EventType {
     NewIssue,
     Regression,
+    /// An issue crossed the policy's occurrence threshold.
+    Threshold,
 }
 
 impl EventType {
@@ -23,6 +25,16 @@ impl EventType {
         match self {
             EventType::NewIssue => "new_issue",
             EventType::Regression => "regression",
+            EventType::Threshold => "threshold",
+        }
+    }
+
+    /// How people read it: "new issue", "regression", "threshold".
+    pub fn label(self) -> &'static str {
+        match self {
+            EventType::NewIssue => "new issue",
+            EventType::Regression => "regression",
+            EventType::Threshold => "threshold",
         }
     }
 }
@@ -63,43 +75,67 @@ impl Alert {
     }
 }
 
-/// The alerts a recorded batch raises: one digest of its new issues and one of
-/// its regressions, each only if non-empty.
+/// The alerts a recorded batch raises, from the store's per-issue decisions.
 ///
-/// Both stores call this inside the write that records the batch, so the
-/// alert exists exactly when the issue's creation (or reopening) does.
+/// New issues alert one message each, unless the batch brought more than
+/// `digest_over` of them: then one digest lists them all, so a bad deploy
+/// that breaks many things at once sends one message, not fifty. Regressions
+/// and threshold crossings alert one message each. Ids derive from the batch
+/// id, so a batch that is somehow applied twice cannot queue twice.
+///
+/// Both stores call this inside the write that records the batch, so an
+/// alert exists exactly when the change it announces does.
 pub fn for_batch(
     batch: &BatchSummary,
-    new_issues: &[&IssueDelta],
-    regressions: &[&IssueDelta],
+    raised: &[(EventType, &IssueDelta)],
+    digest_over: usize,
     now: i64,
 ) -> Vec<Alert> {
+    let alert = |id: String, event_type: EventType, deltas: &[&IssueDelta]| Alert {
+        id,
+        event_type,
+        log_group: batch.log_group.clone(),
+        created_at: now,
+        issues: deltas
+            .iter()
+            .map(|d| AlertIssue {
+                id: issue_id(&d.fingerprint),
+                fingerprint: d.fingerprint.clone(),
+                kind: d.kind.clone(),
+                title: d.title.clone(),
+                count: d.count,
+                first_seen: d.first_seen,
+                sample: d.samples.first().cloned(),
+            })
+            .collect(),
+    };
+    let new: Vec<&IssueDelta> = raised
+        .iter()
+        .filter(|(t, _)| *t == EventType::NewIssue)
+        .map(|(_, d)| *d)
+        .collect();
     let mut alerts = Vec::new();
-    for (event_type, deltas) in [
-        (EventType::NewIssue, new_issues),
-        (EventType::Regression, regressions),
-    ] {
-        if deltas.is_empty() {
+    if new.len() > digest_over {
+        alerts.push(alert(
+            format!("{}:new_issue:digest", batch.batch_id),
+            EventType::NewIssue,
+            &new,
+        ));
+    }
+    for (event_type, delta) in raised {
+        if *event_type == EventType::NewIssue && new.len() > digest_over {
             continue;
         }
-        alerts.push(Alert {
-            id: format!("{}:{}", batch.batch_id, event_type.as_str()),
-            event_type,
-            log_group: batch.log_group.clone(),
-            created_at: now,
-            issues: deltas
-                .iter()
-                .map(|d| AlertIssue {
-                    id: issue_id(&d.fingerprint),
-                    fingerprint: d.fingerprint.clone(),
-                    kind: d.kind.clone(),
-                    title: d.title.clone(),
-                    count: d.count,
-                    first_seen: d.first_seen,
-                    sample: d.samples.first().cloned(),
-                })
-                .collect(),
-        });
+        alerts.push(alert(
+            format!(
+                "{}:{}:{}",
+                batch.batch_id,
+                event_type.as_str(),
+                issue_id(&delta.fingerprint)
+            ),
+            *event_type,
+            &[delta],
+        ));
     }
     alerts
 }

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod fingerprint;
 pub mod notify;
 pub mod pipeline;
+pub mod policy;
 pub mod scrub;
 pub mod store;
 pub mod text;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use faultline::store::{self, DEFAULT_URL, Status, StatusFilter};
+use faultline::store::{self, DEFAULT_URL, StatusChange, StatusFilter};
 use faultline::{notify, pipeline};
 
 mod cli;
@@ -64,6 +64,10 @@ struct IngestArgs {
         value_name = "URL"
     )]
     notify: String,
+    /// Alert policy file (TOML): new_issue, regression, threshold, cooldown,
+    /// digest. Without it: alert on new issues and regressions.
+    #[arg(long, env = "FAULTLINE_POLICY", value_name = "FILE")]
+    policy: Option<String>,
     /// Lambda input files, decoded DATA_MESSAGE files, directories of them
     /// (their *.json files, recursively), or - for standard input.
     #[arg(required = true, value_name = "PATH")]
@@ -111,9 +115,26 @@ enum IssuesAction {
     /// Show one issue with its samples and context.
     Show(IdArgs),
     /// Mark an issue resolved; it regresses (reopens and alerts) if it occurs again.
-    Resolve(IdArgs),
-    /// Mark an issue ignored: it is still counted but never alerts.
-    Ignore(IdArgs),
+    Resolve {
+        #[command(flatten)]
+        id: IdArgs,
+        /// The version with the fix: occurrences from older versions (still
+        /// running during a deploy) do not regress the issue.
+        #[arg(long, value_name = "VERSION")]
+        in_version: Option<String>,
+    },
+    /// Mark an issue ignored: it is still counted but does not alert.
+    Ignore {
+        #[command(flatten)]
+        id: IdArgs,
+        /// Only until then: a duration (7d, 12h) or a UTC date/time
+        /// (2025-12-01, 2025-12-01T08:00:00Z).
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
+        /// Only for this many more occurrences.
+        #[arg(long = "for", value_name = "N")]
+        for_count: Option<u64>,
+    },
     /// Mark an issue open again.
     Reopen(IdArgs),
 }
@@ -223,9 +244,13 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode, cli::Error> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    let policy = match &args.policy {
+        Some(path) => faultline::policy::Policy::load(path)?,
+        None => faultline::policy::Policy::default(),
+    };
     let store = store::open(&args.store.store).await?;
     let notifier = notify::open(&args.notify).await?;
-    let pipeline = pipeline::Pipeline::new(store, notifier);
+    let pipeline = pipeline::Pipeline::new(store, notifier).with_policy(policy);
     let mut totals = cli::IngestTotals {
         controls,
         ..Default::default()
@@ -257,7 +282,16 @@ async fn issues(args: IssuesArgs) -> Result<ExitCode, cli::Error> {
             if list.json {
                 cli::render::issues_json(&issues, &mut out)?;
             } else {
-                cli::render::issues_table(&issues, &mut out)?;
+                // The sparkline covers the 24 hours up to the newest
+                // occurrence listed: batch jobs are looked at the morning
+                // after, and replayed logs keep their own times.
+                let end = issues.iter().map(|i| i.last_seen).max().unwrap_or(0);
+                let mut lines = Vec::with_capacity(issues.len());
+                for issue in &issues {
+                    let hours = store.hours(&issue.id, end - 24 * 3_600_000).await?;
+                    lines.push(cli::render::last_day(&hours, end));
+                }
+                cli::render::issues_table(&issues, &lines, &mut out)?;
             }
         }
         IssuesAction::Show(id) => {
@@ -273,28 +307,40 @@ async fn issues(args: IssuesArgs) -> Result<ExitCode, cli::Error> {
                 cli::render::issue_detail(&detail, &mut out)?;
             }
         }
-        IssuesAction::Resolve(id) => set_status(id, Status::Resolved, &mut out).await?,
-        IssuesAction::Ignore(id) => set_status(id, Status::Ignored, &mut out).await?,
-        IssuesAction::Reopen(id) => set_status(id, Status::Open, &mut out).await?,
+        IssuesAction::Resolve { id, in_version } => {
+            set_status(id, StatusChange::Resolved { in_version }, &mut out).await?
+        }
+        IssuesAction::Ignore {
+            id,
+            until,
+            for_count,
+        } => {
+            let until = match until {
+                Some(text) => Some(
+                    faultline::text::parse_time(&text, pipeline::system_clock())
+                        .ok_or(cli::Error::Time(text))?,
+                ),
+                None => None,
+            };
+            set_status(id, StatusChange::Ignored { until, for_count }, &mut out).await?
+        }
+        IssuesAction::Reopen(id) => set_status(id, StatusChange::Open, &mut out).await?,
     }
     out.flush().map_err(cli::Error::Output)?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn set_status(id: IdArgs, status: Status, out: &mut impl Write) -> Result<(), cli::Error> {
+async fn set_status(
+    id: IdArgs,
+    change: StatusChange,
+    out: &mut impl Write,
+) -> Result<(), cli::Error> {
     let store = store::open(&id.store.store).await?;
     let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
-    let issue = store.set_status(&resolved, status).await?;
+    let issue = store.set_status(&resolved, &change).await?;
     if id.json {
         cli::render::json(&issue, out)
     } else {
-        writeln!(
-            out,
-            "{} is now {}: {}",
-            issue.id,
-            status.as_str(),
-            issue.title
-        )
-        .map_err(cli::Error::Output)
+        writeln!(out, "{}", cli::render::status_line(&issue)).map_err(cli::Error::Output)
     }
 }

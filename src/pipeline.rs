@@ -9,6 +9,7 @@
 use crate::aggregate::{self, BatchSummary};
 use crate::decode::{self, DecodeError};
 use crate::notify::Notifier;
+use crate::policy::Policy;
 use crate::store::{Recorded, Store, StoreError};
 
 /// How long a claimed alert is reserved for the claimer. Long enough for a
@@ -53,6 +54,7 @@ pub struct Flushed {
 pub struct Pipeline {
     pub store: Box<dyn Store>,
     pub notifier: Box<dyn Notifier>,
+    pub policy: Policy,
     pub clock: fn() -> i64,
 }
 
@@ -69,13 +71,19 @@ impl Pipeline {
         Pipeline {
             store,
             notifier,
+            policy: Policy::default(),
             clock: system_clock,
         }
     }
 
+    pub fn with_policy(mut self, policy: Policy) -> Pipeline {
+        self.policy = policy;
+        self
+    }
+
     /// Records a summarised batch exactly once.
     pub async fn apply(&self, batch: &BatchSummary) -> Result<Recorded, StoreError> {
-        self.store.record(batch, (self.clock)()).await
+        self.store.record(batch, (self.clock)(), &self.policy).await
     }
 
     /// Sends every queued alert whose lease is free, marking each sent only

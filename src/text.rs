@@ -54,3 +54,102 @@ mod tests {
         assert_eq!(printable("a\x1b[31mb\r\n"), "a [31mb  ");
     }
 }
+
+/// Reads a point in time a user typed, relative to `now` (epoch ms):
+/// a duration from now (`30m`, `12h`, `7d`, `2w`), a date (`2025-12-01`, UTC
+/// midnight) or an RFC 3339 UTC time (`2025-12-01T08:00:00Z`).
+pub fn parse_time(text: &str, now: i64) -> Option<i64> {
+    let text = text.trim();
+    let last = text.char_indices().last().map_or(0, |(i, _)| i);
+    let (amount, unit) = text.split_at(last);
+    if !amount.is_empty() && amount.bytes().all(|b| b.is_ascii_digit()) {
+        let amount: i64 = amount.parse().ok()?;
+        let ms = match unit {
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            _ => return None,
+        };
+        return amount.checked_mul(ms).and_then(|d| now.checked_add(d));
+    }
+    let (date, time) = match text.split_once('T') {
+        Some((d, t)) => (d, Some(t.trim_end_matches('Z'))),
+        None => (text, None),
+    };
+    let mut ymd = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    if ymd.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut seconds = days_from_civil(y, m, d) * 86_400;
+    if let Some(time) = time {
+        let mut hms = time
+            .split(':')
+            .map(|p| p.split('.').next().and_then(|s| s.parse::<i64>().ok()));
+        let h = hms.next().flatten()?;
+        let min = hms.next().flatten().unwrap_or(0);
+        let s = hms.next().flatten().unwrap_or(0);
+        if h > 23 || min > 59 || s > 60 {
+            return None;
+        }
+        seconds += h * 3600 + min * 60 + s;
+    }
+    Some(seconds * 1000)
+}
+
+/// The inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Counts as a line of block characters, scaled to the largest.
+pub fn sparkline(counts: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = counts.iter().copied().max().unwrap_or(0);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                ' '
+            } else if max <= 1 {
+                BARS[7]
+            } else {
+                BARS[((c - 1) * 7 / (max - 1)) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_dates_instants_and_durations() {
+        assert_eq!(parse_time("2023-11-14", 0), Some(1_699_920_000_000));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z", 0),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(parse_time("7d", 1_000), Some(1_000 + 7 * 86_400_000));
+        assert_eq!(parse_time("30m", 0), Some(1_800_000));
+        assert_eq!(parse_time("tomorrow", 0), None);
+        assert_eq!(parse_time("2023-13-01", 0), None);
+        assert_eq!(parse_time("", 0), None);
+        assert_eq!(parse_time("7é", 0), None);
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_peak() {
+        assert_eq!(sparkline(&[0, 1, 4, 8]), " ▁▄█");
+        assert_eq!(sparkline(&[0, 1, 0]), " █ ");
+        assert_eq!(sparkline(&[]), "");
+    }
+}

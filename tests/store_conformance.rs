@@ -4,9 +4,10 @@
 //! case for one backend; the SQLite backend runs everywhere, the DynamoDB one
 //! against the emulator (see tests/support).
 
-use faultline::aggregate::{BatchSummary, IssueDelta, Sample};
+use faultline::aggregate::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
 use faultline::alert::EventType;
-use faultline::store::{MAX_SAMPLES, Status, StatusFilter, Store};
+use faultline::policy::{Policy, Threshold};
+use faultline::store::{MAX_FACET_VALUES, MAX_SAMPLES, Status, StatusChange, StatusFilter, Store};
 
 pub mod cases {
     use super::*;
@@ -34,7 +35,37 @@ pub mod cases {
                     fields: vec![("requestId".into(), "r-1".into())],
                 })
                 .collect(),
+            hours: vec![HourCount {
+                hour: t - t.rem_euclid(3_600_000),
+                count,
+            }],
+            facets: vec![FacetCount {
+                name: "log_stream".into(),
+                value: "s".into(),
+                count,
+            }],
+            versions: Vec::new(),
         }
+    }
+
+    fn policy() -> Policy {
+        Policy::default()
+    }
+
+    async fn record(
+        store: &dyn Store,
+        batch: &BatchSummary,
+        now: i64,
+    ) -> faultline::store::Recorded {
+        store.record(batch, now, &policy()).await.unwrap()
+    }
+
+    async fn drain(store: &dyn Store, now: i64) -> Vec<faultline::alert::Alert> {
+        let alerts = store.claim_alerts(now, LEASE).await.unwrap();
+        for alert in &alerts {
+            store.alert_sent(&alert.id, now).await.unwrap();
+        }
+        alerts
     }
 
     pub fn batch(id: &str, issues: Vec<IssueDelta>) -> BatchSummary {
@@ -54,13 +85,8 @@ pub mod cases {
     }
 
     pub async fn a_batch_creates_its_issues_with_counts(store: &dyn Store) {
-        let recorded = store
-            .record(
-                &batch("b1", vec![delta("fp-a", 4, 1000), delta("fp-b", 1, 2000)]),
-                NOW,
-            )
-            .await
-            .unwrap();
+        let b = batch("b1", vec![delta("fp-a", 4, 1000), delta("fp-b", 1, 2000)]);
+        let recorded = record(store, &b, NOW).await;
         assert!(!recorded.duplicate);
         assert_eq!(recorded.new_issues.len(), 2);
         let issues = store.issues(StatusFilter::All).await.unwrap();
@@ -77,12 +103,13 @@ pub mod cases {
 
     pub async fn replaying_a_batch_changes_nothing(store: &dyn Store) {
         let b = batch("b1", vec![delta("fp-a", 4, 1000)]);
-        store.record(&b, NOW).await.unwrap();
+        record(store, &b, NOW).await;
         let before = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
         for _ in 0..3 {
-            let again = store.record(&b, NOW + 5).await.unwrap();
+            let again = record(store, &b, NOW + 5).await;
             assert!(again.duplicate);
             assert!(again.new_issues.is_empty());
+            assert_eq!(again.alerts, 0);
         }
         let after = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
         assert_eq!(before, after);
@@ -91,82 +118,76 @@ pub mod cases {
     }
 
     pub async fn later_batches_add_to_counts_and_widen_seen_times(store: &dyn Store) {
-        store
-            .record(&batch("b1", vec![delta("fp-a", 4, 5000)]), NOW)
-            .await
-            .unwrap();
-        let r = store
-            .record(&batch("b2", vec![delta("fp-a", 3, 1000)]), NOW + 1)
-            .await
-            .unwrap();
+        record(store, &batch("b1", vec![delta("fp-a", 4, 5000)]), NOW).await;
+        let r = record(store, &batch("b2", vec![delta("fp-a", 3, 1000)]), NOW + 1).await;
         assert!(r.new_issues.is_empty());
-        store
-            .record(&batch("b3", vec![delta("fp-a", 2, 9000)]), NOW + 2)
-            .await
-            .unwrap();
+        record(store, &batch("b3", vec![delta("fp-a", 2, 9000)]), NOW + 2).await;
         let a = store.issue(&id_of("fp-a")).await.unwrap().unwrap().issue;
         assert_eq!(a.count, 9);
         assert_eq!(a.first_seen, 1000);
         assert_eq!(a.last_seen, 9010);
     }
 
-    pub async fn a_new_issue_queues_one_alert_until_sent(store: &dyn Store) {
-        store
-            .record(
-                &batch("b1", vec![delta("fp-a", 1, 1000), delta("fp-b", 2, 1000)]),
-                NOW,
-            )
-            .await
-            .unwrap();
-        store
-            .record(&batch("b2", vec![delta("fp-a", 1, 2000)]), NOW)
-            .await
-            .unwrap();
+    pub async fn each_new_issue_queues_one_alert_until_sent(store: &dyn Store) {
+        let b = batch("b1", vec![delta("fp-a", 1, 1000), delta("fp-b", 2, 1000)]);
+        record(store, &b, NOW).await;
+        record(store, &batch("b2", vec![delta("fp-a", 1, 2000)]), NOW).await;
         let alerts = store.claim_alerts(NOW, LEASE).await.unwrap();
-        assert_eq!(alerts.len(), 1, "one digest for the batch's new issues");
-        let alert = &alerts[0];
-        assert_eq!(alert.event_type, EventType::NewIssue);
-        assert_eq!(alert.log_group, "/aws/lambda/f");
-        let mut ids: Vec<_> = alert.issues.iter().map(|i| i.id.clone()).collect();
+        assert_eq!(
+            alerts.len(),
+            2,
+            "one alert per new issue below the digest size"
+        );
+        let mut ids: Vec<_> = alerts.iter().map(|a| a.issues[0].id.clone()).collect();
         ids.sort();
         let mut expected = vec![id_of("fp-a"), id_of("fp-b")];
         expected.sort();
         assert_eq!(ids, expected);
-        assert!(alert.issues.iter().all(|i| i.sample.is_some()));
+        for alert in &alerts {
+            assert_eq!(alert.event_type, EventType::NewIssue);
+            assert_eq!(alert.log_group, "/aws/lambda/f");
+            assert_eq!(alert.issues.len(), 1);
+            assert!(alert.issues[0].sample.is_some());
+        }
 
-        // Leased: nobody else gets it while the lease runs.
+        // Leased: nobody else gets them while the lease runs.
         assert!(store.claim_alerts(NOW + 1, LEASE).await.unwrap().is_empty());
         // Not sent before the lease ran out: handed out again.
         let again = store.claim_alerts(NOW + LEASE + 1, LEASE).await.unwrap();
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].id, alert.id);
-        store.alert_sent(&alert.id, NOW + LEASE + 2).await.unwrap();
-        assert!(
-            store
-                .claim_alerts(NOW + 10 * LEASE, LEASE)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(again.len(), 2);
+        store
+            .alert_sent(&again[0].id, NOW + LEASE + 2)
+            .await
+            .unwrap();
+        let last = store.claim_alerts(NOW + 3 * LEASE, LEASE).await.unwrap();
+        assert_eq!(last.len(), 1, "a sent alert is never handed out again");
+        assert_eq!(last[0].id, again[1].id);
+    }
+
+    pub async fn many_new_issues_in_one_batch_make_one_digest(store: &dyn Store) {
+        let deltas = (0..5).map(|i| delta(&format!("fp-{i}"), 1, 1000)).collect();
+        let r = record(store, &batch("b1", deltas), NOW).await;
+        assert_eq!(r.new_issues.len(), 5);
+        assert_eq!(r.alerts, 1);
+        let alerts = drain(store, NOW).await;
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].event_type, EventType::NewIssue);
+        assert_eq!(alerts[0].issues.len(), 5);
+        assert_eq!(alerts[0].issue_ids().split(',').count(), 5);
     }
 
     pub async fn a_resolved_issue_that_recurs_regresses(store: &dyn Store) {
-        store
-            .record(&batch("b1", vec![delta("fp-a", 1, 1000)]), NOW)
+        record(store, &batch("b1", vec![delta("fp-a", 1, 1000)]), NOW).await;
+        drain(store, NOW).await;
+        let id = id_of("fp-a");
+        let resolved = store
+            .set_status(&id, &StatusChange::Resolved { in_version: None })
             .await
             .unwrap();
-        for alert in store.claim_alerts(NOW, LEASE).await.unwrap() {
-            store.alert_sent(&alert.id, NOW).await.unwrap();
-        }
-        let id = id_of("fp-a");
-        let resolved = store.set_status(&id, Status::Resolved).await.unwrap();
         assert_eq!(resolved.status, Status::Resolved);
         assert!(store.issues(StatusFilter::Open).await.unwrap().is_empty());
 
-        let r = store
-            .record(&batch("b2", vec![delta("fp-a", 2, 5000)]), NOW + 100)
-            .await
-            .unwrap();
+        let r = record(store, &batch("b2", vec![delta("fp-a", 2, 5000)]), NOW + 100).await;
         assert_eq!(r.regressions, vec![id.clone()]);
         let issue = store.issue(&id).await.unwrap().unwrap().issue;
         assert_eq!(issue.status, Status::Open);
@@ -178,39 +199,210 @@ pub mod cases {
         assert_eq!(alerts[0].issues[0].id, id);
     }
 
-    pub async fn an_ignored_issue_counts_but_never_alerts(store: &dyn Store) {
-        store
-            .record(&batch("b1", vec![delta("fp-a", 1, 1000)]), NOW)
-            .await
-            .unwrap();
-        for alert in store.claim_alerts(NOW, LEASE).await.unwrap() {
-            store.alert_sent(&alert.id, NOW).await.unwrap();
-        }
+    pub async fn resolved_in_a_version_ignores_older_versions(store: &dyn Store) {
+        let mut first = delta("fp-a", 1, 1000);
+        first.versions = vec!["11".into()];
+        record(store, &batch("b1", vec![first.clone()]), NOW).await;
+        drain(store, NOW).await;
         let id = id_of("fp-a");
-        store.set_status(&id, Status::Ignored).await.unwrap();
-        store
-            .record(&batch("b2", vec![delta("fp-a", 5, 2000)]), NOW)
+        let issue = store
+            .set_status(
+                &id,
+                &StatusChange::Resolved {
+                    in_version: Some("12".into()),
+                },
+            )
             .await
             .unwrap();
+        assert_eq!(issue.resolved_in.as_deref(), Some("12"));
+
+        let r = record(store, &batch("b2", vec![first.clone()]), NOW + 1).await;
+        assert!(
+            r.regressions.is_empty(),
+            "version 11 still runs during the deploy"
+        );
+        assert_eq!(
+            store.issue(&id).await.unwrap().unwrap().issue.status,
+            Status::Resolved
+        );
+        let mut fixed_version = first;
+        fixed_version.versions = vec!["12".into()];
+        let r = record(store, &batch("b3", vec![fixed_version]), NOW + 2).await;
+        assert_eq!(r.regressions, vec![id.clone()]);
+        let issue = store.issue(&id).await.unwrap().unwrap().issue;
+        assert_eq!(issue.status, Status::Open);
+        assert_eq!(issue.count, 3);
+    }
+
+    pub async fn an_ignored_issue_counts_but_never_alerts(store: &dyn Store) {
+        record(store, &batch("b1", vec![delta("fp-a", 1, 1000)]), NOW).await;
+        drain(store, NOW).await;
+        let id = id_of("fp-a");
+        let ignore = StatusChange::Ignored {
+            until: None,
+            for_count: None,
+        };
+        store.set_status(&id, &ignore).await.unwrap();
+        record(store, &batch("b2", vec![delta("fp-a", 5, 2000)]), NOW).await;
         let issue = store.issue(&id).await.unwrap().unwrap().issue;
         assert_eq!(issue.status, Status::Ignored);
         assert_eq!(issue.count, 6);
         assert!(store.claim_alerts(NOW + 1, LEASE).await.unwrap().is_empty());
         assert_eq!(store.issues(StatusFilter::Ignored).await.unwrap().len(), 1);
         assert!(store.issues(StatusFilter::Open).await.unwrap().is_empty());
-        let reopened = store.set_status(&id, Status::Open).await.unwrap();
+        let reopened = store.set_status(&id, &StatusChange::Open).await.unwrap();
         assert_eq!(reopened.status, Status::Open);
+    }
+
+    pub async fn an_ignore_for_n_occurrences_lapses(store: &dyn Store) {
+        record(store, &batch("b1", vec![delta("fp-a", 2, 1000)]), NOW).await;
+        let id = id_of("fp-a");
+        let ignore = StatusChange::Ignored {
+            until: None,
+            for_count: Some(3),
+        };
+        let issue = store.set_status(&id, &ignore).await.unwrap();
+        assert_eq!(issue.ignored_until_count, Some(5));
+        record(store, &batch("b2", vec![delta("fp-a", 2, 2000)]), NOW).await;
+        assert_eq!(
+            store.issue(&id).await.unwrap().unwrap().issue.status,
+            Status::Ignored
+        );
+        record(store, &batch("b3", vec![delta("fp-a", 1, 3000)]), NOW).await;
+        assert_eq!(
+            store.issue(&id).await.unwrap().unwrap().issue.status,
+            Status::Open
+        );
+    }
+
+    pub async fn a_threshold_alerts_once(store: &dyn Store) {
+        let policy = Policy {
+            threshold: Some(Threshold {
+                count: 10,
+                window_hours: 1,
+            }),
+            ..Policy::default()
+        };
+        let hour = 1_763_899_200_000;
+        store
+            .record(&batch("b1", vec![delta("fp-a", 4, hour)]), NOW, &policy)
+            .await
+            .unwrap();
+        drain(store, NOW).await;
+        let later = NOW + 2 * 3_600_000;
+        let r = store
+            .record(
+                &batch("b2", vec![delta("fp-a", 5, hour + 60_000)]),
+                later,
+                &policy,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.alerts, 0, "9 in the hour");
+        let r = store
+            .record(
+                &batch("b3", vec![delta("fp-a", 1, hour + 120_000)]),
+                later,
+                &policy,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.alerts, 1, "10 in the hour");
+        let alerts = drain(store, later).await;
+        assert_eq!(alerts[0].event_type, EventType::Threshold);
+        let r = store
+            .record(
+                &batch("b4", vec![delta("fp-a", 30, hour + 180_000)]),
+                later + 1,
+                &policy,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.alerts, 0, "once");
+    }
+
+    pub async fn hours_and_facets_accumulate(store: &dyn Store) {
+        let hour = 1_763_899_200_000;
+        let mut d = delta("fp-a", 3, hour);
+        d.facets.push(FacetCount {
+            name: "request_id".into(),
+            value: "r-1".into(),
+            count: 2,
+        });
+        d.facets.push(FacetCount {
+            name: "request_id".into(),
+            value: "r-2".into(),
+            count: 1,
+        });
+        record(store, &batch("b1", vec![d]), NOW).await;
+        let mut d = delta("fp-a", 2, hour + 3_600_000);
+        d.facets.push(FacetCount {
+            name: "request_id".into(),
+            value: "r-1".into(),
+            count: 2,
+        });
+        record(store, &batch("b2", vec![d]), NOW).await;
+        let detail = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
+        assert_eq!(
+            detail.hours,
+            vec![
+                HourCount { hour, count: 3 },
+                HourCount {
+                    hour: hour + 3_600_000,
+                    count: 2
+                }
+            ]
+        );
+        let since = store.hours(&id_of("fp-a"), hour + 1).await.unwrap();
+        assert_eq!(
+            since,
+            vec![HourCount {
+                hour: hour + 3_600_000,
+                count: 2
+            }]
+        );
+        let requests = detail
+            .facets
+            .iter()
+            .find(|f| f.name == "request_id")
+            .unwrap();
+        assert_eq!(requests.distinct, 2);
+        assert!(!requests.capped);
+        assert_eq!(requests.top[0], ("r-1".to_string(), 4));
+        let streams = detail
+            .facets
+            .iter()
+            .find(|f| f.name == "log_stream")
+            .unwrap();
+        assert_eq!(streams.top, vec![("s".to_string(), 5)]);
+    }
+
+    pub async fn facets_stay_bounded(store: &dyn Store) {
+        for chunk in 0..3 {
+            let mut d = delta("fp-a", 1, 1000);
+            d.facets = (0..(MAX_FACET_VALUES / 2 + 5))
+                .map(|i| FacetCount {
+                    name: "request_id".into(),
+                    value: format!("r-{chunk}-{i}"),
+                    count: 1,
+                })
+                .collect();
+            record(store, &batch(&format!("b{chunk}"), vec![d]), NOW).await;
+        }
+        let detail = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
+        let requests = detail
+            .facets
+            .iter()
+            .find(|f| f.name == "request_id")
+            .unwrap();
+        assert_eq!(requests.distinct as usize, MAX_FACET_VALUES);
+        assert!(requests.capped);
     }
 
     pub async fn samples_stay_bounded_newest_first(store: &dyn Store) {
         for i in 0..(MAX_SAMPLES as i64 + 5) {
-            store
-                .record(
-                    &batch(&format!("b{i}"), vec![delta("fp-a", 1, 1000 * i)]),
-                    NOW + i,
-                )
-                .await
-                .unwrap();
+            let b = batch(&format!("b{i}"), vec![delta("fp-a", 1, 1000 * i)]);
+            record(store, &b, NOW + i).await;
         }
         let detail = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
         assert_eq!(detail.samples.len(), MAX_SAMPLES);
@@ -230,7 +422,7 @@ pub mod cases {
     pub async fn unknown_ids_are_reported(store: &dyn Store) {
         assert!(store.issue("000000000000").await.unwrap().is_none());
         let err = store
-            .set_status("000000000000", Status::Resolved)
+            .set_status("000000000000", &StatusChange::Resolved { in_version: None })
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no issue with id"), "{err}");
@@ -247,9 +439,15 @@ macro_rules! conformance {
             conformance!(@case $make, a_batch_creates_its_issues_with_counts);
             conformance!(@case $make, replaying_a_batch_changes_nothing);
             conformance!(@case $make, later_batches_add_to_counts_and_widen_seen_times);
-            conformance!(@case $make, a_new_issue_queues_one_alert_until_sent);
+            conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);
+            conformance!(@case $make, many_new_issues_in_one_batch_make_one_digest);
             conformance!(@case $make, a_resolved_issue_that_recurs_regresses);
+            conformance!(@case $make, resolved_in_a_version_ignores_older_versions);
             conformance!(@case $make, an_ignored_issue_counts_but_never_alerts);
+            conformance!(@case $make, an_ignore_for_n_occurrences_lapses);
+            conformance!(@case $make, a_threshold_alerts_once);
+            conformance!(@case $make, hours_and_facets_accumulate);
+            conformance!(@case $make, facets_stay_bounded);
             conformance!(@case $make, samples_stay_bounded_newest_first);
             conformance!(@case $make, unknown_ids_are_reported);
         }

@@ -27,6 +27,12 @@ pub enum Error {
     Notify(#[from] NotifyError),
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
+    #[error("{0}")]
+    Policy(#[from] faultline::policy::PolicyError),
+    #[error(
+        "cannot read the time {0:?}: use a duration (30m, 12h, 7d, 2w) or a UTC date (2025-12-01 or 2025-12-01T08:00:00Z)"
+    )]
+    Time(String),
 }
 
 /// One input file's name (for messages) and contents.

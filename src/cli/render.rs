@@ -7,8 +7,9 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use faultline::aggregate::{HourCount, hour_of};
 use faultline::store::{Issue, IssueDetail};
-use faultline::text::{printable, rfc3339};
+use faultline::text::{printable, rfc3339, sparkline};
 
 use super::Error;
 
@@ -59,7 +60,40 @@ pub fn json(value: &impl Serialize, out: &mut impl Write) -> Result<(), Error> {
 
 const TITLE_WIDTH: usize = 60;
 
-pub fn issues_table(issues: &[Issue], out: &mut impl Write) -> Result<(), Error> {
+/// Hourly counts of the 24 hours ending with the hour of `end`, as a sparkline.
+pub fn last_day(hours: &[HourCount], end: i64) -> String {
+    let last = hour_of(end);
+    let mut counts = [0u64; 24];
+    for h in hours {
+        let back = (last - h.hour) / 3_600_000;
+        if (0..24).contains(&back) {
+            counts[23 - back as usize] += h.count;
+        }
+    }
+    sparkline(&counts)
+}
+
+/// One line saying what an issue's status now is.
+pub fn status_line(issue: &Issue) -> String {
+    let mut line = format!("{} is now {}", issue.id, issue.status.as_str());
+    if let Some(v) = &issue.resolved_in {
+        line.push_str(&format!(" in version {}", printable(v)));
+    }
+    if let Some(t) = issue.ignored_until {
+        line.push_str(&format!(" until {}", rfc3339(t)));
+    }
+    if let Some(c) = issue.ignored_until_count {
+        line.push_str(&format!(" until its count reaches {c}"));
+    }
+    line.push_str(&format!(": {}", printable(&issue.title)));
+    line
+}
+
+pub fn issues_table(
+    issues: &[Issue],
+    sparklines: &[String],
+    out: &mut impl Write,
+) -> Result<(), Error> {
     if issues.is_empty() {
         writeln!(
             out,
@@ -76,23 +110,26 @@ pub fn issues_table(issues: &[Issue], out: &mut impl Write) -> Result<(), Error>
         .clamp(9, 40);
     writeln!(
         out,
-        "{:<12}  {:<8}  {:>7}  {:<20}  {:<gw$}  TITLE",
+        "{:<12}  {:<8}  {:>7}  {:<24}  {:<20}  {:<gw$}  TITLE",
         "ID",
         "STATUS",
         "COUNT",
+        "LAST 24H",
         "LAST SEEN",
         "LOG GROUP",
         gw = group_width
     )
     .map_err(Error::Output)?;
-    for issue in issues {
+    for (i, issue) in issues.iter().enumerate() {
         let last_seen = rfc3339(issue.last_seen);
+        let spark = sparklines.get(i).map(String::as_str).unwrap_or("");
         writeln!(
             out,
-            "{:<12}  {:<8}  {:>7}  {:<20}  {:<gw$}  {}",
+            "{:<12}  {:<8}  {:>7}  {:<24}  {:<20}  {:<gw$}  {}",
             issue.id,
             issue.status.as_str(),
             issue.count,
+            spark,
             &last_seen[..19.min(last_seen.len())],
             clip(&printable(&issue.log_group), group_width),
             clip(&printable(&issue.title), TITLE_WIDTH),
@@ -117,6 +154,27 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
     text.push_str(&format!("  first seen   {}\n", rfc3339(issue.first_seen)));
     text.push_str(&format!("  last seen    {}\n", rfc3339(issue.last_seen)));
     text.push_str(&format!("  fingerprint  {}\n", issue.fingerprint));
+    if let Some(v) = &issue.resolved_in {
+        text.push_str(&format!("  resolved in  {}\n", printable(v)));
+    }
+    text.push_str(&timeline(&detail.hours));
+    if !detail.facets.is_empty() {
+        text.push_str("\ncontext (distinct values, most frequent)\n");
+        for facet in &detail.facets {
+            let more = if facet.capped { "+" } else { "" };
+            let top: Vec<String> = facet
+                .top
+                .iter()
+                .map(|(v, c)| format!("{} ({c})", printable(v)))
+                .collect();
+            text.push_str(&format!(
+                "  {:<17} {:>4}{more:<1}  {}\n",
+                facet.name,
+                facet.distinct,
+                top.join(", ")
+            ));
+        }
+    }
     text.push_str(&format!(
         "\nsamples ({}, newest first)\n",
         detail.samples.len()
@@ -128,7 +186,7 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
             printable(&sample.log_stream),
             sample.event_id
         ));
-        for line in sample.message.lines().take(20) {
+        for line in sample.message.split(['\n', '\r']).filter(|l| !l.is_empty()).take(20) {
             text.push_str(&format!("    | {}\n", printable(line)));
         }
         for (key, value) in &sample.fields {
@@ -144,6 +202,34 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
         }
     }
     out.write_all(text.as_bytes()).map_err(Error::Output)
+}
+
+/// The issue's days with occurrences, one sparkline of 24 hours per day,
+/// newest last, at most the last 14 days that had any.
+fn timeline(hours: &[HourCount]) -> String {
+    let mut days: Vec<(i64, [u64; 24])> = Vec::new();
+    for h in hours {
+        let day = h.hour - h.hour.rem_euclid(86_400_000);
+        let slot = ((h.hour - day) / 3_600_000) as usize;
+        match days.last_mut() {
+            Some((d, counts)) if *d == day => counts[slot] += h.count,
+            _ => {
+                let mut counts = [0; 24];
+                counts[slot] = h.count;
+                days.push((day, counts));
+            }
+        }
+    }
+    let mut text = String::from("\ntimeline (UTC hours 00-23)\n");
+    for (day, counts) in days.iter().skip(days.len().saturating_sub(14)) {
+        let total: u64 = counts.iter().sum();
+        text.push_str(&format!(
+            "  {}  {}  {total}\n",
+            &rfc3339(*day)[..10],
+            sparkline(counts)
+        ));
+    }
+    text
 }
 
 /// At most `width` characters, with an ellipsis when cut.

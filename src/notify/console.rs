@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{Notifier, NotifyError};
-use crate::alert::{Alert, EventType};
+use crate::alert::Alert;
 use crate::text::printable;
 
 /// Writes one line per issue of each alert.
@@ -29,10 +29,7 @@ impl Console {
 /// The lines an alert prints as, without terminal control characters: a log
 /// line must not be able to move the cursor or recolour the terminal.
 pub fn render(alert: &Alert) -> String {
-    let label = match alert.event_type {
-        EventType::NewIssue => "new issue",
-        EventType::Regression => "regression",
-    };
+    let label = alert.event_type.label();
     let mut text = String::new();
     for issue in &alert.issues {
         text.push_str(&format!(

@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{BatchSummary, Sample};
+use crate::aggregate::{BatchSummary, HourCount, Sample};
 use crate::alert::Alert;
+use crate::policy::Policy;
 
 pub mod sqlite;
 
@@ -16,12 +17,20 @@ pub mod sqlite;
 /// seen a million times stays as small as one seen once.
 pub const MAX_SAMPLES: usize = 10;
 
+/// Distinct values an issue keeps per facet; later values count as
+/// `(other)`.
+pub const MAX_FACET_VALUES: usize = 50;
+
+/// How long hourly counts are kept: the timeline covers the last 30 days.
+pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
+
 /// The default store URL for local use.
 pub const DEFAULT_URL: &str = "sqlite:.faultline/faultline.db";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    #[default]
     Open,
     Resolved,
     Ignored,
@@ -81,6 +90,52 @@ pub struct Issue {
     pub last_seen: i64,
     /// When a resolved issue last came back, if it ever did.
     pub regressed_at: Option<i64>,
+    /// Resolved in this version: older versions do not regress it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_in: Option<String>,
+    /// Ignored until this time (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored_until: Option<i64>,
+    /// Ignored until the count reaches this total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored_until_count: Option<u64>,
+}
+
+/// How a user changes an issue's status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusChange {
+    Open,
+    /// Resolved; with a version, only occurrences from it on regress.
+    Resolved {
+        in_version: Option<String>,
+    },
+    /// Ignored for good, until a time (epoch ms), or for N more occurrences.
+    Ignored {
+        until: Option<i64>,
+        for_count: Option<u64>,
+    },
+}
+
+impl StatusChange {
+    pub fn status(&self) -> Status {
+        match self {
+            StatusChange::Open => Status::Open,
+            StatusChange::Resolved { .. } => Status::Resolved,
+            StatusChange::Ignored { .. } => Status::Ignored,
+        }
+    }
+}
+
+/// The values one context field took across an issue's occurrences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facet {
+    pub name: String,
+    /// Distinct values seen (at most [`MAX_FACET_VALUES`]; `capped` says
+    /// there were more).
+    pub distinct: u64,
+    pub capped: bool,
+    /// Most frequent first, at most 5.
+    pub top: Vec<(String, u64)>,
 }
 
 /// An issue with what is kept to investigate it.
@@ -90,6 +145,10 @@ pub struct IssueDetail {
     pub issue: Issue,
     /// Newest first, at most [`MAX_SAMPLES`].
     pub samples: Vec<Sample>,
+    /// Occurrences per hour, oldest first, over the retained 30 days.
+    pub hours: Vec<HourCount>,
+    /// Context fields worth a look, by name.
+    pub facets: Vec<Facet>,
 }
 
 /// What recording a batch did.
@@ -101,6 +160,8 @@ pub struct Recorded {
     pub new_issues: Vec<String>,
     /// Ids of resolved issues this batch reopened.
     pub regressions: Vec<String>,
+    /// How many alerts the batch queued.
+    pub alerts: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +216,13 @@ pub trait Store: Send + Sync {
     /// Applies a batch exactly once: counts, first/last seen, samples, status
     /// changes, and the alerts they raise (queued in the outbox in the same
     /// atomic write). A batch already recorded changes nothing.
-    async fn record(&self, batch: &BatchSummary, now: i64) -> Result<Recorded, StoreError>;
+    /// Status changes and alerts follow `policy` ([`crate::policy::decide`]).
+    async fn record(
+        &self,
+        batch: &BatchSummary,
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Recorded, StoreError>;
 
     /// Issues admitted by `filter`, most recently seen first.
     async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError>;
@@ -163,8 +230,11 @@ pub trait Store: Send + Sync {
     /// One issue by exact id.
     async fn issue(&self, id: &str) -> Result<Option<IssueDetail>, StoreError>;
 
-    /// Sets an issue's status by exact id and returns it.
-    async fn set_status(&self, id: &str, status: Status) -> Result<Issue, StoreError>;
+    /// Occurrences per hour of one issue from `since` (epoch ms) on.
+    async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError>;
+
+    /// Changes an issue's status by exact id and returns it.
+    async fn set_status(&self, id: &str, change: &StatusChange) -> Result<Issue, StoreError>;
 
     /// Takes the alerts waiting to be sent, leasing them to the caller until
     /// `now + lease_ms` so that concurrent callers do not send them twice.

@@ -12,9 +12,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Issue, IssueDetail, MAX_SAMPLES, Recorded, Status, StatusFilter, Store, StoreError};
-use crate::aggregate::{BatchSummary, IssueDelta, Sample, issue_id};
-use crate::alert::{self, Alert};
+use super::{
+    Facet, HOURS_RETENTION_MS, Issue, IssueDetail, MAX_FACET_VALUES, MAX_SAMPLES, Recorded, Status,
+    StatusChange, StatusFilter, Store, StoreError,
+};
+use crate::aggregate::{
+    BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Sample, hour_of, issue_id,
+};
+use crate::alert::{self, Alert, EventType};
+use crate::policy::{self, Decision, IssueState, Policy};
 
 /// Batch ids are kept this long. Lambda retries an async event for up to six
 /// hours and CloudWatch Logs retries delivery for up to 24; a week covers both
@@ -33,8 +39,26 @@ CREATE TABLE IF NOT EXISTS issues (
     first_seen   INTEGER NOT NULL,
     last_seen    INTEGER NOT NULL,
     regressed_at INTEGER,
-    created_at   INTEGER NOT NULL
+    created_at   INTEGER NOT NULL,
+    resolved_in  TEXT,
+    ignored_until INTEGER,
+    ignored_until_count INTEGER,
+    last_alert_at INTEGER,
+    threshold_alerted_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS hours (
+    issue_id TEXT NOT NULL,
+    hour     INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (issue_id, hour)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS facets (
+    issue_id TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (issue_id, name, value)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS issues_last_seen ON issues (last_seen);
 CREATE TABLE IF NOT EXISTS samples (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -116,7 +140,12 @@ impl SqliteStore {
         f(&mut conn)
     }
 
-    fn record_sync(&self, batch: &BatchSummary, now: i64) -> Result<Recorded, StoreError> {
+    fn record_sync(
+        &self,
+        batch: &BatchSummary,
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Recorded, StoreError> {
         self.with_conn(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -141,16 +170,23 @@ impl SqliteStore {
                     ..Recorded::default()
                 });
             }
-            let mut new_issues: Vec<&IssueDelta> = Vec::new();
-            let mut regressions: Vec<&IssueDelta> = Vec::new();
+            let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
+            let mut recorded = Recorded::default();
             for delta in &batch.issues {
-                match apply_delta(&tx, batch, delta, now).map_err(|e| self.err(e))? {
-                    Change::Created => new_issues.push(delta),
-                    Change::Regressed => regressions.push(delta),
-                    Change::Counted => {}
+                let (created, decision) =
+                    apply_delta(&tx, batch, delta, now, policy).map_err(|e| self.err(e))?;
+                let id = issue_id(&delta.fingerprint);
+                if created {
+                    recorded.new_issues.push(id.clone());
+                }
+                if decision.regressed {
+                    recorded.regressions.push(id);
+                }
+                if let Some(event_type) = decision.alert {
+                    raised.push((event_type, delta));
                 }
             }
-            for alert in alert::for_batch(batch, &new_issues, &regressions, now) {
+            for alert in alert::for_batch(batch, &raised, policy.digest_over, now) {
                 let payload = serde_json::to_string(&alert)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 tx.execute(
@@ -158,6 +194,7 @@ impl SqliteStore {
                     params![alert.id, payload, now],
                 )
                 .map_err(|e| self.err(e))?;
+                recorded.alerts += 1;
             }
             tx.execute(
                 "DELETE FROM batches WHERE processed_at < ?1",
@@ -165,78 +202,117 @@ impl SqliteStore {
             )
             .map_err(|e| self.err(e))?;
             tx.commit().map_err(|e| self.err(e))?;
-            Ok(Recorded {
-                duplicate: false,
-                new_issues: new_issues.iter().map(|d| issue_id(&d.fingerprint)).collect(),
-                regressions: regressions.iter().map(|d| issue_id(&d.fingerprint)).collect(),
-            })
+            Ok(recorded)
         })
     }
 }
 
-enum Change {
-    Created,
-    Counted,
-    Regressed,
-}
-
+/// Applies one issue's delta inside the batch's transaction: hours first
+/// (the threshold reads them), then the policy's decision, facets, samples.
+/// Returns whether the issue was created, and the decision.
 fn apply_delta(
     tx: &rusqlite::Transaction<'_>,
     batch: &BatchSummary,
     delta: &IssueDelta,
     now: i64,
-) -> Result<Change, rusqlite::Error> {
+    policy: &Policy,
+) -> Result<(bool, Decision), rusqlite::Error> {
     let id = issue_id(&delta.fingerprint);
-    let status: Option<String> = tx
+    let prior: Option<IssueState> = tx
         .query_row(
-            "SELECT status FROM issues WHERE id = ?1",
+            "SELECT status, count, resolved_in, ignored_until, ignored_until_count,
+                    last_alert_at, threshold_alerted_at
+             FROM issues WHERE id = ?1",
             params![id],
-            |row| row.get(0),
+            |row| {
+                let status: String = row.get(0)?;
+                Ok(IssueState {
+                    status: Status::parse(&status).unwrap_or_default(),
+                    count: row.get::<_, i64>(1)?.max(0) as u64,
+                    resolved_in: row.get(2)?,
+                    ignored_until: row.get(3)?,
+                    ignored_until_count: row.get::<_, Option<i64>>(4)?.map(|c| c.max(0) as u64),
+                    last_alert_at: row.get(5)?,
+                    threshold_alerted_at: row.get(6)?,
+                })
+            },
         )
         .optional()?;
-    let change = match status.as_deref() {
-        None => {
-            tx.execute(
-                "INSERT INTO issues (id, fingerprint, log_group, title, kind, status, count, first_seen, last_seen, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?9)",
-                params![
-                    id,
-                    delta.fingerprint,
-                    batch.log_group,
-                    delta.title,
-                    delta.kind,
-                    delta.count as i64,
-                    delta.first_seen,
-                    delta.last_seen,
-                    now
-                ],
-            )?;
-            Change::Created
+    for h in &delta.hours {
+        tx.execute(
+            "INSERT INTO hours (issue_id, hour, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + excluded.count",
+            params![id, h.hour, h.count as i64],
+        )?;
+    }
+    // Retention follows each issue's own latest hour, not the clock, so
+    // replayed old logs keep their timeline.
+    tx.execute(
+        "DELETE FROM hours WHERE issue_id = ?1 AND hour < ?2",
+        params![id, hour_of(delta.last_seen) - HOURS_RETENTION_MS],
+    )?;
+    let window_count = match &policy.threshold {
+        Some(t) => {
+            let end = hour_of(delta.last_seen);
+            let start = end - (i64::from(t.window_hours) - 1) * 3_600_000;
+            tx.query_row(
+                "SELECT COALESCE(SUM(count), 0) FROM hours WHERE issue_id = ?1 AND hour BETWEEN ?2 AND ?3",
+                params![id, start, end],
+                |row| row.get::<_, i64>(0),
+            )?
+            .max(0) as u64
         }
-        Some(status) => {
-            let regressed = status == Status::Resolved.as_str();
-            tx.execute(
-                "UPDATE issues SET count = count + ?2,
-                     first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?4),
-                     status = CASE WHEN ?5 THEN 'open' ELSE status END,
-                     regressed_at = CASE WHEN ?5 THEN ?6 ELSE regressed_at END
-                 WHERE id = ?1",
-                params![
-                    id,
-                    delta.count as i64,
-                    delta.first_seen,
-                    delta.last_seen,
-                    regressed,
-                    now
-                ],
-            )?;
-            if regressed {
-                Change::Regressed
-            } else {
-                Change::Counted
-            }
-        }
+        None => 0,
     };
+    let decision = policy::decide(prior.as_ref(), delta, window_count, policy, now);
+    let state = &decision.state;
+    let created = prior.is_none();
+    if created {
+        tx.execute(
+            "INSERT INTO issues (id, fingerprint, log_group, title, kind, status, count, first_seen,
+                                 last_seen, created_at, last_alert_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                id,
+                delta.fingerprint,
+                batch.log_group,
+                delta.title,
+                delta.kind,
+                state.status.as_str(),
+                state.count as i64,
+                delta.first_seen,
+                delta.last_seen,
+                now,
+                state.last_alert_at
+            ],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE issues SET count = ?2, first_seen = MIN(first_seen, ?3),
+                 last_seen = MAX(last_seen, ?4), status = ?5, resolved_in = ?6,
+                 ignored_until = ?7, ignored_until_count = ?8, last_alert_at = ?9,
+                 threshold_alerted_at = ?10,
+                 regressed_at = CASE WHEN ?11 THEN ?12 ELSE regressed_at END
+             WHERE id = ?1",
+            params![
+                id,
+                state.count as i64,
+                delta.first_seen,
+                delta.last_seen,
+                state.status.as_str(),
+                state.resolved_in,
+                state.ignored_until,
+                state.ignored_until_count.map(|c| c as i64),
+                state.last_alert_at,
+                state.threshold_alerted_at,
+                decision.regressed,
+                now
+            ],
+        )?;
+    }
+    for facet in &delta.facets {
+        add_facet(tx, &id, facet)?;
+    }
     for sample in &delta.samples {
         let json = serde_json::to_string(sample).unwrap_or_default();
         tx.execute(
@@ -249,7 +325,87 @@ fn apply_delta(
             (SELECT seq FROM samples WHERE issue_id = ?1 ORDER BY seq DESC LIMIT ?2)",
         params![id, MAX_SAMPLES as i64],
     )?;
-    Ok(change)
+    Ok((created, decision))
+}
+
+/// Counts a facet value, folding values past the cap into `(other)`.
+fn add_facet(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    facet: &FacetCount,
+) -> Result<(), rusqlite::Error> {
+    let updated = tx.execute(
+        "UPDATE facets SET count = count + ?4 WHERE issue_id = ?1 AND name = ?2 AND value = ?3",
+        params![id, facet.name, facet.value, facet.count as i64],
+    )?;
+    if updated > 0 {
+        return Ok(());
+    }
+    let distinct: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM facets WHERE issue_id = ?1 AND name = ?2 AND value != ?3",
+        params![id, facet.name, OTHER],
+        |row| row.get(0),
+    )?;
+    let value = if distinct as usize >= MAX_FACET_VALUES {
+        OTHER
+    } else {
+        facet.value.as_str()
+    };
+    tx.execute(
+        "INSERT INTO facets (issue_id, name, value, count) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (issue_id, name, value) DO UPDATE SET count = count + excluded.count",
+        params![id, facet.name, value, facet.count as i64],
+    )?;
+    Ok(())
+}
+
+fn hours_since(conn: &Connection, id: &str, since: i64) -> Result<Vec<HourCount>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hour, count FROM hours WHERE issue_id = ?1 AND hour >= ?2 ORDER BY hour",
+    )?;
+    let rows = stmt.query_map(params![id, since], |row| {
+        Ok(HourCount {
+            hour: row.get(0)?,
+            count: row.get::<_, i64>(1)?.max(0) as u64,
+        })
+    })?;
+    rows.collect()
+}
+
+fn facets_of(conn: &Connection, id: &str) -> Result<Vec<Facet>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, value, count FROM facets WHERE issue_id = ?1 ORDER BY name, count DESC, value",
+    )?;
+    let rows = stmt.query_map(params![id], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, i64>(2)?.max(0) as u64,
+        ))
+    })?;
+    let mut facets: Vec<Facet> = Vec::new();
+    for row in rows {
+        let (name, value, count) = row?;
+        if facets.last().is_none_or(|f| f.name != name) {
+            facets.push(Facet {
+                name: name.clone(),
+                distinct: 0,
+                capped: false,
+                top: Vec::new(),
+            });
+        }
+        if let Some(facet) = facets.last_mut() {
+            if value == OTHER {
+                facet.capped = true;
+            } else {
+                facet.distinct += 1;
+            }
+            if facet.top.len() < 5 {
+                facet.top.push((value, count));
+            }
+        }
+    }
+    Ok(facets)
 }
 
 fn issue_from_row(row: &rusqlite::Row<'_>) -> Result<Issue, rusqlite::Error> {
@@ -265,11 +421,14 @@ fn issue_from_row(row: &rusqlite::Row<'_>) -> Result<Issue, rusqlite::Error> {
         first_seen: row.get(7)?,
         last_seen: row.get(8)?,
         regressed_at: row.get(9)?,
+        resolved_in: row.get(10)?,
+        ignored_until: row.get(11)?,
+        ignored_until_count: row.get::<_, Option<i64>>(12)?.map(|c| c.max(0) as u64),
     })
 }
 
-const ISSUE_COLUMNS: &str =
-    "id, fingerprint, log_group, title, kind, status, count, first_seen, last_seen, regressed_at";
+const ISSUE_COLUMNS: &str = "id, fingerprint, log_group, title, kind, status, count, first_seen,
+     last_seen, regressed_at, resolved_in, ignored_until, ignored_until_count";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -278,8 +437,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record(&self, batch: &BatchSummary, now: i64) -> Result<Recorded, StoreError> {
-        self.record_sync(batch, now)
+    async fn record(
+        &self,
+        batch: &BatchSummary,
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Recorded, StoreError> {
+        self.record_sync(batch, now, policy)
     }
 
     async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError> {
@@ -329,16 +493,43 @@ impl Store for SqliteStore {
                     .map_err(|e| StoreError::Corrupt(format!("sample of issue {id}: {e}")))?;
                 samples.push(sample);
             }
-            Ok(Some(IssueDetail { issue, samples }))
+            let hours = hours_since(conn, id, i64::MIN).map_err(|e| self.err(e))?;
+            let facets = facets_of(conn, id).map_err(|e| self.err(e))?;
+            Ok(Some(IssueDetail {
+                issue,
+                samples,
+                hours,
+                facets,
+            }))
         })
     }
 
-    async fn set_status(&self, id: &str, status: Status) -> Result<Issue, StoreError> {
+    async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError> {
+        self.with_conn(|conn| hours_since(conn, id, since).map_err(|e| self.err(e)))
+    }
+
+    async fn set_status(&self, id: &str, change: &StatusChange) -> Result<Issue, StoreError> {
+        let (resolved_in, until, for_count) = match change {
+            StatusChange::Open => (None, None, None),
+            StatusChange::Resolved { in_version } => (in_version.clone(), None, None),
+            StatusChange::Ignored { until, for_count } => (None, *until, *for_count),
+        };
         self.with_conn(|conn| {
+            // Resolving clears the threshold mark: a fixed issue that comes
+            // back and crosses the threshold again deserves a new alert.
             let changed = conn
                 .execute(
-                    "UPDATE issues SET status = ?2 WHERE id = ?1",
-                    params![id, status.as_str()],
+                    "UPDATE issues SET status = ?2, resolved_in = ?3, ignored_until = ?4,
+                         ignored_until_count = CASE WHEN ?5 IS NULL THEN NULL ELSE count + ?5 END,
+                         threshold_alerted_at = CASE WHEN ?2 = 'resolved' THEN NULL ELSE threshold_alerted_at END
+                     WHERE id = ?1",
+                    params![
+                        id,
+                        change.status().as_str(),
+                        resolved_in,
+                        until,
+                        for_count.map(|c| c as i64)
+                    ],
                 )
                 .map_err(|e| self.err(e))?;
             if changed == 0 {

@@ -1,0 +1,422 @@
+//! When an issue changes status and when it alerts.
+//!
+//! Both stores read an issue's prior state, call [`decide`], and write the
+//! result in one atomic step, so the rules live here once and the backends
+//! differ only in how they make that step atomic.
+//!
+//! The policy is a small TOML file (all keys optional):
+//!
+//! ```toml
+//! new_issue = true        # alert when an issue is first seen
+//! regression = true       # alert when a resolved issue occurs again
+//! cooldown_minutes = 60   # at most one regression/threshold alert per issue per hour
+//! digest_over = 3         # more new issues than this in one batch: one digest
+//!
+//! [threshold]             # alert once when an issue occurs this often
+//! count = 100
+//! window_hours = 1
+//! ```
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::IssueDelta;
+
+/// The alert rules, from a TOML file or the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    pub new_issue: bool,
+    pub regression: bool,
+    pub cooldown_minutes: u64,
+    pub digest_over: usize,
+    pub threshold: Option<Threshold>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub count: u64,
+    #[serde(default = "one")]
+    pub window_hours: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Policy {
+    /// New issues and regressions alert; a batch of more than three new
+    /// issues sends one digest, so a bad deploy does not flood a channel.
+    fn default() -> Self {
+        Policy {
+            new_issue: true,
+            regression: true,
+            cooldown_minutes: 60,
+            digest_over: 3,
+            threshold: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("policy file {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Policy {
+    pub fn parse(text: &str, path: &str) -> Result<Policy, PolicyError> {
+        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError::Invalid {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+        if policy
+            .threshold
+            .as_ref()
+            .is_some_and(|t| t.count == 0 || t.window_hours == 0)
+        {
+            return Err(PolicyError::Invalid {
+                path: path.to_string(),
+                message: "threshold count and window_hours must be at least 1".into(),
+            });
+        }
+        Ok(policy)
+    }
+
+    /// A policy from a setting that is either a file path or, where no such
+    /// file exists and the text looks like TOML, the TOML itself (handy in a
+    /// Lambda environment variable).
+    pub fn from_setting(setting: &str) -> Result<Policy, PolicyError> {
+        if !std::path::Path::new(setting).exists() && setting.contains('=') {
+            return Policy::parse(setting, "FAULTLINE_POLICY");
+        }
+        Policy::load(setting)
+    }
+
+    pub fn load(path: &str) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_string(),
+            source,
+        })?;
+        Policy::parse(&text, path)
+    }
+}
+
+/// What a store knows about an issue before a batch touches it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct IssueState {
+    pub status: crate::store::Status,
+    pub count: u64,
+    /// Resolved "in version X": only occurrences from X on regress it.
+    pub resolved_in: Option<String>,
+    /// Ignored until this time (epoch ms) ...
+    pub ignored_until: Option<i64>,
+    /// ... or until the count reaches this total.
+    pub ignored_until_count: Option<u64>,
+    pub last_alert_at: Option<i64>,
+    pub threshold_alerted_at: Option<i64>,
+}
+
+/// Why an alert goes out; the wire names are the `event_type` contract.
+pub use crate::alert::EventType;
+
+/// The outcome of applying one batch's delta to one issue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub state: IssueState,
+    /// Set when this batch reopened a resolved issue.
+    pub regressed: bool,
+    pub alert: Option<EventType>,
+}
+
+/// Applies `delta` to an issue's prior state (`None`: the issue is new).
+///
+/// `window_count` is the issue's count within the threshold window after this
+/// batch, as the store's hourly buckets give it; `now` is processing time.
+pub fn decide(
+    prior: Option<&IssueState>,
+    delta: &IssueDelta,
+    window_count: u64,
+    policy: &Policy,
+    now: i64,
+) -> Decision {
+    use crate::store::Status;
+    let Some(prior) = prior else {
+        // The first alert starts no cooldown: a fix that fails within the
+        // hour is worth hearing about.
+        let state = IssueState {
+            count: delta.count,
+            ..IssueState::default()
+        };
+        return Decision {
+            state,
+            regressed: false,
+            alert: policy.new_issue.then_some(EventType::NewIssue),
+        };
+    };
+    let mut state = prior.clone();
+    state.count = prior.count + delta.count;
+    let mut regressed = false;
+    let mut alert = None;
+    match prior.status {
+        Status::Resolved if regresses(prior.resolved_in.as_deref(), &delta.versions) => {
+            state.status = Status::Open;
+            state.resolved_in = None;
+            state.threshold_alerted_at = None;
+            regressed = true;
+            if policy.regression {
+                alert = Some(EventType::Regression);
+            }
+        }
+        Status::Ignored => {
+            // An ignore with a limit lapses silently: the issue is listed as
+            // open again, and the next regression or threshold alerts.
+            let time_up = prior.ignored_until.is_some_and(|t| delta.last_seen >= t);
+            let count_up = prior.ignored_until_count.is_some_and(|c| state.count >= c);
+            if time_up || count_up {
+                state.status = Status::Open;
+                state.ignored_until = None;
+                state.ignored_until_count = None;
+            }
+        }
+        _ => {}
+    }
+    if alert.is_none() && state.status == Status::Open {
+        if let Some(threshold) = &policy.threshold {
+            if state.threshold_alerted_at.is_none() && window_count >= threshold.count {
+                alert = Some(EventType::Threshold);
+                state.threshold_alerted_at = Some(now);
+            }
+        }
+    }
+    // The cooldown holds back repeat alerts about one issue; a threshold
+    // crossing that is held back is not retried.
+    if alert.is_some() {
+        let cooled = prior
+            .last_alert_at
+            .is_none_or(|t| now - t >= policy.cooldown_minutes as i64 * 60_000);
+        if cooled {
+            state.last_alert_at = Some(now);
+        } else {
+            alert = None;
+        }
+    }
+    Decision {
+        state,
+        regressed,
+        alert,
+    }
+}
+
+/// Whether occurrences of `versions` reopen an issue resolved in `resolved_in`.
+/// Without a resolved version, or when the occurrences carry none, any
+/// occurrence regresses: an unknown version may be the new one.
+fn regresses(resolved_in: Option<&str>, versions: &[String]) -> bool {
+    match resolved_in {
+        None => true,
+        Some(fixed) => {
+            versions.is_empty()
+                || versions
+                    .iter()
+                    .any(|v| compare_versions(v, fixed) != Ordering::Less)
+        }
+    }
+}
+
+/// Orders version strings the way people read them: `12` after `9`,
+/// `1.10.0` after `1.9.2`, `$LATEST` after every number.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn parts(v: &str) -> Vec<Result<u64, &str>> {
+        v.trim_start_matches(['v', 'V'])
+            .split(['.', '-', '+', '_'])
+            .map(|p| p.parse::<u64>().map_err(|_| p))
+            .collect()
+    }
+    if a == b {
+        return Ordering::Equal;
+    }
+    if a == "$LATEST" {
+        return Ordering::Greater;
+    }
+    if b == "$LATEST" {
+        return Ordering::Less;
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(pb.iter()) {
+        let order = match (x, y) {
+            (Ok(x), Ok(y)) => x.cmp(y),
+            (Ok(_), Err(_)) => Ordering::Greater,
+            (Err(_), Ok(_)) => Ordering::Less,
+            (Err(x), Err(y)) => x.cmp(y),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Status;
+
+    fn delta(count: u64, versions: &[&str]) -> IssueDelta {
+        IssueDelta {
+            fingerprint: "fp".into(),
+            kind: "E".into(),
+            title: "E: x".into(),
+            count,
+            first_seen: 1_000,
+            last_seen: 2_000,
+            samples: Vec::new(),
+            hours: Vec::new(),
+            facets: Vec::new(),
+            versions: versions.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    const NOW: i64 = 10_000_000;
+
+    #[test]
+    fn a_new_issue_alerts_unless_switched_off() {
+        let d = decide(None, &delta(3, &[]), 3, &Policy::default(), NOW);
+        assert_eq!(d.alert, Some(EventType::NewIssue));
+        assert_eq!(d.state.count, 3);
+        let quiet = Policy {
+            new_issue: false,
+            ..Policy::default()
+        };
+        assert_eq!(decide(None, &delta(3, &[]), 3, &quiet, NOW).alert, None);
+    }
+
+    #[test]
+    fn resolved_in_a_version_regresses_only_from_that_version_on() {
+        let prior = IssueState {
+            status: Status::Resolved,
+            count: 5,
+            resolved_in: Some("12".into()),
+            ..IssueState::default()
+        };
+        let old = decide(Some(&prior), &delta(1, &["11"]), 1, &Policy::default(), NOW);
+        assert!(!old.regressed);
+        assert_eq!(old.state.status, Status::Resolved);
+        assert_eq!(old.state.count, 6);
+        assert_eq!(old.alert, None);
+        let new = decide(
+            Some(&prior),
+            &delta(1, &["11", "12"]),
+            1,
+            &Policy::default(),
+            NOW,
+        );
+        assert!(new.regressed);
+        assert_eq!(new.state.status, Status::Open);
+        assert_eq!(new.alert, Some(EventType::Regression));
+        let unknown = decide(Some(&prior), &delta(1, &[]), 1, &Policy::default(), NOW);
+        assert!(unknown.regressed, "an unknown version may be the new one");
+    }
+
+    #[test]
+    fn ignores_with_limits_lapse() {
+        let until_time = IssueState {
+            status: Status::Ignored,
+            count: 5,
+            ignored_until: Some(1_500),
+            ..IssueState::default()
+        };
+        let d = decide(
+            Some(&until_time),
+            &delta(1, &[]),
+            1,
+            &Policy::default(),
+            NOW,
+        );
+        assert_eq!(d.state.status, Status::Open);
+        assert_eq!(d.alert, None);
+        let until_count = IssueState {
+            status: Status::Ignored,
+            count: 5,
+            ignored_until_count: Some(10),
+            ..IssueState::default()
+        };
+        let still = decide(
+            Some(&until_count),
+            &delta(4, &[]),
+            4,
+            &Policy::default(),
+            NOW,
+        );
+        assert_eq!(still.state.status, Status::Ignored);
+        let lapsed = decide(
+            Some(&still.state),
+            &delta(1, &[]),
+            1,
+            &Policy::default(),
+            NOW,
+        );
+        assert_eq!(lapsed.state.status, Status::Open);
+    }
+
+    #[test]
+    fn a_threshold_alerts_once_and_respects_the_cooldown() {
+        let policy = Policy {
+            threshold: Some(Threshold {
+                count: 10,
+                window_hours: 1,
+            }),
+            ..Policy::default()
+        };
+        let prior = IssueState {
+            count: 5,
+            last_alert_at: Some(NOW - 2 * 3_600_000),
+            ..IssueState::default()
+        };
+        assert_eq!(
+            decide(Some(&prior), &delta(4, &[]), 9, &policy, NOW).alert,
+            None
+        );
+        let crossed = decide(Some(&prior), &delta(5, &[]), 10, &policy, NOW);
+        assert_eq!(crossed.alert, Some(EventType::Threshold));
+        let again = decide(Some(&crossed.state), &delta(50, &[]), 60, &policy, NOW + 1);
+        assert_eq!(again.alert, None, "once");
+
+        let recent = IssueState {
+            count: 5,
+            last_alert_at: Some(NOW - 60_000),
+            ..IssueState::default()
+        };
+        let held = decide(Some(&recent), &delta(5, &[]), 10, &policy, NOW);
+        assert_eq!(held.alert, None, "within the cooldown");
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(compare_versions("12", "9"), Ordering::Greater);
+        assert_eq!(compare_versions("1.10.0", "1.9.2"), Ordering::Greater);
+        assert_eq!(compare_versions("v2.0", "2.0"), Ordering::Equal);
+        assert_eq!(compare_versions("$LATEST", "40"), Ordering::Greater);
+        assert_eq!(compare_versions("1.2", "1.2.1"), Ordering::Less);
+    }
+
+    #[test]
+    fn policy_files_are_checked() {
+        let p = Policy::parse("digest_over = 5\n[threshold]\ncount = 100\n", "p.toml").unwrap();
+        assert_eq!(p.digest_over, 5);
+        assert_eq!(p.threshold.unwrap().window_hours, 1);
+        assert!(p.new_issue);
+        let err = Policy::parse("new_isue = true", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.toml") && err.contains("new_isue"), "{err}");
+        assert!(Policy::parse("[threshold]\ncount = 0", "p.toml").is_err());
+    }
+}
