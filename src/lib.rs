@@ -10,6 +10,7 @@ pub mod alert;
 pub mod decode;
 pub mod extract;
 pub mod fingerprint;
+pub mod links;
 pub mod notify;
 pub mod pipeline;
 pub mod policy;

@@ -8,6 +8,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use faultline::aggregate::{HourCount, hour_of};
+use faultline::links;
 use faultline::store::{Issue, IssueDetail};
 use faultline::text::{printable, rfc3339, sparkline};
 
@@ -179,6 +180,7 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
         "\nsamples ({}, newest first)\n",
         detail.samples.len()
     ));
+    let region = links::region();
     for sample in &detail.samples {
         text.push_str(&format!(
             "\n  {}  {}  event {}\n",
@@ -186,9 +188,22 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
             printable(&sample.log_stream),
             sample.event_id
         ));
-        for line in sample.message.split(['\n', '\r']).filter(|l| !l.is_empty()).take(20) {
+        for line in sample
+            .message
+            .split(['\n', '\r'])
+            .filter(|l| !l.is_empty())
+            .take(20)
+        {
             text.push_str(&format!("    | {}\n", printable(line)));
         }
+        text.push_str(&format!(
+            "    console:  {}\n",
+            links::log_event(&region, sample)
+        ));
+        text.push_str(&format!(
+            "    insights: {}\n",
+            links::insights(&region, sample)
+        ));
         for (key, value) in &sample.fields {
             let mut lines = value.lines();
             text.push_str(&format!(
