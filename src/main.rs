@@ -38,6 +38,9 @@ enum Command {
     Fingerprint(FingerprintArgs),
     /// List issues, or show, resolve, ignore or reopen one.
     Issues(IssuesArgs),
+    /// Write one self-contained HTML page with the issues, their charts,
+    /// samples and links (no network requests; safe to share).
+    Report(ReportArgs),
     /// Manage the store itself.
     Store {
         #[command(subcommand)]
@@ -150,6 +153,18 @@ struct IdArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct ReportArgs {
+    /// Where to write the page.
+    #[arg(long, value_name = "FILE")]
+    html: PathBuf,
+    #[command(flatten)]
+    store: StoreArg,
+    /// Which issues to include.
+    #[arg(long, value_enum, default_value = "all")]
+    status: StatusFilter,
+}
+
 #[derive(Subcommand)]
 enum StoreCommand {
     /// Create the store's tables (idempotent).
@@ -210,6 +225,26 @@ async fn run(cli: Cli) -> Result<ExitCode, cli::Error> {
             })
         }
         Command::Issues(args) => issues(args).await,
+        Command::Report(args) => {
+            let store = store::open(&args.store.store).await?;
+            let mut details = Vec::new();
+            for issue in store.issues(args.status).await? {
+                if let Some(detail) = store.issue(&issue.id).await? {
+                    details.push(detail);
+                }
+            }
+            let page = faultline::report::html(
+                &details,
+                pipeline::system_clock(),
+                &faultline::links::region(),
+            );
+            std::fs::write(&args.html, page).map_err(|source| cli::Error::Write {
+                path: args.html.display().to_string(),
+                source,
+            })?;
+            eprintln!("wrote {} issues to {}", details.len(), args.html.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Store {
             command: StoreCommand::Init(arg),
         } => {

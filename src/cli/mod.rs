@@ -27,6 +27,12 @@ pub enum Error {
     Notify(#[from] NotifyError),
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Policy(#[from] faultline::policy::PolicyError),
     #[error(

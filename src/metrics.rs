@@ -1,0 +1,89 @@
+//! CloudWatch metrics through the Embedded Metric Format.
+//!
+//! The Lambda prints one EMF line per batch to standard output; Lambda ships
+//! it to CloudWatch Logs, which turns it into metrics without a PutMetricData
+//! call (no extra request, no extra IAM permission, no latency). The
+//! dashboard in template.yaml charts them per source log group.
+
+use serde_json::json;
+
+use crate::aggregate::BatchSummary;
+use crate::store::Recorded;
+
+/// The CloudWatch namespace of faultline's metrics.
+pub const NAMESPACE: &str = "faultline";
+
+/// The EMF line for one recorded batch, or `None` for a duplicate delivery
+/// (its occurrences were counted when it first arrived).
+pub fn emf(batch: &BatchSummary, recorded: &Recorded, now: i64) -> Option<String> {
+    if recorded.duplicate {
+        return None;
+    }
+    let line = json!({
+        "_aws": {
+            "Timestamp": now,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["LogGroup"]],
+                "Metrics": [
+                    {"Name": "ErrorOccurrences", "Unit": "Count"},
+                    {"Name": "NewIssues", "Unit": "Count"},
+                    {"Name": "Regressions", "Unit": "Count"},
+                    {"Name": "LogEvents", "Unit": "Count"}
+                ]
+            }]
+        },
+        "LogGroup": batch.log_group,
+        "ErrorOccurrences": batch.errors,
+        "NewIssues": recorded.new_issues.len(),
+        "Regressions": recorded.regressions.len(),
+        "LogEvents": batch.events,
+    });
+    Some(line.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> BatchSummary {
+        BatchSummary {
+            batch_id: "b".into(),
+            owner: "1".into(),
+            log_group: "/aws/lambda/orders".into(),
+            log_stream: "s".into(),
+            events: 100,
+            errors: 7,
+            issues: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_batch_becomes_one_emf_line_with_its_counts() {
+        let recorded = Recorded {
+            new_issues: vec!["a".into(), "b".into()],
+            ..Recorded::default()
+        };
+        let line = emf(&batch(), &recorded, 1_700_000_000_000).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "faultline");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "LogGroup"
+        );
+        assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
+        assert_eq!(v["LogGroup"], "/aws/lambda/orders");
+        assert_eq!(v["ErrorOccurrences"], 7);
+        assert_eq!(v["NewIssues"], 2);
+        assert!(!line.contains('\n'), "EMF is one line");
+    }
+
+    #[test]
+    fn a_duplicate_delivery_emits_nothing() {
+        let recorded = Recorded {
+            duplicate: true,
+            ..Recorded::default()
+        };
+        assert!(emf(&batch(), &recorded, 0).is_none());
+    }
+}
