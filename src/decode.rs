@@ -60,6 +60,16 @@ pub fn payload_with_limit(input: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, Dec
     if trimmed.is_empty() {
         return Err(DecodeError::Empty);
     }
+    // A decoded DATA_MESSAGE is handed on as it is, without a first pass over
+    // its events (half the cost of reading a big file). `parse` still checks
+    // it in full; the probe below is kept for envelopes and for the error
+    // message of inputs that are neither.
+    if memchr::memmem::find(trimmed, b"\"awslogs\"").is_none()
+        && memchr::memmem::find(trimmed, b"\"logEvents\"").is_some()
+        && trimmed.starts_with(b"{")
+    {
+        return Ok(Cow::Borrowed(trimmed));
+    }
     // Only the envelope's keys are read here: `data` borrows from the input, and
     // a DATA_MESSAGE's `logEvents` is skipped without being built.
     #[derive(Deserialize)]
@@ -122,7 +132,7 @@ pub struct LogBatch<'a> {
     pub log_group: Cow<'a, str>,
     #[serde(default, borrow)]
     pub log_stream: Cow<'a, str>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     pub log_events: Vec<LogEvent<'a>>,
 }
 

@@ -208,15 +208,9 @@ async fn run(cli: Cli) -> Result<ExitCode, cli::Error> {
             let inputs = cli::read_inputs(&args.paths)?;
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
-            let mut failed = false;
-            for input in &inputs {
-                if let Err(e) =
-                    cli::fingerprint::print(&input.bytes, args.every_line, args.explain, &mut out)
-                {
-                    eprintln!("faultline: {}: {e}", input.name);
-                    failed = true;
-                }
-            }
+            let failed =
+                cli::fingerprint::print_all(&inputs, args.every_line, args.explain, &mut out)
+                    .map_err(cli::Error::Output)?;
             out.flush().map_err(cli::Error::Output)?;
             Ok(if failed {
                 ExitCode::FAILURE

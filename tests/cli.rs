@@ -228,6 +228,18 @@ fn fingerprint_prints_one_object_per_event_in_order() {
 
     let every = ok(&["fingerprint", "--every-line", "in.json"], dir.path());
     assert!(every.lines().all(|l| !l.contains("\"fingerprint\":null")));
+    // The fast path must agree with the general one, which --explain takes.
+    let slow = ok(
+        &["fingerprint", "--every-line", "--explain", "in.json"],
+        dir.path(),
+    );
+    let keys = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["fingerprint"].clone())
+            .collect()
+    };
+    assert_eq!(keys(&every), keys(&slow));
+    assert_ne!(keys(&every)[0], keys(&every)[1]);
 
     let explained = ok(&["fingerprint", "--explain", "in.json"], dir.path());
     let first: serde_json::Value = serde_json::from_str(explained.lines().next().unwrap()).unwrap();
