@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod alert;
+pub mod aws;
 pub mod decode;
 pub mod extract;
 pub mod fingerprint;

@@ -49,8 +49,24 @@ fn jsurl_string(text: &str) -> String {
     format!("'{}", uri_component(text, '*', true))
 }
 
+/// The console's address for a region; anything that is not a region name
+/// (it may come from configuration) falls back rather than naming a host.
 fn console_base(region: &str) -> String {
+    let valid = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let region = if valid { region } else { "us-east-1" };
     format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}")
+}
+
+/// The log group's page, when no occurrence is at hand.
+pub fn log_group(region: &str, group: &str) -> String {
+    format!(
+        "{}#logsV2:log-groups/log-group/{}",
+        console_base(region),
+        console_name(group)
+    )
 }
 
 /// The log stream opened at the occurrence, with five minutes around it.
@@ -128,6 +144,16 @@ mod tests {
         assert!(
             link.ends_with("~source~(~'*2faws*2flambda*2forders-enrich))"),
             "{link}"
+        );
+    }
+
+    #[test]
+    fn a_bad_region_cannot_name_another_host() {
+        assert!(log_group("evil.com/x", "g").starts_with("https://us-east-1.console"));
+        assert_eq!(
+            log_group("eu-west-1", "a_b-c.d#e"),
+            "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1\
+             #logsV2:log-groups/log-group/a_b-c.d$2523e"
         );
     }
 

@@ -140,9 +140,9 @@ fn print_every_line(batch: &decode::LogBatch<'_>, out: &mut impl Write) -> Resul
         let key = fingerprint::line_key(&batch.log_group, &event.message, &mut scratch);
         out.write_all(b"{\"id\":")?;
         serde_json::to_writer(&mut *out, event.id.as_ref()).map_err(std::io::Error::from)?;
-        write!(
+        writeln!(
             out,
-            ",\"log_group\":{group},\"fingerprint\":\"{key}\",\"kind\":\"\"}}\n"
+            ",\"log_group\":{group},\"fingerprint\":\"{key}\",\"kind\":\"\"}}"
         )?;
     }
     Ok(())

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use crate::alert::Alert;
 
+pub mod chat;
 pub mod console;
+pub mod sns;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -38,6 +40,10 @@ pub async fn open(url: &str) -> Result<Box<dyn Notifier>, NotifyError> {
     match url {
         "console" => Ok(Box::new(console::Console::stdout())),
         "none" => Ok(Box::new(Discard)),
+        _ if url.starts_with("sns://") => {
+            let topic_arn = url.trim_start_matches("sns://");
+            Ok(Box::new(sns::SnsNotifier::from_env(topic_arn).await?))
+        }
         _ => Err(NotifyError::Url(format!(
             "unknown notifier URL {url:?}; expected console, none or sns://TOPIC_ARN"
         ))),

@@ -1,0 +1,324 @@
+//! Stack frame lines of every runtime, and which frames belong to the app.
+//!
+//! Whether a frame is "in app" decides what the fingerprint keeps, so the
+//! lists below name the places where code that is *not* the user's lives on
+//! Lambda and in containers: the runtime interface clients, the language's
+//! standard library, and installed dependencies.
+
+use super::Frame;
+
+/// Path fragments of runtime, standard library and dependency files.
+const LIBRARY_PATHS: [&str; 20] = [
+    "/var/runtime/",
+    "/var/lang/",
+    "site-packages/",
+    "dist-packages/",
+    "/opt/python/",
+    "/opt/nodejs/",
+    "node_modules/",
+    "/usr/lib/python",
+    "/usr/local/lib/python",
+    "/awslambdaric/",
+    "/lib/python3.",
+    "/go/pkg/mod/",
+    "/usr/local/go/src/",
+    "/usr/lib/go/src/",
+    "github.com/aws/aws-lambda-go",
+    "/.cargo/registry/",
+    "/rustc/",
+    "/root/.cargo/",
+    "/usr/lib/jvm/",
+    "/usr/share/java/",
+];
+
+/// File-name prefixes of runtime code that has no real path.
+const LIBRARY_FILE_PREFIXES: [&str; 6] = [
+    "node:",
+    "internal/",
+    "<frozen ",
+    "<anonymous>",
+    "native",
+    "<string>",
+];
+
+/// Java (and other JVM) package prefixes of the platform and of common
+/// dependencies.
+const LIBRARY_PACKAGES: [&str; 24] = [
+    "java.",
+    "javax.",
+    "jakarta.",
+    "sun.",
+    "jdk.",
+    "com.sun.",
+    "kotlin.",
+    "kotlinx.",
+    "scala.",
+    "software.amazon.awssdk.",
+    "com.amazonaws.",
+    "lambdainternal.",
+    "org.springframework.",
+    "org.apache.",
+    "org.hibernate.",
+    "com.fasterxml.",
+    "com.google.",
+    "io.netty.",
+    "reactor.",
+    "okhttp3.",
+    "okio.",
+    "org.slf4j.",
+    "ch.qos.logback.",
+    "io.micronaut.",
+];
+
+/// Whether a frame with this file and function is the user's code.
+pub(crate) fn in_app(file: &str, function: &str) -> bool {
+    if LIBRARY_PATHS.iter().any(|p| file.contains(p))
+        || LIBRARY_FILE_PREFIXES.iter().any(|p| file.starts_with(p))
+    {
+        return false;
+    }
+    // Go runtime functions (runtime.gopanic) and the Lambda Go library.
+    if function.starts_with("runtime.") || function.starts_with("github.com/aws/aws-lambda-go") {
+        return false;
+    }
+    true
+}
+
+/// Whether a JVM frame's function (`pkg.Class.method`) is platform or
+/// dependency code.
+pub(crate) fn java_in_app(function: &str) -> bool {
+    !LIBRARY_PACKAGES.iter().any(|p| function.starts_with(p))
+}
+
+/// Leading whitespace as runtimes write it: spaces, tabs, and the NO-BREAK
+/// SPACE the Lambda Python runtime substitutes for indentation.
+pub(crate) fn trim_indent(line: &str) -> &str {
+    line.trim_start_matches([' ', '\t', '\u{a0}'])
+}
+
+/// A Python frame line `File "path", line N, in function` (indentation
+/// already removed).
+pub(crate) fn python_frame(t: &str) -> Option<Frame> {
+    let rest = t.strip_prefix("File \"")?;
+    let (file, rest) = rest.split_once("\", line ")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let line = rest.get(..digits).and_then(|d| d.parse().ok());
+    let function = rest
+        .get(digits..)
+        .and_then(|r| r.strip_prefix(", in "))
+        .unwrap_or("")
+        .trim_end();
+    Some(Frame {
+        function: function.to_string(),
+        file: file.to_string(),
+        line,
+        in_app: in_app(file, function),
+    })
+}
+
+/// An `at ...` frame of Java or Node.js (indentation and the `at ` already
+/// removed), telling which of the two it was.
+///
+/// Java writes `pkg.Class.method(File.java:12)` with no space before the
+/// parenthesis; Node.js writes `function (file:line:col)` or a bare
+/// `file:line:col`.
+pub(crate) fn at_frame(s: &str) -> Option<(Frame, bool)> {
+    // Node.js opens the error's own properties after the last frame: `... {`.
+    let s = s.trim_end();
+    let s = s.strip_suffix(" {").unwrap_or(s);
+    if s.is_empty() {
+        return None;
+    }
+    if let Some(inner) = s.strip_suffix(')') {
+        if let Some(open) = inner.rfind(" (") {
+            let function = &inner[..open];
+            return Some((node_frame(function, &inner[open + 2..]), false));
+        }
+        if let Some(open) = inner.find('(') {
+            let function = &inner[..open];
+            if !function.contains(' ') {
+                return Some((java_frame(function, &inner[open + 1..]), true));
+            }
+        }
+    }
+    Some((node_frame("", s), false))
+}
+
+/// A Java frame from its function and the text between its parentheses
+/// (`Handler.java:28`, `Native Method`, `Unknown Source`).
+pub(crate) fn java_frame(function: &str, location: &str) -> Frame {
+    // `java.base/java.util.X.m` and `app//com.x.Y.m` name a module or class
+    // loader before the class; the class is what identifies the code.
+    let function = function.rsplit('/').next().unwrap_or(function);
+    let (file, line) = match location.rsplit_once(':') {
+        Some((file, n)) => match n.parse() {
+            Ok(n) => (file, Some(n)),
+            Err(_) => (location, None),
+        },
+        None => (location, None),
+    };
+    Frame {
+        function: function.to_string(),
+        file: file.to_string(),
+        line,
+        in_app: java_in_app(function),
+    }
+}
+
+/// A Node.js frame from its function (possibly empty) and its location
+/// (`file:///var/task/index.mjs:2:9`, `node:internal/x:95:5`, `native`).
+fn node_frame(function: &str, location: &str) -> Frame {
+    let (file, line) = split_line_col(location);
+    Frame {
+        function: function.to_string(),
+        in_app: in_app(file, function),
+        file: file.to_string(),
+        line,
+    }
+}
+
+/// `file:line:col` or `file:line` into the file and the line.
+fn split_line_col(location: &str) -> (&str, Option<u32>) {
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some((head, last)) = location.rsplit_once(':')
+        && numeric(last)
+    {
+        if let Some((file, line)) = head.rsplit_once(':')
+            && numeric(line)
+        {
+            return (file, line.parse().ok());
+        }
+        return (head, last.parse().ok());
+    }
+    (location, None)
+}
+
+/// One element of a `stackTrace` array as Lambda runtimes write it: Python
+/// (`  File "x", line N, in f\n    code\n`), Node.js (`    at f (x:1:2)`, or
+/// the `Error: msg` head which is not a frame), Java
+/// (`pkg.Class.method(File.java:12)`).
+pub(crate) fn stack_element(element: &str) -> Option<Frame> {
+    let first = element.lines().find(|l| !trim_indent(l).is_empty())?;
+    let t = trim_indent(first);
+    if t.starts_with("File \"") {
+        return python_frame(t);
+    }
+    if let Some(rest) = t.strip_prefix("at ") {
+        return at_frame(rest).map(|(f, _)| f);
+    }
+    // A bare Java frame, as aws-lambda-java-libs serialises StackTraceElement.
+    let inner = t.strip_suffix(')')?;
+    let (function, location) = inner.split_once('(')?;
+    if function.is_empty() || function.contains(' ') || !function.contains('.') {
+        return None;
+    }
+    Some(java_frame(function, location))
+}
+
+/// A Go frame from aws-lambda-go's `{path, line, label}` panic stack entry.
+pub(crate) fn go_frame(path: &str, line: Option<u32>, label: &str) -> Frame {
+    Frame {
+        function: label.to_string(),
+        file: path.to_string(),
+        line,
+        in_app: in_app(path, label),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_frame_line() {
+        let f = python_frame("File \"/var/task/app.py\", line 36, in handler").unwrap();
+        assert_eq!(f.file, "/var/task/app.py");
+        assert_eq!(f.line, Some(36));
+        assert_eq!(f.function, "handler");
+        assert!(f.in_app);
+        let lib = python_frame(
+            "File \"/var/lang/lib/python3.12/site-packages/botocore/client.py\", line 1, in _api_call",
+        )
+        .unwrap();
+        assert!(!lib.in_app);
+        let frozen =
+            python_frame("File \"<frozen importlib._bootstrap>\", line 1, in _call").unwrap();
+        assert!(!frozen.in_app);
+    }
+
+    #[test]
+    fn node_frames_with_and_without_function() {
+        let (f, java) = at_frame("Runtime.handler (file:///var/task/index.mjs:2:9)").unwrap();
+        assert!(!java);
+        assert_eq!(f.function, "Runtime.handler");
+        assert_eq!(f.file, "file:///var/task/index.mjs");
+        assert_eq!(f.line, Some(2));
+        assert!(f.in_app);
+        let (f, _) = at_frame("/var/task/lib/db.js:40:7").unwrap();
+        assert_eq!(f.function, "");
+        assert_eq!(f.file, "/var/task/lib/db.js");
+        assert_eq!(f.line, Some(40));
+        let (f, _) =
+            at_frame("process.processTicksAndRejections (node:internal/process/task_queues:95:5)")
+                .unwrap();
+        assert!(!f.in_app);
+        let (f, _) = at_frame("Runtime.http [as handler] (/var/task/index.js:25:11)").unwrap();
+        assert_eq!(f.function, "Runtime.http [as handler]");
+        let (f, _) = at_frame("async Promise.all (index 0)").unwrap();
+        assert_eq!(f.line, None);
+    }
+
+    #[test]
+    fn java_frames() {
+        let (f, java) = at_frame("example.Handler.handleRequest(Handler.java:28)").unwrap();
+        assert!(java);
+        assert_eq!(f.function, "example.Handler.handleRequest");
+        assert_eq!(f.file, "Handler.java");
+        assert_eq!(f.line, Some(28));
+        assert!(f.in_app);
+        let (f, _) = at_frame("java.base/java.util.ArrayList.get(ArrayList.java:427)").unwrap();
+        assert_eq!(f.function, "java.util.ArrayList.get");
+        assert!(!f.in_app);
+        let (f, _) = at_frame("jdk.internal.reflect.X.invoke0(Native Method)").unwrap();
+        assert_eq!(f.file, "Native Method");
+        assert_eq!(f.line, None);
+        assert!(!f.in_app);
+        let (f, _) = at_frame("software.amazon.awssdk.core.Client.call(Client.java:12)").unwrap();
+        assert!(!f.in_app);
+    }
+
+    #[test]
+    fn stack_array_elements() {
+        let py = stack_element("  File \"/var/task/f.py\", line 3, in h\n    x()\n").unwrap();
+        assert_eq!((py.file.as_str(), py.line), ("/var/task/f.py", Some(3)));
+        assert!(stack_element("Error: boom").is_none());
+        let node = stack_element("    at h (/var/task/i.js:1:2)").unwrap();
+        assert_eq!(node.function, "h");
+        let java = stack_element("example.H.handle(H.java:9)").unwrap();
+        assert_eq!(
+            (java.function.as_str(), java.line),
+            ("example.H.handle", Some(9))
+        );
+    }
+
+    #[test]
+    fn go_runtime_frames_are_not_in_app() {
+        assert!(
+            !go_frame(
+                "/usr/local/go/src/runtime/panic.go",
+                Some(1),
+                "runtime.gopanic"
+            )
+            .in_app
+        );
+        assert!(
+            !go_frame(
+                "github.com/aws/aws-lambda-go@v1.47.0/lambda/errors.go",
+                Some(39),
+                "lambdaPanicResponse"
+            )
+            .in_app
+        );
+        assert!(go_frame("/app/main.go", Some(12), "main.handle").in_app);
+    }
+}

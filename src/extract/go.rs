@@ -1,0 +1,103 @@
+//! Go stacks: panics as the Go runtime prints them on stderr (AWS Batch and
+//! ECS jobs), and zap's `stacktrace` field, which uses the same
+//! `function(args)` / `\t/path/file.go:12 +0x1d` line pairs.
+
+use super::frames::go_frame;
+use super::trace::{Trace, lines};
+use super::{Frame, MAX_FRAMES};
+
+/// `panic: message` (or `fatal error: message`), then
+/// `goroutine 1 [running]:` and the frames of that goroutine. Only the first
+/// goroutine is read: it is the one that panicked.
+pub(crate) fn parse_panic(text: &str) -> Option<Trace> {
+    let mut all = lines(text);
+    let mut header = None;
+    for line in all.by_ref() {
+        let t = line.trim();
+        if let Some(m) = t.strip_prefix("panic: ") {
+            let m = m.strip_suffix(" [recovered]").unwrap_or(m);
+            header = Some(("panic".to_string(), m.to_string()));
+            break;
+        }
+        if let Some(m) = t.strip_prefix("fatal error: ") {
+            header = Some(("fatal error".to_string(), m.to_string()));
+            break;
+        }
+    }
+    let header = header?;
+    let after_goroutine = all.skip_while(|l| !l.starts_with("goroutine "));
+    let frames = stack_frames(after_goroutine.skip(1));
+    Some(Trace {
+        header: Some(header),
+        frames,
+        cause: None,
+        shape: "go-panic",
+        definite: true,
+    })
+}
+
+/// Frames from `function(args)` / `\tfile:line +0x..` pairs, innermost
+/// last, up to the next goroutine.
+pub(crate) fn stack_frames<'a>(stack: impl Iterator<Item = &'a str>) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let mut function: Option<&str> = None;
+    for line in stack {
+        if line.starts_with("goroutine ") {
+            break;
+        }
+        if let Some(location) = line.strip_prefix('\t') {
+            if let Some(f) = function.take() {
+                let location = location.split(" +0x").next().unwrap_or(location);
+                let (file, line_no) = match location.rsplit_once(':') {
+                    Some((file, n)) => (file, n.trim().parse().ok()),
+                    None => (location, None),
+                };
+                if frames.len() < MAX_FRAMES {
+                    frames.push(go_frame(file, line_no, f));
+                }
+            }
+        } else if !line.starts_with("created by ") {
+            // `main.(*T).m(0x1, ...)` in a panic; zap writes no arguments.
+            let line = line.trim();
+            let without_args = match line.strip_suffix(')') {
+                Some(_) => line.rfind('(').map_or(line, |i| &line[..i]),
+                None => line,
+            };
+            function = Some(without_args);
+        }
+    }
+    frames.reverse();
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_panic_stack() {
+        let t = parse_panic("panic: runtime error: index out of range [5] with length 3\n\ngoroutine 1 [running]:\nmain.lookup(...)\n\t/app/main.go:12\nmain.main()\n\t/app/main.go:20 +0x1d\nexit status 2").unwrap();
+        assert_eq!(
+            t.header,
+            Some((
+                "panic".into(),
+                "runtime error: index out of range [5] with length 3".into()
+            ))
+        );
+        let f: Vec<_> = t
+            .frames
+            .iter()
+            .map(|f| (f.function.as_str(), f.line))
+            .collect();
+        assert_eq!(f, [("main.main", Some(20)), ("main.lookup", Some(12))]);
+    }
+
+    #[test]
+    fn zap_stacktrace_field() {
+        let f = stack_frames(lines(
+            "main.(*Syncer).run\n\t/app/sync.go:40\nmain.main\n\t/app/main.go:9",
+        ));
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[1].function, "main.(*Syncer).run");
+    }
+}

@@ -1,0 +1,94 @@
+//! Python tracebacks.
+//!
+//! Python prints the exception line *last*, after the frames; with chained
+//! exceptions ("During handling of the above exception...") the last
+//! traceback is the one that was raised, so each `Traceback` line starts
+//! over.
+
+use super::MAX_FRAMES;
+use super::frames::{python_frame, trim_indent};
+use super::trace::{Trace, exception_line, lines};
+
+pub(crate) fn parse(text: &str) -> Option<Trace> {
+    let mut frames = Vec::new();
+    let mut header = None;
+    let mut saw_traceback = false;
+    let mut awaiting_exception = false;
+    for line in lines(text) {
+        let t = trim_indent(line);
+        let indented = t.len() != line.len();
+        if t.starts_with("Traceback (most recent call last)") {
+            frames.clear();
+            header = None;
+            saw_traceback = true;
+            awaiting_exception = true;
+            continue;
+        }
+        if t.starts_with("File \"")
+            && let Some(frame) = python_frame(t)
+        {
+            if frames.len() < MAX_FRAMES {
+                frames.push(frame);
+            }
+            awaiting_exception = true;
+            continue;
+        }
+        // Source lines and 3.11+ caret lines are indented; they say where,
+        // not what.
+        if indented {
+            continue;
+        }
+        if awaiting_exception
+            && !frames.is_empty()
+            && let Some(h) = exception_line(t)
+        {
+            header = Some(h);
+            awaiting_exception = false;
+        }
+    }
+    if frames.is_empty() && !saw_traceback {
+        return None;
+    }
+    Some(Trace {
+        definite: saw_traceback && !frames.is_empty(),
+        header,
+        frames,
+        cause: None,
+        shape: "python-traceback",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exception_comes_last_and_frames_keep_order() {
+        let t = parse(
+            "Traceback (most recent call last):\n  File \"/app/job.py\", line 9, in <module>\n    main()\n  File \"/app/job.py\", line 5, in main\n    x = d['k']\n        ~^^^^^\nKeyError: 'k'",
+        )
+        .unwrap();
+        assert_eq!(t.header, Some(("KeyError".into(), "'k'".into())));
+        let names: Vec<_> = t.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["<module>", "main"]);
+    }
+
+    #[test]
+    fn chained_exceptions_keep_the_last_one() {
+        let t = parse(
+            "Traceback (most recent call last):\n  File \"/app/a.py\", line 2, in f\n    int(x)\nValueError: bad\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"/app/a.py\", line 4, in g\n    raise RuntimeError('wrapped')\nRuntimeError: wrapped",
+        )
+        .unwrap();
+        assert_eq!(t.header, Some(("RuntimeError".into(), "wrapped".into())));
+        assert_eq!(t.frames.len(), 1);
+        assert_eq!(t.frames[0].function, "g");
+    }
+
+    #[test]
+    fn lambda_indentation_and_carriage_returns() {
+        let t = parse("Traceback (most recent call last):\r\u{a0}\u{a0}File \"/var/task/f.py\", line 3, in h\r\u{a0}\u{a0}\u{a0}\u{a0}x()\r").unwrap();
+        assert_eq!(t.frames.len(), 1);
+        assert_eq!(t.frames[0].line, Some(3));
+        assert_eq!(t.header, None);
+    }
+}
