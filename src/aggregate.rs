@@ -73,7 +73,8 @@ pub struct FacetCount {
 
 /// The hour an epoch-ms timestamp falls in.
 pub fn hour_of(timestamp: i64) -> i64 {
-    timestamp - timestamp.rem_euclid(3_600_000)
+    // Saturating: a crafted timestamp near i64::MIN must not overflow.
+    timestamp.saturating_sub(timestamp.rem_euclid(3_600_000))
 }
 
 /// Distinct values one batch records per facet and issue; the rest are

@@ -11,6 +11,13 @@ use faultline::{notify, pipeline};
 
 mod cli;
 
+/// mimalloc keeps freed memory for reuse instead of returning it to the
+/// kernel after every batch: with the system allocator, each 1 MB batch
+/// buffer was mapped and faulted in anew (55,000 page faults per 100 batches,
+/// 15% of the CPU time; BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "faultline",

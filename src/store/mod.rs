@@ -11,6 +11,7 @@ use crate::aggregate::{BatchSummary, HourCount, Sample};
 use crate::alert::Alert;
 use crate::policy::Policy;
 
+pub mod dynamodb;
 pub mod sqlite;
 
 /// How many samples an issue keeps, newest first. Bounded so that an issue
@@ -254,6 +255,9 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
             )));
         }
         return Ok(Box::new(sqlite::SqliteStore::open(path)?));
+    }
+    if let Some(table) = url.strip_prefix("dynamodb://") {
+        return Ok(Box::new(dynamodb::DynamoDbStore::from_env(table).await?));
     }
     Err(StoreError::Url(format!(
         "unknown store URL {url:?}; expected sqlite:PATH (for example {DEFAULT_URL}) or dynamodb://TABLE"

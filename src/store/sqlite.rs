@@ -151,18 +151,20 @@ impl SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| self.err(e))?;
             let claimed = tx
-                .execute(
+                .prepare_cached(
                     "INSERT OR IGNORE INTO batches (batch_id, log_group, log_stream, events, errors, processed_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
+                )
+                .and_then(|mut claim| {
+                    claim.execute(params![
                         batch.batch_id,
                         batch.log_group,
                         batch.log_stream,
                         batch.events as i64,
                         batch.errors as i64,
                         now
-                    ],
-                )
+                    ])
+                })
                 .map_err(|e| self.err(e))?;
             if claimed == 0 {
                 return Ok(Recorded {
@@ -189,18 +191,16 @@ impl SqliteStore {
             for alert in alert::for_batch(batch, &raised, policy.digest_over, now) {
                 let payload = serde_json::to_string(&alert)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR IGNORE INTO outbox (alert_id, payload, created_at) VALUES (?1, ?2, ?3)",
-                    params![alert.id, payload, now],
                 )
+                .and_then(|mut insert| insert.execute(params![alert.id, payload, now]))
                 .map_err(|e| self.err(e))?;
                 recorded.alerts += 1;
             }
-            tx.execute(
-                "DELETE FROM batches WHERE processed_at < ?1",
-                params![now - BATCH_RETENTION_MS],
-            )
-            .map_err(|e| self.err(e))?;
+            tx.prepare_cached("DELETE FROM batches WHERE processed_at < ?1")
+                .and_then(|mut prune| prune.execute(params![now.saturating_sub(BATCH_RETENTION_MS)]))
+                .map_err(|e| self.err(e))?;
             tx.commit().map_err(|e| self.err(e))?;
             Ok(recorded)
         })
@@ -239,24 +239,27 @@ fn apply_delta(
         )
         .optional()?;
     for h in &delta.hours {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO hours (issue_id, hour, count) VALUES (?1, ?2, ?3)
              ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + excluded.count",
-            params![id, h.hour, h.count as i64],
-        )?;
+        )?
+        .execute(params![id, h.hour, h.count as i64])?;
     }
     // Retention follows each issue's own latest hour, not the clock, so
     // replayed old logs keep their timeline.
-    tx.execute(
-        "DELETE FROM hours WHERE issue_id = ?1 AND hour < ?2",
-        params![id, hour_of(delta.last_seen) - HOURS_RETENTION_MS],
-    )?;
+    tx.prepare_cached("DELETE FROM hours WHERE issue_id = ?1 AND hour < ?2")?
+        .execute(params![
+            id,
+            hour_of(delta.last_seen).saturating_sub(HOURS_RETENTION_MS)
+        ])?;
     let window_count = match &policy.threshold {
         Some(t) => {
             let end = hour_of(delta.last_seen);
-            let start = end - (i64::from(t.window_hours) - 1) * 3_600_000;
-            tx.query_row(
+            let start = end.saturating_sub((i64::from(t.window_hours) - 1) * 3_600_000);
+            tx.prepare_cached(
                 "SELECT COALESCE(SUM(count), 0) FROM hours WHERE issue_id = ?1 AND hour BETWEEN ?2 AND ?3",
+            )?
+            .query_row(
                 params![id, start, end],
                 |row| row.get::<_, i64>(0),
             )?
@@ -268,10 +271,12 @@ fn apply_delta(
     let state = &decision.state;
     let created = prior.is_none();
     if created {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO issues (id, fingerprint, log_group, title, kind, status, count, first_seen,
                                  last_seen, created_at, last_alert_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(
             params![
                 id,
                 delta.fingerprint,
@@ -287,75 +292,69 @@ fn apply_delta(
             ],
         )?;
     } else {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE issues SET count = ?2, first_seen = MIN(first_seen, ?3),
                  last_seen = MAX(last_seen, ?4), status = ?5, resolved_in = ?6,
                  ignored_until = ?7, ignored_until_count = ?8, last_alert_at = ?9,
                  threshold_alerted_at = ?10,
                  regressed_at = CASE WHEN ?11 THEN ?12 ELSE regressed_at END
              WHERE id = ?1",
-            params![
-                id,
-                state.count as i64,
-                delta.first_seen,
-                delta.last_seen,
-                state.status.as_str(),
-                state.resolved_in,
-                state.ignored_until,
-                state.ignored_until_count.map(|c| c as i64),
-                state.last_alert_at,
-                state.threshold_alerted_at,
-                decision.regressed,
-                now
-            ],
-        )?;
+        )?
+        .execute(params![
+            id,
+            state.count as i64,
+            delta.first_seen,
+            delta.last_seen,
+            state.status.as_str(),
+            state.resolved_in,
+            state.ignored_until,
+            state.ignored_until_count.map(|c| c as i64),
+            state.last_alert_at,
+            state.threshold_alerted_at,
+            decision.regressed,
+            now
+        ])?;
     }
     for facet in &delta.facets {
         add_facet(tx, &id, facet)?;
     }
     for sample in &delta.samples {
         let json = serde_json::to_string(sample).unwrap_or_default();
-        tx.execute(
-            "INSERT INTO samples (issue_id, sample) VALUES (?1, ?2)",
-            params![id, json],
-        )?;
+        tx.prepare_cached("INSERT INTO samples (issue_id, sample) VALUES (?1, ?2)")?
+            .execute(params![id, json])?;
     }
-    tx.execute(
+    tx.prepare_cached(
         "DELETE FROM samples WHERE issue_id = ?1 AND seq NOT IN
             (SELECT seq FROM samples WHERE issue_id = ?1 ORDER BY seq DESC LIMIT ?2)",
-        params![id, MAX_SAMPLES as i64],
-    )?;
+    )?
+    .execute(params![id, MAX_SAMPLES as i64])?;
     Ok((created, decision))
 }
 
-/// Counts a facet value, folding values past the cap into `(other)`.
+/// Counts a facet value, folding values past the cap into `(other)`: one
+/// statement, so the cost per value is one cached upsert.
 fn add_facet(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     facet: &FacetCount,
 ) -> Result<(), rusqlite::Error> {
-    let updated = tx.execute(
-        "UPDATE facets SET count = count + ?4 WHERE issue_id = ?1 AND name = ?2 AND value = ?3",
-        params![id, facet.name, facet.value, facet.count as i64],
-    )?;
-    if updated > 0 {
-        return Ok(());
-    }
-    let distinct: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM facets WHERE issue_id = ?1 AND name = ?2 AND value != ?3",
-        params![id, facet.name, OTHER],
-        |row| row.get(0),
-    )?;
-    let value = if distinct as usize >= MAX_FACET_VALUES {
-        OTHER
-    } else {
-        facet.value.as_str()
-    };
-    tx.execute(
-        "INSERT INTO facets (issue_id, name, value, count) VALUES (?1, ?2, ?3, ?4)
+    tx.prepare_cached(
+        "INSERT INTO facets (issue_id, name, value, count)
+         VALUES (?1, ?2,
+                 CASE WHEN EXISTS (SELECT 1 FROM facets WHERE issue_id = ?1 AND name = ?2 AND value = ?3)
+                        OR (SELECT COUNT(*) FROM facets WHERE issue_id = ?1 AND name = ?2 AND value != ?5) < ?6
+                      THEN ?3 ELSE ?5 END,
+                 ?4)
          ON CONFLICT (issue_id, name, value) DO UPDATE SET count = count + excluded.count",
-        params![id, facet.name, value, facet.count as i64],
-    )?;
+    )?
+    .execute(params![
+        id,
+        facet.name,
+        facet.value,
+        facet.count as i64,
+        OTHER,
+        MAX_FACET_VALUES as i64
+    ])?;
     Ok(())
 }
 

@@ -1,0 +1,88 @@
+//! The `faultline` command against the emulator through nothing but the
+//! standard AWS environment (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials):
+//! what a user does with `store init`, `ingest` and `issues` on AWS.
+
+mod support;
+
+use std::process::Command;
+
+fn faultline(moto: &support::Moto, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("FAULTLINE_STORE")
+        .env_remove("FAULTLINE_NOTIFY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run faultline")
+}
+
+fn ok(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "faultline failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn store_init_ingest_and_list_on_dynamodb_and_sns_from_the_environment() {
+    let Some(moto) = support::moto() else { return };
+    let (topic, queue) = moto.topic_with_queue("cli").await;
+    let store = format!("dynamodb://{}", support::unique("cli"));
+
+    ok(faultline(moto, &["store", "init", "--store", &store]));
+    // Idempotent: a second init finds the table and its TTL in place.
+    ok(faultline(moto, &["store", "init", "--store", &store]));
+    let ttl = moto
+        .dynamodb(None)
+        .await
+        .describe_time_to_live()
+        .table_name(store.trim_start_matches("dynamodb://"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expires_at")
+    );
+
+    let notify = format!("sns://{topic}");
+    ok(faultline(
+        moto,
+        &["ingest", "--store", &store, "--notify", &notify, "events"],
+    ));
+    let listed: serde_json::Value = serde_json::from_str(&ok(faultline(
+        moto,
+        &["issues", "--store", &store, "--status", "all", "--json"],
+    )))
+    .unwrap();
+    let issues = listed.as_array().unwrap();
+    assert!(!issues.is_empty(), "{listed}");
+    let mut ids: Vec<String> = issues
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(support::announced_issue_ids(&moto.drain(&queue).await), ids);
+
+    let id = ids[0].clone();
+    ok(faultline(
+        moto,
+        &["issues", "resolve", &id, "--store", &store],
+    ));
+    let shown = ok(faultline(moto, &["issues", "show", &id, "--store", &store]));
+    assert!(shown.contains("resolved"), "{shown}");
+
+    let bad = faultline(moto, &["issues", "--store", "dynamodb://no"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a DynamoDB table name"));
+}
