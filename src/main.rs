@@ -258,12 +258,14 @@ async fn run(cli: Cli) -> Result<ExitCode, cli::Error> {
 }
 
 async fn ingest(args: IngestArgs) -> Result<ExitCode, cli::Error> {
-    let inputs = cli::read_inputs(&args.paths)?;
+    let sources = cli::sources(&args.paths)?;
     // Decode everything first: a broken input must leave the store untouched.
+    // Only the (small) summaries are kept, not the inputs themselves.
     let mut batches = Vec::new();
     let mut broken = 0;
     let mut controls = 0;
-    for input in &inputs {
+    for source in &sources {
+        let input = source.read()?;
         match pipeline::prepare(&input.bytes) {
             Ok(pipeline::Prepared::Batch(batch)) => batches.push(batch),
             Ok(pipeline::Prepared::Control) => controls += 1,
@@ -276,7 +278,7 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode, cli::Error> {
     if broken > 0 {
         eprintln!(
             "faultline: {broken} of {} inputs could not be read; nothing was recorded",
-            inputs.len()
+            sources.len()
         );
         return Ok(ExitCode::FAILURE);
     }
@@ -291,12 +293,11 @@ async fn ingest(args: IngestArgs) -> Result<ExitCode, cli::Error> {
         controls,
         ..Default::default()
     };
-    for batch in &batches {
-        let recorded = pipeline.apply(batch).await?;
+    for (batch, recorded) in batches.iter().zip(pipeline.apply_all(&batches).await?) {
         totals.add(batch, &recorded);
     }
     let flushed = pipeline.flush_alerts().await?;
-    eprintln!("{}", totals.summary(inputs.len(), &args.store.store));
+    eprintln!("{}", totals.summary(sources.len(), &args.store.store));
     if !flushed.failed.is_empty() {
         eprintln!(
             "faultline: {} alerts could not be sent and stay queued; the next ingest retries them",

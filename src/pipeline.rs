@@ -86,6 +86,14 @@ impl Pipeline {
         self.store.record(batch, (self.clock)(), &self.policy).await
     }
 
+    /// Records several batches, each exactly once, in as few writes as the
+    /// store allows.
+    pub async fn apply_all(&self, batches: &[BatchSummary]) -> Result<Vec<Recorded>, StoreError> {
+        self.store
+            .record_all(batches, (self.clock)(), &self.policy)
+            .await
+    }
+
     /// Sends every queued alert whose lease is free, marking each sent only
     /// after the notifier accepted it: at least once, and once in practice.
     pub async fn flush_alerts(&self) -> Result<Flushed, StoreError> {

@@ -119,6 +119,28 @@ pub mod cases {
         assert_eq!(alerts.len(), 1, "a replay must not queue a second alert");
     }
 
+    pub async fn batches_recorded_together_count_as_recorded_one_by_one(store: &dyn Store) {
+        let b1 = batch("b1", vec![delta("fp-a", 4, 1000)]);
+        let b2 = batch("b2", vec![delta("fp-a", 3, 2000), delta("fp-b", 1, 2000)]);
+        let recorded = store
+            .record_all(&[b1.clone(), b2.clone(), b1.clone()], NOW, &policy())
+            .await
+            .unwrap();
+        assert_eq!(recorded.len(), 3);
+        assert!(!recorded[0].duplicate && !recorded[1].duplicate);
+        assert!(
+            recorded[2].duplicate,
+            "a batch repeated in one call counts once"
+        );
+        assert_eq!(recorded[0].new_issues, vec![id_of("fp-a")]);
+        assert_eq!(recorded[1].new_issues, vec![id_of("fp-b")]);
+        let again = store.record_all(&[b2], NOW, &policy()).await.unwrap();
+        assert!(again[0].duplicate);
+        let a = store.issue(&id_of("fp-a")).await.unwrap().unwrap().issue;
+        assert_eq!(a.count, 7);
+        assert_eq!(store.claim_alerts(NOW, LEASE).await.unwrap().len(), 2);
+    }
+
     pub async fn later_batches_add_to_counts_and_widen_seen_times(store: &dyn Store) {
         record(store, &batch("b1", vec![delta("fp-a", 4, 5000)]), NOW).await;
         let r = record(store, &batch("b2", vec![delta("fp-a", 3, 1000)]), NOW + 1).await;
@@ -454,6 +476,7 @@ macro_rules! conformance {
             conformance!(@case $make, a_batch_creates_its_issues_with_counts);
             conformance!(@case $make, replaying_a_batch_changes_nothing);
             conformance!(@case $make, later_batches_add_to_counts_and_widen_seen_times);
+            conformance!(@case $make, batches_recorded_together_count_as_recorded_one_by_one);
             conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);
             conformance!(@case $make, many_new_issues_in_one_batch_make_one_digest);
             conformance!(@case $make, a_resolved_issue_that_recurs_regresses);

@@ -47,23 +47,45 @@ pub struct Input {
     pub bytes: Vec<u8>,
 }
 
-/// Reads every path: files as they are, directories as their `*.json` files
-/// in name order (recursively), `-` as standard input.
-pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
-    let mut inputs = Vec::new();
+/// Where one input comes from.
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".into(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+
+    pub fn read(&self) -> Result<Input, Error> {
+        let name = self.name();
+        let bytes = match self {
+            Source::Stdin => {
+                let mut bytes = Vec::new();
+                std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+            }
+            Source::File(path) => std::fs::read(path),
+        }
+        .map_err(|source| Error::Read {
+            path: name.clone(),
+            source,
+        })?;
+        Ok(Input { name, bytes })
+    }
+}
+
+/// Expands the paths a user gave: files as they are, directories as their
+/// `*.json` files in name order (recursively), `-` as standard input.
+/// Nothing is read yet, so a long list costs no memory until it is used.
+pub fn sources(paths: &[PathBuf]) -> Result<Vec<Source>, Error> {
+    let mut sources = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|source| Error::Read {
-                    path: "<stdin>".into(),
-                    source,
-                })?;
-            inputs.push(Input {
-                name: "<stdin>".into(),
-                bytes,
-            });
+            sources.push(Source::Stdin);
         } else if path.is_dir() {
             let mut files = Vec::new();
             collect_json(path, &mut files)?;
@@ -71,25 +93,17 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
                 return Err(Error::EmptyDir(path.display().to_string()));
             }
             files.sort();
-            for file in files {
-                inputs.push(read_file(&file)?);
-            }
+            sources.extend(files.into_iter().map(Source::File));
         } else {
-            inputs.push(read_file(path)?);
+            sources.push(Source::File(path.clone()));
         }
     }
-    Ok(inputs)
+    Ok(sources)
 }
 
-fn read_file(path: &Path) -> Result<Input, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(Input {
-        name: path.display().to_string(),
-        bytes,
-    })
+/// Reads every input of [`sources`].
+pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+    sources(paths)?.iter().map(Source::read).collect()
 }
 
 fn collect_json(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {

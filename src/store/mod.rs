@@ -225,6 +225,23 @@ pub trait Store: Send + Sync {
         policy: &Policy,
     ) -> Result<Recorded, StoreError>;
 
+    /// Records several batches, each exactly as [`Store::record`] would. A
+    /// store may do it in fewer writes (SQLite: one transaction), which is
+    /// what makes `faultline ingest DIR` cheap; the default records them one
+    /// by one.
+    async fn record_all(
+        &self,
+        batches: &[BatchSummary],
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut recorded = Vec::with_capacity(batches.len());
+        for batch in batches {
+            recorded.push(self.record(batch, now, policy).await?);
+        }
+        Ok(recorded)
+    }
+
     /// Issues admitted by `filter`, most recently seen first.
     async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError>;
 

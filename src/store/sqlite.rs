@@ -140,70 +140,89 @@ impl SqliteStore {
         f(&mut conn)
     }
 
+    /// Records batches in one transaction: each is still claimed by its own
+    /// batch id (a duplicate inside or across calls changes nothing), but
+    /// the pages they touch are written to the WAL once, not once per batch.
     fn record_sync(
         &self,
-        batch: &BatchSummary,
+        batches: &[BatchSummary],
         now: i64,
         policy: &Policy,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<Vec<Recorded>, StoreError> {
         self.with_conn(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| self.err(e))?;
-            let claimed = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO batches (batch_id, log_group, log_stream, events, errors, processed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .and_then(|mut claim| {
-                    claim.execute(params![
-                        batch.batch_id,
-                        batch.log_group,
-                        batch.log_stream,
-                        batch.events as i64,
-                        batch.errors as i64,
-                        now
-                    ])
-                })
-                .map_err(|e| self.err(e))?;
-            if claimed == 0 {
-                return Ok(Recorded {
-                    duplicate: true,
-                    ..Recorded::default()
-                });
-            }
-            let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
-            let mut recorded = Recorded::default();
-            for delta in &batch.issues {
-                let (created, decision) =
-                    apply_delta(&tx, batch, delta, now, policy).map_err(|e| self.err(e))?;
-                let id = issue_id(&delta.fingerprint);
-                if created {
-                    recorded.new_issues.push(id.clone());
-                }
-                if decision.regressed {
-                    recorded.regressions.push(id);
-                }
-                if let Some(event_type) = decision.alert {
-                    raised.push((event_type, delta));
-                }
-            }
-            for alert in alert::for_batch(batch, &raised, policy.digest_over, now) {
-                let payload = serde_json::to_string(&alert)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO outbox (alert_id, payload, created_at) VALUES (?1, ?2, ?3)",
-                )
-                .and_then(|mut insert| insert.execute(params![alert.id, payload, now]))
-                .map_err(|e| self.err(e))?;
-                recorded.alerts += 1;
+            let mut recorded = Vec::with_capacity(batches.len());
+            for batch in batches {
+                recorded.push(self.record_in(&tx, batch, now, policy)?);
             }
             tx.prepare_cached("DELETE FROM batches WHERE processed_at < ?1")
-                .and_then(|mut prune| prune.execute(params![now.saturating_sub(BATCH_RETENTION_MS)]))
+                .and_then(|mut prune| {
+                    prune.execute(params![now.saturating_sub(BATCH_RETENTION_MS)])
+                })
                 .map_err(|e| self.err(e))?;
             tx.commit().map_err(|e| self.err(e))?;
             Ok(recorded)
         })
+    }
+
+    fn record_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        batch: &BatchSummary,
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Recorded, StoreError> {
+        let claimed = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO batches (batch_id, log_group, log_stream, events, errors, processed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut claim| {
+                claim.execute(params![
+                    batch.batch_id,
+                    batch.log_group,
+                    batch.log_stream,
+                    batch.events as i64,
+                    batch.errors as i64,
+                    now
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+        if claimed == 0 {
+            return Ok(Recorded {
+                duplicate: true,
+                ..Recorded::default()
+            });
+        }
+        let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
+        let mut recorded = Recorded::default();
+        for delta in &batch.issues {
+            let (created, decision) =
+                apply_delta(tx, batch, delta, now, policy).map_err(|e| self.err(e))?;
+            let id = issue_id(&delta.fingerprint);
+            if created {
+                recorded.new_issues.push(id.clone());
+            }
+            if decision.regressed {
+                recorded.regressions.push(id);
+            }
+            if let Some(event_type) = decision.alert {
+                raised.push((event_type, delta));
+            }
+        }
+        for alert in alert::for_batch(batch, &raised, policy.digest_over, now) {
+            let payload =
+                serde_json::to_string(&alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO outbox (alert_id, payload, created_at) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut insert| insert.execute(params![alert.id, payload, now]))
+            .map_err(|e| self.err(e))?;
+            recorded.alerts += 1;
+        }
+        Ok(recorded)
     }
 }
 
@@ -442,7 +461,19 @@ impl Store for SqliteStore {
         now: i64,
         policy: &Policy,
     ) -> Result<Recorded, StoreError> {
-        self.record_sync(batch, now, policy)
+        let mut recorded = self.record_sync(std::slice::from_ref(batch), now, policy)?;
+        recorded
+            .pop()
+            .ok_or_else(|| StoreError::Backend("no result for the batch".into()))
+    }
+
+    async fn record_all(
+        &self,
+        batches: &[BatchSummary],
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        self.record_sync(batches, now, policy)
     }
 
     async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError> {
