@@ -212,7 +212,7 @@ async fn run(cli: Cli) -> Result<ExitCode, cli::Error> {
     match cli.command {
         Command::Ingest(args) => ingest(args).await,
         Command::Fingerprint(args) => {
-            let inputs = cli::read_inputs(&args.paths)?;
+            let inputs = cli::sources(&args.paths)?;
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let failed =

@@ -12,7 +12,7 @@ use faultline::extract::{self, Level, Occurrence};
 use faultline::fingerprint::{self, Explanation};
 use faultline::scrub;
 
-use super::Input;
+use super::Source;
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -38,7 +38,7 @@ pub enum PrintError {
 /// Returns whether any input could not be read; those are reported on
 /// stderr and the others still printed.
 pub fn print_all(
-    inputs: &[Input],
+    inputs: &[Source],
     every_line: bool,
     explain: bool,
     out: &mut impl Write,
@@ -54,11 +54,19 @@ pub fn print_all(
         for worker in 0..workers {
             let tx = tx.clone();
             scope.spawn(move || {
-                for (i, input) in inputs.iter().enumerate().skip(worker).step_by(workers) {
-                    let mut buffer = Vec::with_capacity(input.bytes.len());
-                    let error = print(&input.bytes, every_line, explain, &mut buffer)
-                        .err()
-                        .map(|e| format!("{}: {e}", input.name));
+                for (i, source) in inputs.iter().enumerate().skip(worker).step_by(workers) {
+                    // Each worker reads its own files: only the inputs in
+                    // flight are in memory, not the whole run.
+                    let (buffer, error) = match source.read() {
+                        Ok(input) => {
+                            let mut buffer = Vec::with_capacity(input.bytes.len());
+                            let error = print(&input.bytes, every_line, explain, &mut buffer)
+                                .err()
+                                .map(|e| format!("{}: {e}", input.name));
+                            (buffer, error)
+                        }
+                        Err(e) => (Vec::new(), Some(e.to_string())),
+                    };
                     if tx.send((i, buffer, error)).is_err() {
                         return;
                     }

@@ -101,11 +101,6 @@ pub fn sources(paths: &[PathBuf]) -> Result<Vec<Source>, Error> {
     Ok(sources)
 }
 
-/// Reads every input of [`sources`].
-pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
-    sources(paths)?.iter().map(Source::read).collect()
-}
-
 fn collect_json(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
     let read_err = |source| Error::Read {
         path: dir.display().to_string(),
