@@ -13,6 +13,9 @@ use crate::store::Recorded;
 /// The CloudWatch namespace of faultline's metrics.
 pub const NAMESPACE: &str = "faultline";
 
+/// The metrics of each batch (template.yaml's dashboard charts them).
+pub const METRICS: [&str; 4] = ["ErrorOccurrences", "NewIssues", "Regressions", "LogEvents"];
+
 /// The EMF line for one recorded batch, or `None` for a duplicate delivery
 /// (its occurrences were counted when it first arrived).
 pub fn emf(batch: &BatchSummary, recorded: &Recorded, now: i64) -> Option<String> {
@@ -25,19 +28,14 @@ pub fn emf(batch: &BatchSummary, recorded: &Recorded, now: i64) -> Option<String
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["LogGroup"]],
-                "Metrics": [
-                    {"Name": "ErrorOccurrences", "Unit": "Count"},
-                    {"Name": "NewIssues", "Unit": "Count"},
-                    {"Name": "Regressions", "Unit": "Count"},
-                    {"Name": "LogEvents", "Unit": "Count"}
-                ]
+                "Metrics": METRICS.iter().map(|m| json!({"Name": m, "Unit": "Count"})).collect::<Vec<_>>()
             }]
         },
         "LogGroup": batch.log_group,
-        "ErrorOccurrences": batch.errors,
-        "NewIssues": recorded.new_issues.len(),
-        "Regressions": recorded.regressions.len(),
-        "LogEvents": batch.events,
+        METRICS[0]: batch.errors,
+        METRICS[1]: recorded.new_issues.len(),
+        METRICS[2]: recorded.regressions.len(),
+        METRICS[3]: batch.events,
     });
     Some(line.to_string())
 }

@@ -263,3 +263,32 @@ fn the_table_is_the_one_the_store_expects() {
     assert!(alarm.contains("MetricName: ApproximateNumberOfMessagesVisible"));
     assert!(alarm.contains("Value: !GetAtt FailedEventsQueue.QueueName"));
 }
+
+#[test]
+fn the_dashboard_charts_the_metrics_the_function_emits() {
+    let text = template();
+    let dashboard = block(&text, "Dashboard:", "Properties:").join("\n");
+    assert!(dashboard.contains("DashboardBody: !Sub |"));
+    for metric in ["ErrorOccurrences", "NewIssues", "Regressions"] {
+        assert!(faultline::metrics::METRICS.contains(&metric));
+        let search = format!(
+            "{{{},LogGroup}} MetricName=\\\"{metric}\\\"",
+            faultline::metrics::NAMESPACE
+        );
+        assert!(dashboard.contains(&search), "the dashboard lacks {search}");
+    }
+    // The body is JSON once CloudFormation substitutes ${...}.
+    let body: String = dashboard
+        .lines()
+        .skip_while(|l| !l.contains("DashboardBody"))
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${FaultlineFunction}", "f")
+        .replace("${FailedEventsQueue.QueueName}", "q");
+    let parsed: serde_json::Value = serde_json::from_str(&body).expect("dashboard body is JSON");
+    assert_eq!(parsed["widgets"].as_array().map(Vec::len), Some(4));
+    let function = block(&text, "FaultlineFunction:", "Properties:").join("\n");
+    assert!(function.contains("FAULTLINE_POLICY: !Ref AlertPolicy"));
+}
