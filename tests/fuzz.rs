@@ -2,13 +2,14 @@
 //!
 //! cargo-fuzz needs nightly, which these machines cannot fetch; this harness
 //! keeps the part that matters here: it mutates a kept corpus (the sample
-//! events, tests/fuzz-corpus/, and every message in them) with bit flips,
+//! events, tests/fuzz-corpus/, every message in them, and the 3,077 real
+//! messages of tests/corpus/events.jsonl) with bit flips,
 //! splices, truncations, repetitions and interesting tokens, and feeds the
 //! results to the decoder, the extractors, the fingerprint and the
 //! aggregator. Any panic fails the test, and the input that caused it is
 //! written to target/fuzz-crashes/ to be added to the corpus once fixed.
 //!
-//! `FAULTLINE_FUZZ_ITERATIONS` (default 4000) and `FAULTLINE_FUZZ_SEED` tune
+//! `FAULTLINE_FUZZ_ITERATIONS` (default 20,000) and `FAULTLINE_FUZZ_SEED` tune
 //! a run; a long local run: `FAULTLINE_FUZZ_ITERATIONS=1000000 cargo test
 //! --release --test fuzz`.
 
@@ -139,6 +140,16 @@ fn corpus() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             payloads.push(bytes);
         }
     }
+    // The real-runtime corpus of tests/extract_corpus.rs: every message.
+    if let Ok(text) = std::fs::read_to_string(root.join("tests/corpus/events.jsonl")) {
+        for line in text.lines() {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(line) {
+                if let Some(message) = event["message"].as_str() {
+                    messages.push(message.as_bytes().to_vec());
+                }
+            }
+        }
+    }
     (payloads, messages)
 }
 
@@ -167,7 +178,7 @@ fn mutated_inputs_never_panic() {
     let iterations: usize = std::env::var("FAULTLINE_FUZZ_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4000);
+        .unwrap_or(20_000);
     let seed: u64 = std::env::var("FAULTLINE_FUZZ_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
