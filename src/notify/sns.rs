@@ -23,7 +23,7 @@
 //! need to: the same three values are in the Chatbot JSON's
 //! `metadata.eventType` and `metadata.additionalContext`, for a subscriber
 //! that wants them from the body. Verify the filter-policy behaviour on a
-//! real topic before depending on it (DEPLOY-SECTION.md shows how).
+//! real topic before depending on it (README.md, "Deploy on AWS").
 //!
 //! # Failures
 //!
