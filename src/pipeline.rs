@@ -100,13 +100,19 @@ impl Pipeline {
         let now = (self.clock)();
         let mut flushed = Flushed::default();
         for alert in self.store.claim_alerts(now, ALERT_LEASE_MS).await? {
-            match self.notifier.send(&alert).await {
-                Ok(()) => {
-                    self.store.alert_sent(&alert.id, (self.clock)()).await?;
-                    flushed.sent += 1;
-                }
+            if let Err(e) = self.notifier.send(&alert).await {
+                tracing::warn!(alert = %alert.id, error = %e, "alert kept for a later run");
+                flushed.failed.push(alert.id);
+                continue;
+            }
+            // Sent, but not yet marked: a failure here must not hold back the
+            // alerts leased behind it. It is reported as a failure so the
+            // run is retried; that retry sends this one again (at least
+            // once; the alert id lets readers drop the repeat).
+            match self.store.alert_sent(&alert.id, (self.clock)()).await {
+                Ok(()) => flushed.sent += 1,
                 Err(e) => {
-                    tracing::warn!(alert = %alert.id, error = %e, "alert kept for a later run");
+                    tracing::warn!(alert = %alert.id, error = %e, "alert sent but not marked; it may be sent again");
                     flushed.failed.push(alert.id);
                 }
             }

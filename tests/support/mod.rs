@@ -27,6 +27,8 @@ use aws_sdk_dynamodb::error::BoxError;
 use faultline::store::Store;
 use faultline::store::dynamodb::DynamoDbStore;
 
+pub mod proxy;
+
 /// A running moto server; killed when dropped (the shared one also exits on
 /// its own when the test binary does, see `--parent-pid`).
 pub struct Moto {

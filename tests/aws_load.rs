@@ -1,0 +1,236 @@
+//! A load test through the emulator: many batches, four concurrent
+//! ingesters on one table, exact totals and one alert per new issue.
+//!
+//! The batches are generated in-process from a fixed seed: each a
+//! DATA_MESSAGE of [`EVENTS_PER_BATCH`] events, about 3% of them errors drawn
+//! (skewed, so a few issues are hot) from [`ISSUE_SHAPES`] shapes in three
+//! log groups. Four ingesters, each a pipeline with its own DynamoDB and SNS
+//! clients, take batches from one shared queue, as concurrent Lambda
+//! invocations would, and race on the same hot issues.
+//!
+//! Throughput is printed, not asserted (timing assertions would be flaky):
+//! batches and events per second through moto, and the same batches through
+//! the SQLite store in the same run as a baseline, so the ratio means
+//! something on any machine. moto serves one request at a time at several
+//! milliseconds each, so the moto figure measures the emulator far more than
+//! faultline; it says how long this test takes, and that requests per batch
+//! stay few. BENCHMARKS-load.md records a run.
+//!
+//! Run it with its output:
+//! `cargo test --release --test aws_load -- --nocapture`
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use faultline::notify::Discard;
+use faultline::notify::sns::SnsNotifier;
+use faultline::pipeline::{self, ALERT_LEASE_MS, Pipeline, Prepared, system_clock};
+use faultline::store::Store;
+use faultline::store::dynamodb::DynamoDbStore;
+use support::{RequestLog, announced_issue_ids, snapshot};
+
+/// Sized so the test takes about half a minute on 2 cores (moto is the
+/// bottleneck: one request at a time).
+const BATCHES: usize = 200;
+const EVENTS_PER_BATCH: usize = 300;
+/// Errors per thousand events.
+const ERRORS_PER_MILLE: u64 = 30;
+const ISSUE_SHAPES: usize = 30;
+const INGESTERS: usize = 4;
+/// Attempts per batch before the test gives up on it (Lambda makes 3; a
+/// failure here is a transient store error after losing many races).
+const MAX_ATTEMPTS: usize = 5;
+
+/// splitmix64, so the batches are the same on every run without a crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const LOG_GROUPS: [&str; 3] = ["/aws/batch/etl", "/aws/lambda/orders", "/aws/ecs/reports"];
+
+/// One error line of shape `shape`, in one of the formats Lambda runtimes
+/// write. The message is fixed per shape: an issue's title is its first
+/// recorded occurrence's, and which batch commits first depends on the race
+/// between ingesters, so varying text would make titles differ from the
+/// sequential reference for reasons that are not bugs. The request id and
+/// timestamp around it vary.
+fn error_line(shape: usize, rng: &mut Rng) -> String {
+    let kind = support::kind_name(shape);
+    let item = 1000 + shape * 37;
+    match shape % 3 {
+        0 => format!("[ERROR] {kind}: failed on item {item}"),
+        1 => format!(
+            "[ERROR]\t2025-11-23T12:00:00.{:03}Z\t{:08x}-1111-2222-3333-444455556666\t{kind}: row {item} rejected",
+            rng.below(1000),
+            rng.next() as u32
+        ),
+        _ => format!("[ERROR] {kind}: upstream returned {item} after retries"),
+    }
+}
+
+/// The load: `BATCHES` DATA_MESSAGEs, each in one log group (the shape
+/// decides which, so an issue lives in one group) and its own stream.
+fn batches() -> Vec<Vec<u8>> {
+    let mut rng = Rng(0x10ad);
+    (0..BATCHES)
+        .map(|b| {
+            let group = LOG_GROUPS[b % LOG_GROUPS.len()];
+            let messages: Vec<String> = (0..EVENTS_PER_BATCH)
+                .map(|i| {
+                    if rng.below(1000) < ERRORS_PER_MILLE {
+                        // The smaller of two draws: low shapes are hot.
+                        let shape = rng
+                            .below(ISSUE_SHAPES as u64)
+                            .min(rng.below(ISSUE_SHAPES as u64));
+                        // Keep the shape's group fixed: shapes of other
+                        // groups are not errors here, only noise.
+                        let shape = shape as usize - (shape as usize % LOG_GROUPS.len())
+                            + b % LOG_GROUPS.len();
+                        error_line(shape.min(ISSUE_SHAPES - 1), &mut rng)
+                    } else {
+                        format!("INFO processed record {i} in {} ms", rng.below(500))
+                    }
+                })
+                .collect();
+            support::data_message(
+                group,
+                &format!("job-{b}"),
+                (b * EVENTS_PER_BATCH) as u64,
+                &messages,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_ingesters_under_load_count_exactly_and_announce_each_issue_once() {
+    let Some(moto) = support::moto() else { return };
+    let inputs = Arc::new(batches());
+    let events = BATCHES * EVENTS_PER_BATCH;
+    let errors: usize = inputs
+        .iter()
+        .map(|i| match pipeline::prepare(i) {
+            Ok(Prepared::Batch(b)) => b.errors,
+            _ => panic!("a generated batch does not decode"),
+        })
+        .sum();
+
+    // Baseline: the same batches, one invocation each, into SQLite.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Pipeline::new(
+        faultline::store::open(&format!("sqlite:{}", dir.path().join("load.db").display()))
+            .await
+            .unwrap(),
+        Box::new(Discard),
+    );
+    let started = Instant::now();
+    for input in inputs.iter() {
+        sqlite.ingest(input).await.unwrap();
+    }
+    let sqlite_secs = started.elapsed().as_secs_f64();
+    let reference = snapshot(sqlite.store.as_ref()).await;
+
+    let (topic, queue) = moto.topic_with_queue("load").await;
+    let table = moto.fresh_store("load", None).await.table().to_string();
+    let log = RequestLog::default();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..INGESTERS {
+        let store = DynamoDbStore::new(moto.dynamodb(Some(&log)).await, &table).unwrap();
+        let notifier = SnsNotifier::new(moto.sns().await, &topic).unwrap();
+        let (inputs, next) = (Arc::clone(&inputs), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let pipeline = Pipeline::new(Box::new(store), Box::new(notifier));
+            let mut retried = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(input) = inputs.get(i) else {
+                    return retried;
+                };
+                // Lambda-style: a failed invocation is tried again.
+                let mut attempt = 1;
+                while let Err(e) = pipeline.ingest(input).await {
+                    assert!(
+                        attempt < MAX_ATTEMPTS,
+                        "batch {i} failed {attempt} times: {e}"
+                    );
+                    retried.push(format!("batch {i}: {e}"));
+                    attempt += 1;
+                }
+            }
+        }));
+    }
+    let mut retried = Vec::new();
+    for task in tasks {
+        retried.extend(task.await.unwrap());
+    }
+    let moto_secs = started.elapsed().as_secs_f64();
+    let requests = log.take();
+    let transactions = requests
+        .iter()
+        .filter(|op| *op == "TransactWriteItems")
+        .count();
+
+    let store = DynamoDbStore::new(moto.dynamodb(None).await, &table).unwrap();
+    let counted = snapshot(&store).await;
+    assert_eq!(counted, reference, "exact totals under concurrent load");
+    assert_eq!(
+        counted.iter().map(|i| i.1).sum::<u64>(),
+        errors as u64,
+        "every error counted once"
+    );
+    let ids: Vec<String> = counted.iter().map(|i| i.0.clone()).collect();
+    assert_eq!(
+        announced_issue_ids(&moto.drain(&queue).await),
+        ids,
+        "exactly one alert per new issue"
+    );
+    assert!(
+        store
+            .claim_alerts(system_clock() + 10 * ALERT_LEASE_MS, ALERT_LEASE_MS)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing left in the outbox"
+    );
+
+    let rate = |secs: f64| (BATCHES as f64 / secs, events as f64 / secs);
+    let (moto_bps, moto_eps) = rate(moto_secs);
+    let (sqlite_bps, sqlite_eps) = rate(sqlite_secs);
+    eprintln!(
+        "load: {BATCHES} batches x {EVENTS_PER_BATCH} events ({errors} errors, {} issues)",
+        counted.len()
+    );
+    eprintln!(
+        "  moto, {INGESTERS} ingesters: {moto_secs:.2} s, {moto_bps:.1} batches/s, {moto_eps:.0} events/s, \
+         {} DynamoDB requests ({:.2}/batch), {transactions} transactions ({} beyond one per batch: lost races), \
+         {} invocations retried",
+        requests.len(),
+        requests.len() as f64 / BATCHES as f64,
+        transactions.saturating_sub(BATCHES),
+        retried.len()
+    );
+    eprintln!(
+        "  sqlite, 1 ingester: {sqlite_secs:.2} s, {sqlite_bps:.1} batches/s, {sqlite_eps:.0} events/s"
+    );
+    eprintln!("  moto / sqlite throughput: {:.3}", moto_bps / sqlite_bps);
+    for r in &retried {
+        eprintln!("  retried: {r}");
+    }
+}
