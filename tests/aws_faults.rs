@@ -554,42 +554,40 @@ fn issue_ids_of(envelope: &serde_json::Value) -> String {
 }
 
 #[tokio::test]
-async fn a_lease_whose_answer_was_lost_holds_its_alert_until_the_lease_runs_out() {
+async fn a_lease_whose_answer_was_lost_is_still_the_claimers() {
     let Some(rig) = Rig::new("phantomlease", Retries::Sdk).await else {
         return;
     };
-    // moto leases the alert, the answer is lost, the SDK resends the lease,
-    // and its condition (`lease_until <= now`) now fails: the store reads
-    // that as "another invocation has it" and skips the alert. Nobody sends
-    // it until the lease runs out, and the invocation succeeds, so Lambda
-    // does not retry: the alert waits for the next invocation after the
-    // lease (not lost, but late when batches are rare). Pinned here so a
-    // change to it is deliberate; the report proposes recognising one's own
-    // lease.
+    // moto leases the alert, the answer is lost, and the SDK resends the
+    // lease. The resend carries the same claim token, so it succeeds and the
+    // alert goes out now, not after the lease runs out.
     rig.proxy.fail("UpdateItem", 1, Fault::DropAfterForward);
     let batches = support::overlapping_batches("/aws/batch/lease", 2);
     let mut played = Played::default();
     let flushed = invoke(&rig.pipeline, 0, &batches[0], &mut played)
         .await
         .expect("the invocation succeeds");
-    assert_eq!(flushed, Flushed::default(), "nothing sent, nothing failed");
+    assert_eq!(flushed.sent, 1, "sent in the same invocation");
+    assert!(flushed.failed.is_empty());
     assert_eq!(rig.proxy.count("UpdateItem"), 2, "the SDK resent the lease");
-    assert!(rig.moto.drain(&rig.queue).await.is_empty());
+    let delivered = rig.moto.drain(&rig.queue).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        announced_issue_ids(&delivered).len(),
+        4,
+        "the first batch's digest"
+    );
 
-    // The next batch, within the lease: its own alert goes, the first waits.
     let flushed = invoke(&rig.pipeline, 1, &batches[1], &mut played)
         .await
         .unwrap();
     assert_eq!(flushed.sent, 1);
     assert_eq!(rig.moto.drain(&rig.queue).await.len(), 1);
-
     wait_for_lambda_retry();
-    assert_eq!(rig.pipeline.flush_alerts().await.unwrap().sent, 1);
-    let delivered = rig.moto.drain(&rig.queue).await;
     assert_eq!(
-        announced_issue_ids(&delivered).len(),
-        4,
-        "the first batch's digest"
+        rig.pipeline.flush_alerts().await.unwrap().sent,
+        0,
+        "nothing left"
     );
     assert!(played.failures.is_empty());
     assert_eq!(rig.proxy.pending(), []);

@@ -10,7 +10,7 @@
 //! |---|---|---|---|
 //! | issue | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver samples hours facets`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at` |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
-//! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until attempts` |
+//! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
 //!
 //! Everything the SQLite store keeps in side tables lives in the issue item,
 //! because every batch that touches an issue rewrites the item anyway:
@@ -127,7 +127,10 @@
 //! Alert delivery: `claim_alerts` leases each pending alert with a
 //! conditional UpdateItem (`lease_until <= now`), so concurrent invocations
 //! do not both send it; `alert_sent` deletes it. An alert whose sender died
-//! is claimed again once its lease has run out.
+//! is claimed again once its lease has run out. Each claim writes its own
+//! token (`lease_owner`) and its condition also accepts that token, so an
+//! SDK resend of a lease whose answer was lost still counts as the claimer's
+//! (tests/aws_faults.rs).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -902,6 +905,11 @@ impl Store for DynamoDbStore {
                 _ => break,
             }
         }
+        // A token of this claim: if the answer to a lease is lost and the SDK
+        // resends it, the resend finds its own token and succeeds instead of
+        // reading the lease as someone else's (which would hold the alert
+        // back for a whole lease, and longer where batches are rare).
+        let token = lease_token(now);
         let mut claimed = Vec::new();
         for (alert_id, payload) in candidates {
             let lease = self
@@ -909,10 +917,15 @@ impl Store for DynamoDbStore {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(DynamoDbStore::outbox_key(&alert_id)))
-                .update_expression("SET lease_until = :until ADD attempts :one")
-                .condition_expression("attribute_exists(pk) AND lease_until <= :now")
+                .update_expression(
+                    "SET lease_until = :until, lease_owner = :token ADD attempts :one",
+                )
+                .condition_expression(
+                    "attribute_exists(pk) AND (lease_until <= :now OR lease_owner = :token)",
+                )
                 .expression_attribute_values(":until", n(now + lease_ms))
                 .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":token", s(&token))
                 .expression_attribute_values(":one", n(1))
                 .send()
                 .await;
@@ -1602,6 +1615,16 @@ where
         }
         _ => StoreError::Backend(message),
     }
+}
+
+/// A value no other claim uses: the time, the process, and a per-process
+/// random key (std's hasher seeds are random per process).
+fn lease_token(now: i64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_i64(now);
+    hasher.write_u32(std::process::id());
+    format!("{now:x}-{:016x}", hasher.finish())
 }
 
 #[cfg(test)]
