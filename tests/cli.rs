@@ -2,31 +2,15 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use base64::Engine;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-fn faultline(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("FAULTLINE_STORE")
-        .env_remove("FAULTLINE_NOTIFY")
-        .output()
-        .expect("the faultline binary runs")
-}
+mod common;
 
-fn ok(args: &[&str], cwd: &Path) -> String {
-    let out = faultline(args, cwd);
-    assert!(
-        out.status.success(),
-        "faultline {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("output is UTF-8")
-}
+use common::{faultline, ok};
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("events")

@@ -36,18 +36,9 @@ fn browser(binary: &Path, profile: &Path, args: &[&str]) -> std::process::Output
         .expect("chromium runs")
 }
 
-fn faultline(args: &[&str], cwd: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+
+use common::ok;
 
 #[test]
 fn the_report_renders_in_a_browser_and_log_markup_stays_text() {
@@ -62,7 +53,7 @@ fn the_report_renders_in_a_browser_and_log_markup_stays_text() {
     };
     let dir = tempfile::tempdir().unwrap();
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    faultline(
+    ok(
         &["ingest", "--notify", "none", events.to_str().unwrap()],
         dir.path(),
     );
@@ -74,8 +65,8 @@ fn the_report_renders_in_a_browser_and_log_markup_stays_text() {
             "message": "[ERROR] Error: <script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"}],
     });
     std::fs::write(dir.path().join("hostile.json"), hostile.to_string()).unwrap();
-    faultline(&["ingest", "--notify", "none", "hostile.json"], dir.path());
-    faultline(&["report", "--html", "report.html"], dir.path());
+    ok(&["ingest", "--notify", "none", "hostile.json"], dir.path());
+    ok(&["report", "--html", "report.html"], dir.path());
 
     let page = dir.path().join("report.html");
     let url = format!("file://{}", page.display());

@@ -6,7 +6,8 @@
 //! along with everything the command printed and wrote.
 
 use std::path::Path;
-use std::process::Command;
+
+mod common;
 
 use faultline::notify::chat;
 
@@ -70,12 +71,9 @@ fn secrets() -> Vec<&'static str> {
         .collect()
 }
 
+/// Everything a successful command printed, both streams.
 fn run(args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
+    let out = common::faultline(args, cwd);
     assert!(
         out.status.success(),
         "{}",
