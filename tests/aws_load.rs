@@ -27,10 +27,9 @@ use std::time::Instant;
 
 use faultline::notify::Discard;
 use faultline::notify::sns::SnsNotifier;
-use faultline::pipeline::{self, ALERT_LEASE_MS, Pipeline, Prepared, system_clock};
-use faultline::store::Store;
+use faultline::pipeline::{self, Pipeline, Prepared};
 use faultline::store::dynamodb::DynamoDbStore;
-use support::{RequestLog, announced_issue_ids, snapshot};
+use support::{RequestLog, snapshot};
 
 /// Sized so the test takes about half a minute on 2 cores (moto is the
 /// bottleneck: one request at a time).
@@ -195,20 +194,7 @@ async fn four_ingesters_under_load_count_exactly_and_announce_each_issue_once() 
         errors as u64,
         "every error counted once"
     );
-    let ids: Vec<String> = counted.iter().map(|i| i.0.clone()).collect();
-    assert_eq!(
-        announced_issue_ids(&moto.drain(&queue).await),
-        ids,
-        "exactly one alert per new issue"
-    );
-    assert!(
-        store
-            .claim_alerts(system_clock() + 10 * ALERT_LEASE_MS, ALERT_LEASE_MS)
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing left in the outbox"
-    );
+    support::assert_each_issue_announced_once(moto, &queue, &store, &counted).await;
 
     let rate = |secs: f64| (BATCHES as f64 / secs, events as f64 / secs);
     let (moto_bps, moto_eps) = rate(moto_secs);

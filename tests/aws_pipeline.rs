@@ -7,7 +7,6 @@ mod support;
 use faultline::notify::Discard;
 use faultline::notify::sns::SnsNotifier;
 use faultline::pipeline::{self, ALERT_LEASE_MS, Pipeline, Prepared, system_clock};
-use faultline::store::Store;
 use faultline::store::dynamodb::{DynamoDbStore, ISSUES_PER_WRITE};
 use support::{RequestLog, announced_issue_ids, reference, snapshot};
 
@@ -117,19 +116,7 @@ async fn four_concurrent_ingesters_count_every_batch_once_and_announce_each_issu
     let store = DynamoDbStore::new(moto.dynamodb(None).await, &table).unwrap();
     let counted = snapshot(&store).await;
     assert_eq!(counted, reference(&inputs).await, "exact totals");
-    let ids: Vec<String> = counted.iter().map(|i| i.0.clone()).collect();
-    assert_eq!(
-        announced_issue_ids(&moto.drain(&queue).await),
-        ids,
-        "exactly one alert per new issue"
-    );
-    assert!(
-        store
-            .claim_alerts(system_clock() + 10 * ALERT_LEASE_MS, ALERT_LEASE_MS)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    support::assert_each_issue_announced_once(moto, &queue, &store, &counted).await;
 }
 
 /// `count` batches of `size` distinct errors each, every batch sharing

@@ -50,6 +50,14 @@ pub mod cases {
         }
     }
 
+    fn request(id: &str, count: u64) -> FacetCount {
+        FacetCount {
+            name: "request_id".into(),
+            value: id.into(),
+            count,
+        }
+    }
+
     fn policy() -> Policy {
         Policy::default()
     }
@@ -348,28 +356,12 @@ pub mod cases {
     pub async fn hours_and_facets_accumulate(store: &dyn Store) {
         let hour = 1_763_899_200_000;
         let mut d = delta("fp-a", 3, hour);
-        d.facets.push(FacetCount {
-            name: "request_id".into(),
-            value: "r-1".into(),
-            count: 2,
-        });
-        d.facets.push(FacetCount {
-            name: "request_id".into(),
-            value: "r-2".into(),
-            count: 1,
-        });
+        d.facets.push(request("r-1", 2));
+        d.facets.push(request("r-2", 1));
         record(store, &batch("b1", vec![d]), NOW).await;
         let mut d = delta("fp-a", 2, hour + 3_600_000);
-        d.facets.push(FacetCount {
-            name: "request_id".into(),
-            value: "r-1".into(),
-            count: 2,
-        });
-        d.facets.push(FacetCount {
-            name: "request_id".into(),
-            value: "r-0".into(),
-            count: 4,
-        });
+        d.facets.push(request("r-1", 2));
+        d.facets.push(request("r-0", 4));
         record(store, &batch("b2", vec![d]), NOW).await;
         let detail = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
         assert_eq!(

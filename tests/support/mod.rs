@@ -399,6 +399,33 @@ pub fn announced_issue_ids(envelopes: &[serde_json::Value]) -> Vec<String> {
     ids
 }
 
+/// What every concurrent run must end with: each issue of `counted`
+/// (sorted by id, as [`snapshot`] gives them) announced exactly once on
+/// `queue`, and nothing left in the store's outbox.
+pub async fn assert_each_issue_announced_once(
+    moto: &Moto,
+    queue: &str,
+    store: &dyn Store,
+    counted: &[(String, u64, i64, i64, String, String)],
+) {
+    let ids: Vec<String> = counted.iter().map(|i| i.0.clone()).collect();
+    assert_eq!(
+        announced_issue_ids(&moto.drain(queue).await),
+        ids,
+        "exactly one alert per new issue"
+    );
+    let now = faultline::pipeline::system_clock();
+    let lease = faultline::pipeline::ALERT_LEASE_MS;
+    assert!(
+        store
+            .claim_alerts(now + 10 * lease, lease)
+            .await
+            .expect("outbox readable")
+            .is_empty(),
+        "nothing left in the outbox"
+    );
+}
+
 /// The Lambda inputs shipped in events/ (CONTROL_MESSAGE included).
 pub fn shipped_events() -> Vec<Vec<u8>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("events"))
