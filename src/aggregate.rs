@@ -110,6 +110,7 @@ pub fn issue_id(fingerprint: &str) -> String {
 /// Runs extract and fingerprint over a decoded batch and folds the result.
 pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
     let found = extract::extract_events(&batch.log_events);
+    let stream = stream_facets(batch);
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut issues: Vec<IssueDelta> = Vec::new();
     let mut errors = 0;
@@ -143,10 +144,12 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
         slot.first_seen = slot.first_seen.min(event.timestamp);
         slot.last_seen = slot.last_seen.max(event.timestamp);
         count_hour(&mut slot.hours, hour_of(event.timestamp));
-        for (name, value) in facets_of(batch, &occurrence) {
+        let fields = field_facets(&occurrence);
+        let facets = stream.iter().map(|(n, v)| (*n, v.as_str()));
+        for (name, value) in facets.chain(fields.iter().map(|(n, v)| (*n, *v))) {
             let is_version = name == "version" || name == "function_version";
-            if is_version && !slot.versions.contains(&value) && slot.versions.len() < 16 {
-                slot.versions.push(value.clone());
+            if is_version && slot.versions.len() < 16 && !slot.versions.iter().any(|v| v == value) {
+                slot.versions.push(value.to_string());
             }
             count_facet(&mut slot.facets, name, value);
         }
@@ -173,7 +176,8 @@ fn count_hour(hours: &mut Vec<HourCount>, hour: i64) {
     }
 }
 
-fn count_facet(facets: &mut Vec<FacetCount>, name: &str, value: String) {
+/// Counts one value; allocates only for a value the batch has not seen.
+fn count_facet(facets: &mut Vec<FacetCount>, name: &str, value: &str) {
     if let Some(f) = facets
         .iter_mut()
         .find(|f| f.name == name && f.value == value)
@@ -185,7 +189,7 @@ fn count_facet(facets: &mut Vec<FacetCount>, name: &str, value: String) {
     let value = if distinct >= FACET_VALUES_PER_BATCH {
         OTHER.to_string()
     } else {
-        truncate(&value, MAX_FACET_VALUE_BYTES)
+        truncate(value, MAX_FACET_VALUE_BYTES)
     };
     match facets
         .iter_mut()
@@ -233,11 +237,12 @@ const FACET_FIELDS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The facet values of one occurrence: from its context fields and from
-/// where it was logged (stream name conventions of Lambda, Batch and ECS).
-fn facets_of(batch: &LogBatch<'_>, occurrence: &Occurrence) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> = vec![("log_stream", batch.log_stream.to_string())];
+/// The facets every occurrence of a batch shares, from where it was logged
+/// (stream name conventions of Lambda, Batch and ECS): computed once per
+/// batch, not once per error.
+fn stream_facets(batch: &LogBatch<'_>) -> Vec<(&'static str, String)> {
     let stream: &str = &batch.log_stream;
+    let mut out: Vec<(&'static str, String)> = vec![("log_stream", stream.to_string())];
     // Lambda: `2025/11/23/[12]0c9d...` or `[$LATEST]`.
     if let Some(version) = stream
         .split_once('[')
@@ -257,17 +262,23 @@ fn facets_of(batch: &LogBatch<'_>, occurrence: &Occurrence) -> Vec<(&'static str
             out.push(("job", container.to_string()));
         }
     }
+    out
+}
+
+/// The facet values an occurrence's own context fields carry.
+fn field_facets(occurrence: &Occurrence) -> Vec<(&'static str, &str)> {
+    let mut out = Vec::new();
     for (facet, names) in FACET_FIELDS {
         if let Some((_, value)) = occurrence
             .fields
             .iter()
             .find(|(k, v)| !v.is_empty() && names.contains(&k.as_str()))
         {
-            out.push((facet, value.clone()));
+            out.push((*facet, value.as_str()));
             if *facet == "execution" {
                 // arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME
                 if let Some(machine) = value.split(':').nth(6) {
-                    out.push(("state_machine", machine.to_string()));
+                    out.push(("state_machine", machine));
                 }
             }
         }
@@ -419,6 +430,36 @@ mod tests {
         assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(summary.issues[0].title.contains("[redacted]"));
+    }
+
+    #[test]
+    fn facets_come_from_the_stream_name_and_the_context_fields() {
+        let line = r#"{"level":"error","msg":"boom","requestId":"r-1","execution_arn":"arn:aws:states:eu-west-1:1:execution:nightly:run-7","version":"12"}"#;
+        let json = batch_json(&[line, line])
+            .replace(r#""logStream":"s""#, r#""logStream":"2025/11/23/[12]abc""#);
+        let summary = summarise(&decode::parse(json.as_bytes()).unwrap());
+        let issue = &summary.issues[0];
+        let facet = |name: &str| -> Vec<(String, u64)> {
+            issue
+                .facets
+                .iter()
+                .filter(|f| f.name == name)
+                .map(|f| (f.value.clone(), f.count))
+                .collect()
+        };
+        assert_eq!(
+            facet("log_stream"),
+            vec![("2025/11/23/[12]abc".to_string(), 2)]
+        );
+        assert_eq!(facet("function_version"), vec![("12".to_string(), 2)]);
+        assert_eq!(facet("request_id"), vec![("r-1".to_string(), 2)]);
+        assert_eq!(facet("state_machine"), vec![("nightly".to_string(), 2)]);
+        assert_eq!(
+            issue.versions,
+            vec!["12".to_string()],
+            "one version, seen twice"
+        );
+        assert_eq!(issue.hours.iter().map(|h| h.count).sum::<u64>(), 2);
     }
 
     #[test]
