@@ -6,120 +6,44 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
 use crate::decode::LogBatch;
-use crate::extract::{self, Occurrence};
-use crate::fingerprint;
-use crate::scrub;
+use crate::limits::{
+    FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_MESSAGE_BYTES, MAX_TITLE_BYTES,
+    SAMPLES_PER_BATCH, VERSIONS_PER_BATCH, truncate,
+};
+use crate::model::{
+    BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Occurrence, Sample, hour_of,
+};
 
-/// How many sample occurrences one batch keeps per issue. The store keeps its
-/// own bounded ring across batches; a batch needs no more than that.
-pub const SAMPLES_PER_BATCH: usize = 3;
-
-/// Longest message kept in a sample or a title, in bytes. Log events can be
-/// 1 MB; a DynamoDB item is at most 400 KB and an alert must stay readable.
-pub const MAX_MESSAGE_BYTES: usize = 4096;
-pub const MAX_TITLE_BYTES: usize = 160;
-
-/// Everything a batch changes, keyed so that a redelivery is recognised.
-#[derive(Debug, Clone, Serialize)]
-pub struct BatchSummary {
-    /// Identifies the batch's content: the same events give the same id,
-    /// however often Lambda delivers them.
-    pub batch_id: String,
-    pub owner: String,
-    pub log_group: String,
-    pub log_stream: String,
-    pub events: usize,
-    pub errors: usize,
-    /// One entry per distinct fingerprint, in order of first appearance.
-    pub issues: Vec<IssueDelta>,
-}
-
-/// What one batch adds to one issue.
-#[derive(Debug, Clone, Serialize)]
-pub struct IssueDelta {
+/// One error of a batch, ready to be counted: which event it came from, the
+/// issue key it was given, and the (already scrubbed) occurrence.
+#[derive(Debug, Clone)]
+pub struct Keyed {
+    /// Index of the event in the batch's `log_events`.
+    pub event: usize,
     pub fingerprint: String,
-    pub kind: String,
-    pub title: String,
-    pub count: u64,
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub samples: Vec<Sample>,
-    /// Occurrences per hour (by event time), for the timeline.
-    pub hours: Vec<HourCount>,
-    /// Occurrences per value of the context fields worth faceting on.
-    pub facets: Vec<FacetCount>,
-    /// Distinct versions the occurrences came from (`version` fields, the
-    /// Lambda version in the stream name), for "resolved in version X".
-    pub versions: Vec<String>,
+    pub occurrence: Occurrence,
 }
 
-/// Occurrences within one hour; `hour` is the epoch ms the hour starts at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct HourCount {
-    pub hour: i64,
-    pub count: u64,
-}
-
-/// Occurrences carrying one value of one context field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct FacetCount {
-    pub name: String,
-    pub value: String,
-    pub count: u64,
-}
-
-/// The hour an epoch-ms timestamp falls in.
-pub fn hour_of(timestamp: i64) -> i64 {
-    // Saturating: a crafted timestamp near i64::MIN must not overflow.
-    timestamp.saturating_sub(timestamp.rem_euclid(3_600_000))
-}
-
-/// Distinct values one batch records per facet and issue; the rest are
-/// counted under [`OTHER`], so a field with a new value per line (request
-/// ids) cannot grow an issue without bound.
-pub const FACET_VALUES_PER_BATCH: usize = 20;
-pub const OTHER: &str = "(other)";
-const MAX_FACET_VALUE_BYTES: usize = 256;
-
-/// One occurrence kept for investigation.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Sample {
-    pub log_group: String,
-    pub log_stream: String,
-    pub event_id: String,
-    pub timestamp: i64,
-    pub kind: String,
-    pub message: String,
-    pub shape: String,
-    /// Extracted context fields and the stack, as `name -> value`.
-    pub fields: Vec<(String, String)>,
-}
-
-/// The issue id users type: short, derived from the fingerprint, so every
-/// store and every concurrent writer agrees on it without a counter.
-pub fn issue_id(fingerprint: &str) -> String {
-    format!(
-        "{:012x}",
-        xxhash_rust::xxh3::xxh3_64(fingerprint.as_bytes()) >> 16
-    )
-}
-
-/// Runs extract and fingerprint over a decoded batch and folds the result.
-pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
-    let found = extract::extract_events(&batch.log_events);
+/// Folds the keyed errors of a decoded batch into one delta per issue.
+///
+/// `errors` must be in event order, each event at most once; the batch gives
+/// the events' ids and timestamps and the stream the facets come from.
+pub fn fold(batch: &LogBatch<'_>, errors: impl IntoIterator<Item = Keyed>) -> BatchSummary {
     let stream = stream_facets(batch);
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut issues: Vec<IssueDelta> = Vec::new();
-    let mut errors = 0;
-    for (event, occurrence) in batch.log_events.iter().zip(found) {
-        let Some(occurrence) = occurrence else {
+    let mut count = 0;
+    for Keyed {
+        event,
+        fingerprint: fp,
+        occurrence,
+    } in errors
+    {
+        let Some(event) = batch.log_events.get(event) else {
             continue;
         };
-        errors += 1;
-        let fp = fingerprint::fingerprint(&batch.log_group, &occurrence);
+        count += 1;
         let slot = match index.get(&fp) {
             Some(&i) => &mut issues[i],
             None => {
@@ -148,7 +72,10 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
         let facets = stream.iter().map(|(n, v)| (*n, v.as_str()));
         for (name, value) in facets.chain(fields.iter().map(|(n, v)| (*n, *v))) {
             let is_version = name == "version" || name == "function_version";
-            if is_version && slot.versions.len() < 16 && !slot.versions.iter().any(|v| v == value) {
+            if is_version
+                && slot.versions.len() < VERSIONS_PER_BATCH
+                && !slot.versions.iter().any(|v| v == value)
+            {
                 slot.versions.push(value.to_string());
             }
             count_facet(&mut slot.facets, name, value);
@@ -164,7 +91,7 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
         log_group: batch.log_group.to_string(),
         log_stream: batch.log_stream.to_string(),
         events: batch.log_events.len(),
-        errors,
+        errors: count,
         issues,
     }
 }
@@ -311,14 +238,14 @@ pub fn title(occurrence: &Occurrence) -> String {
         (false, true) => occurrence.kind.clone(),
         (false, false) => format!("{}: {}", occurrence.kind, first_line),
     };
-    truncate(&scrub::scrub(&text), MAX_TITLE_BYTES)
+    truncate(&text, MAX_TITLE_BYTES)
 }
 
 fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occurrence) -> Sample {
     let mut fields: Vec<(String, String)> = occurrence
         .fields
         .iter()
-        .map(|(k, v)| (k.clone(), scrub::scrub_field(k, v)))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if !occurrence.frames.is_empty() {
         let stack: Vec<String> = occurrence
@@ -340,33 +267,19 @@ fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occu
         event_id: event_id.to_string(),
         timestamp,
         kind: occurrence.kind,
-        // Truncate after scrubbing, so a cut cannot split a secret into a
-        // fragment the rules no longer recognise.
-        message: truncate(
-            &scrub::scrub(&truncate(&occurrence.message, 4 * MAX_MESSAGE_BYTES)),
-            MAX_MESSAGE_BYTES,
-        ),
+        // The occurrence was scrubbed whole, before this cut, so a cut
+        // cannot leave a fragment of a secret the rules no longer recognise.
+        message: truncate(&occurrence.message, MAX_MESSAGE_BYTES),
         shape: occurrence.shape.to_string(),
         fields,
     }
-}
-
-/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode;
+    use crate::pipeline::summarise;
 
     fn batch_json(messages: &[&str]) -> String {
         let events: Vec<String> = messages
@@ -420,19 +333,6 @@ mod tests {
     }
 
     #[test]
-    fn secrets_in_log_lines_do_not_reach_titles_or_samples() {
-        let json = batch_json(&[
-            "[ERROR] AccessDenied: key AKIAIOSFODNN7EXAMPLE cannot read s3://b/k (password=hunter2)",
-        ]);
-        let batch = decode::parse(json.as_bytes()).unwrap();
-        let summary = summarise(&batch);
-        let text = serde_json::to_string(&summary).unwrap();
-        assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(summary.issues[0].title.contains("[redacted]"));
-    }
-
-    #[test]
     fn facets_come_from_the_stream_name_and_the_context_fields() {
         let line = r#"{"level":"error","msg":"boom","requestId":"r-1","execution_arn":"arn:aws:states:eu-west-1:1:execution:nightly:run-7","version":"12"}"#;
         let json = batch_json(&[line, line])
@@ -460,12 +360,5 @@ mod tests {
             "one version, seen twice"
         );
         assert_eq!(issue.hours.iter().map(|h| h.count).sum::<u64>(), 2);
-    }
-
-    #[test]
-    fn truncation_respects_character_boundaries() {
-        let s = "ééééé";
-        assert_eq!(truncate(s, 6), "é...");
-        assert_eq!(truncate(s, 100), s);
     }
 }

@@ -15,13 +15,7 @@ use std::io::Read;
 use base64::Engine;
 use serde::Deserialize;
 
-/// The most bytes a payload may decompress to.
-///
-/// CloudWatch Logs caps one PutLogEvents batch at 1 MiB of messages plus 26
-/// bytes per event, and one Lambda payload at 1 MB compressed; 32 MiB leaves
-/// room for JSON escaping of the largest real batch while turning a gzip bomb
-/// into an error long before it can exhaust a 128 MB Lambda.
-pub const MAX_DECOMPRESSED: u64 = 32 * 1024 * 1024;
+pub use crate::limits::MAX_DECOMPRESSED;
 
 /// Why an input could not be decoded. Each message says what was expected,
 /// so the user can tell a wrong file from a damaged one.

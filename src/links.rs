@@ -5,7 +5,7 @@
 //! query details use a JSURL-like form where `%` becomes `*`. Both are
 //! pinned by the tests below against URLs the console itself produces.
 
-use crate::aggregate::Sample;
+use crate::model::Sample;
 use crate::text::rfc3339;
 
 /// How far around an occurrence the links look, in milliseconds: enough to

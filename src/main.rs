@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use faultline::store::{self, DEFAULT_URL, StatusChange, StatusFilter};
+use faultline::model::{StatusChange, StatusFilter};
+use faultline::store::{self, DEFAULT_URL};
 use faultline::{notify, pipeline};
 
 mod cli;

@@ -7,8 +7,7 @@
 
 use serde_json::json;
 
-use crate::aggregate::BatchSummary;
-use crate::store::Recorded;
+use crate::model::{BatchSummary, Recorded};
 
 /// The CloudWatch namespace of faultline's metrics.
 pub const NAMESPACE: &str = "faultline";

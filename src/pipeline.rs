@@ -1,16 +1,18 @@
 //! The one pipeline the CLI and the Lambda both run.
 //!
-//! It is split into a pure half ([`prepare`]: decode, extract, fingerprint,
-//! aggregate) and a writing half ([`Pipeline::apply`], then
-//! [`Pipeline::flush_alerts`]), so the CLI can check every input before it
-//! writes anything and the Lambda can tell a bad payload (never retry) from a
-//! failed write (retry).
+//! It is split into a pure half ([`prepare`]: decode, extract, scrub,
+//! fingerprint, aggregate, each stage taking the previous one's output) and
+//! a writing half ([`Pipeline::apply`], then [`Pipeline::flush_alerts`]), so
+//! the CLI can check every input before it writes anything and the Lambda can
+//! tell a bad payload (never retry) from a failed write (retry).
 
-use crate::aggregate::{self, BatchSummary};
-use crate::decode::{self, DecodeError};
+use crate::aggregate::{self, Keyed};
+use crate::decode::{self, DecodeError, LogBatch};
+use crate::model::{BatchSummary, Recorded};
 use crate::notify::Notifier;
 use crate::policy::Policy;
-use crate::store::{Recorded, Store, StoreError};
+use crate::store::{Store, StoreError};
+use crate::{extract, fingerprint, scrub};
 
 /// How long a claimed alert is reserved for the claimer. Long enough for a
 /// slow SNS call, short enough that an alert whose sender died goes out with
@@ -32,7 +34,29 @@ pub fn prepare(input: &[u8]) -> Result<Prepared, DecodeError> {
     if batch.is_control() {
         return Ok(Prepared::Control);
     }
-    Ok(Prepared::Batch(aggregate::summarise(&batch)))
+    Ok(Prepared::Batch(summarise(&batch)))
+}
+
+/// The pure stages over one decoded batch, in order: extract the errors,
+/// scrub each one whole, fingerprint it, and fold them into one delta per
+/// issue. Scrubbing comes before fingerprinting so that neither the key nor
+/// anything kept can depend on a secret the line carried.
+pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
+    let found = extract::extract_events(&batch.log_events);
+    let keyed = found
+        .into_iter()
+        .enumerate()
+        .filter_map(|(event, occurrence)| {
+            let mut occurrence = occurrence?;
+            scrub::occurrence(&mut occurrence);
+            let fingerprint = fingerprint::fingerprint(&batch.log_group, &occurrence);
+            Some(Keyed {
+                event,
+                fingerprint,
+                occurrence,
+            })
+        });
+    aggregate::fold(batch, keyed)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,5 +152,35 @@ impl Pipeline {
         };
         let flushed = self.flush_alerts().await?;
         Ok((recorded, flushed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_json(message: &str) -> String {
+        serde_json::json!({
+            "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/g", "logStream": "s",
+            "logEvents": [{"id": "1", "timestamp": 1_700_000_000_000i64, "message": message}],
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn secrets_in_log_lines_do_not_reach_titles_samples_or_keys() {
+        let line = "[ERROR] AccessDenied: key AKIAIOSFODNN7EXAMPLE cannot read s3://b/k (password=hunter2)";
+        let json = batch_json(line);
+        let summary = summarise(&decode::parse(json.as_bytes()).unwrap());
+        let text = serde_json::to_string(&summary).unwrap();
+        assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(summary.issues[0].title.contains("[redacted]"));
+        let other_key = batch_json(&line.replace("AKIAIOSFODNN7EXAMPLE", "AKIAJ7Q2EXAMPLE7KEY2"));
+        let other = summarise(&decode::parse(other_key.as_bytes()).unwrap());
+        assert_eq!(
+            other.issues[0].fingerprint, summary.issues[0].fingerprint,
+            "the key is computed after scrubbing, so a secret cannot split an issue"
+        );
     }
 }

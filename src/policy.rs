@@ -2,7 +2,12 @@
 //!
 //! Both stores read an issue's prior state, call [`decide`], and write the
 //! result in one atomic step, so the rules live here once and the backends
-//! differ only in how they make that step atomic.
+//! differ only in how they make that step atomic. Which messages a batch's
+//! decisions become ([`alerts_for_batch`]) is decided here too: alerts are
+//! built by the store in the same write that creates or reopens their issues,
+//! and kept in its outbox until a notifier has delivered them, which is what
+//! makes "announced once, never lost" hold across crashes and concurrent
+//! invocations.
 //!
 //! The policy is a small TOML file (all keys optional):
 //!
@@ -21,7 +26,9 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::IssueDelta;
+use crate::model::{
+    Alert, AlertIssue, BatchSummary, EventType, IssueDelta, IssueState, Status, issue_id,
+};
 
 /// The alert rules, from a TOML file or the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,24 +117,6 @@ impl Policy {
     }
 }
 
-/// What a store knows about an issue before a batch touches it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct IssueState {
-    pub status: crate::store::Status,
-    pub count: u64,
-    /// Resolved "in version X": only occurrences from X on regress it.
-    pub resolved_in: Option<String>,
-    /// Ignored until this time (epoch ms) ...
-    pub ignored_until: Option<i64>,
-    /// ... or until the count reaches this total.
-    pub ignored_until_count: Option<u64>,
-    pub last_alert_at: Option<i64>,
-    pub threshold_alerted_at: Option<i64>,
-}
-
-/// Why an alert goes out; the wire names are the `event_type` contract.
-pub use crate::alert::EventType;
-
 /// The outcome of applying one batch's delta to one issue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -148,7 +137,6 @@ pub fn decide(
     policy: &Policy,
     now: i64,
 ) -> Decision {
-    use crate::store::Status;
     let Some(prior) = prior else {
         // The first alert starts no cooldown: a fix that fails within the
         // hour is worth hearing about.
@@ -216,6 +204,71 @@ pub fn decide(
     }
 }
 
+/// The alerts a recorded batch raises, from the store's per-issue decisions.
+///
+/// New issues alert one message each, unless the batch brought more than
+/// `digest_over` of them: then one digest lists them all, so a bad deploy
+/// that breaks many things at once sends one message, not fifty. Regressions
+/// and threshold crossings alert one message each. Ids derive from the batch
+/// id, so a batch that is somehow applied twice cannot queue twice.
+///
+/// Both stores call this inside the write that records the batch, so an
+/// alert exists exactly when the change it announces does.
+pub fn alerts_for_batch(
+    batch: &BatchSummary,
+    raised: &[(EventType, &IssueDelta)],
+    digest_over: usize,
+    now: i64,
+) -> Vec<Alert> {
+    let alert = |id: String, event_type: EventType, deltas: &[&IssueDelta]| Alert {
+        id,
+        event_type,
+        log_group: batch.log_group.clone(),
+        created_at: now,
+        issues: deltas
+            .iter()
+            .map(|d| AlertIssue {
+                id: issue_id(&d.fingerprint),
+                fingerprint: d.fingerprint.clone(),
+                kind: d.kind.clone(),
+                title: d.title.clone(),
+                count: d.count,
+                first_seen: d.first_seen,
+                sample: d.samples.first().cloned(),
+            })
+            .collect(),
+    };
+    let new: Vec<&IssueDelta> = raised
+        .iter()
+        .filter(|(t, _)| *t == EventType::NewIssue)
+        .map(|(_, d)| *d)
+        .collect();
+    let mut alerts = Vec::new();
+    if new.len() > digest_over {
+        alerts.push(alert(
+            format!("{}:new_issue:digest", batch.batch_id),
+            EventType::NewIssue,
+            &new,
+        ));
+    }
+    for (event_type, delta) in raised {
+        if *event_type == EventType::NewIssue && new.len() > digest_over {
+            continue;
+        }
+        alerts.push(alert(
+            format!(
+                "{}:{}:{}",
+                batch.batch_id,
+                event_type.as_str(),
+                issue_id(&delta.fingerprint)
+            ),
+            *event_type,
+            &[delta],
+        ));
+    }
+    alerts
+}
+
 /// Whether occurrences of `versions` reopen an issue resolved in `resolved_in`.
 /// Without a resolved version, or when the occurrences carry none, any
 /// occurrence regresses: an unknown version may be the new one.
@@ -267,7 +320,6 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Status;
 
     fn delta(count: u64, versions: &[&str]) -> IssueDelta {
         IssueDelta {

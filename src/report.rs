@@ -7,9 +7,8 @@
 
 use std::fmt::Write;
 
-use crate::aggregate::{HourCount, hour_of};
 use crate::links;
-use crate::store::IssueDetail;
+use crate::model::{HourCount, IssueDetail, hour_of};
 use crate::text::rfc3339;
 
 /// Days of hourly history each chart shows, ending at the issue's last hour.
@@ -197,8 +196,7 @@ fn chart(hours: &[HourCount], end: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::Sample;
-    use crate::store::{Issue, Status};
+    use crate::model::{Issue, Sample, Status};
 
     fn detail(title: &str, message: &str) -> IssueDetail {
         IssueDetail {

@@ -16,6 +16,8 @@ use std::sync::LazyLock;
 
 use regex::{Regex, RegexSet};
 
+use crate::model::Occurrence;
+
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
@@ -139,6 +141,35 @@ pub fn scrub_field(key: &str, value: &str) -> String {
         REDACTED.to_string()
     } else {
         scrub(value).into_owned()
+    }
+}
+
+/// Scrubs every string of an occurrence in place: kind, message, each
+/// frame's function and file, and each context field (by its key, then as
+/// text). The pipeline calls this once per occurrence, before fingerprinting
+/// and before anything is kept, so no later stage can see a secret and a new
+/// field of [`Occurrence`] only has to be added here.
+pub fn occurrence(occ: &mut Occurrence) {
+    fn in_place(s: &mut String) {
+        if let Cow::Owned(clean) = scrub(s) {
+            *s = clean;
+        }
+    }
+    in_place(&mut occ.kind);
+    in_place(&mut occ.message);
+    for frame in &mut occ.frames {
+        in_place(&mut frame.function);
+        in_place(&mut frame.file);
+    }
+    for (key, value) in &mut occ.fields {
+        if is_sensitive_key(key) {
+            *value = REDACTED.to_string();
+        } else {
+            in_place(value);
+        }
+    }
+    if let Some(given) = &mut occ.fingerprint {
+        in_place(given);
     }
 }
 

@@ -3,8 +3,8 @@
 
 mod support;
 
-use faultline::aggregate::Sample;
-use faultline::alert::{Alert, AlertIssue, EventType};
+use faultline::model::Sample;
+use faultline::model::{Alert, AlertIssue, EventType};
 use faultline::notify::Notifier;
 use faultline::notify::sns::SnsNotifier;
 

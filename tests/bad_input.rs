@@ -105,8 +105,8 @@ fn a_one_megabyte_message_is_kept_bounded() {
     };
     assert_eq!(batch.errors, 1);
     let issue = &batch.issues[0];
-    assert!(issue.title.len() <= faultline::aggregate::MAX_TITLE_BYTES);
-    assert!(issue.samples[0].message.len() <= faultline::aggregate::MAX_MESSAGE_BYTES);
+    assert!(issue.title.len() <= faultline::limits::MAX_TITLE_BYTES);
+    assert!(issue.samples[0].message.len() <= faultline::limits::MAX_MESSAGE_BYTES);
 }
 
 #[test]

@@ -10,8 +10,9 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use faultline::decode::LogEvent;
-use faultline::extract::{Occurrence, extract_events};
+use faultline::extract::extract_events;
 use faultline::fingerprint::fingerprint;
+use faultline::model::Occurrence;
 use serde::Deserialize;
 
 const LOG_GROUP: &str = "/aws/corpus";

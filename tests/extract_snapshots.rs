@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 
 use faultline::decode::LogEvent;
-use faultline::extract::{Occurrence, extract, extract_events};
+use faultline::extract::{extract, extract_events};
+use faultline::model::Occurrence;
 use serde::Serialize;
 
 #[derive(Serialize)]

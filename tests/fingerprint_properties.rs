@@ -8,8 +8,8 @@
 
 use proptest::prelude::*;
 
-use faultline::extract::{Level, Occurrence};
 use faultline::fingerprint::fingerprint;
+use faultline::model::{Level, Occurrence};
 
 fn occurrence(kind: &str, message: String) -> Occurrence {
     Occurrence {

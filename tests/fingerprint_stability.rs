@@ -1,8 +1,8 @@
 //! The same bug keeps its fingerprint across deploys and across the values
 //! its message carries; different bug sites do not share one.
 
-use faultline::extract::{Frame, Level, Occurrence};
 use faultline::fingerprint::{ALGORITHM, explain, fingerprint, line_key, template};
+use faultline::model::{Frame, Level, Occurrence};
 
 fn occ(kind: &str, message: &str, frames: Vec<Frame>) -> Occurrence {
     Occurrence {

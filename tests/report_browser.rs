@@ -94,6 +94,8 @@ fn the_report_renders_in_a_browser_and_log_markup_stays_text() {
     // A screenshot for people, kept under target/ to look at.
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshot.png");
     let _ = std::fs::remove_file(&shot);
+    // A worktree built with CARGO_TARGET_DIR elsewhere has no target/ yet.
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let out = browser(
         &chromium,
         &dir.path().join("profile-shot"),

@@ -147,9 +147,9 @@ fn planted_secrets_reach_no_sns_message() {
     let deltas: Vec<_> = summary
         .issues
         .iter()
-        .map(|d| (faultline::alert::EventType::NewIssue, d))
+        .map(|d| (faultline::model::EventType::NewIssue, d))
         .collect();
-    for alert in faultline::alert::for_batch(&summary, &deltas, 100, 0) {
+    for alert in faultline::policy::alerts_for_batch(&summary, &deltas, 100, 0) {
         let message = chat::render(&alert, "us-east-1");
         assert_clean("the SNS subject", &message.subject);
         assert_clean("the SNS message", &message.structured);

@@ -6,10 +6,12 @@
 
 mod support;
 
-use faultline::aggregate::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
-use faultline::alert::EventType;
+use faultline::limits::{MAX_FACET_VALUES, MAX_SAMPLES};
+use faultline::model::EventType;
+use faultline::model::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
+use faultline::model::{Status, StatusChange, StatusFilter};
 use faultline::policy::{Policy, Threshold};
-use faultline::store::{MAX_FACET_VALUES, MAX_SAMPLES, Status, StatusChange, StatusFilter, Store};
+use faultline::store::Store;
 
 pub mod cases {
     use super::*;
@@ -66,11 +68,11 @@ pub mod cases {
         store: &dyn Store,
         batch: &BatchSummary,
         now: i64,
-    ) -> faultline::store::Recorded {
+    ) -> faultline::model::Recorded {
         store.record(batch, now, &policy()).await.unwrap()
     }
 
-    async fn drain(store: &dyn Store, now: i64) -> Vec<faultline::alert::Alert> {
+    async fn drain(store: &dyn Store, now: i64) -> Vec<faultline::model::Alert> {
         let alerts = store.claim_alerts(now, LEASE).await.unwrap();
         for alert in &alerts {
             store.alert_sent(&alert.id, now).await.unwrap();
@@ -91,7 +93,7 @@ pub mod cases {
     }
 
     fn id_of(fingerprint: &str) -> String {
-        faultline::aggregate::issue_id(fingerprint)
+        faultline::model::issue_id(fingerprint)
     }
 
     pub async fn a_batch_creates_its_issues_with_counts(store: &dyn Store) {

@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(out["status"], "skipped own log group");
         let issues = pipeline
             .store
-            .issues(store::StatusFilter::All)
+            .issues(faultline::model::StatusFilter::All)
             .await
             .unwrap();
         assert!(issues.is_empty());

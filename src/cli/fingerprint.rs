@@ -8,8 +8,9 @@ use std::io::Write;
 use serde::Serialize;
 
 use faultline::decode::{self, DecodeError};
-use faultline::extract::{self, Level, Occurrence};
+use faultline::extract;
 use faultline::fingerprint::{self, Explanation};
+use faultline::model::{Level, Occurrence};
 use faultline::scrub;
 
 use super::Source;

@@ -3,9 +3,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use faultline::aggregate::BatchSummary;
+use faultline::model::{BatchSummary, Recorded};
 use faultline::notify::NotifyError;
-use faultline::store::{Recorded, StoreError};
+use faultline::store::StoreError;
 
 pub mod fingerprint;
 pub mod render;

@@ -7,9 +7,8 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use faultline::aggregate::{HourCount, hour_of};
 use faultline::links;
-use faultline::store::{Issue, IssueDetail};
+use faultline::model::{HourCount, Issue, IssueDetail, hour_of};
 use faultline::text::{printable, rfc3339, sparkline};
 
 use super::Error;

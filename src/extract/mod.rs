@@ -33,65 +33,11 @@ mod stepfunctions;
 mod text;
 mod trace;
 
-use serde::Serialize;
-
 use crate::decode::LogEvent;
 
-/// The most context fields kept per occurrence: a hostile line with
-/// thousands of keys must not turn into thousands of allocations.
-pub const MAX_FIELDS: usize = 32;
-/// The longest field value kept, in bytes (cut on a character boundary).
-pub const MAX_FIELD_LEN: usize = 1024;
-/// The longest message kept, in bytes: Lambda logs up to 256 KB of an error
-/// object, and the fingerprint only needs the start of it.
-pub const MAX_MESSAGE_LEN: usize = 8 * 1024;
-/// The most stack frames kept: deep recursion prints thousands of identical
-/// frames, and grouping needs only a few.
-pub const MAX_FRAMES: usize = 200;
-
-/// One error found in a log event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Occurrence {
-    /// The error's type (`KeyError`, `java.lang.ArithmeticException`,
-    /// `States.TaskFailed`), or empty when the line only had an error level.
-    pub kind: String,
-    /// The error message as written, before any masking.
-    pub message: String,
-    /// Stack frames, innermost last, whatever order the runtime printed them
-    /// in (Python prints innermost last, Java, Node.js and Go innermost
-    /// first): one order lets consumers pick "the frame that threw" alike.
-    pub frames: Vec<Frame>,
-    /// Severity as the producer stated it.
-    pub level: Level,
-    /// Which extractor recognised the message (`python-text`, `node-json`...).
-    pub shape: &'static str,
-    /// A fingerprint the producer chose (`error.fingerprint`); it wins.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-    /// Context fields of a structured line (flattened `a.b` keys, scalar
-    /// values as strings), minus the ones already taken as kind, message or
-    /// stack. Kept so an issue can be investigated.
-    pub fields: Vec<(String, String)>,
-}
-
-/// One stack frame. Line numbers are kept for people but never fingerprinted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Frame {
-    pub function: String,
-    pub file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    /// False for runtime, standard-library and dependency frames, which say
-    /// little about which bug this is.
-    pub in_app: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Error,
-    Fatal,
-}
+pub(crate) use crate::limits::cut;
+pub(crate) use crate::limits::{MAX_FIELD_LEN, MAX_FIELDS, MAX_FRAMES, MAX_MESSAGE_LEN};
+pub(crate) use crate::model::{Frame, Level, Occurrence};
 
 /// The error in one message, if it holds one.
 pub fn extract(message: &str) -> Option<Occurrence> {
@@ -184,19 +130,6 @@ pub(crate) fn severity_number(n: f64) -> Severity {
     }
 }
 
-/// The longest prefix of `s` of at most `max` bytes that ends on a character
-/// boundary, so cutting a hostile value can never panic.
-pub(crate) fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// A message ready to store: trimmed and capped.
 pub(crate) fn message_string(s: &str) -> String {
     cut(s.trim(), MAX_MESSAGE_LEN).to_string()
@@ -216,7 +149,7 @@ impl Fields {
             return;
         }
         self.0.push((
-            cut(key, 128).to_string(),
+            cut(key, crate::limits::MAX_FIELD_NAME_LEN).to_string(),
             cut(value, MAX_FIELD_LEN).to_string(),
         ));
     }
@@ -237,7 +170,7 @@ pub(crate) fn occurrence(
     fields: Fields,
 ) -> Occurrence {
     Occurrence {
-        kind: cut(kind.trim(), 512).to_string(),
+        kind: cut(kind.trim(), crate::limits::MAX_KIND_LEN).to_string(),
         message: message_string(message),
         frames,
         level,
@@ -250,14 +183,6 @@ pub(crate) fn occurrence(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cut_never_splits_a_character() {
-        let s = "ab\u{e9}cd";
-        assert_eq!(cut(s, 3), "ab");
-        assert_eq!(cut(s, 4), "ab\u{e9}");
-        assert_eq!(cut(s, 100), s);
-    }
 
     #[test]
     fn level_words_in_any_case() {

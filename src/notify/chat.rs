@@ -17,8 +17,8 @@
 
 use serde_json::json;
 
-use crate::alert::{Alert, AlertIssue, EventType};
 use crate::links;
+use crate::model::{Alert, AlertIssue, EventType};
 use crate::text::rfc3339;
 
 /// SNS allows 262,144 bytes for the message plus its attributes; this leaves
@@ -131,7 +131,7 @@ fn plain(text: &str, lines: bool) -> String {
 }
 
 fn cut(text: &str, max: usize) -> String {
-    crate::aggregate::truncate(text, max)
+    crate::limits::truncate(text, max)
 }
 
 /// `&`, `<`, `>` as entities: Slack reads `<...>` as links and mentions.
@@ -300,7 +300,7 @@ pub fn email_text(alert: &Alert, region: &str, sample_bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::Sample;
+    use crate::model::Sample;
 
     fn alert(event_type: EventType, titles: &[&str], message: &str) -> Alert {
         Alert {

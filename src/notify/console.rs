@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{Notifier, NotifyError};
-use crate::alert::Alert;
+use crate::model::Alert;
 use crate::text::printable;
 
 /// Writes one line per issue of each alert.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::alert::Alert;
+use crate::model::Alert;
 
 pub mod chat;
 pub mod console;

@@ -38,7 +38,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::chat;
 use super::{Notifier, NotifyError};
-use crate::alert::Alert;
+use crate::model::Alert;
 
 pub struct SnsNotifier {
     client: Client,

@@ -85,7 +85,7 @@
 //!
 //! # Why each alert is queued exactly once
 //!
-//! Alerts come from [`alert::for_batch`] with ids derived from the batch id,
+//! Alerts come from [`policy::alerts_for_batch`] with ids derived from the batch id,
 //! and each is Put in the same transaction as the decision that raised it:
 //!
 //! - Regression and threshold alerts name one issue: they go into the
@@ -146,15 +146,13 @@ use aws_sdk_dynamodb::types::{
     TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 
-use super::{
-    Facet, HOURS_RETENTION_MS, Issue, IssueDetail, MAX_FACET_VALUES, MAX_SAMPLES, Recorded, Status,
-    StatusChange, StatusFilter, Store, StoreError,
+use super::{Store, StoreError};
+use crate::limits::{HOURS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES, truncate};
+use crate::model::{
+    Alert, BatchSummary, EventType, Facet, FacetCount, HourCount, Issue, IssueDelta, IssueDetail,
+    IssueState, OTHER, Recorded, Sample, Status, StatusChange, StatusFilter, hour_of, issue_id,
 };
-use crate::aggregate::{
-    BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Sample, hour_of, issue_id, truncate,
-};
-use crate::alert::{self, Alert, EventType};
-use crate::policy::{self, Decision, IssueState, Policy};
+use crate::policy::{self, Decision, Policy};
 
 /// Batch markers are kept this long (the same retention as the SQLite store).
 pub const BATCH_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -1203,7 +1201,7 @@ fn plan_chunk(
         }
     }
     let digest_over = policy.digest_over.min(MAX_SEPARATE_NEW_ISSUE_ALERTS);
-    let mut alerts = alert::for_batch(batch, &queued, digest_over, now);
+    let mut alerts = policy::alerts_for_batch(batch, &queued, digest_over, now);
     for alert in &mut alerts {
         bound_alert(alert);
     }
@@ -1630,7 +1628,7 @@ fn lease_token(now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::MAX_TITLE_BYTES;
+    use crate::limits::MAX_TITLE_BYTES;
 
     fn sample(message: &str, fields: usize) -> Sample {
         Sample {
@@ -1788,7 +1786,7 @@ mod tests {
 
         // A transaction: 25 such issues, one alert each for them and the
         // most separate new-issue alerts the last chunk may carry.
-        let mut one = alert::for_batch(
+        let mut one = policy::alerts_for_batch(
             &summary(vec![IssueDelta {
                 title: nasty(MAX_TITLE_BYTES),
                 samples: vec![sample(&nasty(4096), 40)],
@@ -1805,7 +1803,7 @@ mod tests {
             samples: vec![sample(&nasty(4096), 40)],
             ..delta(&"f".repeat(32), 1)
         }]);
-        one = alert::for_batch(&big, &[(EventType::Regression, &big.issues[0])], 0, 0);
+        one = policy::alerts_for_batch(&big, &[(EventType::Regression, &big.issues[0])], 0, 0);
         bound_alert(&mut one[0]);
         let alert_size = item_size(&outbox_item(&one[0], i64::MAX).unwrap());
         eprintln!("largest single-issue alert: {alert_size} bytes");
@@ -1833,7 +1831,7 @@ mod tests {
             .iter()
             .map(|d| (EventType::NewIssue, d))
             .collect();
-        let mut alerts = alert::for_batch(&batch, &raised, 3, 0);
+        let mut alerts = policy::alerts_for_batch(&batch, &raised, 3, 0);
         assert_eq!(alerts.len(), 1);
         bound_alert(&mut alerts[0]);
         let size = json(&alerts[0]).len();
@@ -1842,7 +1840,7 @@ mod tests {
         assert_eq!(alerts[0].issues[0].title.len(), MAX_TITLE_BYTES);
         assert!(alerts[0].issues.iter().all(|i| i.sample.is_none()));
 
-        let mut fewer = alert::for_batch(&batch, &raised[..100], 3, 0);
+        let mut fewer = policy::alerts_for_batch(&batch, &raised[..100], 3, 0);
         bound_alert(&mut fewer[0]);
         assert!(fewer[0].issues[DETAILED_ALERT_ISSUES - 1].sample.is_some());
         assert!(fewer[0].issues[DETAILED_ALERT_ISSUES].sample.is_none());

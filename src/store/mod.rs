@@ -5,165 +5,17 @@
 //! (`tests/store_conformance.rs`).
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{BatchSummary, HourCount, Sample};
-use crate::alert::Alert;
+use crate::model::{
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, Recorded, StatusChange, StatusFilter,
+};
 use crate::policy::Policy;
 
 pub mod dynamodb;
 pub mod sqlite;
 
-/// How many samples an issue keeps, newest first. Bounded so that an issue
-/// seen a million times stays as small as one seen once.
-pub const MAX_SAMPLES: usize = 10;
-
-/// Distinct values an issue keeps per facet; later values count as
-/// `(other)`.
-pub const MAX_FACET_VALUES: usize = 50;
-
-/// How long hourly counts are kept: the timeline covers the last 30 days.
-pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
-
 /// The default store URL for local use.
 pub const DEFAULT_URL: &str = "sqlite:.faultline/faultline.db";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    #[default]
-    Open,
-    Resolved,
-    Ignored,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Resolved => "resolved",
-            Status::Ignored => "ignored",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        match s {
-            "open" => Some(Status::Open),
-            "resolved" => Some(Status::Resolved),
-            "ignored" => Some(Status::Ignored),
-            _ => None,
-        }
-    }
-}
-
-/// Which issues a listing shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StatusFilter {
-    Open,
-    Resolved,
-    Ignored,
-    All,
-}
-
-impl StatusFilter {
-    pub fn admits(self, status: Status) -> bool {
-        match self {
-            StatusFilter::All => true,
-            StatusFilter::Open => status == Status::Open,
-            StatusFilter::Resolved => status == Status::Resolved,
-            StatusFilter::Ignored => status == Status::Ignored,
-        }
-    }
-}
-
-/// An issue as listed: one group of occurrences with one fingerprint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Issue {
-    pub id: String,
-    pub fingerprint: String,
-    pub log_group: String,
-    pub title: String,
-    pub kind: String,
-    pub status: Status,
-    pub count: u64,
-    /// Epoch milliseconds of the earliest and latest occurrence.
-    pub first_seen: i64,
-    pub last_seen: i64,
-    /// When a resolved issue last came back, if it ever did.
-    pub regressed_at: Option<i64>,
-    /// Resolved in this version: older versions do not regress it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved_in: Option<String>,
-    /// Ignored until this time (epoch ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_until: Option<i64>,
-    /// Ignored until the count reaches this total.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_until_count: Option<u64>,
-}
-
-/// How a user changes an issue's status.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StatusChange {
-    Open,
-    /// Resolved; with a version, only occurrences from it on regress.
-    Resolved {
-        in_version: Option<String>,
-    },
-    /// Ignored for good, until a time (epoch ms), or for N more occurrences.
-    Ignored {
-        until: Option<i64>,
-        for_count: Option<u64>,
-    },
-}
-
-impl StatusChange {
-    pub fn status(&self) -> Status {
-        match self {
-            StatusChange::Open => Status::Open,
-            StatusChange::Resolved { .. } => Status::Resolved,
-            StatusChange::Ignored { .. } => Status::Ignored,
-        }
-    }
-}
-
-/// The values one context field took across an issue's occurrences.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Facet {
-    pub name: String,
-    /// Distinct values seen (at most [`MAX_FACET_VALUES`]; `capped` says
-    /// there were more).
-    pub distinct: u64,
-    pub capped: bool,
-    /// Most frequent first, at most 5.
-    pub top: Vec<(String, u64)>,
-}
-
-/// An issue with what is kept to investigate it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IssueDetail {
-    #[serde(flatten)]
-    pub issue: Issue,
-    /// Newest first, at most [`MAX_SAMPLES`].
-    pub samples: Vec<Sample>,
-    /// Occurrences per hour, oldest first, over the retained 30 days.
-    pub hours: Vec<HourCount>,
-    /// Context fields worth a look, by name.
-    pub facets: Vec<Facet>,
-}
-
-/// What recording a batch did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Recorded {
-    /// The batch had been recorded before: nothing changed.
-    pub duplicate: bool,
-    /// Ids of the issues this batch created.
-    pub new_issues: Vec<String>,
-    /// Ids of resolved issues this batch reopened.
-    pub regressions: Vec<String>,
-    /// How many alerts the batch queued.
-    pub alerts: usize,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

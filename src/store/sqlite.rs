@@ -12,15 +12,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{
-    Facet, HOURS_RETENTION_MS, Issue, IssueDetail, MAX_FACET_VALUES, MAX_SAMPLES, Recorded, Status,
-    StatusChange, StatusFilter, Store, StoreError,
+use super::{Store, StoreError};
+use crate::limits::{HOURS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
+use crate::model::{
+    Alert, BatchSummary, EventType, Facet, FacetCount, HourCount, Issue, IssueDelta, IssueDetail,
+    IssueState, OTHER, Recorded, Sample, Status, StatusChange, StatusFilter, hour_of, issue_id,
 };
-use crate::aggregate::{
-    BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Sample, hour_of, issue_id,
-};
-use crate::alert::{self, Alert, EventType};
-use crate::policy::{self, Decision, IssueState, Policy};
+use crate::policy::{self, Decision, Policy};
 
 /// Batch ids are kept this long. Lambda retries an async event for up to six
 /// hours and CloudWatch Logs retries delivery for up to 24; a week covers both
@@ -212,7 +210,7 @@ impl SqliteStore {
                 raised.push((event_type, delta));
             }
         }
-        for alert in alert::for_batch(batch, &raised, policy.digest_over, now) {
+        for alert in policy::alerts_for_batch(batch, &raised, policy.digest_over, now) {
             let payload =
                 serde_json::to_string(&alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.prepare_cached(

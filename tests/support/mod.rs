@@ -444,7 +444,7 @@ pub fn shipped_events() -> Vec<Vec<u8>> {
 /// What the issues of a store look like, for comparing two stores.
 pub async fn snapshot(store: &dyn Store) -> Vec<(String, u64, i64, i64, String, String)> {
     let mut issues: Vec<_> = store
-        .issues(faultline::store::StatusFilter::All)
+        .issues(faultline::model::StatusFilter::All)
         .await
         .expect("list issues")
         .into_iter()
@@ -464,7 +464,7 @@ pub async fn snapshot(store: &dyn Store) -> Vec<(String, u64, i64, i64, String, 
 }
 
 /// Every issue with its samples, hours and facets, by id.
-pub async fn details(store: &dyn Store) -> Vec<faultline::store::IssueDetail> {
+pub async fn details(store: &dyn Store) -> Vec<faultline::model::IssueDetail> {
     let mut out = Vec::new();
     for (id, ..) in snapshot(store).await {
         out.push(

@@ -1,0 +1,113 @@
+//! Every size and count bound that shapes what faultline keeps, in one place.
+//!
+//! Log lines are written by programs that fail, and sometimes by attackers:
+//! a message can be 256 KB, a JSON line can carry thousands of keys, a stack
+//! can recurse ten thousand frames deep. Each bound below says what it keeps
+//! small and why its value suffices; [`truncate`] and [`cut`] are the only
+//! ways the crate shortens text, so a cut never splits a character.
+//!
+//! Backend-specific bounds (DynamoDB's item and transaction sizes, chat
+//! message sizes) live beside the code that meets them, and are derived from
+//! these where they overlap.
+
+// ---- Decoding ------------------------------------------------------------------
+
+/// The most bytes a payload may decompress to.
+///
+/// CloudWatch Logs caps one PutLogEvents batch at 1 MiB of messages plus 26
+/// bytes per event, and one Lambda payload at 1 MB compressed; 32 MiB leaves
+/// room for JSON escaping of the largest real batch while turning a gzip bomb
+/// into an error long before it can exhaust a 128 MB Lambda.
+pub const MAX_DECOMPRESSED: u64 = 32 * 1024 * 1024;
+
+// ---- Extraction ----------------------------------------------------------------
+
+/// The most context fields kept per occurrence: a hostile line with
+/// thousands of keys must not turn into thousands of allocations.
+pub const MAX_FIELDS: usize = 32;
+/// The longest field name kept, in bytes.
+pub const MAX_FIELD_NAME_LEN: usize = 128;
+/// The longest field value kept, in bytes (cut on a character boundary).
+pub const MAX_FIELD_LEN: usize = 1024;
+/// The longest message kept, in bytes: Lambda logs up to 256 KB of an error
+/// object, and the fingerprint only needs the start of it.
+pub const MAX_MESSAGE_LEN: usize = 8 * 1024;
+/// The longest error kind kept, in bytes.
+pub const MAX_KIND_LEN: usize = 512;
+/// The most stack frames kept: deep recursion prints thousands of identical
+/// frames, and grouping needs only a few.
+pub const MAX_FRAMES: usize = 200;
+
+// ---- Aggregation ---------------------------------------------------------------
+
+/// How many sample occurrences one batch keeps per issue. The store keeps its
+/// own bounded ring across batches; a batch needs no more than that.
+pub const SAMPLES_PER_BATCH: usize = 3;
+/// Longest message kept in a sample, in bytes. Log events can be 1 MB; a
+/// DynamoDB item is at most 400 KB and an alert must stay readable.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// Longest issue title, in bytes: one line in a table, a subject, a chat line.
+pub const MAX_TITLE_BYTES: usize = 160;
+/// Distinct values one batch records per facet and issue; the rest are
+/// counted under [`crate::model::OTHER`], so a field with a new value per line
+/// (request ids) cannot grow an issue without bound.
+pub const FACET_VALUES_PER_BATCH: usize = 20;
+/// Longest facet value kept, in bytes.
+pub const MAX_FACET_VALUE_BYTES: usize = 256;
+/// Distinct versions one batch records per issue.
+pub const VERSIONS_PER_BATCH: usize = 16;
+
+// ---- Storage -------------------------------------------------------------------
+
+/// How many samples an issue keeps, newest first. Bounded so that an issue
+/// seen a million times stays as small as one seen once.
+pub const MAX_SAMPLES: usize = 10;
+/// Distinct values an issue keeps per facet; later values count as
+/// [`crate::model::OTHER`].
+pub const MAX_FACET_VALUES: usize = 50;
+/// How long hourly counts are kept: the timeline covers the last 30 days.
+pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
+
+// ---- Cutting text --------------------------------------------------------------
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character
+/// boundary, so cutting a hostile value can never panic.
+pub fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the
+/// cut with `...` so a reader knows there was more.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    format!("{}...", cut(text, max.saturating_sub(3)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutting_never_splits_a_character() {
+        let s = "aé€😀";
+        for max in 0..=s.len() + 1 {
+            let c = cut(s, max);
+            assert!(c.len() <= max && s.starts_with(c));
+        }
+    }
+
+    #[test]
+    fn truncation_marks_the_cut_and_respects_characters() {
+        assert_eq!(truncate("ééééé", 6), "é...");
+        assert_eq!(truncate("ééééé", 100), "ééééé");
+    }
+}

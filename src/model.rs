@@ -1,0 +1,361 @@
+//! The data every stage and both stores share: what extraction finds, what a
+//! batch adds to an issue, what a store keeps and what an alert says.
+//!
+//! It sits at the bottom of the import tree and depends on nothing else in
+//! the crate (sizes come from [`crate::limits`], itself a leaf), so the pure
+//! stages, the stores, the notifiers and the readers can all name these types
+//! without importing each other.
+
+use serde::{Deserialize, Serialize};
+
+// ---- What extraction finds -------------------------------------------------
+
+/// One error found in a log event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Occurrence {
+    /// The error's type (`KeyError`, `java.lang.ArithmeticException`,
+    /// `States.TaskFailed`), or empty when the line only had an error level.
+    pub kind: String,
+    /// The error message as written, before any masking.
+    pub message: String,
+    /// Stack frames, innermost last, whatever order the runtime printed them
+    /// in (Python prints innermost last, Java, Node.js and Go innermost
+    /// first): one order lets consumers pick "the frame that threw" alike.
+    pub frames: Vec<Frame>,
+    /// Severity as the producer stated it.
+    pub level: Level,
+    /// Which extractor recognised the message (`python-text`, `node-json`...).
+    pub shape: &'static str,
+    /// A fingerprint the producer chose (`error.fingerprint`); it wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Context fields of a structured line (flattened `a.b` keys, scalar
+    /// values as strings), minus the ones already taken as kind, message or
+    /// stack. Kept so an issue can be investigated.
+    pub fields: Vec<(String, String)>,
+}
+
+/// One stack frame. Line numbers are kept for people but never fingerprinted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    pub function: String,
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// False for runtime, standard-library and dependency frames, which say
+    /// little about which bug this is.
+    pub in_app: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Fatal,
+}
+
+// ---- What a batch adds -------------------------------------------------------
+
+/// Everything a batch changes, keyed so that a redelivery is recognised.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    /// Identifies the batch's content: the same events give the same id,
+    /// however often Lambda delivers them.
+    pub batch_id: String,
+    pub owner: String,
+    pub log_group: String,
+    pub log_stream: String,
+    pub events: usize,
+    pub errors: usize,
+    /// One entry per distinct fingerprint, in order of first appearance.
+    pub issues: Vec<IssueDelta>,
+}
+
+/// What one batch adds to one issue.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssueDelta {
+    pub fingerprint: String,
+    pub kind: String,
+    pub title: String,
+    pub count: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub samples: Vec<Sample>,
+    /// Occurrences per hour (by event time), for the timeline.
+    pub hours: Vec<HourCount>,
+    /// Occurrences per value of the context fields worth faceting on.
+    pub facets: Vec<FacetCount>,
+    /// Distinct versions the occurrences came from (`version` fields, the
+    /// Lambda version in the stream name), for "resolved in version X".
+    pub versions: Vec<String>,
+}
+
+/// Occurrences within one hour; `hour` is the epoch ms the hour starts at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HourCount {
+    pub hour: i64,
+    pub count: u64,
+}
+
+/// Occurrences carrying one value of one context field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FacetCount {
+    pub name: String,
+    pub value: String,
+    pub count: u64,
+}
+
+/// The hour an epoch-ms timestamp falls in.
+pub fn hour_of(timestamp: i64) -> i64 {
+    // Saturating: a crafted timestamp near i64::MIN must not overflow.
+    timestamp.saturating_sub(timestamp.rem_euclid(3_600_000))
+}
+
+/// The facet value that stands for every value past a cap, so a field with a
+/// new value per line (request ids) cannot grow an issue without bound.
+pub const OTHER: &str = "(other)";
+
+/// One occurrence kept for investigation.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Sample {
+    pub log_group: String,
+    pub log_stream: String,
+    pub event_id: String,
+    pub timestamp: i64,
+    pub kind: String,
+    pub message: String,
+    pub shape: String,
+    /// Extracted context fields and the stack, as `name -> value`.
+    pub fields: Vec<(String, String)>,
+}
+
+/// The issue id users type: short, derived from the fingerprint, so every
+/// store and every concurrent writer agrees on it without a counter.
+pub fn issue_id(fingerprint: &str) -> String {
+    format!(
+        "{:012x}",
+        xxhash_rust::xxh3::xxh3_64(fingerprint.as_bytes()) >> 16
+    )
+}
+
+// ---- What a store keeps -------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Open,
+    Resolved,
+    Ignored,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Resolved => "resolved",
+            Status::Ignored => "ignored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "open" => Some(Status::Open),
+            "resolved" => Some(Status::Resolved),
+            "ignored" => Some(Status::Ignored),
+            _ => None,
+        }
+    }
+}
+
+/// Which issues a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFilter {
+    Open,
+    Resolved,
+    Ignored,
+    All,
+}
+
+impl StatusFilter {
+    pub fn admits(self, status: Status) -> bool {
+        match self {
+            StatusFilter::All => true,
+            StatusFilter::Open => status == Status::Open,
+            StatusFilter::Resolved => status == Status::Resolved,
+            StatusFilter::Ignored => status == Status::Ignored,
+        }
+    }
+}
+
+/// An issue as listed: one group of occurrences with one fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issue {
+    pub id: String,
+    pub fingerprint: String,
+    pub log_group: String,
+    pub title: String,
+    pub kind: String,
+    pub status: Status,
+    pub count: u64,
+    /// Epoch milliseconds of the earliest and latest occurrence.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// When a resolved issue last came back, if it ever did.
+    pub regressed_at: Option<i64>,
+    /// Resolved in this version: older versions do not regress it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_in: Option<String>,
+    /// Ignored until this time (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored_until: Option<i64>,
+    /// Ignored until the count reaches this total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored_until_count: Option<u64>,
+}
+
+/// How a user changes an issue's status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusChange {
+    Open,
+    /// Resolved; with a version, only occurrences from it on regress.
+    Resolved {
+        in_version: Option<String>,
+    },
+    /// Ignored for good, until a time (epoch ms), or for N more occurrences.
+    Ignored {
+        until: Option<i64>,
+        for_count: Option<u64>,
+    },
+}
+
+impl StatusChange {
+    pub fn status(&self) -> Status {
+        match self {
+            StatusChange::Open => Status::Open,
+            StatusChange::Resolved { .. } => Status::Resolved,
+            StatusChange::Ignored { .. } => Status::Ignored,
+        }
+    }
+}
+
+/// The values one context field took across an issue's occurrences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facet {
+    pub name: String,
+    /// Distinct values seen (at most [`crate::limits::MAX_FACET_VALUES`]; `capped` says
+    /// there were more).
+    pub distinct: u64,
+    pub capped: bool,
+    /// Most frequent first, at most 5.
+    pub top: Vec<(String, u64)>,
+}
+
+/// An issue with what is kept to investigate it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueDetail {
+    #[serde(flatten)]
+    pub issue: Issue,
+    /// Newest first, at most [`crate::limits::MAX_SAMPLES`].
+    pub samples: Vec<Sample>,
+    /// Occurrences per hour, oldest first, over the retained 30 days.
+    pub hours: Vec<HourCount>,
+    /// Context fields worth a look, by name.
+    pub facets: Vec<Facet>,
+}
+
+/// What recording a batch did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    /// The batch had been recorded before: nothing changed.
+    pub duplicate: bool,
+    /// Ids of the issues this batch created.
+    pub new_issues: Vec<String>,
+    /// Ids of resolved issues this batch reopened.
+    pub regressions: Vec<String>,
+    /// How many alerts the batch queued.
+    pub alerts: usize,
+}
+
+/// What a store knows about an issue before a batch touches it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct IssueState {
+    pub status: Status,
+    pub count: u64,
+    /// Resolved "in version X": only occurrences from X on regress it.
+    pub resolved_in: Option<String>,
+    /// Ignored until this time (epoch ms) ...
+    pub ignored_until: Option<i64>,
+    /// ... or until the count reaches this total.
+    pub ignored_until_count: Option<u64>,
+    pub last_alert_at: Option<i64>,
+    pub threshold_alerted_at: Option<i64>,
+}
+
+// ---- What an alert says -------------------------------------------------------
+
+/// Why an alert goes out. The wire names are a contract: SNS subscription
+/// filter policies match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    NewIssue,
+    Regression,
+    /// An issue crossed the policy's occurrence threshold.
+    Threshold,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::NewIssue => "new_issue",
+            EventType::Regression => "regression",
+            EventType::Threshold => "threshold",
+        }
+    }
+
+    /// How people read it: "new issue", "regression", "threshold".
+    pub fn label(self) -> &'static str {
+        match self {
+            EventType::NewIssue => "new issue",
+            EventType::Regression => "regression",
+            EventType::Threshold => "threshold",
+        }
+    }
+}
+
+/// One alert: one event type, one log group, one or more issues (several new
+/// issues of one batch make one digest, not a message each).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Deterministic: the batch id and event type, so a redelivered batch
+    /// cannot queue the same alert twice.
+    pub id: String,
+    pub event_type: EventType,
+    pub log_group: String,
+    pub created_at: i64,
+    pub issues: Vec<AlertIssue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertIssue {
+    pub id: String,
+    pub fingerprint: String,
+    pub kind: String,
+    pub title: String,
+    /// Occurrences in the batch that raised the alert.
+    pub count: u64,
+    pub first_seen: i64,
+    pub sample: Option<Sample>,
+}
+
+impl Alert {
+    /// The issue ids, comma-separated, as the `issue_ids` message attribute.
+    pub fn issue_ids(&self) -> String {
+        self.issues
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
