@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use crate::decode::LogBatch;
 use crate::limits::{
-    FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_MESSAGE_BYTES, MAX_TITLE_BYTES,
-    SAMPLES_PER_BATCH, VERSIONS_PER_BATCH, truncate,
+    FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_FIELD_LEN, MAX_MESSAGE_BYTES,
+    MAX_TITLE_BYTES, SAMPLES_PER_BATCH, VERSIONS_PER_BATCH, truncate,
 };
 use crate::model::{
     BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Occurrence, Sample, hour_of,
@@ -245,7 +245,8 @@ fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occu
     let mut fields: Vec<(String, String)> = occurrence
         .fields
         .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+        // Cut only now: the value was scrubbed at its extracted length.
+        .map(|(k, v)| (k.clone(), truncate(v, MAX_FIELD_LEN)))
         .collect();
     if !occurrence.frames.is_empty() {
         let stack: Vec<String> = occurrence

@@ -29,6 +29,11 @@ pub const MAX_FIELDS: usize = 32;
 pub const MAX_FIELD_NAME_LEN: usize = 128;
 /// The longest field value kept, in bytes (cut on a character boundary).
 pub const MAX_FIELD_LEN: usize = 1024;
+/// The longest field value extraction reads: more than is kept, so that
+/// scrubbing sees a secret whole before the value is cut to
+/// [`MAX_FIELD_LEN`] (a key cut first would survive as a fragment the rules
+/// no longer recognise).
+pub const MAX_FIELD_READ_LEN: usize = 4 * MAX_FIELD_LEN;
 /// The longest message kept, in bytes: Lambda logs up to 256 KB of an error
 /// object, and the fingerprint only needs the start of it.
 pub const MAX_MESSAGE_LEN: usize = 8 * 1024;

@@ -183,4 +183,15 @@ mod tests {
             "the key is computed after scrubbing, so a secret cannot split an issue"
         );
     }
+
+    #[test]
+    fn a_secret_at_the_cut_of_a_long_field_is_scrubbed_before_the_cut() {
+        let value = format!("{} AKIAIOSFODNN7EXAMPLE tail", "x".repeat(1010));
+        let line = serde_json::json!({"level": "error", "msg": "boom", "detail": value});
+        let json = batch_json(&line.to_string());
+        let summary = summarise(&decode::parse(json.as_bytes()).unwrap());
+        let text = serde_json::to_string(&summary).unwrap();
+        assert!(text.contains("xxxxxxxx"), "the field is kept: {text}");
+        assert!(!text.contains("AKIAIOSF"), "no fragment of the key: {text}");
+    }
 }

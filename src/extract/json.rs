@@ -793,7 +793,7 @@ mod tests {
         assert!(
             o.fields
                 .iter()
-                .all(|(_, v)| v.len() <= super::super::MAX_FIELD_LEN)
+                .all(|(_, v)| v.len() <= crate::limits::MAX_FIELD_READ_LEN)
         );
     }
 

@@ -36,7 +36,7 @@ mod trace;
 use crate::decode::LogEvent;
 
 pub(crate) use crate::limits::cut;
-pub(crate) use crate::limits::{MAX_FIELD_LEN, MAX_FIELDS, MAX_FRAMES, MAX_MESSAGE_LEN};
+pub(crate) use crate::limits::{MAX_FIELD_READ_LEN, MAX_FIELDS, MAX_FRAMES, MAX_MESSAGE_LEN};
 pub(crate) use crate::model::{Frame, Level, Occurrence};
 
 /// The error in one message, if it holds one.
@@ -150,7 +150,7 @@ impl Fields {
         }
         self.0.push((
             cut(key, crate::limits::MAX_FIELD_NAME_LEN).to_string(),
-            cut(value, MAX_FIELD_LEN).to_string(),
+            cut(value, MAX_FIELD_READ_LEN).to_string(),
         ));
     }
 
@@ -205,7 +205,7 @@ mod tests {
         }
         let v = f.into_vec();
         assert_eq!(v.len(), MAX_FIELDS);
-        assert!(v.iter().all(|(_, val)| val.len() == MAX_FIELD_LEN));
+        assert!(v.iter().all(|(_, val)| val.len() == MAX_FIELD_READ_LEN));
     }
 
     #[test]
