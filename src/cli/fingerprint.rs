@@ -3,7 +3,11 @@
 //! The output is a contract (benchmarks and scripts read it): at least `id`,
 //! `log_group` and `fingerprint` (null when the event holds no error).
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
 
 use serde::Serialize;
 
@@ -13,7 +17,36 @@ use faultline::fingerprint::{self, Explanation};
 use faultline::model::{Level, Occurrence};
 use faultline::scrub;
 
-use super::Source;
+use super::Error;
+use super::input::{self, Source};
+
+#[derive(Args)]
+pub struct FingerprintArgs {
+    /// Treat every message as an error message (for template-grouping
+    /// benchmarks), skipping error detection.
+    #[arg(long)]
+    every_line: bool,
+    /// Add what went into each fingerprint (kind, masked message, frames).
+    #[arg(long)]
+    explain: bool,
+    /// Inputs, as for `ingest`.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+pub fn run(args: FingerprintArgs) -> Result<ExitCode, Error> {
+    let inputs = input::sources(&args.paths)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let failed =
+        print_all(&inputs, args.every_line, args.explain, &mut out).map_err(Error::Output)?;
+    out.flush().map_err(Error::Output)?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -112,7 +145,11 @@ pub fn print(
             .map(|e| Some(every_line_occurrence(&e.message)))
             .collect()
     } else {
-        extract::extract_events(&batch.log_events)
+        // Scrubbed as ingest scrubs them, so the keys printed here are the
+        // keys ingest stores.
+        let mut found = extract::extract_events(&batch.log_events);
+        found.iter_mut().flatten().for_each(scrub::occurrence);
+        found
     };
     for (event, occurrence) in batch.log_events.iter().zip(&found) {
         let explanation = occurrence
@@ -123,15 +160,7 @@ pub fn print(
             log_group: &batch.log_group,
             fingerprint: explanation.as_ref().map(|e| e.fingerprint.clone()),
             kind: occurrence.as_ref().map(|o| o.kind.as_str()),
-            explain: if explain {
-                explanation.map(|mut e| {
-                    // The template is shown to people: no secrets in it.
-                    e.template = scrub::scrub(&e.template).into_owned();
-                    e
-                })
-            } else {
-                None
-            },
+            explain: if explain { explanation } else { None },
         };
         serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;

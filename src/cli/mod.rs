@@ -1,14 +1,75 @@
-//! Pieces of the `faultline` command that are not argument parsing.
+//! The `faultline` command: one module per subcommand, each holding its
+//! arguments and its handler; `main.rs` only starts it.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-use faultline::model::{BatchSummary, Recorded};
+use clap::{Args, Parser, Subcommand};
+
 use faultline::notify::NotifyError;
-use faultline::store::StoreError;
+use faultline::store::{DEFAULT_URL, StoreError};
 
 pub mod fingerprint;
+pub mod ingest;
+pub mod input;
+pub mod issues;
 pub mod render;
+pub mod report;
+pub mod store;
+
+#[derive(Parser)]
+#[command(
+    name = "faultline",
+    version,
+    about = "Error tracking for the logs of batch jobs on AWS",
+    long_about = "Error tracking for the logs of batch jobs on AWS.\n\n\
+        faultline reads CloudWatch Logs subscription payloads, finds the errors in them, \
+        groups them into issues by fingerprint, counts them in a store and alerts when a \
+        new kind of error appears.\n\nStart with:\n  faultline ingest events/\n  faultline issues"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Decode log batches, record their errors as issues and alert on new ones.
+    ///
+    /// Every input is checked before anything is written: one broken input
+    /// fails the whole run and leaves the store as it was. Replaying a batch
+    /// changes no count.
+    Ingest(ingest::IngestArgs),
+    /// Print the fingerprint of every log event, one JSON object per line.
+    Fingerprint(fingerprint::FingerprintArgs),
+    /// List issues, or show, resolve, ignore or reopen one.
+    Issues(issues::IssuesArgs),
+    /// Write one self-contained HTML page with the issues, their charts,
+    /// samples and links (no network requests; safe to share).
+    Report(report::ReportArgs),
+    /// Manage the store itself.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct StoreArg {
+    /// Where issues are kept: sqlite:PATH or dynamodb://TABLE.
+    #[arg(long, env = "FAULTLINE_STORE", default_value = DEFAULT_URL, value_name = "URL")]
+    pub store: String,
+}
+
+/// Runs the command the user asked for.
+pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Ingest(args) => ingest::run(args).await,
+        Command::Fingerprint(args) => fingerprint::run(args),
+        Command::Issues(args) => issues::run(args).await,
+        Command::Report(args) => report::run(args).await,
+        Command::Store { command } => store::run(command).await,
+    }
+}
 
 /// Everything the command reports to the user as `faultline: <message>`.
 #[derive(Debug, thiserror::Error)]
@@ -39,133 +100,4 @@ pub enum Error {
         "cannot read the time {0:?}: use a duration (30m, 12h, 7d, 2w) or a UTC date (2025-12-01 or 2025-12-01T08:00:00Z)"
     )]
     Time(String),
-}
-
-/// One input file's name (for messages) and contents.
-pub struct Input {
-    pub name: String,
-    pub bytes: Vec<u8>,
-}
-
-/// Where one input comes from.
-pub enum Source {
-    Stdin,
-    File(PathBuf),
-}
-
-impl Source {
-    pub fn name(&self) -> String {
-        match self {
-            Source::Stdin => "<stdin>".into(),
-            Source::File(path) => path.display().to_string(),
-        }
-    }
-
-    pub fn read(&self) -> Result<Input, Error> {
-        let name = self.name();
-        let bytes = match self {
-            Source::Stdin => {
-                let mut bytes = Vec::new();
-                std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
-            }
-            Source::File(path) => std::fs::read(path),
-        }
-        .map_err(|source| Error::Read {
-            path: name.clone(),
-            source,
-        })?;
-        Ok(Input { name, bytes })
-    }
-}
-
-/// Expands the paths a user gave: files as they are, directories as their
-/// `*.json` files in name order (recursively), `-` as standard input.
-/// Nothing is read yet, so a long list costs no memory until it is used.
-pub fn sources(paths: &[PathBuf]) -> Result<Vec<Source>, Error> {
-    let mut sources = Vec::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            sources.push(Source::Stdin);
-        } else if path.is_dir() {
-            let mut files = Vec::new();
-            collect_json(path, &mut files)?;
-            if files.is_empty() {
-                return Err(Error::EmptyDir(path.display().to_string()));
-            }
-            files.sort();
-            sources.extend(files.into_iter().map(Source::File));
-        } else {
-            sources.push(Source::File(path.clone()));
-        }
-    }
-    Ok(sources)
-}
-
-fn collect_json(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
-    let read_err = |source| Error::Read {
-        path: dir.display().to_string(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(read_err)? {
-        let path = entry.map_err(read_err)?.path();
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            collect_json(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Running totals of an ingest, for its closing summary.
-#[derive(Default)]
-pub struct IngestTotals {
-    pub batches: usize,
-    pub duplicates: usize,
-    pub controls: usize,
-    pub events: usize,
-    pub errors: usize,
-    pub new_issues: usize,
-    pub regressions: usize,
-}
-
-impl IngestTotals {
-    pub fn add(&mut self, batch: &BatchSummary, recorded: &Recorded) {
-        if recorded.duplicate {
-            self.duplicates += 1;
-            return;
-        }
-        self.batches += 1;
-        self.events += batch.events;
-        self.errors += batch.errors;
-        self.new_issues += recorded.new_issues.len();
-        self.regressions += recorded.regressions.len();
-    }
-
-    pub fn summary(&self, inputs: usize, store: &str) -> String {
-        let mut text = format!(
-            "ingested {inputs} inputs into {store}: {} batches, {} events, {} errors, {} new issues, {} regressions",
-            self.batches, self.events, self.errors, self.new_issues, self.regressions
-        );
-        if self.duplicates > 0 {
-            text.push_str(&format!(
-                "; {} batches were already recorded and were skipped",
-                self.duplicates
-            ));
-        }
-        if self.controls > 0 {
-            text.push_str(&format!(
-                "; {} control messages acknowledged",
-                self.controls
-            ));
-        }
-        text
-    }
 }

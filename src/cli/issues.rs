@@ -1,0 +1,143 @@
+//! `faultline issues`: list issues, show one, change its status.
+
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use faultline::model::{StatusChange, StatusFilter};
+use faultline::{pipeline, store};
+
+use super::{Error, StoreArg, render};
+
+#[derive(Args)]
+pub struct IssuesArgs {
+    #[command(subcommand)]
+    action: Option<IssuesAction>,
+    #[command(flatten)]
+    list: ListArgs,
+}
+
+#[derive(Args, Clone)]
+struct ListArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Which issues to list.
+    #[arg(long, value_enum, default_value = "open")]
+    status: StatusFilter,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum IssuesAction {
+    /// List issues (the default).
+    List(ListArgs),
+    /// Show one issue with its samples and context.
+    Show(IdArgs),
+    /// Mark an issue resolved; it regresses (reopens and alerts) if it occurs again.
+    Resolve {
+        #[command(flatten)]
+        id: IdArgs,
+        /// The version with the fix: occurrences from older versions (still
+        /// running during a deploy) do not regress the issue.
+        #[arg(long, value_name = "VERSION")]
+        in_version: Option<String>,
+    },
+    /// Mark an issue ignored: it is still counted but does not alert.
+    Ignore {
+        #[command(flatten)]
+        id: IdArgs,
+        /// Only until then: a duration (7d, 12h) or a UTC date/time
+        /// (2025-12-01, 2025-12-01T08:00:00Z).
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
+        /// Only for this many more occurrences.
+        #[arg(long = "for", value_name = "N")]
+        for_count: Option<u64>,
+    },
+    /// Mark an issue open again.
+    Reopen(IdArgs),
+}
+
+#[derive(Args)]
+struct IdArgs {
+    /// The issue id, or a unique prefix of it.
+    id: String,
+    #[command(flatten)]
+    store: StoreArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let action = args.action.unwrap_or(IssuesAction::List(args.list));
+    match action {
+        IssuesAction::List(list) => {
+            let store = store::open(&list.store.store).await?;
+            let issues = store.issues(list.status).await?;
+            if list.json {
+                render::issues_json(&issues, &mut out)?;
+            } else {
+                // The sparkline covers the 24 hours up to the newest
+                // occurrence listed: batch jobs are looked at the morning
+                // after, and replayed logs keep their own times.
+                let end = issues.iter().map(|i| i.last_seen).max().unwrap_or(0);
+                let mut lines = Vec::with_capacity(issues.len());
+                for issue in &issues {
+                    let hours = store.hours(&issue.id, end - 24 * 3_600_000).await?;
+                    lines.push(render::last_day(&hours, end));
+                }
+                render::issues_table(&issues, &lines, &mut out)?;
+            }
+        }
+        IssuesAction::Show(id) => {
+            let store = store::open(&id.store.store).await?;
+            let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
+            let detail = store
+                .issue(&resolved)
+                .await?
+                .ok_or_else(|| store::StoreError::NotFound(id.id.clone()))?;
+            if id.json {
+                render::json(&detail, &mut out)?;
+            } else {
+                render::issue_detail(&detail, &mut out)?;
+            }
+        }
+        IssuesAction::Resolve { id, in_version } => {
+            set_status(id, StatusChange::Resolved { in_version }, &mut out).await?
+        }
+        IssuesAction::Ignore {
+            id,
+            until,
+            for_count,
+        } => {
+            let until = match until {
+                Some(text) => Some(
+                    faultline::text::parse_time(&text, pipeline::system_clock())
+                        .ok_or(Error::Time(text))?,
+                ),
+                None => None,
+            };
+            set_status(id, StatusChange::Ignored { until, for_count }, &mut out).await?
+        }
+        IssuesAction::Reopen(id) => set_status(id, StatusChange::Open, &mut out).await?,
+    }
+    out.flush().map_err(Error::Output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_status(id: IdArgs, change: StatusChange, out: &mut impl Write) -> Result<(), Error> {
+    let store = store::open(&id.store.store).await?;
+    let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
+    let issue = store.set_status(&resolved, &change).await?;
+    if id.json {
+        render::json(&issue, out)
+    } else {
+        writeln!(out, "{}", render::status_line(&issue)).map_err(Error::Output)
+    }
+}
