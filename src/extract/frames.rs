@@ -5,7 +5,8 @@
 //! Lambda and in containers: the runtime interface clients, the language's
 //! standard library, and installed dependencies.
 
-use super::Frame;
+use super::lines::trim_indent;
+use crate::model::Frame;
 
 /// Path fragments of runtime, standard library and dependency files.
 const LIBRARY_PATHS: [&str; 20] = [
@@ -88,12 +89,6 @@ pub(crate) fn in_app(file: &str, function: &str) -> bool {
 /// dependency code.
 pub(crate) fn java_in_app(function: &str) -> bool {
     !LIBRARY_PACKAGES.iter().any(|p| function.starts_with(p))
-}
-
-/// Leading whitespace as runtimes write it: spaces, tabs, and the NO-BREAK
-/// SPACE the Lambda Python runtime substitutes for indentation.
-pub(crate) fn trim_indent(line: &str) -> &str {
-    line.trim_start_matches([' ', '\t', '\u{a0}'])
 }
 
 /// A Python frame line `File "path", line N, in function` (indentation

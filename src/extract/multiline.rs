@@ -12,11 +12,13 @@
 //! event are looked at, and a head is considered only when that event opens a
 //! continuation.
 
-use super::frames::trim_indent;
-use super::text::{first_line, is_indented, stated_level_word};
+use super::level::{Severity, severity_word};
+use super::lines::{first_line, is_indented, trim_indent};
+use super::message::{extract, stated_level_word};
+use super::platform;
 use super::trace::exception_line;
-use super::{Occurrence, Severity, extract, platform, severity_word};
 use crate::decode::LogEvent;
+use crate::model::Occurrence;
 
 /// At most this many continuation events are folded into one head, and at
 /// most this many bytes of them: a runaway recursion trace must not build a

@@ -14,14 +14,42 @@
 
 use serde_json::{Map, Value};
 
-use super::{Fields, Level, Occurrence, occurrence};
+use super::lines::first_line;
+use super::occurrence::{Fields, occurrence};
+use crate::model::{Level, Occurrence};
 
 pub(crate) const TIMEOUT_KIND: &str = "Sandbox.Timedout";
 pub(crate) const EXIT_KIND: &str = "Runtime.ExitError";
 
+/// Lambda platform lines that report on an invocation rather than fail it.
+/// A timeout or crash has its own line ("Task timed out...", "Runtime
+/// exited..."); the REPORT line that follows repeats it as `Status:`, and is
+/// skipped so one failure is one occurrence.
+const PLATFORM_PREFIXES: [&str; 10] = [
+    "START RequestId:",
+    "END RequestId:",
+    "REPORT RequestId:",
+    "INIT_START ",
+    "INIT_REPORT ",
+    "INIT_RUNTIME_DONE",
+    "EXTENSION ",
+    "TELEMETRY ",
+    "RESTORE_START",
+    "RESTORE_REPORT",
+];
+
+/// Whether a line is one of the platform's reports on an invocation
+/// ([`PLATFORM_PREFIXES`]), which never hold an error of their own.
+pub(crate) fn is_report_line(line: &str) -> bool {
+    matches!(
+        line.as_bytes().first(),
+        Some(b'S' | b'E' | b'R' | b'I' | b'T')
+    ) && PLATFORM_PREFIXES.iter().any(|p| line.starts_with(p))
+}
+
 /// A platform failure in a text line without a level.
 pub(crate) fn text(line: &str) -> Option<Occurrence> {
-    let first = super::text::first_line(line);
+    let first = first_line(line);
     let (at, kind, level) = if let Some(at) = first.find("Task timed out after ") {
         (at, TIMEOUT_KIND, Level::Error)
     } else if let Some(at) = first
@@ -142,8 +170,8 @@ pub(crate) fn from_json(obj: &Map<String, Value>) -> Option<Occurrence> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::extract;
     use super::*;
+    use crate::extract::extract;
 
     #[test]
     fn timeout_text_line() {
@@ -196,6 +224,18 @@ mod tests {
             r#"{"time":"t","type":"platform.report","record":{"requestId":"r-9","status":"success","metrics":{"durationMs":3.2}}}"#,
             r#"{"time":"t","type":"platform.start","record":{"requestId":"r-9","version":"$LATEST"}}"#,
             r#"{"time":"t","type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init"}}"#,
+        ] {
+            assert_eq!(extract(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn platform_report_lines_are_not_errors() {
+        for line in [
+            "START RequestId: 6b9b0c6e-1111-4222-8333-944455556666 Version: $LATEST",
+            "END RequestId: 6b9b0c6e-1111-4222-8333-944455556666",
+            "REPORT RequestId: 6b9b0c6e-1111-4222-8333-944455556666\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: timeout",
+            "INIT_START Runtime Version: python:3.12.v30\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:abc",
         ] {
             assert_eq!(extract(line), None, "{line}");
         }

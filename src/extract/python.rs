@@ -1,13 +1,16 @@
-//! Python tracebacks.
+//! Python tracebacks, and how structlog's JSON lines are recognised.
 //!
 //! Python prints the exception line *last*, after the frames; with chained
 //! exceptions ("During handling of the above exception...") the last
 //! traceback is the one that was raised, so each `Traceback` line starts
 //! over.
 
-use super::MAX_FRAMES;
-use super::frames::{python_frame, trim_indent};
-use super::trace::{Trace, exception_line, lines};
+use serde_json::{Map, Value};
+
+use super::frames::python_frame;
+use super::lines::{lines, trim_indent};
+use super::trace::{Trace, exception_line};
+use crate::limits::MAX_FRAMES;
 
 pub(crate) fn parse(text: &str) -> Option<Trace> {
     let mut frames = Vec::new();
@@ -56,6 +59,12 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
         cause: None,
         shape: "python-traceback",
     })
+}
+
+/// structlog's JSON renderer: the message is `event`, the traceback
+/// `exception`.
+pub(crate) fn is_structlog(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("exception") && obj.contains_key("event")
 }
 
 #[cfg(test)]

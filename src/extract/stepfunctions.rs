@@ -10,8 +10,10 @@
 
 use serde_json::{Map, Value};
 
-use super::json::{flatten, stack_frames};
-use super::{Fields, Level, Occurrence, occurrence};
+use super::json_value::flatten;
+use super::occurrence::{Fields, occurrence};
+use super::stack::stack_frames;
+use crate::model::{Level, Occurrence};
 
 const ERROR_TYPES: [&str; 25] = [
     "ActivityFailed",
@@ -146,8 +148,8 @@ fn lambda_error(cause: &str) -> Option<Map<String, Value>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::extract as extract_line;
     use super::*;
+    use crate::extract::extract as extract_line;
 
     #[test]
     fn task_failed_with_lambda_cause() {

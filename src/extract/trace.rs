@@ -1,9 +1,9 @@
-//! Stack traces inside a message, whatever wrote them.
-//!
-//! Called only for messages already judged errors, or for multi-line
-//! messages without any level, so it may scan every line.
+//! What a stack trace says, whatever runtime printed it, and how an
+//! exception line (`Type: message`) is recognised. The parsers of each
+//! runtime's traces fill a [`Trace`]; `stack` picks the parser.
 
-use super::{Frame, frames, go, java, python};
+use super::occurrence::Fields;
+use crate::model::Frame;
 
 /// What a stack trace says: the exception that ended it (when printed) and
 /// its frames, innermost last.
@@ -21,38 +21,9 @@ pub(crate) struct Trace {
     pub definite: bool,
 }
 
-/// The lines of a message: runtimes join them with `\n`, or with `\r` when
-/// Lambda's stdout sink rewrites newlines.
-pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split(['\n', '\r']).filter(|l| !l.trim().is_empty())
-}
-
-/// The stack trace in a message, if it holds one.
-pub(crate) fn parse(text: &str) -> Option<Trace> {
-    if (text.contains("Traceback (most recent call last)") || text.contains("File \""))
-        && let Some(t) = python::parse(text)
-    {
-        return Some(t);
-    }
-    if text.contains("at ")
-        && let Some(t) = java::parse(text)
-    {
-        return Some(t);
-    }
-    if text.contains("panic: ") || text.contains("fatal error: ") {
-        if let Some(t) = go::parse_panic(text) {
-            return Some(t);
-        }
-    }
-    if text.contains("panicked at ") {
-        return rust_panic(text);
-    }
-    None
-}
-
 impl Trace {
     /// Context that the occurrence keeps besides kind, message and frames.
-    pub(crate) fn push_fields(&self, fields: &mut super::Fields) {
+    pub(crate) fn push_fields(&self, fields: &mut Fields) {
         if let Some((kind, message)) = &self.cause {
             fields.push("cause.kind", kind);
             fields.push("cause.message", message);
@@ -129,46 +100,6 @@ pub(crate) fn looks_like_exception_type(kind: &str) -> bool {
         || kind.starts_with("Sandbox.")
 }
 
-/// A Rust panic: `thread 'main' panicked at src/main.rs:5:10:` followed by
-/// the message (Rust 1.73 and later), or the older
-/// `thread 'main' panicked at 'message', src/main.rs:5:10`.
-fn rust_panic(text: &str) -> Option<Trace> {
-    let start = text.find("panicked at ")?;
-    let rest = &text[start + "panicked at ".len()..];
-    let (head, tail) = rest.split_once(['\n', '\r']).unwrap_or((rest, ""));
-    let (message, location) = if let Some(old) = head.strip_prefix('\'') {
-        match old.rsplit_once("', ") {
-            Some((m, loc)) => (m.to_string(), loc),
-            None => (old.to_string(), ""),
-        }
-    } else {
-        let loc = head.trim_end().strip_suffix(':').unwrap_or(head);
-        let message = lines(tail)
-            .find(|l| !l.starts_with("note: "))
-            .unwrap_or("")
-            .to_string();
-        (message, loc)
-    };
-    let mut parts = location.rsplitn(3, ':');
-    let (_col, line, file) = (parts.next(), parts.next(), parts.next());
-    let frames = match (file, line.and_then(|l| l.parse().ok())) {
-        (Some(file), Some(line)) => vec![Frame {
-            function: String::new(),
-            file: file.to_string(),
-            line: Some(line),
-            in_app: frames::in_app(file, ""),
-        }],
-        _ => Vec::new(),
-    };
-    Some(Trace {
-        header: Some(("panic".to_string(), message)),
-        frames,
-        cause: None,
-        shape: "rust-panic",
-        definite: true,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,19 +131,5 @@ mod tests {
             None
         );
         assert_eq!(exception_line("main.main()"), None);
-    }
-
-    #[test]
-    fn rust_panics_old_and_new() {
-        let t = parse("thread 'main' panicked at src/main.rs:5:10:\nindex out of bounds\nnote: run with `RUST_BACKTRACE=1`").unwrap();
-        assert_eq!(
-            t.header,
-            Some(("panic".into(), "index out of bounds".into()))
-        );
-        assert_eq!(t.frames[0].file, "src/main.rs");
-        assert_eq!(t.frames[0].line, Some(5));
-        let t = parse("thread 'main' panicked at 'boom', src/lib.rs:2:3").unwrap();
-        assert_eq!(t.header, Some(("panic".into(), "boom".into())));
-        assert_eq!(t.frames[0].line, Some(2));
     }
 }

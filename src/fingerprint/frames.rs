@@ -6,7 +6,7 @@
 //! container, and compilers number anonymous functions in source order, so
 //! all of these are dropped or normalised here.
 
-use crate::extract::Frame;
+use crate::model::Frame;
 
 /// How many innermost frames are used. Enough to tell call sites apart, few
 /// enough that recursion depth or a different caller further out does not

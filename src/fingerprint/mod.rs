@@ -21,7 +21,7 @@ use std::fmt;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::extract::Occurrence;
+use crate::model::Occurrence;
 pub use frames::FrameSource;
 pub use mask::{MASK, template, template_into};
 
@@ -213,7 +213,7 @@ fn producer_key(log_group: &str, given: &str) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::Level;
+    use crate::model::Level;
 
     fn occ(kind: &str, message: &str) -> Occurrence {
         Occurrence {

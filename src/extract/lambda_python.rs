@@ -1,0 +1,180 @@
+//! Lambda's Python runtime, text format: the runtime's report of an
+//! uncaught exception (`[ERROR] KeyError: 'x'` then the traceback, with
+//! `\r` for newlines on the stdout sink and NO-BREAK SPACEs for
+//! indentation), `logging` records (`[ERROR]\t<time>\t<request id>\t<msg>`),
+//! and in the JSON format, how its records are recognised (`log_level` for
+//! the runtime's own, `logger` beside the error keys for `logging`).
+
+use serde_json::{Map, Value};
+
+use super::level::{Severity, severity_word};
+use super::lines::looks_like_timestamp;
+use super::occurrence::Fields;
+use super::text::text_error;
+use crate::model::Occurrence;
+
+/// The level word of a `[LEVEL]` prefix, if the line starts with one.
+pub(crate) fn bracketed_word(line: &str) -> Option<&str> {
+    let close = line.as_bytes().iter().take(12).position(|&b| b == b']')?;
+    let word = line.get(1..close)?;
+    severity_word(word).is_some().then_some(word)
+}
+
+/// `[ERROR] KeyError: 'x'` (Lambda Python uncaught, also the Java logger
+/// prefix) and `[ERROR]\t<ts>\t<request id>\t<msg>` (Python `logging` in
+/// Lambda's text format). `None` when the brackets hold no level.
+pub(crate) fn bracketed_level(line: &str) -> Option<Option<Occurrence>> {
+    let close = line.as_bytes().iter().take(12).position(|&b| b == b']')?;
+    let severity = severity_word(&line[1..close])?;
+    let Severity::At(level) = severity else {
+        return Some(None);
+    };
+    let rest = &line[close + 1..];
+    let mut fields = Fields::default();
+    if let Some(logged) = rest.strip_prefix('\t') {
+        let mut parts = logged.splitn(3, '\t');
+        let body = match (parts.next(), parts.next(), parts.next()) {
+            (Some(ts), Some(request_id), Some(msg)) if looks_like_timestamp(ts) => {
+                fields.push("requestId", request_id);
+                msg
+            }
+            _ => logged,
+        };
+        return Some(Some(text_error(level, body, fields, "python-logging-text")));
+    }
+    let body = rest.trim_start();
+    let shape = if body.contains("Traceback (most recent call last)") {
+        "python-text"
+    } else {
+        "level-prefix"
+    };
+    Some(Some(text_error(level, body, fields, shape)))
+}
+
+/// The runtime's own JSON record of an uncaught exception.
+pub(crate) fn is_json(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("log_level")
+}
+
+/// A `logging` record in the JSON format: the error keys beside `logger`.
+pub(crate) fn is_logging_json(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("errorType") && obj.contains_key("requestId") && obj.contains_key("logger")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::extract::extract;
+    use crate::model::{Level, Occurrence};
+
+    fn kind_message(msg: &str) -> (String, String) {
+        let o = extract(msg).unwrap_or_else(|| panic!("no error in {msg:?}"));
+        (o.kind, o.message)
+    }
+
+    fn field<'a>(o: &'a Occurrence, key: &str) -> Option<&'a str> {
+        o.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn python_uncaught_text_with_newlines() {
+        let o = extract("[ERROR] KeyError: 'order_id'\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 12, in handler\n    order = event['order_id']\n").unwrap();
+        assert_eq!(
+            (o.kind.as_str(), o.message.as_str()),
+            ("KeyError", "'order_id'")
+        );
+        assert_eq!(o.shape, "python-text");
+        assert_eq!(o.frames.len(), 1);
+        assert_eq!(o.frames[0].function, "handler");
+        assert_eq!(o.frames[0].line, Some(12));
+    }
+
+    #[test]
+    fn python_uncaught_text_with_carriage_returns_and_nbsp() {
+        let o = extract("[ERROR] ZeroDivisionError: division by zero\rTraceback (most recent call last):\r\u{a0}\u{a0}File \"/var/task/app.py\", line 3, in handler\r\u{a0}\u{a0}\u{a0}\u{a0}return 1 / 0\n").unwrap();
+        assert_eq!(o.kind, "ZeroDivisionError");
+        assert_eq!(o.message, "division by zero");
+        assert_eq!(o.frames[0].file, "/var/task/app.py");
+    }
+
+    #[test]
+    fn python_import_error_keeps_runtime_type() {
+        let (k, m) = kind_message(
+            "[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'yaml'\rTraceback (most recent call last):",
+        );
+        assert_eq!(k, "Runtime.ImportModuleError");
+        assert_eq!(m, "Unable to import module 'app': No module named 'yaml'");
+    }
+
+    #[test]
+    fn python_logging_text() {
+        let o = extract("[ERROR]\t2024-05-01T10:00:00.123Z\t1f2e3d4c-0000-4000-8000-000000000001\tcould not reach the ledger\n").unwrap();
+        assert_eq!(o.kind, "");
+        assert_eq!(o.message, "could not reach the ledger");
+        assert_eq!(o.shape, "python-logging-text");
+        assert_eq!(
+            o.fields,
+            [(
+                "requestId".to_string(),
+                "1f2e3d4c-0000-4000-8000-000000000001".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn python_logging_exception_uses_the_traceback() {
+        let o = extract("[ERROR]\t2024-05-01T10:00:00.123Z\tabc\tfailed to settle\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 8, in settle\n    total = a / b\nZeroDivisionError: division by zero").unwrap();
+        assert_eq!(o.kind, "ZeroDivisionError");
+        assert!(
+            o.fields
+                .contains(&("message".into(), "failed to settle".into()))
+        );
+    }
+
+    #[test]
+    fn bracketed_levels_below_error_are_not_errors() {
+        assert_eq!(
+            extract("[INFO]\t2024-05-01T10:00:00.123Z\tabc\tstarted"),
+            None
+        );
+        assert_eq!(
+            extract("[WARNING]\t2024-05-01T10:00:00.123Z\tabc\tslow"),
+            None
+        );
+        assert_eq!(
+            extract(
+                "[DEBUG] Traceback (most recent call last):\n  File \"a.py\", line 1, in f\nValueError: x"
+            ),
+            None
+        );
+        assert_eq!(extract("[CRITICAL] disk full").unwrap().level, Level::Fatal);
+        assert_eq!(
+            extract("[ERROR] First test message").unwrap().message,
+            "First test message"
+        );
+    }
+
+    #[test]
+    fn python_uncaught_json_uses_log_level() {
+        let o = extract(r#"{"timestamp": "2024-05-01T10:00:00Z", "log_level": "ERROR", "errorMessage": "'sku'", "errorType": "KeyError", "requestId": "r-1", "stackTrace": ["  File \"/var/task/app.py\", line 9, in handler\n    sku = event['sku']\n"]}"#).unwrap();
+        assert_eq!(
+            (o.kind.as_str(), o.message.as_str(), o.shape),
+            ("KeyError", "'sku'", "python-json")
+        );
+        assert_eq!(o.frames[0].line, Some(9));
+        assert_eq!(o.fields, [("requestId".into(), "r-1".into())]);
+    }
+
+    #[test]
+    fn python_logging_json() {
+        let o = extract(r#"{"timestamp": "2024-05-01T10:00:00Z", "level": "ERROR", "message": "could not price order", "logger": "root", "stackTrace": ["  File \"/var/task/app.py\", line 20, in price\n    return a / b\n"], "errorType": "ZeroDivisionError", "errorMessage": "division by zero", "requestId": "r-2", "location": "/var/task/app.py:price:22"}"#).unwrap();
+        assert_eq!(o.kind, "ZeroDivisionError");
+        assert_eq!(o.message, "division by zero");
+        assert_eq!(o.shape, "python-logging-json");
+        assert_eq!(field(&o, "message"), Some("could not price order"));
+        assert_eq!(field(&o, "logger"), Some("root"));
+        assert_eq!(field(&o, "errorType"), None);
+    }
+}

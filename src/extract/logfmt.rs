@@ -1,0 +1,88 @@
+//! logfmt (`time=... level=error msg="failed" err="..."`), as logrus and
+//! Go's slog text handler write it, and the key/value pairs that tracing's
+//! span prefix uses too.
+
+use super::lines::first_line;
+use super::occurrence::{Fields, occurrence};
+use crate::model::{Level, Occurrence};
+
+/// logfmt (`time=... level=error msg="failed" err="..."`), as logrus and
+/// slog text handlers write it.
+pub(crate) fn logfmt_error(level: Level, line: &str) -> Occurrence {
+    let mut fields = Fields::default();
+    let mut message = None;
+    for (k, v) in logfmt_pairs(first_line(line)) {
+        match k {
+            "msg" | "message" if message.is_none() => message = Some(v),
+            "time" | "ts" | "level" | "lvl" | "severity" => {}
+            _ => fields.push(k, &v),
+        }
+    }
+    let message = message.unwrap_or_default();
+    occurrence("", &message, Vec::new(), level, "logfmt", fields)
+}
+
+/// `key=value key="quoted \" value"` pairs; anything else is skipped.
+pub(crate) fn logfmt_pairs(s: &str) -> Vec<(&str, String)> {
+    let mut out = Vec::new();
+    let mut rest = s.trim_start();
+    while !rest.is_empty() && out.len() < 64 {
+        let key_end = rest.find(['=', ' ']).unwrap_or(rest.len());
+        let key = &rest[..key_end];
+        rest = &rest[key_end..];
+        let Some(after_eq) = rest.strip_prefix('=') else {
+            rest = rest.trim_start();
+            continue;
+        };
+        let value;
+        if let Some(quoted) = after_eq.strip_prefix('"') {
+            let mut v = String::new();
+            let mut end = quoted.len();
+            let mut escaped = false;
+            for (i, c) in quoted.char_indices() {
+                if escaped {
+                    v.push(c);
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    end = i + 1;
+                    break;
+                } else {
+                    v.push(c);
+                }
+            }
+            value = v;
+            rest = &quoted[end.min(quoted.len())..];
+        } else {
+            let end = after_eq.find(' ').unwrap_or(after_eq.len());
+            value = after_eq[..end].to_string();
+            rest = &after_eq[end..];
+        }
+        if !key.is_empty() {
+            out.push((key, value));
+        }
+        rest = rest.trim_start();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::extract::extract;
+
+    #[test]
+    fn logfmt_lines() {
+        let o = extract("time=\"2024-05-01T10:00:00Z\" level=error msg=\"sync failed\" error=\"dial tcp: i/o timeout\" job=7").unwrap();
+        assert_eq!(o.message, "sync failed");
+        assert_eq!(o.shape, "logfmt");
+        assert!(
+            o.fields
+                .contains(&("error".into(), "dial tcp: i/o timeout".into()))
+        );
+        assert_eq!(
+            extract("time=\"2024-05-01T10:00:00Z\" level=info msg=\"0 errors\""),
+            None
+        );
+    }
+}

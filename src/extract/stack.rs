@@ -1,0 +1,97 @@
+//! Finding the stack trace in a message or in a structured stack value,
+//! whatever runtime wrote it: the per-runtime parsers are tried where the
+//! text carries their markers.
+//!
+//! Called only for messages already judged errors, or for multi-line
+//! messages without any level, so it may scan every line.
+
+use serde_json::Value;
+
+use super::frames::{go_frame, stack_element};
+use super::lines::{first_line, lines, trim_indent};
+use super::trace::{Trace, exception_line};
+use super::{at_trace, go, python, rust};
+use crate::limits::MAX_FRAMES;
+
+/// The stack trace in a message, if it holds one.
+pub(crate) fn parse(text: &str) -> Option<Trace> {
+    if (text.contains("Traceback (most recent call last)") || text.contains("File \""))
+        && let Some(t) = python::parse(text)
+    {
+        return Some(t);
+    }
+    if text.contains("at ")
+        && let Some(t) = at_trace::parse(text)
+    {
+        return Some(t);
+    }
+    if text.contains("panic: ") || text.contains("fatal error: ") {
+        if let Some(t) = go::parse_panic(text) {
+            return Some(t);
+        }
+    }
+    if text.contains("panicked at ") {
+        return rust::panic(text);
+    }
+    None
+}
+
+/// Frames, innermost last, and the exception line when the stack has one,
+/// from a stack written as an array (Lambda's `stackTrace`, Go's
+/// `{path,line,label}` entries) or as one string.
+pub(crate) fn stack_frames(stack: &Value) -> Trace {
+    match stack {
+        Value::Array(items) => {
+            let mut frames = Vec::new();
+            let mut header = None;
+            let mut python = false;
+            for item in items.iter().take(MAX_FRAMES * 2) {
+                if frames.len() >= MAX_FRAMES {
+                    break;
+                }
+                match item {
+                    Value::String(s) => {
+                        if let Some(f) = stack_element(s) {
+                            python |= trim_indent(s).starts_with("File \"");
+                            frames.push(f);
+                        } else if frames.is_empty() && header.is_none() {
+                            header = exception_line(first_line(s));
+                        }
+                    }
+                    Value::Object(o) => {
+                        let path = o.get("path").and_then(Value::as_str).unwrap_or("");
+                        let label = o.get("label").and_then(Value::as_str).unwrap_or("");
+                        let line = o
+                            .get("line")
+                            .and_then(Value::as_u64)
+                            .and_then(|n| u32::try_from(n).ok());
+                        frames.push(go_frame(path, line, label));
+                    }
+                    _ => {}
+                }
+            }
+            // Python lists frames innermost last; Node.js, Java and Go
+            // innermost first.
+            if !python {
+                frames.reverse();
+            }
+            Trace {
+                header,
+                frames,
+                ..Trace::default()
+            }
+        }
+        Value::String(s) => match parse(s) {
+            Some(t) => t,
+            None if s.contains(".go:") => Trace {
+                frames: go::stack_frames(lines(s)),
+                ..Trace::default()
+            },
+            None => Trace {
+                header: exception_line(first_line(s)),
+                ..Trace::default()
+            },
+        },
+        _ => Trace::default(),
+    }
+}
