@@ -22,6 +22,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod sanitize;
 pub mod scrub;
 pub mod store;
 pub mod text;

@@ -14,21 +14,10 @@ use crate::text::rfc3339;
 /// Days of hourly history each chart shows, ending at the issue's last hour.
 const CHART_DAYS: i64 = 7;
 
-/// Text made safe for HTML element content and quoted attribute values.
+/// Text made safe for HTML element content and quoted attribute values
+/// ([`crate::sanitize::html`]).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::sanitize::html(text)
 }
 
 const STYLE: &str = "

@@ -1,11 +1,9 @@
 //! Small text helpers shared by the outputs.
 
-/// `text` with control characters (ANSI escapes, carriage returns, NULs)
-/// replaced, so that what a log line carried cannot drive a terminal.
+/// `text` made safe for a terminal ([`crate::sanitize::terminal`]), so that
+/// what a log line carried cannot drive it.
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::sanitize::terminal(text)
 }
 
 /// Epoch milliseconds as an RFC 3339 UTC timestamp, `1970-01-01T00:00:00.000Z`.
@@ -51,7 +49,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_neutralised() {
-        assert_eq!(printable("a\x1b[31mb\r\n"), "a [31mb  ");
+        assert_eq!(printable("a\x1b[31mb\r\n"), "a\u{FFFD}[31mb  ");
     }
 }
 

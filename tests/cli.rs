@@ -291,3 +291,127 @@ fn an_unknown_store_url_says_what_is_expected() {
         "{stderr}"
     );
 }
+
+/// A hand-made batch whose event id, stream, message and fields try to drive
+/// whatever shows them: an OSC window title, a screen clear, a C1 CSI, a
+/// right-to-left override, RLM, ALM and zero-width characters.
+const HOSTILE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}gpj.exe\u{200f}\u{61c}\u{200b}";
+
+fn hostile_batch() -> String {
+    serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/lambda/t",
+        "logStream": format!("s{HOSTILE}"),
+        "logEvents": [{
+            "id": format!("1{HOSTILE}"), "timestamp": 1_763_900_000_000i64,
+            "message": format!("{{\"level\":\"error\",\"msg\":\"boom {HOSTILE}\",\"user{HOSTILE}\":\"v{HOSTILE}\"}}"),
+        }],
+    })
+    .to_string()
+}
+
+fn assert_inert(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for (c, name) in [
+        ('\u{1b}', "ESC"),
+        ('\u{7}', "BEL"),
+        ('\u{9b}', "C1 CSI"),
+        ('\u{202e}', "RLO"),
+        ('\u{200f}', "RLM"),
+        ('\u{61c}', "ALM"),
+        ('\u{200b}', "ZWSP"),
+    ] {
+        assert!(!text.contains(c), "{what} carries a raw {name}:\n{text}");
+    }
+}
+
+#[test]
+fn nothing_a_log_line_carries_can_drive_the_terminal_or_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), hostile_batch()).unwrap();
+    let ingest = faultline(&["ingest", "in.json"], dir.path());
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    assert_inert("the console alert", &ingest.stdout);
+    let id = issues_json(dir.path())[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec!["issues"],
+        vec!["issues", "--json"],
+        vec!["issues", "show", &id],
+        vec!["issues", "show", &id, "--json"],
+    ] {
+        let out = faultline(&args, dir.path());
+        assert!(out.status.success(), "{args:?}");
+        assert_inert(&format!("{args:?}"), &out.stdout);
+    }
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["issues", "show", &id, "--json"], dir.path())).unwrap();
+    assert_eq!(
+        shown["samples"][0]["event_id"],
+        format!("1{HOSTILE}"),
+        "JSON escapes the value but keeps it exact"
+    );
+    ok(&["report", "--html", "r.html"], dir.path());
+    assert_inert(
+        "the report",
+        &std::fs::read(dir.path().join("r.html")).unwrap(),
+    );
+}
+
+#[test]
+fn a_report_that_cannot_be_written_leaves_the_previous_one_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<serde_json::Value> = (0..60)
+        .map(|i| {
+            serde_json::json!({"id": i.to_string(), "timestamp": 1_763_900_000_000i64 + i,
+                "message": format!("[ERROR] Error{i}: {}", "x".repeat(2000))})
+        })
+        .collect();
+    let batch = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "1",
+        "logGroup": "/aws/lambda/t", "logStream": "s", "logEvents": events});
+    std::fs::write(dir.path().join("in.json"), batch.to_string()).unwrap();
+    ok(&["ingest", "--notify", "none", "in.json"], dir.path());
+    ok(&["report", "--html", "r.html"], dir.path());
+    let before = std::fs::read(dir.path().join("r.html")).unwrap();
+    assert!(
+        before.len() > 128 * 1024,
+        "the page is larger than the limit below"
+    );
+    // A file-size limit of 64 KB (128 blocks of 512 bytes) makes the page's
+    // write fail, as a full disk does, while the store (read here, not
+    // written) still opens; the signal the limit raises is ignored so the
+    // write returns an error instead of killing the process.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -f 128; trap '' XFSZ; exec \"$0\" report --html r.html",
+        ])
+        .arg(env!("CARGO_BIN_EXE_faultline"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the write failed");
+    assert!(stderr.contains("cannot write r.html"), "{stderr}");
+    let after = std::fs::read(dir.path().join("r.html")).unwrap();
+    assert!(
+        after == before,
+        "the previous report was replaced by {} bytes",
+        after.len()
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "no temporary file is left behind: {left:?}"
+    );
+}

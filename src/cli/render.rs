@@ -53,7 +53,7 @@ pub fn issues_json(issues: &[Issue], out: &mut impl Write) -> Result<(), Error> 
 }
 
 pub fn json(value: &impl Serialize, out: &mut impl Write) -> Result<(), Error> {
-    serde_json::to_writer_pretty(&mut *out, value)
+    faultline::sanitize::json_pretty(&mut *out, value)
         .map_err(|e| Error::Output(std::io::Error::from(e)))?;
     writeln!(out).map_err(Error::Output)
 }
@@ -169,7 +169,7 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
                 .collect();
             text.push_str(&format!(
                 "  {:<17} {:>4}{more:<1}  {}\n",
-                facet.name,
+                printable(&facet.name),
                 facet.distinct,
                 top.join(", ")
             ));
@@ -185,7 +185,7 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
             "\n  {}  {}  event {}\n",
             rfc3339(sample.timestamp),
             printable(&sample.log_stream),
-            sample.event_id
+            printable(&sample.event_id)
         ));
         for line in sample
             .message

@@ -1,6 +1,7 @@
 //! `faultline report --html FILE`: one self-contained page of the issues.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -35,10 +36,32 @@ pub async fn run(args: ReportArgs) -> Result<ExitCode, Error> {
         pipeline::system_clock(),
         &faultline::links::region(),
     );
-    std::fs::write(&args.html, page).map_err(|source| Error::Write {
+    write_atomically(&args.html, page.as_bytes()).map_err(|source| Error::Write {
         path: args.html.display().to_string(),
         source,
     })?;
     eprintln!("wrote {} issues to {}", details.len(), args.html.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over
+/// `path`: a full disk or a crash leaves the previous report whole, never a
+/// cut or empty one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
 }

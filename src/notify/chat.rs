@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::links;
 use crate::model::{Alert, AlertIssue, EventType};
+use crate::sanitize::{self, Lines};
 use crate::text::rfc3339;
 
 /// SNS allows 262,144 bytes for the message plus its attributes; this leaves
@@ -116,36 +117,21 @@ pub fn ascii_line(text: &str, max: usize) -> String {
     format!("{}...", &out[..max.saturating_sub(3)])
 }
 
-/// Text with control characters made spaces (newlines kept only if `lines`).
+/// Plain text for the email ([`sanitize::plain`]): hidden characters made
+/// spaces, newlines kept only if `lines`.
 fn plain(text: &str, lines: bool) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' if lines => '\n',
-            '\t' => ' ',
-            c if c.is_control() => ' ',
-            // Bidirectional overrides can make text read differently than it is.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => ' ',
-            c => c,
-        })
-        .collect()
+    sanitize::plain(text, if lines { Lines::Keep } else { Lines::Join })
 }
 
 fn cut(text: &str, max: usize) -> String {
     crate::limits::truncate(text, max)
 }
 
-/// `&`, `<`, `>` as entities: Slack reads `<...>` as links and mentions.
-fn entities(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// Free text for `client-markdown`: entities plus a backslash before every
 /// character Markdown gives meaning to.
 pub fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in entities(&plain(text, false)).chars() {
+    for c in sanitize::chat(text, Lines::Join).chars() {
         if "\\`*_{}[]()#+-.!|~>".contains(c) {
             out.push('\\');
         }
@@ -156,13 +142,13 @@ pub fn escape_markdown(text: &str) -> String {
 
 /// An inline code span holding `text` literally, on one line.
 pub fn code_span(text: &str) -> String {
-    let inner = entities(&plain(text, false)).replace('`', "'");
+    let inner = sanitize::chat(text, Lines::Join).replace('`', "'");
     format!("`{}`", if inner.is_empty() { " ".into() } else { inner })
 }
 
 /// A fenced code block holding `text` literally.
 pub fn code_block(text: &str) -> String {
-    let inner = entities(&plain(text, true)).replace('`', "'");
+    let inner = sanitize::chat(text, Lines::Keep).replace('`', "'");
     format!("```\n{}\n```", inner.trim_end())
 }
 
