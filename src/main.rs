@@ -37,9 +37,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(code) => code,
+        Err(e) if e.is_closed_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("faultline: {e}");
-            ExitCode::FAILURE
+            e.exit_code()
         }
     }
 }

@@ -415,3 +415,24 @@ fn a_report_that_cannot_be_written_leaves_the_previous_one_whole() {
         "no temporary file is left behind: {left:?}"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), GOOD).unwrap();
+    ok(&["ingest", "in.json"], dir.path());
+    for args in [&["issues"][..], &["issues", "--json"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before faultline writes, as after `| head -0`.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

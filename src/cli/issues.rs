@@ -6,34 +6,40 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use faultline::model::{StatusChange, StatusFilter};
+use faultline::store::DEFAULT_URL;
 use faultline::{pipeline, store};
 
-use super::{Error, StoreArg, render};
+use super::{Error, render};
 
+/// The options of `issues` are declared once, here, and are global: they
+/// mean the same before or after the action (`issues --store X resolve ID`
+/// and `issues resolve ID --store X` change the same store). Listing
+/// options given to an action that does not list are refused, not ignored.
 #[derive(Args)]
 pub struct IssuesArgs {
     #[command(subcommand)]
     action: Option<IssuesAction>,
-    #[command(flatten)]
-    list: ListArgs,
-}
-
-#[derive(Args, Clone)]
-struct ListArgs {
-    #[command(flatten)]
-    store: StoreArg,
-    /// Which issues to list.
-    #[arg(long, value_enum, default_value = "open")]
-    status: StatusFilter,
-    /// Print a JSON array instead of a table.
-    #[arg(long)]
+    /// Where issues are kept: sqlite:PATH or dynamodb://TABLE.
+    #[arg(
+        long,
+        global = true,
+        env = "FAULTLINE_STORE",
+        default_value = DEFAULT_URL,
+        value_name = "URL"
+    )]
+    store: String,
+    /// Print JSON instead of text (the contract is in the README).
+    #[arg(long, global = true)]
     json: bool,
+    /// Which issues to list [default: open].
+    #[arg(long, global = true, value_enum, value_name = "STATUS")]
+    status: Option<StatusFilter>,
 }
 
 #[derive(Subcommand)]
 enum IssuesAction {
     /// List issues (the default).
-    List(ListArgs),
+    List,
     /// Show one issue with its samples and context.
     Show(IdArgs),
     /// Mark an issue resolved; it regresses (reopens and alerts) if it occurs again.
@@ -65,22 +71,28 @@ enum IssuesAction {
 struct IdArgs {
     /// The issue id, or a unique prefix of it.
     id: String,
-    #[command(flatten)]
-    store: StoreArg,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let action = args.action.unwrap_or(IssuesAction::List(args.list));
+    let action = args.action.unwrap_or(IssuesAction::List);
+    if args.status.is_some() && !matches!(action, IssuesAction::List) {
+        return Err(Error::Usage(
+            "--status chooses which issues to list; it does not apply to show, resolve, ignore or reopen".into(),
+        ));
+    }
+    let opts = Opts {
+        store: args.store,
+        json: args.json,
+    };
     match action {
-        IssuesAction::List(list) => {
-            let store = store::open(&list.store.store).await?;
-            let issues = store.issues(list.status).await?;
-            if list.json {
+        IssuesAction::List => {
+            let store = super::open_existing(&opts.store).await?;
+            let issues = store
+                .issues(args.status.unwrap_or(StatusFilter::Open))
+                .await?;
+            if opts.json {
                 render::issues_json(&issues, &mut out)?;
             } else {
                 // The sparkline covers the 24 hours up to the newest
@@ -96,20 +108,20 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
             }
         }
         IssuesAction::Show(id) => {
-            let store = store::open(&id.store.store).await?;
+            let store = super::open_existing(&opts.store).await?;
             let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
             let detail = store
                 .issue(&resolved)
                 .await?
                 .ok_or_else(|| store::StoreError::NotFound(id.id.clone()))?;
-            if id.json {
+            if opts.json {
                 render::json(&detail, &mut out)?;
             } else {
                 render::issue_detail(&detail, &mut out)?;
             }
         }
         IssuesAction::Resolve { id, in_version } => {
-            set_status(id, StatusChange::Resolved { in_version }, &mut out).await?
+            set_status(&opts, id, StatusChange::Resolved { in_version }, &mut out).await?
         }
         IssuesAction::Ignore {
             id,
@@ -123,19 +135,36 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
                 ),
                 None => None,
             };
-            set_status(id, StatusChange::Ignored { until, for_count }, &mut out).await?
+            set_status(
+                &opts,
+                id,
+                StatusChange::Ignored { until, for_count },
+                &mut out,
+            )
+            .await?
         }
-        IssuesAction::Reopen(id) => set_status(id, StatusChange::Open, &mut out).await?,
+        IssuesAction::Reopen(id) => set_status(&opts, id, StatusChange::Open, &mut out).await?,
     }
     out.flush().map_err(Error::Output)?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn set_status(id: IdArgs, change: StatusChange, out: &mut impl Write) -> Result<(), Error> {
-    let store = store::open(&id.store.store).await?;
+/// The options every action shares.
+struct Opts {
+    store: String,
+    json: bool,
+}
+
+async fn set_status(
+    opts: &Opts,
+    id: IdArgs,
+    change: StatusChange,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let store = super::open_existing(&opts.store).await?;
     let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
     let issue = store.set_status(&resolved, &change).await?;
-    if id.json {
+    if opts.json {
         render::json(&issue, out)
     } else {
         writeln!(out, "{}", render::status_line(&issue)).map_err(Error::Output)

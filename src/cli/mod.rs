@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use faultline::notify::NotifyError;
-use faultline::store::{DEFAULT_URL, StoreError};
+use faultline::store::{DEFAULT_URL, Store, StoreError};
 
 pub mod fingerprint;
 pub mod ingest;
@@ -47,10 +47,7 @@ pub enum Command {
     /// samples and links (no network requests; safe to share).
     Report(report::ReportArgs),
     /// Manage the store itself.
-    Store {
-        #[command(subcommand)]
-        command: store::StoreCommand,
-    },
+    Store(store::StoreArgs),
 }
 
 #[derive(Args, Clone)]
@@ -60,6 +57,18 @@ pub struct StoreArg {
     pub store: String,
 }
 
+/// Opens a store that must already exist: commands that only read or change
+/// recorded issues never create one, so a mistyped path is an error naming
+/// it instead of an empty store that reports "no issues".
+pub async fn open_existing(url: &str) -> Result<Box<dyn Store>, Error> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        if !path.is_empty() && !std::path::Path::new(path).exists() {
+            return Err(Error::NoStore(path.to_string()));
+        }
+    }
+    Ok(faultline::store::open(url).await?)
+}
+
 /// Runs the command the user asked for.
 pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
@@ -67,7 +76,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Fingerprint(args) => fingerprint::run(args),
         Command::Issues(args) => issues::run(args).await,
         Command::Report(args) => report::run(args).await,
-        Command::Store { command } => store::run(command).await,
+        Command::Store(args) => store::run(args).await,
+    }
+}
+
+impl Error {
+    /// 2 for a usage error, as clap exits for its own; 1 for the rest.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+
+    /// The reader went away (`faultline issues | head`): not worth a word.
+    pub fn is_closed_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 
@@ -82,6 +106,10 @@ pub enum Error {
     },
     #[error("{0}: no *.json files in this directory")]
     EmptyDir(String),
+    #[error(
+        "no store at {0}: ingest some logs first (`faultline ingest events/`), or name the store with --store sqlite:PATH"
+    )]
+    NoStore(String),
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -96,6 +124,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Policy(#[from] faultline::policy::PolicyError),
+    /// A combination of options that means nothing; exits with 2, as
+    /// clap's own usage errors do.
+    #[error("{0}")]
+    Usage(String),
     #[error(
         "cannot read the time {0:?}: use a duration (30m, 12h, 7d, 2w) or a UTC date (2025-12-01 or 2025-12-01T08:00:00Z)"
     )]

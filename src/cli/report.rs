@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use faultline::model::StatusFilter;
-use faultline::{pipeline, store};
+use faultline::pipeline;
 
 use super::{Error, StoreArg};
 
@@ -24,7 +24,7 @@ pub struct ReportArgs {
 }
 
 pub async fn run(args: ReportArgs) -> Result<ExitCode, Error> {
-    let store = store::open(&args.store.store).await?;
+    let store = super::open_existing(&args.store.store).await?;
     let mut details = Vec::new();
     for issue in store.issues(args.status).await? {
         if let Some(detail) = store.issue(&issue.id).await? {

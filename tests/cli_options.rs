@@ -1,0 +1,207 @@
+//! Options mean the same wherever they stand on the command line, or the
+//! parser refuses them: never silently dropped. Every option of `issues`
+//! is tried before and after every action.
+
+use std::path::Path;
+
+mod common;
+
+use common::{faultline, ok};
+
+fn batch(kind: &str, id: &str) -> String {
+    serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/lambda/t", "logStream": "s",
+        "logEvents": [{"id": id, "timestamp": 1_763_900_000_000i64, "message": format!("[ERROR] {kind}: 'x'\n")}],
+    })
+    .to_string()
+}
+
+/// Two stores with different issues: `other.db` holds KeyError (open) and
+/// ValueError (resolved); the default store holds only TypeError. Whichever
+/// store a command really used shows in its effect.
+fn two_stores(dir: &Path) -> (String, String) {
+    std::fs::write(dir.join("a.json"), batch("KeyError", "1")).unwrap();
+    std::fs::write(dir.join("b.json"), batch("ValueError", "2")).unwrap();
+    std::fs::write(dir.join("c.json"), batch("TypeError", "3")).unwrap();
+    let other = "sqlite:other.db";
+    ok(
+        &[
+            "ingest", "--notify", "none", "--store", other, "a.json", "b.json",
+        ],
+        dir,
+    );
+    ok(&["ingest", "--notify", "none", "c.json"], dir);
+    let all: serde_json::Value = serde_json::from_str(&ok(
+        &[
+            "issues", "list", "--store", other, "--status", "all", "--json",
+        ],
+        dir,
+    ))
+    .unwrap();
+    let id_of = |kind: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == kind)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (key, value) = (id_of("KeyError"), id_of("ValueError"));
+    ok(&["issues", "resolve", &value, "--store", other], dir);
+    (key, value)
+}
+
+fn statuses(dir: &Path, store: &str) -> Vec<(String, String)> {
+    let all: serde_json::Value = serde_json::from_str(&ok(
+        &["issues", "--store", store, "--status", "all", "--json"],
+        dir,
+    ))
+    .unwrap();
+    let mut pairs: Vec<(String, String)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+#[test]
+fn every_issues_option_means_the_same_before_and_after_every_action_or_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (key, _) = two_stores(dir);
+    let default_before = statuses(dir, "sqlite:.faultline/faultline.db");
+    let actions: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["list"],
+        vec!["show", &key],
+        vec!["resolve", &key],
+        vec!["ignore", &key],
+        vec!["reopen", &key],
+    ];
+    let options: [&[&str]; 3] = [
+        &["--store", "sqlite:other.db"],
+        &["--json"],
+        &["--status", "all"],
+    ];
+    for action in &actions {
+        for option in options {
+            let mut outcomes = Vec::new();
+            for before in [true, false] {
+                let mut args = vec!["issues"];
+                if before {
+                    args.extend_from_slice(option);
+                    args.extend_from_slice(action);
+                } else {
+                    args.extend_from_slice(action);
+                    args.extend_from_slice(option);
+                }
+                // The store is named wherever the option under test is not
+                // --store, so each run touches other.db only through it.
+                let names_store = option[0] == "--store";
+                if !names_store {
+                    args.extend_from_slice(&["--store", "sqlite:other.db"]);
+                }
+                let out = faultline(&args, dir);
+                let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                let outcome = match out.status.code() {
+                    Some(2) => "refused".to_string(),
+                    Some(0) => {
+                        match option[0] {
+                            "--store" => {
+                                // Done on other.db: it lists or shows KeyError.
+                                assert!(
+                                    stdout.contains("KeyError") || stdout.contains(&key),
+                                    "{args:?} did not use other.db:\n{stdout}"
+                                );
+                            }
+                            "--json" => {
+                                serde_json::from_str::<serde_json::Value>(&stdout).unwrap_or_else(
+                                    |e| panic!("{args:?} printed no JSON ({e}):\n{stdout}"),
+                                );
+                            }
+                            _ => assert!(
+                                stdout.contains("ValueError"),
+                                "{args:?} did not list the resolved issue:\n{stdout}"
+                            ),
+                        }
+                        "done".to_string()
+                    }
+                    _ => panic!("{args:?} failed: {stderr}"),
+                };
+                assert_eq!(
+                    statuses(dir, "sqlite:.faultline/faultline.db"),
+                    default_before,
+                    "{args:?} changed the default store"
+                );
+                outcomes.push(outcome);
+                // Each action starts from KeyError open.
+                ok(
+                    &["issues", "reopen", &key, "--store", "sqlite:other.db"],
+                    dir,
+                );
+            }
+            assert_eq!(
+                outcomes[0], outcomes[1],
+                "issues {action:?} with {option:?}: before and after differ"
+            );
+            let lists = action.is_empty() || action[0] == "list";
+            if option[0] == "--status" {
+                let expected = if lists { "done" } else { "refused" };
+                assert_eq!(outcomes[0], expected, "issues {action:?} {option:?}");
+            } else {
+                assert_eq!(outcomes[0], "done", "issues {action:?} {option:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_action_took_effect_in_the_store_named_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (key, _) = two_stores(dir);
+    ok(
+        &["issues", "--store", "sqlite:other.db", "resolve", &key],
+        dir,
+    );
+    assert!(statuses(dir, "sqlite:other.db").contains(&("KeyError".into(), "resolved".into())));
+    ok(&["store", "--store", "sqlite:third.db", "init"], dir);
+    assert!(dir.join("third.db").exists());
+}
+
+#[test]
+fn reading_never_creates_a_store_and_a_missing_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["issues"],
+        vec!["issues", "--store", "sqlite:typo/x.db"],
+        vec!["issues", "show", "abc", "--store", "sqlite:typo.db"],
+        vec!["issues", "resolve", "abc", "--store", "sqlite:typo.db"],
+        vec!["report", "--html", "r.html", "--store", "sqlite:typo.db"],
+    ] {
+        let out = faultline(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let named = args
+            .iter()
+            .find_map(|a| a.strip_prefix("sqlite:"))
+            .unwrap_or(".faultline/faultline.db");
+        assert!(
+            stderr.contains(&format!("no store at {named}")),
+            "{args:?}: {stderr}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{args:?} created {left:?}");
+    }
+}
