@@ -75,7 +75,7 @@ pub enum PolicyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("policy file {path} is not valid: {message}")]
+    #[error("policy {path} is not valid: {message}")]
     Invalid { path: String, message: String },
 }
 
@@ -101,9 +101,17 @@ impl Policy {
     /// A policy from a setting that is either a file path or, where no such
     /// file exists and the text looks like TOML, the TOML itself (handy in a
     /// Lambda environment variable).
+    ///
+    /// A setting of one line may separate its entries with `;`, because a
+    /// CloudFormation parameter cannot hold a newline:
+    /// `new_issue=true;cooldown_minutes=30;threshold.count=100` is the TOML
+    /// of those three lines (TOML's dotted keys fill the `[threshold]` table).
     pub fn from_setting(setting: &str) -> Result<Policy, PolicyError> {
         if !std::path::Path::new(setting).exists() && setting.contains('=') {
-            return Policy::parse(setting, "FAULTLINE_POLICY");
+            if setting.contains('\n') {
+                return Policy::parse(setting, "FAULTLINE_POLICY");
+            }
+            return Policy::parse(&setting.replace(';', "\n"), "FAULTLINE_POLICY");
         }
         Policy::load(setting)
     }
@@ -470,5 +478,35 @@ mod tests {
             .to_string();
         assert!(err.contains("p.toml") && err.contains("new_isue"), "{err}");
         assert!(Policy::parse("[threshold]\ncount = 0", "p.toml").is_err());
+    }
+
+    #[test]
+    fn a_one_line_setting_separates_entries_with_semicolons() {
+        let line = Policy::from_setting(
+            "new_issue=false;cooldown_minutes=30;threshold.count=100;threshold.window_hours=2",
+        )
+        .unwrap();
+        let toml = Policy::parse(
+            "new_issue = false\ncooldown_minutes = 30\n[threshold]\ncount = 100\nwindow_hours = 2\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(line, toml);
+        assert_eq!(
+            Policy::from_setting("digest_over=5;").unwrap().digest_over,
+            5
+        );
+        for bad in [
+            "threshold.count=0",
+            "new_isue=true",
+            "digest_over=5;digest_over=6",
+            "regression=yes",
+        ] {
+            let err = Policy::from_setting(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("FAULTLINE_POLICY is not valid"),
+                "{bad}: {err}"
+            );
+        }
     }
 }
