@@ -15,6 +15,28 @@ pub const NAMESPACE: &str = "faultline";
 /// The metrics of each batch (template.yaml's dashboard charts them).
 pub const METRICS: [&str; 4] = ["ErrorOccurrences", "NewIssues", "Regressions", "LogEvents"];
 
+/// The metric of each failed invocation, with the dimension `ErrorType`
+/// (template.yaml's dashboard charts it): Lambda's own `Errors` metric
+/// counts failures but cannot tell a bad payload from a store outage.
+pub const FAILURES: &str = "InvocationFailures";
+
+/// The EMF line for one failed invocation of kind `error_type`.
+pub fn failure_emf(error_type: &str, now: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["ErrorType"]],
+                "Metrics": [{"Name": FAILURES, "Unit": "Count"}]
+            }]
+        },
+        "ErrorType": error_type,
+        FAILURES: 1,
+    })
+    .to_string()
+}
+
 /// The EMF line for one recorded batch, or `None` for a duplicate delivery
 /// (its occurrences were counted when it first arrived).
 pub fn emf(batch: &BatchSummary, recorded: &Recorded, now: i64) -> Option<String> {
@@ -82,5 +104,21 @@ mod tests {
             ..Recorded::default()
         };
         assert!(emf(&batch(), &recorded, 0).is_none());
+    }
+
+    #[test]
+    fn a_failure_is_counted_under_its_type() {
+        let line = failure_emf("StoreUnavailable", 1_700_000_000_000);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "ErrorType"
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            FAILURES
+        );
+        assert_eq!(v["ErrorType"], "StoreUnavailable");
+        assert_eq!(v[FAILURES], 1);
     }
 }

@@ -1,7 +1,8 @@
 //! A Lambda Runtime API server small enough to read: it hands the bootstrap
 //! binary real invocations over HTTP exactly as Lambda does
 //! (`GET /2018-06-01/runtime/invocation/next`, then a POST of the response
-//! or error), so tests exercise the real lambda_runtime client.
+//! or error), so tests exercise the real lambda_runtime client. A function
+//! that cannot start posts to `/2018-06-01/runtime/init/error` instead.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,6 +23,7 @@ struct State {
     pending: VecDeque<Vec<u8>>,
     served: usize,
     outcomes: Vec<Outcome>,
+    init_error: Option<Outcome>,
     first_poll: Option<Instant>,
 }
 
@@ -118,6 +120,15 @@ fn serve_connection(stream: TcpStream, shared: Arc<(Mutex<State>, Condvar)>) {
                 ],
                 &event,
             );
+        } else if request.method == "POST" && request.path.ends_with("/runtime/init/error") {
+            respond(stream, "202 Accepted", &[], b"{}");
+            if let Ok(mut state) = lock.lock() {
+                state.init_error = Some(Outcome {
+                    kind: "init_error".into(),
+                    body: String::from_utf8_lossy(&request.body).into_owned(),
+                });
+                changed.notify_all();
+            }
         } else if request.method == "POST" {
             let kind = if request.path.ends_with("/response") {
                 "response"
@@ -181,6 +192,16 @@ impl RuntimeApi {
             .wait_timeout_while(state, timeout, |s| s.first_poll.is_none())
             .ok()?;
         state.first_poll
+    }
+
+    /// Waits for the function to report that it cannot start.
+    pub fn init_error(&self, timeout: Duration) -> Option<Outcome> {
+        let (lock, changed) = &*self.shared;
+        let state = lock.lock().ok()?;
+        let (state, _) = changed
+            .wait_timeout_while(state, timeout, |s| s.init_error.is_none())
+            .ok()?;
+        state.init_error.clone()
     }
 
     /// Queues events and waits until each has a response or error.
