@@ -1,7 +1,9 @@
 //! template.yaml: cfn-lint finds no error, and what cfn-lint does not check
 //! holds: every reference names something that exists, the function gets the
-//! settings and only the permissions the code needs, and the table is the one
-//! src/store/dynamodb.rs expects.
+//! settings and only the permissions the code needs, the table is the one
+//! src/store/dynamodb.rs expects, the AlertPolicy parameter admits exactly
+//! the policies the function accepts, and every alarm reaches the alert
+//! topic with the attributes subscriptions filter on (run in moto).
 //!
 //! The template is read as text, not as YAML: CloudFormation's short tags
 //! (`!Ref`, `!Sub`, `!GetAtt`) trip generic YAML parsers, and the checks
@@ -123,6 +125,7 @@ fn every_reference_names_a_parameter_resource_or_condition() {
         r"!Ref\s+([A-Za-z0-9:]+)|!GetAtt\s+([A-Za-z0-9]+)\.|\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z]+)?\}",
     )
     .unwrap();
+    let inline_if = regex::Regex::new(r"!If \[\s*([A-Za-z0-9]+)").unwrap();
     let mut seen = BTreeSet::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim_start().starts_with('#') {
@@ -137,13 +140,32 @@ fn every_reference_names_a_parameter_resource_or_condition() {
             );
             seen.insert(name.to_string());
         }
-        if let Some(condition) = line.trim().strip_prefix("Condition: ") {
+        let trimmed = line.trim().trim_start_matches("- ");
+        let next = || text.lines().nth(n + 1).unwrap_or("").trim();
+        let condition = if let Some(name) = trimmed.strip_prefix("Condition: ") {
+            Some(name)
+        } else if let Some(caps) = inline_if.captures(line) {
+            caps.get(1).map(|m| m.as_str())
+        } else if trimmed == "!If" {
+            // `- !If` on a line of its own names its condition on the next.
+            Some(next().trim_start_matches("- "))
+        } else {
+            None
+        };
+        if let Some(condition) = condition {
+            seen.insert(condition.to_string());
             assert!(
                 conditions.contains_key(condition),
                 "line {}: no condition {condition:?}",
                 n + 1
             );
         }
+    }
+    for condition in conditions.keys() {
+        assert!(
+            seen.contains(condition),
+            "condition {condition} is never used"
+        );
     }
     // The function's settings point at the right kinds of thing.
     let environment = block(&text, "FaultlineFunction:", "Variables:").join("\n");
@@ -157,36 +179,51 @@ fn every_reference_names_a_parameter_resource_or_condition() {
     );
     assert_eq!(resources["IssuesTable"], "AWS::DynamoDB::Table");
     assert_eq!(resources["AlertTopic"], "AWS::SNS::Topic");
+    assert!(
+        environment.contains("FAULTLINE_OWN_LOG_GROUP: !Ref FunctionLogGroup"),
+        "{environment}"
+    );
     assert_eq!(resources["FailedEventsQueue"], "AWS::SQS::Queue");
+    assert_eq!(resources["FunctionLogGroup"], "AWS::Logs::LogGroup");
     for name in [
         "IssuesTable",
         "AlertTopic",
         "FailedEventsQueue",
+        "FunctionLogGroup",
+        "FunctionRole",
         "LogGroupName",
         "FilterPattern",
+        "AlertPolicy",
+        "ReservedConcurrency",
+        "AlertTopicKmsKeyArn",
     ] {
         assert!(seen.contains(name), "{name} is never referenced");
     }
 }
 
+/// The IAM actions a policy block grants, whether listed or single.
+fn actions(policies: &[&str]) -> BTreeSet<String> {
+    policies
+        .iter()
+        .map(|l| l.trim())
+        .filter_map(|l| l.strip_prefix("- ").or_else(|| l.strip_prefix("Action: ")))
+        .filter(|a| a.contains(':') && !a.contains(' '))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn the_function_gets_only_what_its_code_uses() {
     let text = template();
-    let policies = block(&text, "FaultlineFunction:", "Policies:");
-    let actions: BTreeSet<&str> = policies
-        .iter()
-        .filter_map(|l| l.trim().strip_prefix("- "))
-        .chain(
-            policies
-                .iter()
-                .filter_map(|l| l.trim().strip_prefix("Action: ")),
-        )
-        .filter(|a| a.contains(':') && !a.contains(' '))
-        .collect();
-    // record: BatchGetItem + TransactWriteItems (= PutItem, UpdateItem) and
-    // PutItem for error-free batches; claim_alerts: Query + UpdateItem;
-    // alert_sent: DeleteItem. Nothing else runs in the Lambda.
-    let expected: BTreeSet<&str> = [
+    let policies = block(&text, "FunctionRole:", "Policies:");
+    // logs: its own group; record: BatchGetItem + TransactWriteItems (=
+    // PutItem, UpdateItem) and PutItem for error-free batches;
+    // claim_alerts: Query + UpdateItem; alert_sent: DeleteItem; alerts:
+    // Publish, and the topic's key when it has one; the on-failure
+    // destination: SendMessage. Nothing else runs in the Lambda.
+    let expected: BTreeSet<String> = [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
@@ -194,34 +231,151 @@ fn the_function_gets_only_what_its_code_uses() {
         "dynamodb:Query",
         "sns:Publish",
         "sqs:SendMessage",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
     ]
+    .map(String::from)
     .into();
-    assert_eq!(actions, expected);
+    assert_eq!(actions(&policies), expected);
     let joined = policies.join("\n");
     assert!(
         !joined.contains('*'),
         "no wildcards in the function's policy:\n{joined}"
     );
-    assert!(joined.contains("Resource: !GetAtt IssuesTable.Arn"));
-    assert!(joined.contains("Resource: !Ref AlertTopic"));
-    assert!(joined.contains("Resource: !GetAtt FailedEventsQueue.Arn"));
+    for resource in [
+        "Resource: !GetAtt FunctionLogGroup.Arn",
+        "Resource: !GetAtt IssuesTable.Arn",
+        "Resource: !Ref AlertTopic",
+        "Resource: !GetAtt FailedEventsQueue.Arn",
+        "Resource: !Ref AlertTopicKmsKeyArn",
+    ] {
+        assert_eq!(
+            policies.iter().filter(|l| l.trim() == resource).count(),
+            1,
+            "{resource} once:\n{joined}"
+        );
+    }
+    assert!(
+        joined.contains("- !If\n                - HasTopicKey"),
+        "the key is granted only when there is one:\n{joined}"
+    );
+    let role = block(&text, "FunctionRole:", "Properties:").join("\n");
+    assert!(
+        !role.contains("ManagedPolicyArns"),
+        "no managed policy: AWSLambdaBasicExecutionRole writes to every log group"
+    );
 
     let function = block(&text, "FaultlineFunction:", "Properties:").join("\n");
     for setting in [
         "Runtime: provided.al2023",
         "Handler: bootstrap",
         "- arm64",
+        "Role: !GetAtt FunctionRole.Arn",
+        "LogGroup: !Ref FunctionLogGroup",
         "Type: CloudWatchLogs",
         "LogGroupName: !Ref LogGroupName",
         "FilterPattern: !Ref FilterPattern",
         "MaximumRetryAttempts: 2",
         "Destination: !GetAtt FailedEventsQueue.Arn",
+        "ReservedConcurrentExecutions: !If [HasReservedConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]",
     ] {
         assert!(function.contains(setting), "function lacks {setting:?}");
     }
+    // With a role of its own, SAM would ignore Policies (and a second grant
+    // of the queue is what the role replaced).
+    assert!(!function.contains("Policies:"), "{function}");
     let metadata = block(&text, "FaultlineFunction:", "Metadata:").join("\n");
     assert!(metadata.contains("BuildMethod: rust-cargolambda"));
     assert!(metadata.contains("Binary: bootstrap"));
+
+    let topic = block(&text, "AlertTopic:", "Properties:").join("\n");
+    assert!(
+        topic.contains(
+            "KmsMasterKeyId: !If [HasTopicKey, !Ref AlertTopicKmsKeyArn, !Ref AWS::NoValue]"
+        ),
+        "{topic}"
+    );
+    let relay = block(&text, "AlarmRelay:", "Policies:");
+    let expected: BTreeSet<String> = ["sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"]
+        .map(String::from)
+        .into();
+    assert_eq!(actions(&relay), expected);
+    assert!(relay.join("\n").contains("Resource: !Ref AlertTopic"));
+}
+
+/// A parameter's AllowedPattern, as the regex CloudFormation applies.
+fn allowed_pattern(text: &str, parameter: &str) -> regex::Regex {
+    let line = block(text, &format!("  {parameter}:"), &format!("{parameter}:"))
+        .into_iter()
+        .find_map(|l| l.trim().strip_prefix("AllowedPattern: "))
+        .unwrap_or_else(|| panic!("{parameter} has an AllowedPattern"));
+    // A YAML double-quoted string; `\\` is the only escape used.
+    let pattern = line.trim_matches('"').replace(r"\\", r"\");
+    regex::Regex::new(&pattern).expect("the pattern is a regex")
+}
+
+#[test]
+fn the_alert_policy_parameter_admits_the_policies_the_function_accepts() {
+    let text = template();
+    let pattern = allowed_pattern(&text, "AlertPolicy");
+    let every_key = "new_issue=false;regression=true;cooldown_minutes=30;digest_over=5;threshold.count=100;threshold.window_hours=2";
+    let policy = faultline::policy::Policy::from_setting(every_key).unwrap();
+    // Every key the policy has is one the pattern knows, so a new key
+    // cannot be added to the code and forgotten here.
+    let serialised = serde_json::to_value(&policy).unwrap();
+    for (key, value) in serialised.as_object().unwrap() {
+        let keys: Vec<String> = match value.as_object() {
+            Some(table) => table.keys().map(|k| format!("{key}.{k}")).collect(),
+            None => vec![key.clone()],
+        };
+        for key in keys {
+            assert!(
+                every_key.contains(&format!("{key}=")),
+                "{key} is not in the sample"
+            );
+        }
+    }
+    for good in [
+        "",
+        every_key,
+        "new_issue=true",
+        "digest_over=0;",
+        "threshold.count=1",
+    ] {
+        assert!(pattern.is_match(good), "the parameter refuses {good:?}");
+        if !good.is_empty() {
+            faultline::policy::Policy::from_setting(good)
+                .unwrap_or_else(|e| panic!("{good:?} passes the deploy but not the function: {e}"));
+        }
+    }
+    for bad in [
+        "threshold.count=0",
+        "new_issues=true",
+        "new_issue=yes",
+        "digest_over = 5",
+        "new_issue=true\nregression=false",
+        "new_issue=true;;regression=false",
+        "[threshold]",
+        "cooldown_minutes=-1",
+    ] {
+        assert!(!pattern.is_match(bad), "the parameter admits {bad:?}");
+    }
+
+    let concurrency = allowed_pattern(&text, "ReservedConcurrency");
+    assert!(concurrency.is_match("") && concurrency.is_match("10"));
+    assert!(
+        !concurrency.is_match("0"),
+        "0 would stop the function and drop its events"
+    );
+    let key = allowed_pattern(&text, "AlertTopicKmsKeyArn");
+    assert!(key.is_match(""));
+    assert!(
+        key.is_match("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    );
+    assert!(
+        !key.is_match("alias/aws/sns"),
+        "IAM grants on a key need its ARN"
+    );
 }
 
 #[test]
@@ -288,7 +442,281 @@ fn the_dashboard_charts_the_metrics_the_function_emits() {
         .replace("${FaultlineFunction}", "f")
         .replace("${FailedEventsQueue.QueueName}", "q");
     let parsed: serde_json::Value = serde_json::from_str(&body).expect("dashboard body is JSON");
-    assert_eq!(parsed["widgets"].as_array().map(Vec::len), Some(4));
+    assert_eq!(parsed["widgets"].as_array().map(Vec::len), Some(5));
+    let failures = format!(
+        "{{{},ErrorType}} MetricName=\\\"{}\\\"",
+        faultline::metrics::NAMESPACE,
+        faultline::metrics::FAILURES
+    );
+    assert!(
+        dashboard.contains(&failures),
+        "the dashboard lacks {failures}"
+    );
     let function = block(&text, "FaultlineFunction:", "Properties:").join("\n");
     assert!(function.contains("FAULTLINE_POLICY: !Ref AlertPolicy"));
+}
+
+/// The alarms the template declares, by logical name.
+fn alarms(text: &str) -> Vec<String> {
+    declared(text, "Resources")
+        .into_iter()
+        .filter(|(_, kind)| kind == "AWS::CloudWatch::Alarm")
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn every_alarm_watches_the_function_or_its_queue_and_goes_through_the_relay() {
+    let text = template();
+    let alarms = alarms(&text);
+    let mut metrics = BTreeSet::new();
+    for alarm in &alarms {
+        let properties = block(&text, &format!("  {alarm}:"), "Properties:").join("\n");
+        // CloudWatch's own SNS actions publish without message attributes,
+        // which filtered subscriptions never see; the relay sends them.
+        for action in ["AlarmActions", "OKActions", "InsufficientDataActions"] {
+            assert!(!properties.contains(action), "{alarm} has {action}");
+        }
+        assert!(
+            properties.contains("AlarmDescription: >-"),
+            "{alarm} says what to do"
+        );
+        assert!(
+            properties.contains("Value: !Ref FaultlineFunction")
+                || properties.contains("Value: !GetAtt FailedEventsQueue.QueueName"),
+            "{alarm} watches something of this stack:\n{properties}"
+        );
+        let metric = properties
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("MetricName: "))
+            .unwrap_or_else(|| panic!("{alarm} names its metric"));
+        metrics.insert(metric.to_string());
+    }
+    let expected: BTreeSet<String> = [
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "Throttles",
+        "DestinationDeliveryFailures",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(metrics, expected);
+
+    let rule = block(&text, "AlarmStateChanged:", "resources:").join("\n");
+    let watched: BTreeSet<String> = rule
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- !GetAtt "))
+        .filter_map(|l| l.strip_suffix(".Arn"))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        watched,
+        alarms.into_iter().collect(),
+        "the relay hears every alarm"
+    );
+    let relay = block(&text, "AlarmRelay:", "Properties:").join("\n");
+    for setting in [
+        "Type: EXPRESS",
+        "DefinitionUri: statemachine/alarm-relay.asl.json",
+        "AlertTopic: !Ref AlertTopic",
+        "FunctionLogGroup: !Ref FunctionLogGroup",
+        "Type: EventBridgeRule",
+    ] {
+        assert!(relay.contains(setting), "relay lacks {setting:?}");
+    }
+}
+
+#[test]
+fn the_relay_definition_substitutes_only_what_the_template_provides() {
+    let text = template();
+    let provided: BTreeSet<String> = block(&text, "AlarmRelay:", "DefinitionSubstitutions:")
+        .iter()
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.to_string()))
+        .collect();
+    let definition =
+        std::fs::read_to_string(root().join("statemachine/alarm-relay.asl.json")).unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(&definition).expect("the definition is JSON");
+    assert_eq!(parsed["StartAt"], "Render");
+    let used: BTreeSet<String> = regex::Regex::new(r"\$\{([A-Za-z0-9]+)\}")
+        .unwrap()
+        .captures_iter(&definition)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert_eq!(used, provided);
+}
+
+/// Runs the template's alarm relay in moto: its EventBridge rule (the
+/// pattern as written in template.yaml) decides which alarm state changes
+/// reach the state machine (the definition as written in statemachine/),
+/// which publishes to a topic with two SQS subscribers, one filtered on
+/// `event_type` `alarm` and one on `new_issue`.
+const RELAY_IN_MOTO: &str = r#"
+import json, sys, time
+import boto3
+from cfnlint.decode import decode_str
+from moto import mock_aws
+
+root, cases = sys.argv[1], json.loads(sys.argv[2])
+template, problems = decode_str(open(f"{root}/template.yaml").read())
+assert not problems, problems
+relay = template["Resources"]["AlarmRelay"]["Properties"]
+region, account = "us-east-1", "123456789012"
+
+def alarm_arn(name):
+    return f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"
+
+def resolve(value, names):
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return alarm_arn(value["Fn::GetAtt"][0])
+        if "Ref" in value:
+            return names[value["Ref"]]
+        return {k: resolve(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, names) for v in value]
+    return value
+
+def change(alarm, state, previous):
+    return {"version": "0", "id": f"{alarm}-{state}", "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch", "account": account, "time": "2026-11-30T00:00:00Z",
+            "region": region, "resources": [alarm_arn(alarm)],
+            "detail": {"alarmName": alarm,
+                       "configuration": {"description": f"What {alarm} means."},
+                       "state": {"value": state, "reason": f"Threshold crossed (\"{state}\")"},
+                       "previousState": {"value": previous, "reason": "before"}}}
+
+out = {"relayed": [], "executions": [], "deliveries": {}}
+with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    sns, sqs = boto3.client("sns", region_name=region), boto3.client("sqs", region_name=region)
+    sfn, events = boto3.client("stepfunctions", region_name=region), boto3.client("events", region_name=region)
+    def queue(name):
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    names = {"AlertTopic": topic, "FunctionLogGroup": "/aws/lambda/stack-faultline"}
+    subscribers = {}
+    for name in ["alarm", "new_issue"]:
+        url, arn = queue(name)
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                      Attributes={"FilterPolicy": json.dumps({"event_type": [name]})})
+        subscribers[name] = url
+    matched_url, matched_arn = queue("matched")
+    events.put_rule(Name="relay", EventPattern=json.dumps(
+        resolve(relay["Events"]["AlarmStateChanged"]["Properties"]["Pattern"], names)))
+    events.put_targets(Rule="relay", Targets=[{"Id": "matched", "Arn": matched_arn}])
+    definition = open(f"{root}/{relay['DefinitionUri']}").read()
+    for key, value in resolve(relay["DefinitionSubstitutions"], names).items():
+        definition = definition.replace("${" + key + "}", value)
+    machine = sfn.create_state_machine(name="relay", definition=definition, type="EXPRESS",
+                                       roleArn=f"arn:aws:iam::{account}:role/relay")["stateMachineArn"]
+    for alarm, state, previous in cases:
+        event = change(alarm, state, previous)
+        events.put_events(Entries=[{"Source": event["source"], "DetailType": event["detail-type"],
+                                     "Resources": event["resources"], "Detail": json.dumps(event["detail"])}])
+        matched = sqs.receive_message(QueueUrl=matched_url, MaxNumberOfMessages=10).get("Messages", [])
+        for m in matched:
+            sqs.delete_message(QueueUrl=matched_url, ReceiptHandle=m["ReceiptHandle"])
+        if not matched:
+            continue
+        out["relayed"].append([alarm, state, previous])
+        run = sfn.start_execution(stateMachineArn=machine, name=f"run{len(out['executions'])}",
+                                  input=json.dumps(event))["executionArn"]
+        for _ in range(500):
+            described = sfn.describe_execution(executionArn=run)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.02)
+        out["executions"].append([described["status"], described.get("cause")])
+    for name, url in subscribers.items():
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                  MessageAttributeNames=["All"]).get("Messages", [])
+        out["deliveries"][name] = [json.loads(m["Body"]) for m in got]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn alarm_state_changes_reach_subscribers_filtered_on_event_type() {
+    let python = root().join(".venv/bin/python");
+    if !python.exists() {
+        let why = "the venv with moto is not installed (run scripts/setup-test-env.sh)";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true and {why}");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPING the alarm relay: {why} ***\n"
+        );
+        return;
+    }
+    let cases = serde_json::json!([
+        ["FunctionErrorsAlarm", "ALARM", "OK"],
+        ["FunctionErrorsAlarm", "OK", "ALARM"],
+        // A new alarm's first evaluation, and other stacks' alarms: silence.
+        ["FailedEventsAlarm", "OK", "INSUFFICIENT_DATA"],
+        ["SomeoneElsesAlarm", "ALARM", "OK"],
+    ]);
+    let out = Command::new(&python)
+        .args(["-c", RELAY_IN_MOTO])
+        .arg(root())
+        .arg(cases.to_string())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        result["relayed"],
+        serde_json::json!([
+            ["FunctionErrorsAlarm", "ALARM", "OK"],
+            ["FunctionErrorsAlarm", "OK", "ALARM"]
+        ]),
+        "into ALARM and back to OK, for this stack's alarms only"
+    );
+    for execution in result["executions"].as_array().unwrap() {
+        assert_eq!(execution[0], "SUCCEEDED", "{execution}");
+    }
+    assert_eq!(
+        result["deliveries"]["new_issue"],
+        serde_json::json!([]),
+        "a subscriber to new issues hears no alarms"
+    );
+    let delivered = result["deliveries"]["alarm"].as_array().unwrap();
+    assert_eq!(delivered.len(), 2, "{delivered:#?}");
+    let mut states = Vec::new();
+    for message in delivered {
+        let attributes = &message["MessageAttributes"];
+        assert_eq!(attributes["event_type"]["Value"], "alarm");
+        assert_eq!(
+            attributes["log_group"]["Value"],
+            "/aws/lambda/stack-faultline"
+        );
+        assert_eq!(attributes["issue_ids"]["Value"], "-");
+        states.push(
+            attributes["alarm_state"]["Value"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        assert!(message["Subject"].as_str().unwrap().len() < 100);
+        // What Chatbot and other JSON subscribers get: its custom format.
+        let chat: serde_json::Value =
+            serde_json::from_str(message["Message"].as_str().unwrap()).unwrap();
+        assert_eq!(chat["version"], "1.0");
+        assert_eq!(chat["source"], "custom");
+        assert_eq!(chat["metadata"]["eventType"], "alarm");
+        let title = chat["content"]["title"].as_str().unwrap();
+        assert!(title.contains("FunctionErrorsAlarm"), "{title}");
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("What FunctionErrorsAlarm means.")
+                && description.contains("Threshold crossed"),
+            "the alarm's own description and CloudWatch's reason: {description}"
+        );
+    }
+    states.sort();
+    assert_eq!(states, ["ALARM", "OK"]);
 }
