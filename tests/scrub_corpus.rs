@@ -623,3 +623,55 @@ fn secret_free_identifiers_are_left_as_they_are() {
         changed.len()
     );
 }
+
+/// Extraction cuts field values at 1 KB before they reach the scrubber
+/// (`extract::MAX_FIELD_LEN`), so a secret across the cut arrives as a
+/// fragment. A name beside it (`token=`) still redacts the fragment; a
+/// secret known only by its format may not be. A measurement for that
+/// order, not a guarantee:
+///
+///     cargo test --test scrub_corpus cut -- --ignored --nocapture
+#[test]
+#[ignore = "measures the cut-before-scrub order; prints, asserts nothing"]
+fn secrets_cut_at_the_field_limit() {
+    for named in [true, false] {
+        let (mut total, mut whole_survived, mut cut_survived) = (0, 0, 0);
+        for p in planted()
+            .iter()
+            .filter(|p| p.secret.len() >= 32 && !p.secret.contains('\n'))
+        {
+            let prefix = if named {
+                format!("{}=", spell(p.name).snake)
+            } else {
+                "sent ".to_string()
+            };
+            let field = |pad: usize| {
+                // Padding, then a space, so the padding does not join the name.
+                let value = format!("{} {prefix}{}", "x".repeat(pad - 1), p.value);
+                let line =
+                    serde_json::json!({"level": "error", "msg": "call failed", "detail": value});
+                let mut o = extract::extract(&line.to_string()).expect("an error line");
+                scrub::occurrence(&mut o);
+                o.fields
+                    .iter()
+                    .map(|(_, v)| v.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            total += 1;
+            whole_survived += usize::from(survives(&p.secret, &field(10)));
+            // The cut falls in the middle of the secret.
+            let pad =
+                1024 - prefix.len() - p.value.find(&p.secret).unwrap_or(0) - p.secret.len() / 2;
+            cut_survived += usize::from(survives(&p.secret, &field(pad)));
+        }
+        println!(
+            "{}: {total} secrets in a field; a 16-character piece survived for {whole_survived} whole, {cut_survived} cut at 1 KB",
+            if named {
+                "named (token=...)"
+            } else {
+                "unnamed (sent ...)"
+            }
+        );
+    }
+}

@@ -37,6 +37,47 @@ const PLANTED: &[(&str, &str)] = &[
         "MIIEowIBAAKCAQEAsecretkeymaterial",
         "[ERROR] bad key -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretkeymaterial\n-----END RSA PRIVATE KEY-----",
     ),
+    // A sample of tests/secrets/planted.tsv, in the shapes issue 15 found leaking.
+    (
+        "ghp_k3VQpXoYb3l9pW2cN7r0ZsT4uHvJm8AqLdEf",
+        "[ERROR] git fetch failed: token := \"ghp_k3VQpXoYb3l9pW2cN7r0ZsT4uHvJm8AqLdEf\"",
+    ),
+    (
+        "xoxb-470455853043-5205617483380-FQ0FJZlCZBTToOFl9h2wJq5t",
+        "[ERROR] System.setProperty(\"SLACK_TOKEN\", \"xoxb-470455853043-5205617483380-FQ0FJZlCZBTToOFl9h2wJq5t\") rejected",
+    ),
+    (
+        "T7KGTUYLWUO/BXI9XQPDCGZ/5D8NfbfuKTmloFJsOKIcoZFC",
+        "[ERROR] POST https://hooks.slack.com/services/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 returned 404",
+    ),
+    (
+        "Xq7vLp2RmK9sWd4TzB6n",
+        "[ERROR] ConnectionError: redis://:Xq7vLp2RmK9sWd4TzB6n@cache.internal:6379/0 refused",
+    ),
+    (
+        "p4ss/w0rd@prod",
+        "[ERROR] OperationalError: mysql://admin:p4ss/w0rd@prod@mysql.internal:3306/app unreachable",
+    ),
+    (
+        "c2VjcmV0LWFjY291bnQta2V5LWZvci1zdG9yYWdlLTAxMjM0NTY3ODk=",
+        "[ERROR] BlobServiceClient failed: DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=c2VjcmV0LWFjY291bnQta2V5LWZvci1zdG9yYWdlLTAxMjM0NTY3ODk=;EndpointSuffix=core.windows.net",
+    ),
+    (
+        "9f1c0b7e4d2a8c6b5e3f1a0d9c8b7a6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+        "[ERROR] 403 GET https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=9f1c0b7e4d2a8c6b5e3f1a0d9c8b7a6e5f4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b&X-Amz-Date=20251123T000000Z",
+    ),
+    (
+        "LckQzktz7QjWDus0D7fztMXlOicFzFU3ZmTwFnWd",
+        "[ERROR] botocore: SignatureDoesNotMatch with AKIAQWONWUOT2O527F5X / LckQzktz7QjWDus0D7fztMXlOicFzFU3ZmTwFnWd",
+    ),
+    (
+        "Zk8pW3rQ9xL2",
+        "[ERROR] deploy failed: curl -sf -u ci:Zk8pW3rQ9xL2 https://ci.internal/api exited 22",
+    ),
+    (
+        "npm_EDusTpkr0cStY4qWB8dWKnHfDNxSIvPZZ63f",
+        r#"{"level":"error","msg":"Step Functions task failed","error":"States.TaskFailed","cause":"{\"errorMessage\":\"publish failed\",\"npmToken\":\"npm_EDusTpkr0cStY4qWB8dWKnHfDNxSIvPZZ63f\"}"}"#,
+    ),
 ];
 
 /// A structured line whose fields carry secrets by name.

@@ -242,11 +242,11 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// Maximal runs of bytes of one class, as byte ranges, with `=` padding
-/// attached to the run before it.
-fn runs(text: &str, class: u8) -> impl Iterator<Item = Range<usize>> + '_ {
-    let bytes = text.as_bytes();
-    let mut i = 0;
+/// Maximal runs of bytes of one class within `range` of `text`, as byte
+/// ranges, with `=` padding attached to the run before it.
+fn runs(text: &str, range: Range<usize>, class: u8) -> impl Iterator<Item = Range<usize>> + '_ {
+    let bytes = &text.as_bytes()[..range.end];
+    let mut i = range.start;
     std::iter::from_fn(move || {
         while i < bytes.len() && CLASS[bytes[i] as usize] & class == 0 {
             i += 1;
@@ -266,6 +266,34 @@ fn runs(text: &str, class: u8) -> impl Iterator<Item = Range<usize>> + '_ {
     })
 }
 
+/// Runs of `min` or more base64 or base64url bytes: one tight pass, so the
+/// scans cost little on text made of short words.
+fn long_runs(text: &str, min: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        loop {
+            while i < bytes.len() && CLASS[bytes[i] as usize] == 0 {
+                i += 1;
+            }
+            if i >= bytes.len() {
+                return None;
+            }
+            let start = i;
+            while i < bytes.len() && CLASS[bytes[i] as usize] != 0 {
+                i += 1;
+            }
+            if i - start >= min {
+                // Padding belongs to the run.
+                while i < bytes.len() && bytes[i] == b'=' {
+                    i += 1;
+                }
+                return Some(start..i);
+            }
+        }
+    })
+}
+
 fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -275,7 +303,7 @@ fn is_hex(s: &str) -> bool {
 /// all three letter-and-digit classes, near the entropy of random base64,
 /// and neither words nor a path. Git SHAs are 40 characters too, but hex.
 pub fn bare_aws_secret_keys(text: &str, out: &mut Vec<Range<usize>>) {
-    for run in runs(text, BASE64) {
+    for run in long_runs(text, 40).flat_map(|long| runs(text, long, BASE64)) {
         let s = &text[run.clone()];
         // `_` and `-` next to the run mean it is part of a longer word.
         let glued = |i: Option<&u8>| i.is_some_and(|b| *b == b'_' || *b == b'-' || *b == b'=');
@@ -305,8 +333,11 @@ pub fn bare_aws_secret_keys(text: &str, out: &mut Vec<Range<usize>>) {
 /// base64 or base64url, close to random. Hashes in hex and identifiers
 /// made of words stay.
 pub fn long_blobs(text: &str, out: &mut Vec<Range<usize>>) {
-    for class in [BASE64, BASE64URL] {
-        for run in runs(text, class) {
+    for long in long_runs(text, 64) {
+        for run in [BASE64, BASE64URL]
+            .into_iter()
+            .flat_map(|class| runs(text, long.clone(), class))
+        {
             let s = &text[run.clone()];
             if s.len() >= 64
                 && !is_hex(s)

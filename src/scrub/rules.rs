@@ -595,7 +595,7 @@ pub static RULES: &[Rule] = &[
         name: "telegram-bot-token",
         source: "Telegram bot tokens: bot id, colon, A + 34",
         keywords: &[":a"],
-        find: Find::Regex(r"\d{5,16}:A[A-Za-z0-9_-]{34}"),
+        find: Find::Regex(r"[0-9]{5,16}:A[A-Za-z0-9_-]{34}"),
         check: Check::Always,
         example: (
             "sendMessage 401 bot6748275346:AAg2X9Ajtfmp9_2KuTmxHKpRsBBaJlgMSdX",
