@@ -64,7 +64,7 @@ struct Spellings {
 
 fn spell(name: &str) -> Spellings {
     let parts: Vec<String> = name
-        .split(|c: char| c == '_' || c == '-')
+        .split(['_', '-'])
         .flat_map(|p| {
             // Split camelCase too, so AccountKey becomes account, key.
             let mut out = vec![String::new()];
@@ -556,7 +556,9 @@ fn clean_items() -> Vec<(&'static str, String)> {
 }
 
 /// Neutral places an identifier sits in a log line.
-const CLEAN_SHAPES: &[(&str, fn(&str) -> Planting)] = &[
+type CleanShape = (&'static str, fn(&str) -> Planting);
+
+const CLEAN_SHAPES: &[CleanShape] = &[
     ("text", |x| {
         Planting::Line(format!("[ERROR] processing {x} failed: timeout after 30s"))
     }),
@@ -625,7 +627,7 @@ fn secret_free_identifiers_are_left_as_they_are() {
 }
 
 /// Extraction cuts field values at 1 KB before they reach the scrubber
-/// (`extract::MAX_FIELD_LEN`), so a secret across the cut arrives as a
+/// (`limits::MAX_FIELD_LEN`), so a secret across the cut arrives as a
 /// fragment. A name beside it (`token=`) still redacts the fragment; a
 /// secret known only by its format may not be. A measurement for that
 /// order, not a guarantee:
