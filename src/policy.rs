@@ -1,8 +1,9 @@
 //! When an issue changes status and when it alerts.
 //!
-//! Both stores read an issue's prior state, call [`decide`], and write the
-//! result in one atomic step, so the rules live here once and the backends
-//! differ only in how they make that step atomic. Which messages a batch's
+//! Both stores read an issue's prior state, fold the batch into it through
+//! `store::fold` (which calls [`decide`]), and write the result in one
+//! atomic step, so the rules live here once and the backends differ only in
+//! how they make that step atomic. Which messages a batch's
 //! decisions become ([`alerts_for_batch`]) is decided here too: alerts are
 //! built by the store in the same write that creates or reopens their issues,
 //! and kept in its outbox until a notifier has delivered them, which is what

@@ -12,6 +12,7 @@ use crate::model::{
 use crate::policy::Policy;
 
 pub mod dynamodb;
+pub mod fold;
 pub mod sqlite;
 
 /// The default store URL for local use.

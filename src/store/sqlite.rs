@@ -12,13 +12,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::fold::{self, FacetBook, Folded, Prior};
 use super::{Store, StoreError};
-use crate::limits::{HOURS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
+use crate::limits::MAX_SAMPLES;
 use crate::model::{
-    Alert, BatchSummary, EventType, Facet, FacetCount, HourCount, Issue, IssueDelta, IssueDetail,
-    IssueState, OTHER, Recorded, Sample, Status, StatusChange, StatusFilter, hour_of, issue_id,
+    Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssueState,
+    Recorded, Sample, Status, StatusChange, StatusFilter, issue_id,
 };
-use crate::policy::{self, Decision, Policy};
+use crate::policy::{self, Policy};
 
 /// Batch ids are kept this long. Lambda retries an async event for up to six
 /// hours and CloudWatch Logs retries delivery for up to 24; a week covers both
@@ -197,16 +198,15 @@ impl SqliteStore {
         let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
         let mut recorded = Recorded::default();
         for delta in &batch.issues {
-            let (created, decision) =
-                apply_delta(tx, batch, delta, now, policy).map_err(|e| self.err(e))?;
+            let folded = apply_delta(tx, batch, delta, now, policy).map_err(|e| self.err(e))?;
             let id = issue_id(&delta.fingerprint);
-            if created {
+            if folded.created {
                 recorded.new_issues.push(id.clone());
             }
-            if decision.regressed {
+            if folded.decision.regressed {
                 recorded.regressions.push(id);
             }
-            if let Some(event_type) = decision.alert {
+            if let Some(event_type) = folded.decision.alert {
                 raised.push((event_type, delta));
             }
         }
@@ -224,37 +224,96 @@ impl SqliteStore {
     }
 }
 
-/// Applies one issue's delta inside the batch's transaction: hours first
-/// (the threshold reads them), then the policy's decision, facets, samples.
-/// Returns whether the issue was created, and the decision.
+/// Applies one issue's delta inside the batch's transaction: reads what the
+/// fold needs, folds ([`fold::fold`]), and writes the result: counters and
+/// status, hours (with retention), facets through the issue's
+/// [`FacetBook`], samples. Returns the fold.
 fn apply_delta(
     tx: &rusqlite::Transaction<'_>,
     batch: &BatchSummary,
     delta: &IssueDelta,
     now: i64,
     policy: &Policy,
-) -> Result<(bool, Decision), rusqlite::Error> {
+) -> Result<Folded, rusqlite::Error> {
     let id = issue_id(&delta.fingerprint);
-    let prior: Option<IssueState> = tx
+    let prior: Option<Prior> = tx
         .query_row(
             "SELECT status, count, resolved_in, ignored_until, ignored_until_count,
-                    last_alert_at, threshold_alerted_at
+                    last_alert_at, threshold_alerted_at, first_seen, last_seen
              FROM issues WHERE id = ?1",
             params![id],
             |row| {
                 let status: String = row.get(0)?;
-                Ok(IssueState {
-                    status: Status::parse(&status).unwrap_or_default(),
-                    count: row.get::<_, i64>(1)?.max(0) as u64,
-                    resolved_in: row.get(2)?,
-                    ignored_until: row.get(3)?,
-                    ignored_until_count: row.get::<_, Option<i64>>(4)?.map(|c| c.max(0) as u64),
-                    last_alert_at: row.get(5)?,
-                    threshold_alerted_at: row.get(6)?,
+                Ok(Prior {
+                    state: IssueState {
+                        status: Status::parse(&status).unwrap_or_default(),
+                        count: row.get::<_, i64>(1)?.max(0) as u64,
+                        resolved_in: row.get(2)?,
+                        ignored_until: row.get(3)?,
+                        ignored_until_count: row.get::<_, Option<i64>>(4)?.map(|c| c.max(0) as u64),
+                        last_alert_at: row.get(5)?,
+                        threshold_alerted_at: row.get(6)?,
+                    },
+                    first_seen: row.get(7)?,
+                    last_seen: row.get(8)?,
                 })
             },
         )
         .optional()?;
+    let stored_in_window = match fold::threshold_window(delta, policy) {
+        Some(window) => tx
+            .prepare_cached(
+                "SELECT COALESCE(SUM(count), 0) FROM hours WHERE issue_id = ?1 AND hour BETWEEN ?2 AND ?3",
+            )?
+            .query_row(params![id, window.start(), window.end()], |row| {
+                row.get::<_, i64>(0)
+            })?
+            .max(0) as u64,
+        None => 0,
+    };
+    let folded = fold::fold(prior.as_ref(), delta, stored_in_window, policy, now);
+    let state = &folded.decision.state;
+    if folded.created {
+        tx.prepare_cached(
+            "INSERT INTO issues (id, fingerprint, log_group, title, kind, status, count, first_seen,
+                                 last_seen, created_at, last_alert_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            id,
+            delta.fingerprint,
+            batch.log_group,
+            delta.title,
+            delta.kind,
+            state.status.as_str(),
+            state.count as i64,
+            folded.first_seen,
+            folded.last_seen,
+            now,
+            state.last_alert_at
+        ])?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE issues SET count = ?2, first_seen = ?3, last_seen = ?4, status = ?5,
+                 resolved_in = ?6, ignored_until = ?7, ignored_until_count = ?8,
+                 last_alert_at = ?9, threshold_alerted_at = ?10,
+                 regressed_at = COALESCE(?11, regressed_at)
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            state.count as i64,
+            folded.first_seen,
+            folded.last_seen,
+            state.status.as_str(),
+            state.resolved_in,
+            state.ignored_until,
+            state.ignored_until_count.map(|c| c as i64),
+            state.last_alert_at,
+            state.threshold_alerted_at,
+            folded.regressed_at
+        ])?;
+    }
     for h in &delta.hours {
         tx.prepare_cached(
             "INSERT INTO hours (issue_id, hour, count) VALUES (?1, ?2, ?3)
@@ -262,80 +321,34 @@ fn apply_delta(
         )?
         .execute(params![id, h.hour, h.count as i64])?;
     }
-    // Retention follows each issue's own latest hour, not the clock, so
-    // replayed old logs keep their timeline.
     tx.prepare_cached("DELETE FROM hours WHERE issue_id = ?1 AND hour < ?2")?
-        .execute(params![
-            id,
-            hour_of(delta.last_seen).saturating_sub(HOURS_RETENTION_MS)
-        ])?;
-    let window_count = match &policy.threshold {
-        Some(t) => {
-            let end = hour_of(delta.last_seen);
-            let start = end.saturating_sub((i64::from(t.window_hours) - 1) * 3_600_000);
-            tx.prepare_cached(
-                "SELECT COALESCE(SUM(count), 0) FROM hours WHERE issue_id = ?1 AND hour BETWEEN ?2 AND ?3",
-            )?
-            .query_row(
-                params![id, start, end],
-                |row| row.get::<_, i64>(0),
-            )?
-            .max(0) as u64
+        .execute(params![id, fold::oldest_hour_kept(delta)])?;
+    if !delta.facets.is_empty() {
+        let mut book = FacetBook::new();
+        if !folded.created {
+            let mut kept =
+                tx.prepare_cached("SELECT name, value FROM facets WHERE issue_id = ?1")?;
+            let rows = kept.query_map(params![id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (name, value) = row?;
+                book.keep(&name, &value);
+            }
         }
-        None => 0,
-    };
-    let decision = policy::decide(prior.as_ref(), delta, window_count, policy, now);
-    let state = &decision.state;
-    let created = prior.is_none();
-    if created {
-        tx.prepare_cached(
-            "INSERT INTO issues (id, fingerprint, log_group, title, kind, status, count, first_seen,
-                                 last_seen, created_at, last_alert_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?
-        .execute(
-            params![
-                id,
-                delta.fingerprint,
-                batch.log_group,
-                delta.title,
-                delta.kind,
-                state.status.as_str(),
-                state.count as i64,
-                delta.first_seen,
-                delta.last_seen,
-                now,
-                state.last_alert_at
-            ],
-        )?;
-    } else {
-        tx.prepare_cached(
-            "UPDATE issues SET count = ?2, first_seen = MIN(first_seen, ?3),
-                 last_seen = MAX(last_seen, ?4), status = ?5, resolved_in = ?6,
-                 ignored_until = ?7, ignored_until_count = ?8, last_alert_at = ?9,
-                 threshold_alerted_at = ?10,
-                 regressed_at = CASE WHEN ?11 THEN ?12 ELSE regressed_at END
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            id,
-            state.count as i64,
-            delta.first_seen,
-            delta.last_seen,
-            state.status.as_str(),
-            state.resolved_in,
-            state.ignored_until,
-            state.ignored_until_count.map(|c| c as i64),
-            state.last_alert_at,
-            state.threshold_alerted_at,
-            decision.regressed,
-            now
-        ])?;
+        for facet in &delta.facets {
+            if let Some(counted) = book.admit(facet) {
+                tx.prepare_cached(
+                    "INSERT INTO facets (issue_id, name, value, count) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (issue_id, name, value) DO UPDATE SET count = count + excluded.count",
+                )?
+                .execute(params![id, counted.name, counted.value, counted.count as i64])?;
+            }
+        }
     }
-    for facet in &delta.facets {
-        add_facet(tx, &id, facet)?;
-    }
-    for sample in &delta.samples {
+    let mut added = fold::new_samples(delta).collect::<Vec<_>>();
+    added.reverse();
+    for sample in added {
         let json = serde_json::to_string(sample).unwrap_or_default();
         tx.prepare_cached("INSERT INTO samples (issue_id, sample) VALUES (?1, ?2)")?
             .execute(params![id, json])?;
@@ -345,34 +358,7 @@ fn apply_delta(
             (SELECT seq FROM samples WHERE issue_id = ?1 ORDER BY seq DESC LIMIT ?2)",
     )?
     .execute(params![id, MAX_SAMPLES as i64])?;
-    Ok((created, decision))
-}
-
-/// Counts a facet value, folding values past the cap into `(other)`: one
-/// statement, so the cost per value is one cached upsert.
-fn add_facet(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    facet: &FacetCount,
-) -> Result<(), rusqlite::Error> {
-    tx.prepare_cached(
-        "INSERT INTO facets (issue_id, name, value, count)
-         VALUES (?1, ?2,
-                 CASE WHEN EXISTS (SELECT 1 FROM facets WHERE issue_id = ?1 AND name = ?2 AND value = ?3)
-                        OR (SELECT COUNT(*) FROM facets WHERE issue_id = ?1 AND name = ?2 AND value != ?5) < ?6
-                      THEN ?3 ELSE ?5 END,
-                 ?4)
-         ON CONFLICT (issue_id, name, value) DO UPDATE SET count = count + excluded.count",
-    )?
-    .execute(params![
-        id,
-        facet.name,
-        facet.value,
-        facet.count as i64,
-        OTHER,
-        MAX_FACET_VALUES as i64
-    ])?;
-    Ok(())
+    Ok(folded)
 }
 
 fn hours_since(conn: &Connection, id: &str, since: i64) -> Result<Vec<HourCount>, rusqlite::Error> {
@@ -389,9 +375,8 @@ fn hours_since(conn: &Connection, id: &str, since: i64) -> Result<Vec<HourCount>
 }
 
 fn facets_of(conn: &Connection, id: &str) -> Result<Vec<Facet>, rusqlite::Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT name, value, count FROM facets WHERE issue_id = ?1 ORDER BY name, count DESC, value",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT name, value, count FROM facets WHERE issue_id = ?1")?;
     let rows = stmt.query_map(params![id], |row| {
         Ok((
             row.get::<_, String>(0)?,
@@ -399,29 +384,10 @@ fn facets_of(conn: &Connection, id: &str) -> Result<Vec<Facet>, rusqlite::Error>
             row.get::<_, i64>(2)?.max(0) as u64,
         ))
     })?;
-    let mut facets: Vec<Facet> = Vec::new();
-    for row in rows {
-        let (name, value, count) = row?;
-        if facets.last().is_none_or(|f| f.name != name) {
-            facets.push(Facet {
-                name: name.clone(),
-                distinct: 0,
-                capped: false,
-                top: Vec::new(),
-            });
-        }
-        if let Some(facet) = facets.last_mut() {
-            if value == OTHER {
-                facet.capped = true;
-            } else {
-                facet.distinct += 1;
-            }
-            if facet.top.len() < 5 {
-                facet.top.push((value, count));
-            }
-        }
-    }
-    Ok(facets)
+    let kept = rows.collect::<Result<Vec<_>, _>>()?;
+    Ok(fold::summarise_facets(
+        kept.iter().map(|(n, v, c)| (n.as_str(), v.as_str(), *c)),
+    ))
 }
 
 fn issue_from_row(row: &rusqlite::Row<'_>) -> Result<Issue, rusqlite::Error> {

@@ -1,0 +1,147 @@
+//! Creating the table: its keys, the listing index and TTL.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+};
+
+use super::retry::classify;
+use super::{DynamoDbStore, LISTING_ATTRIBUTES, STATUS_INDEX, TTL_ATTRIBUTE};
+use crate::store::StoreError;
+
+impl DynamoDbStore {
+    /// Creates the table (on-demand, with the status index) unless it exists,
+    /// waits for it to become active and enables TTL on `expires_at`.
+    pub(super) async fn ensure_table(&self) -> Result<(), StoreError> {
+        if self.describe_status().await?.is_none() {
+            self.create_table().await?;
+        }
+        for attempt in 0..120u32 {
+            match self.describe_status().await? {
+                Some(TableStatus::Active) => return self.enable_ttl().await,
+                _ if attempt == 119 => break,
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "DynamoDB table {} did not become ACTIVE within a minute",
+            self.table
+        )))
+    }
+
+    async fn describe_status(&self) -> Result<Option<TableStatus>, StoreError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.table().and_then(|t| t.table_status()).cloned()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(classify("DescribeTable", &self.table, e)),
+        }
+    }
+
+    async fn create_table(&self) -> Result<(), StoreError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| {
+            StoreError::Backend(format!("building CreateTable: {e}"))
+        };
+        let attr = |name: &str, kind: ScalarAttributeType| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(kind)
+                .build()
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(STATUS_INDEX)
+            .key_schema(key("status", KeyType::Hash).map_err(build)?)
+            .key_schema(key("last_seen", KeyType::Range).map_err(build)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        LISTING_ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
+                    ))
+                    .build(),
+            )
+            .build()
+            .map_err(build)?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk", ScalarAttributeType::S).map_err(build)?)
+            .attribute_definitions(attr("sk", ScalarAttributeType::S).map_err(build)?)
+            .attribute_definitions(attr("status", ScalarAttributeType::S).map_err(build)?)
+            .attribute_definitions(attr("last_seen", ScalarAttributeType::N).map_err(build)?)
+            .key_schema(key("pk", KeyType::Hash).map_err(build)?)
+            .key_schema(key("sk", KeyType::Range).map_err(build)?)
+            .global_secondary_indexes(index)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // Someone else created it meanwhile: fine, init is idempotent.
+            Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+            Err(e) => Err(classify("CreateTable", &self.table, e)),
+        }
+    }
+
+    async fn enable_ttl(&self) -> Result<(), StoreError> {
+        let described = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTimeToLive", &self.table, e))?;
+        let status = described
+            .time_to_live_description()
+            .and_then(|d| d.time_to_live_status());
+        if matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
+            return Ok(());
+        }
+        let spec = TimeToLiveSpecification::builder()
+            .attribute_name(TTL_ATTRIBUTE)
+            .enabled(true)
+            .build()
+            .map_err(|e| StoreError::Backend(format!("building UpdateTimeToLive: {e}")))?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTimeToLive", &self.table, e))?;
+        Ok(())
+    }
+}
+
+/// DynamoDB's rule: 3 to 255 of `a-z A-Z 0-9 _ - .`.
+pub(super) fn validate_table_name(table: &str) -> Result<(), StoreError> {
+    let valid = (3..=255).contains(&table.len())
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::Url(format!(
+            "{table:?} is not a DynamoDB table name (3-255 characters of a-z, A-Z, 0-9, _ - .); expected dynamodb://TABLE"
+        )))
+    }
+}

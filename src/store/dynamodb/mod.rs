@@ -1,0 +1,502 @@
+//! The AWS store: one DynamoDB table (`dynamodb://TABLE`), same semantics as
+//! the SQLite store, held to them by `tests/store_conformance.rs`.
+//!
+//! # Table layout
+//!
+//! One table, on-demand, key `pk` (S, hash) + `sk` (S, range), TTL on
+//! `expires_at` (epoch seconds):
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | issue | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver samples hours facets`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at` |
+//! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
+//! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
+//!
+//! Everything the SQLite store keeps in side tables lives in the issue item,
+//! because every batch that touches an issue rewrites the item anyway:
+//!
+//! - `samples`: a list of at most [`MAX_SAMPLES`] JSON strings, newest
+//!   first, each cut to [`MAX_STORED_SAMPLE_BYTES`].
+//! - `hours`: JSON `[[hour_ms, count], ...]`, oldest first, at most the 721
+//!   hours of [`HOURS_RETENTION_MS`] before the issue's latest occurrence.
+//! - `facets`: JSON `{"name": [[value, count], ...]}`, the values the shared
+//!   fold admits ([`fold::FacetBook`]: at most [`MAX_FACET_VALUES`] per name
+//!   and [`MAX_FACET_BYTES`] in all, the rest as `(other)`).
+//!
+//! [`MAX_SAMPLES`]: crate::limits::MAX_SAMPLES
+//! [`HOURS_RETENTION_MS`]: crate::limits::HOURS_RETENTION_MS
+//! [`MAX_FACET_VALUES`]: crate::limits::MAX_FACET_VALUES
+//! [`MAX_FACET_BYTES`]: crate::store::fold::MAX_FACET_BYTES
+//! [`fold::FacetBook`]: crate::store::fold::FacetBook
+//!
+//! So an issue item is bounded whatever its input: at most
+//! [`MAX_ISSUE_ITEM_BYTES`] (100 KB; the unit test
+//! `worst_case_items_fit_their_bounds` builds the worst case and measures
+//! it), a quarter of DynamoDB's 400 KB item limit, and 25 of them plus a
+//! chunk's alerts stay under the 4 MB a transaction may carry. Typical
+//! issues take 5-30 KB.
+//!
+//! - `ver` counts writes to the issue; every write is conditional on it.
+//! - Global secondary index `by_status` (hash `status`, range `last_seen`,
+//!   projecting [`LISTING_ATTRIBUTES`], not the samples, hours or facets)
+//!   serves `issues`: one Query per status, newest first. Only issue items
+//!   carry `status`, so markers and alerts never enter the index. Index reads
+//!   are eventually consistent: a listing may lag a write by a moment;
+//!   `issue(id)` reads the base table and never does.
+//! - Batch markers expire after [`BATCH_RETENTION_MS`] (a week: Lambda retries
+//!   an async event for up to 6 hours, CloudWatch Logs delivery for up to 24).
+//! - Queued alerts live in the `OUTBOX` partition until delivered, then are
+//!   deleted, so claiming reads only what is pending (usually nothing: one
+//!   0.5-RCU Query per invocation).
+//!
+//! # Why each batch counts exactly once
+//!
+//! A batch's issues are written in chunks of at most [`ISSUES_PER_WRITE`],
+//! split by position in the batch (a pure function of its content, so every
+//! delivery of a batch chunks it the same way). Each chunk is one
+//! `TransactWriteItems`: a Put of the chunk's batch marker conditional on
+//! `attribute_not_exists(pk)`, one Put per issue conditional on the issue
+//! being exactly as read (`ver = :read`, or `attribute_not_exists(pk)` for an
+//! issue not yet there), and the Puts of the alerts the chunk raises.
+//! DynamoDB applies all of it or none of it:
+//!
+//! - **Redelivery.** The marker exists, its condition fails, the transaction
+//!   is cancelled with `ConditionalCheckFailed` at the marker: nothing is
+//!   written and the chunk is reported as a duplicate.
+//! - **Crash midway.** Chunks that committed carry their markers; a retry
+//!   skips them as duplicates and applies only the rest. A chunk never half
+//!   applies, so no count is lost or doubled.
+//! - **Concurrent invocations.** Two writers of the same batch cannot both
+//!   create a marker. Two writers of *different* batches touching the same
+//!   issue read the same `ver`; only one conditional write can succeed, the
+//!   other is cancelled and re-reads, recomputes and tries again (bounded,
+//!   with jittered backoff; after that the invocation fails as transient and
+//!   Lambda retries it). Counts are therefore computed from the value they
+//!   replace, never from a stale copy.
+//! - **SDK retries.** A transaction resent after a lost response carries the
+//!   same `ClientRequestToken`, so DynamoDB reports the first outcome rather
+//!   than a spurious duplicate.
+//!
+//! # How policy decisions stay atomic
+//!
+//! For each issue the chunk reads the whole item (status, count, the
+//! resolve/ignore settings, `last_alert_at`, `threshold_alerted_at`, hours)
+//! and folds the delta into it through the shared fold
+//! ([`crate::store::fold`], which calls [`crate::policy::decide`]), as the
+//! SQLite store does; the decided state is part of the item Put conditioned
+//! on the `ver` it was decided from. A
+//! decision made on a state that changed meanwhile (another batch, or
+//! `set_status`, which bumps `ver` too) can never be written: the
+//! transaction is cancelled and the chunk decides again from the new state.
+//!
+//! # Why each alert is queued exactly once
+//!
+//! Alerts come from [`crate::policy::alerts_for_batch`] with ids derived from the batch id,
+//! and each is Put in the same transaction as the decision that raised it:
+//!
+//! - Regression and threshold alerts name one issue: they go into the
+//!   transaction of the chunk holding that issue.
+//! - New-issue alerts depend on the whole batch (more than
+//!   `digest_over` make one digest), so they all go into the transaction of
+//!   the batch's *last* chunk. Every earlier chunk records in its marker
+//!   (`new_issues`, fingerprints in batch order) which issues it created with
+//!   a new-issue decision; the last chunk reads those markers along with its
+//!   issues (same BatchGetItem), so it sees every chunk's decisions, also
+//!   those committed by a crashed or concurrent invocation, and calls
+//!   `for_batch` over all of them. The last chunk commits exactly once, so
+//!   the digest (or the single alerts) is queued exactly once. A batch of up
+//!   to 25 issues is one chunk: one transaction with exactly what the SQLite
+//!   store writes.
+//! - The writer whose `attribute_not_exists` condition held is the only one
+//!   that created an issue, so only its decision says "new": one alert per
+//!   new issue, never one for an issue that was not written.
+//!
+//! To keep a transaction within DynamoDB's 100 actions (a marker, 25
+//! issues, their alerts), the store separates at most
+//! [`MAX_SEPARATE_NEW_ISSUE_ALERTS`] new-issue alerts per batch: a policy
+//! with a larger `digest_over` gets a digest beyond that (SQLite honours any
+//! `digest_over`). Stored alerts keep samples only for the issues a message
+//! details ([`DETAILED_ALERT_ISSUES`]) and stay under [`MAX_ALERT_BYTES`].
+//!
+//! # Cost
+//!
+//! Per batch: one `BatchGetItem` and one `TransactWriteItems` per chunk (2
+//! requests for up to 25 distinct issues, however many events; the last
+//! chunk's read also fetches the earlier markers, adding a request only past
+//! 76 chunks, i.e. 1,900 issues), plus one Query of the outbox when alerts
+//! are flushed. A batch without errors writes only its marker (one
+//! conditional PutItem), so replays of it are recognised like any other.
+//! Transactional writes cost 2 WCU per KB of each item written, and an issue
+//! item is rewritten whole on every batch that touches it: about 10-60 WCU
+//! per issue per batch, at most ~200 at the item bound.
+//!
+//! Alert delivery: `claim_alerts` leases each pending alert with a
+//! conditional UpdateItem (`lease_until <= now`), so concurrent invocations
+//! do not both send it; `alert_sent` deletes it. An alert whose sender died
+//! is claimed again once its lease has run out. Each claim writes its own
+//! token (`lease_owner`) and its condition also accepts that token, so an
+//! SDK resend of a lease whose answer was lost still counts as the claimer's
+//! (tests/aws_faults.rs).
+
+mod admin;
+mod bounds;
+mod items;
+mod plan;
+mod record;
+mod retry;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::{Store, StoreError};
+use crate::limits::truncate;
+use crate::model::{
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, Recorded, Sample, Status, StatusChange,
+    StatusFilter,
+};
+use crate::policy::Policy;
+
+pub use bounds::{
+    DETAILED_ALERT_ISSUES, ISSUES_PER_WRITE, MAX_ALERT_BYTES, MAX_ISSUE_ITEM_BYTES,
+    MAX_SEPARATE_NEW_ISSUE_ALERTS, MAX_STORED_SAMPLE_BYTES, MAX_VERSION_BYTES, bounded_sample,
+};
+use items::{
+    OUTBOX_PK, decode_hours, facets_of, get_n, get_s, issue_from_item, issue_key, n, outbox_key, s,
+};
+use retry::{classify, lease_token};
+
+/// Batch markers are kept this long (the same retention as the SQLite store).
+pub const BATCH_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The index `issues` lists from.
+pub const STATUS_INDEX: &str = "by_status";
+
+/// The TTL attribute.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// Attributes the status index carries besides its keys (template.yaml
+/// declares the same list; tests/template.rs checks they agree): everything
+/// an [`Issue`] holds, nothing more.
+pub const LISTING_ATTRIBUTES: [&str; 11] = [
+    "issue_id",
+    "fingerprint",
+    "log_group",
+    "title",
+    "kind",
+    "count",
+    "first_seen",
+    "regressed_at",
+    "resolved_in",
+    "ignored_until",
+    "ignored_until_count",
+];
+
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDbStore {
+    /// A store on `table` through an already configured client (tests pass
+    /// one pointed at the emulator).
+    pub fn new(client: Client, table: &str) -> Result<DynamoDbStore, StoreError> {
+        admin::validate_table_name(table)?;
+        Ok(DynamoDbStore {
+            client,
+            table: table.to_string(),
+        })
+    }
+
+    /// A store on `table` with a client from the standard AWS environment.
+    pub async fn from_env(table: &str) -> Result<DynamoDbStore, StoreError> {
+        admin::validate_table_name(table)?;
+        let config = crate::aws::sdk_config().await;
+        DynamoDbStore::new(Client::new(&config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn query_status(&self, status: Status) -> Result<Vec<Issue>, StoreError> {
+        let mut issues = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(STATUS_INDEX)
+                .key_condition_expression("#s = :s")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":s", s(status.as_str()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query (status index)", &self.table, e))?;
+            for item in out.items() {
+                issues.push(issue_from_item(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(issues),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for DynamoDbStore {
+    /// Creates the table (on-demand, with the status index) unless it exists,
+    /// waits for it to become active and enables TTL on `expires_at`.
+    async fn init(&self) -> Result<(), StoreError> {
+        self.ensure_table().await
+    }
+
+    async fn record(
+        &self,
+        batch: &BatchSummary,
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Recorded, StoreError> {
+        let mut recorded = Recorded {
+            duplicate: true,
+            ..Recorded::default()
+        };
+        let mut outcomes = Vec::new();
+        if batch.issues.is_empty() {
+            outcomes.extend(self.record_quiet(batch, now).await?);
+        } else {
+            // In order: the last chunk relies on every earlier marker existing.
+            let chunks = batch.issues.len().div_ceil(ISSUES_PER_WRITE);
+            for chunk_no in 0..chunks {
+                outcomes.extend(
+                    self.record_chunk(batch, chunk_no, chunks, now, policy)
+                        .await?,
+                );
+            }
+        }
+        for outcome in outcomes {
+            recorded.duplicate = false;
+            recorded.new_issues.extend(outcome.new_issues);
+            recorded.regressions.extend(outcome.regressions);
+            recorded.alerts += outcome.alerts;
+        }
+        Ok(recorded)
+    }
+
+    async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError> {
+        let mut issues = Vec::new();
+        for status in [Status::Open, Status::Resolved, Status::Ignored] {
+            if filter.admits(status) {
+                issues.extend(self.query_status(status).await?);
+            }
+        }
+        issues.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
+        Ok(issues)
+    }
+
+    async fn issue(&self, id: &str) -> Result<Option<IssueDetail>, StoreError> {
+        let Some(stored) = self.get_issue(id).await? else {
+            return Ok(None);
+        };
+        let samples = stored
+            .samples
+            .iter()
+            .map(|json| {
+                serde_json::from_str::<Sample>(json)
+                    .map_err(|e| StoreError::Corrupt(format!("sample of issue {id}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let facets = facets_of(&stored.facets);
+        Ok(Some(IssueDetail {
+            issue: stored.issue,
+            samples,
+            hours: stored.hours,
+            facets,
+        }))
+    }
+
+    async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(issue_key(id)))
+            .projection_expression("hours")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem (hours)", &self.table, e))?;
+        let Some(item) = out.item() else {
+            return Ok(Vec::new());
+        };
+        let mut hours = decode_hours(item)?;
+        hours.retain(|h| h.hour >= since);
+        Ok(hours)
+    }
+
+    /// One UpdateItem, so it needs no read: the ignore limit is computed from
+    /// the stored count by the expression itself. Bumping `ver` makes a
+    /// concurrent record() that read the old state fail its condition and
+    /// decide again, so a batch never applies a decision made on the old
+    /// status.
+    async fn set_status(&self, id: &str, change: &StatusChange) -> Result<Issue, StoreError> {
+        let mut sets = vec!["#s = :s"];
+        let mut removes = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(issue_key(id)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#ver", "ver")
+            .expression_attribute_values(":s", s(change.status().as_str()))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew);
+        let (resolved_in, until, for_count) = match change {
+            StatusChange::Open => (None, None, None),
+            StatusChange::Resolved { in_version } => (in_version.as_deref(), None, None),
+            StatusChange::Ignored { until, for_count } => (None, *until, *for_count),
+        };
+        match resolved_in {
+            Some(version) if version.len() > MAX_VERSION_BYTES => {
+                return Err(StoreError::Backend(format!(
+                    "version {:?}... is too long for a version (at most {MAX_VERSION_BYTES} bytes)",
+                    truncate(version, 40)
+                )));
+            }
+            Some(version) => {
+                sets.push("resolved_in = :r");
+                update = update.expression_attribute_values(":r", s(version));
+            }
+            None => removes.push("resolved_in"),
+        }
+        match until {
+            Some(t) => {
+                sets.push("ignored_until = :u");
+                update = update.expression_attribute_values(":u", n(t));
+            }
+            None => removes.push("ignored_until"),
+        }
+        match for_count {
+            Some(more) => {
+                sets.push("ignored_until_count = #c + :more");
+                update = update
+                    .expression_attribute_names("#c", "count")
+                    .expression_attribute_values(":more", n(more));
+            }
+            None => removes.push("ignored_until_count"),
+        }
+        if matches!(change, StatusChange::Resolved { .. }) {
+            // A fixed issue that comes back and crosses the threshold again
+            // deserves a new alert.
+            removes.push("threshold_alerted_at");
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        expression.push_str(" ADD #ver :one");
+        let updated = update.update_expression(expression).send().await;
+        match updated {
+            Ok(out) => match out.attributes() {
+                Some(item) => issue_from_item(item),
+                None => Err(StoreError::Backend(format!(
+                    "DynamoDB table {}: UpdateItem returned no attributes",
+                    self.table
+                ))),
+            },
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::NotFound(id.to_string()))
+            }
+            Err(e) => Err(classify("UpdateItem (status)", &self.table, e)),
+        }
+    }
+    async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError> {
+        let mut candidates = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(OUTBOX_PK))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query (outbox)", &self.table, e))?;
+            for item in out.items() {
+                if get_n::<i64>(item, "lease_until")? <= now {
+                    candidates.push((
+                        get_s(item, "sk")?.to_string(),
+                        get_s(item, "payload")?.to_string(),
+                    ));
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        // A token of this claim: if the answer to a lease is lost and the SDK
+        // resends it, the resend finds its own token and succeeds instead of
+        // reading the lease as someone else's (which would hold the alert
+        // back for a whole lease, and longer where batches are rare).
+        let token = lease_token(now);
+        let mut claimed = Vec::new();
+        for (alert_id, payload) in candidates {
+            let lease = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(outbox_key(&alert_id)))
+                .update_expression(
+                    "SET lease_until = :until, lease_owner = :token ADD attempts :one",
+                )
+                .condition_expression(
+                    "attribute_exists(pk) AND (lease_until <= :now OR lease_owner = :token)",
+                )
+                .expression_attribute_values(":until", n(now + lease_ms))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":token", s(&token))
+                .expression_attribute_values(":one", n(1))
+                .send()
+                .await;
+            match lease {
+                Ok(_) => {
+                    let alert: Alert = serde_json::from_str(&payload).map_err(|e| {
+                        StoreError::Corrupt(format!("queued alert {alert_id}: {e}"))
+                    })?;
+                    claimed.push(alert);
+                }
+                // Another invocation leased or delivered it since the Query.
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => return Err(classify("UpdateItem (alert lease)", &self.table, e)),
+            }
+        }
+        claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(claimed)
+    }
+
+    async fn alert_sent(&self, alert_id: &str, _now: i64) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(outbox_key(alert_id)))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem (sent alert)", &self.table, e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! Recording a batch: one conditional transaction per chunk of issues,
+//! re-read and retried when a concurrent writer changed an issue meanwhile.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
+
+use super::items::{
+    ISSUE_SK, Item, StoredIssue, get_s, get_string_list, issue_key, marker_item, marker_key, n,
+    outbox_item,
+};
+use super::plan::plan_chunk;
+use super::retry::{
+    KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token,
+};
+use super::{DynamoDbStore, ISSUES_PER_WRITE};
+use crate::model::{BatchSummary, issue_id};
+use crate::policy::Policy;
+use crate::store::StoreError;
+
+/// What one committed chunk did.
+#[derive(Debug, Default)]
+pub(super) struct ChunkOutcome {
+    pub new_issues: Vec<String>,
+    pub regressions: Vec<String>,
+    pub alerts: usize,
+}
+
+impl DynamoDbStore {
+    pub(super) async fn record_quiet(
+        &self,
+        batch: &BatchSummary,
+        now: i64,
+    ) -> Result<Option<ChunkOutcome>, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(marker_item(batch, 0, &[], now)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Some(ChunkOutcome::default())),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(None),
+            Err(e) => Err(classify("PutItem (batch marker)", &self.table, e)),
+        }
+    }
+
+    /// Records chunk `chunk_no` of `chunks`; `None` when it was recorded
+    /// before.
+    pub(super) async fn record_chunk(
+        &self,
+        batch: &BatchSummary,
+        chunk_no: usize,
+        chunks: usize,
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Option<ChunkOutcome>, StoreError> {
+        let start = chunk_no * ISSUES_PER_WRITE;
+        let end = (start + ISSUES_PER_WRITE).min(batch.issues.len());
+        let deltas = batch.issues.get(start..end).unwrap_or_default();
+        let is_last = chunk_no + 1 == chunks;
+        let mut keys: Vec<Item> = Vec::new();
+        let mut seen = HashSet::new();
+        for delta in deltas {
+            let id = issue_id(&delta.fingerprint);
+            if seen.insert(id.clone()) {
+                keys.push(issue_key(&id));
+            }
+        }
+        if is_last {
+            // The earlier chunks' markers say which issues they created: the
+            // last chunk queues the batch's new-issue alerts for all of them.
+            keys.extend((0..chunk_no).map(|c| marker_key(&batch.batch_id, c)));
+        }
+        for attempt in 0..MAX_CONTENDED_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let items = self.read_items(&keys).await?;
+            let mut current = HashMap::new();
+            let mut earlier_new: Vec<String> = Vec::new();
+            let mut markers_found = 0;
+            for item in &items {
+                if get_s(item, "sk")? == ISSUE_SK {
+                    let stored = StoredIssue::from_item(item)?;
+                    current.insert(stored.issue.id.clone(), stored);
+                }
+            }
+            if is_last {
+                // In chunk order, so the digest lists issues in batch order.
+                let by_sk: HashMap<&str, &Item> = items
+                    .iter()
+                    .filter(|i| get_s(i, "pk").is_ok_and(|pk| pk.starts_with("BATCH#")))
+                    .filter_map(|i| get_s(i, "sk").ok().map(|sk| (sk, i)))
+                    .collect();
+                for c in 0..chunk_no {
+                    if let Some(marker) = by_sk.get(format!("CHUNK#{c}").as_str()) {
+                        markers_found += 1;
+                        earlier_new.extend(get_string_list(marker, "new_issues")?);
+                    }
+                }
+                if markers_found < chunk_no {
+                    // Every earlier chunk was committed (by this invocation or
+                    // another) before this one is tried, and markers live a
+                    // week: a gap means the table was changed by hand.
+                    return Err(StoreError::Corrupt(format!(
+                        "batch {}: {} of its {chunk_no} earlier chunk markers are missing",
+                        batch.batch_id,
+                        chunk_no - markers_found
+                    )));
+                }
+            }
+            let plan = plan_chunk(batch, deltas, &current, &earlier_new, is_last, now, policy)?;
+            let mut actions = Vec::with_capacity(1 + plan.writes.len() + plan.alerts.len());
+            actions.push(
+                TransactWriteItem::builder()
+                    .put(self.put(
+                        marker_item(batch, chunk_no, &plan.marker_new, now),
+                        Some("attribute_not_exists(pk)"),
+                        None,
+                    )?)
+                    .build(),
+            );
+            for write in &plan.writes {
+                let put = match write.read_ver {
+                    None => {
+                        self.put(write.item.to_item(), Some("attribute_not_exists(pk)"), None)?
+                    }
+                    Some(read) => {
+                        self.put(write.item.to_item(), Some("#ver = :read"), Some(read))?
+                    }
+                };
+                actions.push(TransactWriteItem::builder().put(put).build());
+            }
+            for alert in &plan.alerts {
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(outbox_item(alert, now)?, None, None)?)
+                        .build(),
+                );
+            }
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions))
+                .client_request_token(request_token(&batch.batch_id, chunk_no, attempt))
+                .send()
+                .await;
+            let err = match sent {
+                Ok(_) => {
+                    return Ok(Some(ChunkOutcome {
+                        new_issues: plan.new_issues,
+                        regressions: plan.regressions,
+                        alerts: plan.alerts.len(),
+                    }));
+                }
+                Err(err) => err,
+            };
+            let reasons: Vec<String> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None").to_string())
+                    .collect(),
+                _ => return Err(classify("TransactWriteItems", &self.table, err)),
+            };
+            if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
+                return Ok(None);
+            }
+            if let Some(reason) = reasons
+                .iter()
+                .find(|r| TRANSIENT_REASONS.contains(&r.as_str()))
+            {
+                return Err(StoreError::Transient(format!(
+                    "DynamoDB table {}: transaction cancelled ({reason})",
+                    self.table
+                )));
+            }
+            let lost_race = reasons
+                .iter()
+                .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict");
+            if !lost_race {
+                return Err(StoreError::Backend(format!(
+                    "DynamoDB table {}: transaction cancelled for reasons [{}]",
+                    self.table,
+                    reasons.join(", ")
+                )));
+            }
+            tracing::debug!(batch = %batch.batch_id, chunk = chunk_no, attempt, "issue changed under us; re-reading");
+        }
+        Err(StoreError::Transient(format!(
+            "DynamoDB table {}: issues of batch {} kept changing under concurrent writers ({MAX_CONTENDED_ATTEMPTS} attempts)",
+            self.table, batch.batch_id
+        )))
+    }
+
+    /// A Put of `item`, optionally conditional; `read_ver` fills `:read` in
+    /// a `#ver = :read` condition.
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        read_ver: Option<u64>,
+    ) -> Result<Put, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string));
+        if let Some(read) = read_ver {
+            put = put
+                .expression_attribute_names("#ver", "ver")
+                .expression_attribute_values(":read", n(read));
+        }
+        put.build()
+            .map_err(|e| StoreError::Backend(format!("building a DynamoDB Put: {e}")))
+    }
+
+    /// Items by key, strongly consistent, in as few BatchGetItem requests as
+    /// DynamoDB allows (100 keys each); absent items are simply not returned.
+    async fn read_items(&self, keys: &[Item]) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for group in keys.chunks(KEYS_PER_READ) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(group.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| {
+                        StoreError::Backend(format!("building a DynamoDB BatchGetItem: {e}"))
+                    })?,
+            );
+            let mut rounds = 0;
+            while let Some(request) = pending.take() {
+                if rounds > 0 {
+                    // Unprocessed keys mean throttling: back off before asking again.
+                    if rounds > 5 {
+                        return Err(StoreError::Transient(format!(
+                            "DynamoDB table {}: BatchGetItem kept leaving keys unprocessed",
+                            self.table
+                        )));
+                    }
+                    tokio::time::sleep(backoff(rounds)).await;
+                }
+                rounds += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchGetItem", &self.table, e))?;
+                found.extend(
+                    out.responses()
+                        .and_then(|r| r.get(&self.table))
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+            }
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn get_issue(&self, id: &str) -> Result<Option<StoredIssue>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(issue_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", &self.table, e))?;
+        out.item().map(StoredIssue::from_item).transpose()
+    }
+}

@@ -1,0 +1,343 @@
+//! Unit tests of the DynamoDB store's pure parts: bounds, planning, tokens.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::admin::validate_table_name;
+use super::bounds::*;
+use super::items::*;
+use super::plan::*;
+use super::retry::*;
+use crate::limits::MAX_TITLE_BYTES;
+use crate::limits::{HOURS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
+use crate::model::{
+    BatchSummary, EventType, FacetCount, HourCount, IssueDelta, OTHER, Sample, issue_id,
+};
+use crate::policy::{self, Policy};
+use crate::store::fold::MAX_FACET_BYTES;
+
+fn sample(message: &str, fields: usize) -> Sample {
+    Sample {
+        log_group: "/g".into(),
+        log_stream: "s".into(),
+        event_id: "1".into(),
+        timestamp: 1,
+        kind: "E".into(),
+        message: message.into(),
+        shape: "text".into(),
+        fields: (0..fields)
+            .map(|i| (format!("f{i}"), "v".repeat(3000)))
+            .collect(),
+    }
+}
+
+#[test]
+fn stored_samples_are_bounded_whatever_their_input() {
+    let huge = bounded_sample(sample(&"x".repeat(4096), 40));
+    let size = serde_json::to_string(&huge).unwrap().len();
+    assert!(size <= MAX_STORED_SAMPLE_BYTES, "{size}");
+    assert!(huge.message.starts_with("xxx"));
+    let small = sample("short", 1);
+    let mut small_fields = small.clone();
+    small_fields.fields[0].1 = "v".into();
+    assert_eq!(bounded_sample(small_fields.clone()), small_fields);
+}
+
+#[test]
+fn table_names_follow_dynamodb_rules() {
+    assert!(validate_table_name("faultline-issues_1.x").is_ok());
+    assert!(validate_table_name("ab").is_err());
+    assert!(validate_table_name("a/b/c").is_err());
+    assert!(validate_table_name(&"a".repeat(256)).is_err());
+}
+
+#[test]
+fn backoff_grows_and_stays_bounded() {
+    assert!(backoff(1) <= Duration::from_millis(40));
+    assert!(backoff(30) <= Duration::from_millis(1000));
+    assert!(backoff(30) >= Duration::from_millis(500));
+}
+
+#[test]
+fn request_tokens_fit_dynamodb_and_differ_per_attempt() {
+    let a = request_token("b", 0, 0);
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, request_token("b", 0, 0));
+}
+
+/// DynamoDB's item size rule, rounded up: attribute names plus values;
+/// numbers counted as their decimal length (DynamoDB needs less).
+fn item_size(item: &Item) -> usize {
+    fn value_size(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(text) | AttributeValue::N(text) => text.len(),
+            AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+            AttributeValue::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(k, v)| k.len() + 1 + value_size(v))
+                    .sum::<usize>()
+            }
+            _ => 1,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn summary(issues: Vec<IssueDelta>) -> BatchSummary {
+    BatchSummary {
+        batch_id: "b".into(),
+        owner: "1".into(),
+        log_group: "/g".into(),
+        log_stream: "s".into(),
+        events: issues.len(),
+        errors: issues.len(),
+        issues,
+    }
+}
+
+fn delta(fingerprint: &str, count: u64) -> IssueDelta {
+    IssueDelta {
+        fingerprint: fingerprint.into(),
+        kind: "E".into(),
+        title: format!("E: {fingerprint}"),
+        count,
+        first_seen: 1_000,
+        last_seen: 2_000,
+        samples: vec![sample("m", 1)],
+        hours: vec![HourCount { hour: 0, count }],
+        facets: Vec::new(),
+        versions: Vec::new(),
+    }
+}
+
+#[test]
+fn worst_case_items_fit_their_bounds() {
+    // The largest issue the store can hold: every bound at its limit,
+    // with characters that JSON escapes six-fold where that costs most.
+    let nasty = |len: usize| "\u{1}".repeat(len);
+    let mut item = StoredIssue::new(
+        &BatchSummary {
+            log_group: "g".repeat(512),
+            ..summary(Vec::new())
+        },
+        &IssueDelta {
+            fingerprint: "f".repeat(32),
+            kind: "K".repeat(10_000),
+            title: "T".repeat(MAX_TITLE_BYTES),
+            ..delta("x", 1)
+        },
+        i64::MAX,
+    );
+    item.issue.count = u64::MAX;
+    item.issue.resolved_in = Some("v".repeat(MAX_VERSION_BYTES));
+    item.issue.regressed_at = Some(i64::MIN);
+    item.issue.ignored_until = Some(i64::MIN);
+    item.issue.ignored_until_count = Some(u64::MAX);
+    item.last_alert_at = Some(i64::MIN);
+    item.threshold_alerted_at = Some(i64::MIN);
+    item.ver = u64::MAX;
+    item.samples = (0..MAX_SAMPLES)
+        .map(|_| {
+            let mut huge = sample(&nasty(4096), 40);
+            huge.kind = nasty(4096);
+            stored_sample_json(&huge).unwrap()
+        })
+        .collect();
+    item.hours = (0..=HOURS_RETENTION_MS / 3_600_000)
+        .map(|h| HourCount {
+            hour: i64::MIN + h,
+            count: u64::MAX,
+        })
+        .collect();
+    let mut book = facet_book(&item.facets);
+    for name in 0..100 {
+        for value in 0..200 {
+            let facet = FacetCount {
+                name: format!("{name}{}", nasty(200)),
+                value: format!("{value}{}", nasty(250)),
+                count: u64::MAX,
+            };
+            if let Some(counted) = book.admit(&facet) {
+                add_facet(&mut item.facets, &counted);
+            }
+        }
+    }
+    assert!(book.bytes() <= MAX_FACET_BYTES, "{}", book.bytes());
+    assert_eq!(book.bytes(), facet_book(&item.facets).bytes());
+    assert!(json(&item.facets).len() <= MAX_FACET_BYTES);
+    let size = item_size(&item.to_item());
+    eprintln!("worst-case issue item: {size} bytes");
+    assert!(size <= MAX_ISSUE_ITEM_BYTES, "{size}");
+
+    // A transaction: 25 such issues, one alert each for them and the
+    // most separate new-issue alerts the last chunk may carry.
+    let mut one = policy::alerts_for_batch(
+        &summary(vec![IssueDelta {
+            title: nasty(MAX_TITLE_BYTES),
+            samples: vec![sample(&nasty(4096), 40)],
+            ..delta(&"f".repeat(32), 1)
+        }]),
+        &[],
+        0,
+        0,
+    );
+    assert!(one.is_empty());
+    let big = summary(vec![IssueDelta {
+        title: nasty(MAX_TITLE_BYTES),
+        kind: nasty(256),
+        samples: vec![sample(&nasty(4096), 40)],
+        ..delta(&"f".repeat(32), 1)
+    }]);
+    one = policy::alerts_for_batch(&big, &[(EventType::Regression, &big.issues[0])], 0, 0);
+    bound_alert(&mut one[0]);
+    let alert_size = item_size(&outbox_item(&one[0], i64::MAX).unwrap());
+    eprintln!("largest single-issue alert: {alert_size} bytes");
+    let actions = 1 + ISSUES_PER_WRITE + ISSUES_PER_WRITE + MAX_SEPARATE_NEW_ISSUE_ALERTS;
+    assert!(actions <= 100, "{actions} actions");
+    let singles = (ISSUES_PER_WRITE + MAX_SEPARATE_NEW_ISSUE_ALERTS) * alert_size;
+    let with_digest = ISSUES_PER_WRITE * alert_size + MAX_ALERT_BYTES;
+    let transaction = ISSUES_PER_WRITE * MAX_ISSUE_ITEM_BYTES + singles.max(with_digest);
+    eprintln!("largest transaction: {transaction} bytes");
+    assert!(transaction < 4_000_000, "{transaction} bytes");
+}
+
+#[test]
+fn a_digest_of_many_new_issues_stays_bounded() {
+    let deltas: Vec<IssueDelta> = (0..3000)
+        .map(|i| IssueDelta {
+            samples: vec![sample(&"x".repeat(4096), 40)],
+            title: "T".repeat(MAX_TITLE_BYTES),
+            ..delta(&format!("{i:032x}"), 1)
+        })
+        .collect();
+    let batch = summary(deltas);
+    let raised: Vec<(EventType, &IssueDelta)> = batch
+        .issues
+        .iter()
+        .map(|d| (EventType::NewIssue, d))
+        .collect();
+    let mut alerts = policy::alerts_for_batch(&batch, &raised, 3, 0);
+    assert_eq!(alerts.len(), 1);
+    bound_alert(&mut alerts[0]);
+    let size = json(&alerts[0]).len();
+    assert!(size <= MAX_ALERT_BYTES, "{size}");
+    assert_eq!(alerts[0].issues.len(), 3000, "every issue is still named");
+    assert_eq!(alerts[0].issues[0].title.len(), MAX_TITLE_BYTES);
+    assert!(alerts[0].issues.iter().all(|i| i.sample.is_none()));
+
+    let mut fewer = policy::alerts_for_batch(&batch, &raised[..100], 3, 0);
+    bound_alert(&mut fewer[0]);
+    assert!(fewer[0].issues[DETAILED_ALERT_ISSUES - 1].sample.is_some());
+    assert!(fewer[0].issues[DETAILED_ALERT_ISSUES].sample.is_none());
+    assert_eq!(fewer[0].issues[99].title.len(), MAX_TITLE_BYTES);
+}
+
+#[test]
+fn facets_fold_into_other_past_the_value_cap_and_sort_like_sqlite() {
+    let mut facets = Facets::new();
+    let add = |facets: &mut Facets, value: &str, count| {
+        let facet = FacetCount {
+            name: "request_id".into(),
+            value: value.into(),
+            count,
+        };
+        if let Some(counted) = facet_book(facets).admit(&facet) {
+            add_facet(facets, &counted);
+        }
+    };
+    for i in 0..MAX_FACET_VALUES + 3 {
+        add(&mut facets, &format!("r-{i:02}"), 1);
+    }
+    add(&mut facets, "r-07", 4);
+    add(&mut facets, "r-03", 4);
+    let shown = facets_of(&facets);
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].distinct as usize, MAX_FACET_VALUES);
+    assert!(shown[0].capped);
+    assert_eq!(
+        shown[0].top,
+        vec![
+            ("r-03".to_string(), 5),
+            ("r-07".to_string(), 5),
+            (OTHER.to_string(), 3),
+            ("r-00".to_string(), 1),
+            ("r-01".to_string(), 1),
+        ]
+    );
+}
+
+#[test]
+fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
+    let batch = summary((0..30).map(|i| delta(&format!("fp-{i}"), 1)).collect());
+    let policy = Policy::default();
+    let first = plan_chunk(
+        &batch,
+        &batch.issues[..ISSUES_PER_WRITE],
+        &HashMap::new(),
+        &[],
+        false,
+        7,
+        &policy,
+    )
+    .unwrap();
+    assert!(first.alerts.is_empty());
+    assert_eq!(first.new_issues.len(), ISSUES_PER_WRITE);
+    assert_eq!(first.marker_new.len(), ISSUES_PER_WRITE);
+    let last = plan_chunk(
+        &batch,
+        &batch.issues[ISSUES_PER_WRITE..],
+        &HashMap::new(),
+        &first.marker_new,
+        true,
+        7,
+        &policy,
+    )
+    .unwrap();
+    assert!(last.marker_new.is_empty());
+    assert_eq!(last.alerts.len(), 1, "one digest for the whole batch");
+    let digest = &last.alerts[0];
+    assert_eq!(digest.id, "b:new_issue:digest");
+    let ids: Vec<String> = batch
+        .issues
+        .iter()
+        .map(|d| issue_id(&d.fingerprint))
+        .collect();
+    assert_eq!(digest.issue_ids(), ids.join(","), "in batch order");
+}
+
+#[test]
+fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
+    let batch = summary(vec![delta("fp", 2), delta("fp", 3)]);
+    let (existing, _) = apply_delta(None, &batch, &batch.issues[0], 1, &Policy::default()).unwrap();
+    let current = HashMap::from([(
+        existing.issue.id.clone(),
+        StoredIssue {
+            ver: 41,
+            ..existing
+        },
+    )]);
+    let plan = plan_chunk(
+        &batch,
+        &batch.issues,
+        &current,
+        &[],
+        true,
+        2,
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(plan.writes.len(), 1, "one write per issue");
+    assert_eq!(plan.writes[0].read_ver, Some(41));
+    assert_eq!(plan.writes[0].item.ver, 42);
+    assert_eq!(plan.writes[0].item.issue.count, 7);
+    assert_eq!(
+        plan.writes[0].item.hours,
+        vec![HourCount { hour: 0, count: 7 }]
+    );
+    assert!(plan.alerts.is_empty() && plan.new_issues.is_empty());
+    let back = StoredIssue::from_item(&plan.writes[0].item.to_item()).unwrap();
+    assert_eq!(back, plan.writes[0].item);
+}
