@@ -1,13 +1,16 @@
 //! The one pipeline the CLI and the Lambda both run.
 //!
-//! It is split into a pure half ([`prepare`]: decode, extract, scrub,
-//! fingerprint, aggregate, each stage taking the previous one's output) and
-//! a writing half ([`Pipeline::apply`], then [`Pipeline::flush_alerts`]), so
-//! the CLI can check every input before it writes anything and the Lambda can
-//! tell a bad payload (never retry) from a failed write (retry).
+//! It is split into a pure half ([`prepare`] and [`prepare_document`] for
+//! whole inputs, [`summarise`] for batches a caller decoded as a stream:
+//! decode, extract, scrub, fingerprint, aggregate, each stage taking the
+//! previous one's output) and a writing half, [`Pipeline::record`] (record
+//! the batches exactly once, then send the alerts they queued), so the CLI
+//! can check every input before it writes anything and the Lambda can tell
+//! a bad payload (never retry) from a failed write (retry). Both binaries
+//! write through [`Pipeline::record`] and nothing else.
 
 use crate::aggregate::{self, Keyed};
-use crate::decode::{self, DecodeError, LogBatch};
+use crate::decode::{self, DecodeError, LogBatch, Naming};
 use crate::model::{BatchSummary, Recorded};
 use crate::notify::Notifier;
 use crate::policy::Policy;
@@ -35,6 +38,33 @@ pub fn prepare(input: &[u8]) -> Result<Prepared, DecodeError> {
         return Ok(Prepared::Control);
     }
     Ok(Prepared::Batch(summarise(&batch)))
+}
+
+/// Decodes and summarises one whole input of any JSON shape: a Lambda input,
+/// a DATA_MESSAGE, or what `aws logs filter-log-events` and `get-log-events`
+/// print (named by `naming`). Pure: touches no store.
+pub fn prepare_document(input: &[u8], naming: &Naming) -> Result<Vec<Prepared>, DecodeError> {
+    match prepare(input) {
+        Err(DecodeError::UnknownShape) => {}
+        other => return other.map(|p| vec![p]),
+    }
+    let batches = decode::aws_cli::batches(input.trim_ascii(), naming)?;
+    Ok(batches
+        .iter()
+        .map(|b| Prepared::Batch(summarise(b)))
+        .collect())
+}
+
+/// Checks a whole input as [`prepare_document`] reads it, without the
+/// costly stages: decoding is the only one that can fail.
+pub fn check_document(input: &[u8], naming: &Naming) -> Result<(), DecodeError> {
+    match decode::payload(input) {
+        Ok(payload) => decode::parse(&payload).map(|_| ()),
+        Err(DecodeError::UnknownShape) => {
+            decode::aws_cli::batches(input.trim_ascii(), naming).map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The pure stages over one decoded batch, in order: extract the errors,
@@ -65,6 +95,16 @@ pub enum PipelineError {
     Decode(#[from] DecodeError),
     #[error("{0}")]
     Store(#[from] StoreError),
+}
+
+/// What recording some batches did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Ingested {
+    /// One per batch, in order.
+    pub recorded: Vec<Recorded>,
+    /// The alerts sent afterwards (those the batches queued, and any left
+    /// by an earlier run).
+    pub flushed: Flushed,
 }
 
 /// What flushing the outbox did.
@@ -144,14 +184,27 @@ impl Pipeline {
         Ok(flushed)
     }
 
-    /// Decodes, records and alerts for one input.
-    pub async fn ingest(&self, input: &[u8]) -> Result<(Option<Recorded>, Flushed), PipelineError> {
-        let recorded = match prepare(input)? {
-            Prepared::Control => None,
-            Prepared::Batch(batch) => Some(self.apply(&batch).await?),
+    /// The one way both binaries write: records prepared batches, each
+    /// exactly once and in as few writes as the store allows, then sends
+    /// the alerts waiting in the outbox.
+    pub async fn record(&self, batches: &[BatchSummary]) -> Result<Ingested, StoreError> {
+        let recorded = if batches.is_empty() {
+            Vec::new()
+        } else {
+            self.apply_all(batches).await?
         };
         let flushed = self.flush_alerts().await?;
-        Ok((recorded, flushed))
+        Ok(Ingested { recorded, flushed })
+    }
+
+    /// Decodes, records and alerts for one input.
+    pub async fn ingest(&self, input: &[u8]) -> Result<(Option<Recorded>, Flushed), PipelineError> {
+        let batch = match prepare(input)? {
+            Prepared::Control => None,
+            Prepared::Batch(batch) => Some(batch),
+        };
+        let ingested = self.record(batch.as_slice()).await?;
+        Ok((ingested.recorded.into_iter().next(), ingested.flushed))
     }
 }
 

@@ -203,13 +203,14 @@ impl Function {
             tracing::error!(log_group = %batch.log_group, "refusing to process this function's own log group; remove its subscription filter");
             return Ok(Response::OwnLogGroupSkipped);
         }
-        let recorded = self.pipeline.apply(&batch).await?;
+        let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
+        let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
         if let Some(line) = metrics::emf(&batch, &recorded, (self.pipeline.clock)()) {
             // Standard output of a Lambda goes to CloudWatch Logs, which turns
             // Embedded Metric Format lines into metrics.
             println!("{line}");
         }
-        let flushed = self.pipeline.flush_alerts().await?;
+        let flushed = ingested.flushed;
         if !flushed.failed.is_empty() {
             return Err(Failure::AlertsPending(flushed.failed.len()));
         }

@@ -5,9 +5,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use faultline::decode::text::TextBatches;
+use faultline::decode::{DecodeError, Naming};
 use faultline::model::{BatchSummary, Recorded};
-use faultline::{notify, pipeline, policy::Policy, store};
+use faultline::pipeline::{self, Ingested, Pipeline, Prepared};
+use faultline::{notify, policy::Policy, store};
 
+use super::input::{Opened, Source};
 use super::{Error, StoreArg, input};
 
 #[derive(Args)]
@@ -26,33 +30,49 @@ pub struct IngestArgs {
     /// digest. Without it: alert on new issues and regressions.
     #[arg(long, env = "FAULTLINE_POLICY", value_name = "FILE")]
     policy: Option<String>,
-    /// Lambda input files, decoded DATA_MESSAGE files, directories of them
-    /// (their *.json files, recursively), or - for standard input.
+    /// The log group of inputs that do not name one (plain text log files,
+    /// `aws logs` output).
+    #[arg(long, value_name = "NAME")]
+    log_group: Option<String>,
+    /// Record the inputs that can be read and list the ones that cannot,
+    /// instead of stopping before anything is recorded.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Lambda input files, decoded DATA_MESSAGE files, `aws logs
+    /// filter-log-events` / `get-log-events` output, plain text log files
+    /// (with --log-group), any of them gzipped; directories of them (their
+    /// *.json, *.log, *.txt and *.gz files, recursively); or - for standard
+    /// input.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
 
+/// Summaries are recorded in chunks of about this many bytes, so memory
+/// stays bounded however many inputs a run has (one summary can hold a few
+/// samples per issue of its batch).
+const CHUNK_BYTES: usize = 16 * 1024 * 1024;
+
 pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     let sources = input::sources(&args.paths)?;
-    // Decode everything first: a broken input must leave the store untouched.
-    // Only the (small) summaries are kept, not the inputs themselves.
-    let mut batches = Vec::new();
-    let mut broken = 0;
-    let mut controls = 0;
-    for source in &sources {
-        let input = source.read()?;
-        match pipeline::prepare(&input.bytes) {
-            Ok(pipeline::Prepared::Batch(batch)) => batches.push(batch),
-            Ok(pipeline::Prepared::Control) => controls += 1,
-            Err(e) => {
-                eprintln!("faultline: {}: {e}", input.name);
-                broken += 1;
-            }
+    let now = pipeline::system_clock();
+    let namings: Vec<Naming> = sources
+        .iter()
+        .map(|s| s.naming(args.log_group.as_deref(), now))
+        .collect();
+    // First pass: check every input, keeping nothing but what standard
+    // input needs to be read again. Without --skip-invalid a broken input
+    // stops the run before anything is recorded.
+    let mut skipped = vec![false; sources.len()];
+    for (i, source) in sources.iter().enumerate() {
+        if let Err(e) = check(source, &namings[i]) {
+            eprintln!("faultline: {}: {e}", source.name());
+            skipped[i] = true;
         }
     }
-    if broken > 0 {
+    let broken = skipped.iter().filter(|&&s| s).count();
+    if broken > 0 && !args.skip_invalid {
         eprintln!(
-            "faultline: {broken} of {} inputs could not be read; nothing was recorded",
+            "faultline: {broken} of {} inputs could not be read; nothing was recorded (--skip-invalid records the others)",
             sources.len()
         );
         return Ok(ExitCode::FAILURE);
@@ -63,24 +83,156 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     };
     let store = store::open(&args.store.store).await?;
     let notifier = notify::open(&args.notify).await?;
-    let pipeline = pipeline::Pipeline::new(store, notifier).with_policy(policy);
-    let mut totals = IngestTotals {
-        controls,
-        ..Default::default()
+    let pipeline = Pipeline::new(store, notifier).with_policy(policy);
+    let mut run = Run {
+        pipeline: &pipeline,
+        chunk: Vec::new(),
+        chunk_bytes: 0,
+        totals: IngestTotals::default(),
     };
-    for (batch, recorded) in batches.iter().zip(pipeline.apply_all(&batches).await?) {
-        totals.add(batch, &recorded);
+    // Second pass: record, in bounded chunks.
+    for (i, source) in sources.iter().enumerate() {
+        if skipped[i] {
+            continue;
+        }
+        if let Err(e) = run.input(source, &namings[i]).await {
+            eprintln!("{}", run.totals.summary(i, &args.store.store));
+            eprintln!(
+                "faultline: stopped at {}: the batches counted above are recorded; run the same command again to record the rest (recorded batches are recognised and not counted twice)",
+                source.name()
+            );
+            return Err(e);
+        }
     }
-    let flushed = pipeline.flush_alerts().await?;
-    eprintln!("{}", totals.summary(sources.len(), &args.store.store));
-    if !flushed.failed.is_empty() {
+    run.flush().await?;
+    let totals = run.totals;
+    eprintln!(
+        "{}",
+        totals.summary(sources.len() - broken, &args.store.store)
+    );
+    if broken > 0 {
+        eprintln!("faultline: skipped {broken} inputs that could not be read (listed above)");
+    }
+    if totals.failed_alerts > 0 {
         eprintln!(
             "faultline: {} alerts could not be sent and stay queued; the next ingest retries them",
-            flushed.failed.len()
+            totals.failed_alerts
         );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads one input through to the end without keeping it: a broken input is
+/// found before anything is written.
+fn check(source: &Source, naming: &Naming) -> Result<(), DecodeError> {
+    match source.open()? {
+        Opened::Document(bytes) => {
+            pipeline::check_document(&bytes, naming)?;
+            source.keep(Opened::Document(bytes));
+        }
+        Opened::Text(reader) => {
+            TextBatches::new(std::io::empty(), naming)?;
+            match source {
+                // Text from standard input is read once, in the second pass.
+                Source::Stdin(_) => source.keep(Opened::Text(reader)),
+                // A gzipped file can be damaged halfway: read it through.
+                Source::File(_) => {
+                    std::io::copy(&mut { reader }, &mut std::io::sink())
+                        .map_err(DecodeError::Gzip)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The recording pass: prepared batches gathered into bounded chunks.
+struct Run<'a> {
+    pipeline: &'a Pipeline,
+    chunk: Vec<BatchSummary>,
+    chunk_bytes: usize,
+    totals: IngestTotals,
+}
+
+impl Run<'_> {
+    async fn input(&mut self, source: &Source, naming: &Naming) -> Result<(), Error> {
+        let opened = source.open().map_err(|e| Error::Decode(source.name(), e))?;
+        match opened {
+            Opened::Document(bytes) => {
+                let prepared = pipeline::prepare_document(&bytes, naming)
+                    .map_err(|e| Error::Decode(source.name(), e))?;
+                drop(bytes);
+                for p in prepared {
+                    self.add(p).await?;
+                }
+            }
+            Opened::Text(reader) => {
+                let batches = TextBatches::new(reader, naming)
+                    .map_err(|e| Error::Decode(source.name(), e))?;
+                for batch in batches {
+                    let batch = batch.map_err(|e| Error::Decode(source.name(), e))?;
+                    self.add(Prepared::Batch(pipeline::summarise(&batch)))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn add(&mut self, prepared: Prepared) -> Result<(), Error> {
+        match prepared {
+            Prepared::Control => self.totals.controls += 1,
+            Prepared::Batch(batch) => {
+                self.chunk_bytes += approximate_size(&batch);
+                self.chunk.push(batch);
+                if self.chunk_bytes >= CHUNK_BYTES {
+                    self.flush().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the chunk gathered so far and sends its alerts.
+    async fn flush(&mut self) -> Result<(), Error> {
+        let Ingested { recorded, flushed } = self.pipeline.record(&self.chunk).await?;
+        for (batch, recorded) in self.chunk.iter().zip(&recorded) {
+            self.totals.add(batch, recorded);
+        }
+        self.totals.failed_alerts += flushed.failed.len();
+        self.chunk.clear();
+        self.chunk_bytes = 0;
+        Ok(())
+    }
+}
+
+/// About how many bytes a summary holds: what its samples and facets carry.
+fn approximate_size(batch: &BatchSummary) -> usize {
+    let sample = |s: &faultline::model::Sample| {
+        s.message.len()
+            + s.fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + s.log_stream.len()
+            + 256
+    };
+    batch
+        .issues
+        .iter()
+        .map(|i| {
+            i.title.len()
+                + i.fingerprint.len()
+                + i.samples.iter().map(sample).sum::<usize>()
+                + i.facets
+                    .iter()
+                    .map(|f| f.name.len() + f.value.len() + 64)
+                    .sum::<usize>()
+                + 512
+        })
+        .sum::<usize>()
+        + 256
 }
 
 /// Running totals of an ingest, for its closing summary.
@@ -93,6 +245,7 @@ pub struct IngestTotals {
     pub errors: usize,
     pub new_issues: usize,
     pub regressions: usize,
+    pub failed_alerts: usize,
 }
 
 impl IngestTotals {

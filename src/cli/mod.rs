@@ -35,9 +35,13 @@ pub struct Cli {
 pub enum Command {
     /// Decode log batches, record their errors as issues and alert on new ones.
     ///
-    /// Every input is checked before anything is written: one broken input
-    /// fails the whole run and leaves the store as it was. Replaying a batch
-    /// changes no count.
+    /// Every input is checked before anything is written: without
+    /// --skip-invalid one broken input stops the run and nothing is recorded.
+    /// Inputs are then recorded in bounded chunks, each batch exactly once;
+    /// if the run fails while recording (the store unreachable, a file
+    /// unreadable halfway), the batches recorded before the failure stay
+    /// recorded, the summary counts them, and running the same command again
+    /// records the rest: a replayed batch changes no count.
     Ingest(ingest::IngestArgs),
     /// Print the fingerprint of every log event, one JSON object per line.
     Fingerprint(fingerprint::FingerprintArgs),
@@ -104,7 +108,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}: no *.json files in this directory")]
+    #[error("{0}: {1}")]
+    Decode(String, faultline::decode::DecodeError),
+    #[error("{0}: no *.json, *.log, *.txt or *.gz files in this directory")]
     EmptyDir(String),
     #[error(
         "no store at {0}: ingest some logs first (`faultline ingest events/`), or name the store with --store sqlite:PATH"

@@ -1,21 +1,32 @@
-//! Turns what CloudWatch Logs hands a subscription into log events.
+//! Turns input bytes into log events of one log group and stream: one file
+//! per input shape.
 //!
-//! A Lambda subscribed to a log group receives `{"awslogs":{"data":"..."}}`
-//! where `data` is base64 of a gzip of the JSON DATA_MESSAGE. Saved events and
-//! tests often hold the DATA_MESSAGE itself, so both are accepted.
+//! - [`envelope`]: what a Lambda subscribed to a log group receives,
+//!   `{"awslogs":{"data":"..."}}` where `data` is base64 of a gzip of the JSON
+//!   DATA_MESSAGE, or the DATA_MESSAGE itself (saved events, tests);
+//!   [`parse`] reads the DATA_MESSAGE into a [`LogBatch`] whose strings point
+//!   into that buffer wherever the JSON holds them without escapes;
+//! - [`aws_cli`]: the JSON that `aws logs filter-log-events` and
+//!   `aws logs get-log-events` print;
+//! - [`text`]: plain text log files, one event per line or multi-line events
+//!   that start with a timestamp;
+//! - [`gzip`]: any of these gzipped.
 //!
-//! Decoding is split in two so the events can borrow from one buffer:
-//! [`payload`] produces the DATA_MESSAGE bytes (decompressing when needed) and
-//! [`parse`] reads them into a [`LogBatch`] whose strings point into that
-//! buffer wherever the JSON holds them without escapes.
+//! [`sniff`] tells the shapes apart. A new shape (a Kinesis record) is a new
+//! file here and a new arm there.
 
 use std::borrow::Cow;
-use std::io::Read;
 
-use base64::Engine;
 use serde::Deserialize;
 
 pub use crate::limits::MAX_DECOMPRESSED;
+
+pub mod aws_cli;
+pub mod envelope;
+pub mod gzip;
+pub mod text;
+
+pub use envelope::{payload, payload_with_limit};
 
 /// Why an input could not be decoded. Each message says what was expected,
 /// so the user can tell a wrong file from a damaged one.
@@ -25,8 +36,12 @@ pub enum DecodeError {
     Empty,
     #[error("not JSON: {0}")]
     NotJson(serde_json::Error),
+    #[error("{0} do not name their log group: give it with --log-group NAME")]
+    NeedsLogGroup(&'static str),
+    #[error("cannot read: {0}")]
+    Io(String),
     #[error(
-        "neither a Lambda input ({{\"awslogs\":{{\"data\":...}}}}) nor a CloudWatch Logs DATA_MESSAGE (no \"awslogs\" or \"logEvents\" key)"
+        "neither a Lambda input ({{\"awslogs\":{{\"data\":...}}}}) nor a CloudWatch Logs DATA_MESSAGE nor `aws logs` output (no \"awslogs\", \"logEvents\" or \"events\" key)"
     )]
     UnknownShape,
     #[error("awslogs.data is missing or not a string")]
@@ -41,98 +56,6 @@ pub enum DecodeError {
     TooLarge { limit: u64 },
     #[error("not a valid CloudWatch Logs message: {0}")]
     Message(String),
-}
-
-/// The DATA_MESSAGE bytes of an input, borrowed when the input already is one.
-pub fn payload(input: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
-    payload_with_limit(input, MAX_DECOMPRESSED)
-}
-
-/// [`payload`] with an explicit cap on the decompressed size.
-pub fn payload_with_limit(input: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, DecodeError> {
-    let trimmed = input.trim_ascii();
-    if trimmed.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    // A decoded DATA_MESSAGE is handed on as it is, without a first pass over
-    // its events (half the cost of reading a big file). `parse` still checks
-    // it in full; the probe below is kept for envelopes and for the error
-    // message of inputs that are neither.
-    if memchr::memmem::find(trimmed, b"\"awslogs\"").is_none()
-        && memchr::memmem::find(trimmed, b"\"logEvents\"").is_some()
-        && trimmed.starts_with(b"{")
-    {
-        return Ok(Cow::Borrowed(trimmed));
-    }
-    // Only the envelope's keys are read here: `data` borrows from the input, and
-    // a DATA_MESSAGE's `logEvents` is skipped without being built.
-    #[derive(Deserialize)]
-    struct Probe<'a> {
-        #[serde(borrow)]
-        awslogs: Option<Envelope<'a>>,
-        #[serde(rename = "logEvents")]
-        log_events: Option<serde::de::IgnoredAny>,
-    }
-    #[derive(Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        data: Option<Cow<'a, str>>,
-    }
-    let probe: Probe<'_> = serde_json::from_slice(trimmed).map_err(|e| {
-        if e.is_data() {
-            // Valid JSON of the wrong shape, such as `awslogs` being a number.
-            DecodeError::UnknownShape
-        } else {
-            DecodeError::NotJson(e)
-        }
-    })?;
-    match (probe.awslogs, probe.log_events) {
-        (Some(envelope), _) => {
-            let data = envelope.data.ok_or(DecodeError::MissingData)?;
-            let compressed = base64::engine::general_purpose::STANDARD
-                .decode(data.trim())
-                .map_err(DecodeError::Base64)?;
-            gunzip(&compressed, limit).map(Cow::Owned)
-        }
-        (None, Some(_)) => Ok(Cow::Borrowed(trimmed)),
-        (None, None) => Err(DecodeError::UnknownShape),
-    }
-}
-
-fn gunzip(compressed: &[u8], limit: u64) -> Result<Vec<u8>, DecodeError> {
-    // gzip's trailer states the uncompressed size (mod 2^32). When it is
-    // within the limit, libdeflate decompresses the whole member in one call
-    // into a buffer of exactly that size, about 1.4x faster than streaming
-    // (BENCHMARKS.md). The trailer is only a claim: a payload that does not
-    // decompress to exactly that size takes the streaming path below, which
-    // enforces the limit and names the problem.
-    let stated = compressed
-        .len()
-        .checked_sub(4)
-        .and_then(|at| compressed.get(at..))
-        .and_then(|tail| <[u8; 4]>::try_from(tail).ok())
-        .map_or(0, |tail| u32::from_le_bytes(tail) as usize);
-    if stated > 0 && stated as u64 <= limit {
-        let mut out = vec![0; stated];
-        let mut decompressor = libdeflater::Decompressor::new();
-        if let Ok(n) = decompressor.gzip_decompress(compressed, &mut out) {
-            if n == stated {
-                return Ok(out);
-            }
-        }
-    }
-    // A MultiGzDecoder, because gzip allows concatenated members, and
-    // `Read::take` bounds the output whatever the compression ratio.
-    let decoder = flate2::read::MultiGzDecoder::new(compressed);
-    let mut out = Vec::with_capacity(stated.min(limit as usize) + 1);
-    decoder
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(DecodeError::Gzip)?;
-    if out.len() as u64 > limit {
-        return Err(DecodeError::TooLarge { limit });
-    }
-    Ok(out)
 }
 
 /// One decoded subscription message: the events of one log stream.
@@ -172,6 +95,51 @@ impl LogBatch<'_> {
     }
 }
 
+/// What names the events of an input that does not name them itself (plain
+/// text, `aws logs` output), and when they happened if the lines do not say.
+#[derive(Debug, Clone, Default)]
+pub struct Naming {
+    /// `--log-group`: the log group of inputs that carry none.
+    pub log_group: Option<String>,
+    /// The stream of events that carry none (the file's name).
+    pub log_stream: String,
+    /// Epoch ms for lines without a timestamp of their own (the file's
+    /// modification time).
+    pub default_time: i64,
+}
+
+/// Bounds of one batch made from a file, as CloudWatch Logs bounds a
+/// subscription batch: at most this many events ...
+pub const BATCH_EVENTS: usize = 10_000;
+/// ... and about this many bytes of messages.
+pub const BATCH_BYTES: usize = 1024 * 1024;
+
+/// An id for an event that came without one: its position in the input and
+/// a hash of its text, so a replayed file is recognised as the same batches
+/// and two files whose lines differ never share a batch id.
+pub fn content_id(position: u64, message: &str) -> String {
+    format!(
+        "{position:012}-{:016x}",
+        xxhash_rust::xxh3::xxh3_64(message.as_bytes())
+    )
+}
+
+/// Whether JSON-looking bytes are JSON lines (a structured logger's file:
+/// one object per line) rather than one document: the whole does not parse,
+/// and its first two lines each do.
+pub fn is_json_lines(bytes: &[u8]) -> bool {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return false;
+    }
+    let mut lines = bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty());
+    let parses = |line: Option<&[u8]>| {
+        line.is_some_and(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok())
+    };
+    parses(lines.next()) && parses(lines.next())
+}
+
 /// Parses DATA_MESSAGE bytes, as returned by [`payload`].
 ///
 /// serde_json, not a SIMD parser: sonic-rs 0.5 measured faster but still
@@ -185,6 +153,7 @@ pub fn parse(payload: &[u8]) -> Result<LogBatch<'_>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use flate2::Compression;
     use flate2::write::GzEncoder;
     use std::io::Write;
