@@ -436,3 +436,18 @@ fn a_closed_pipe_ends_the_listing_quietly() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
     }
 }
+
+#[test]
+fn bootstrap_started_by_hand_says_what_it_is_in_one_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("AWS Lambda entry point") && stderr.contains("faultline ingest"),
+        "{stderr}"
+    );
+}

@@ -51,8 +51,27 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Inside Lambda only /tmp is writable; the real deployment sets a DynamoDB URL.
 const DEFAULT_STORE: &str = "sqlite:/tmp/faultline/faultline.db";
 
+fn main() -> std::process::ExitCode {
+    // Lambda sets this for every function it runs. Without it the runtime
+    // client would panic with a backtrace; a person who started the binary
+    // by hand gets one line saying what it is instead.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        eprintln!(
+            "bootstrap is faultline's AWS Lambda entry point and runs only inside Lambda (AWS_LAMBDA_RUNTIME_API is not set); to run the same pipeline locally, use `faultline ingest FILE...` (see the README)"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    match lambda_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bootstrap: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn lambda_main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let function = match Function::from_env().await {
         Ok(function) => function,
