@@ -96,6 +96,16 @@ pub fn parse_time(text: &str, now: i64) -> Option<i64> {
     Some(seconds * 1000)
 }
 
+/// Reads a point in the past a user typed: a duration back from `now`
+/// (`30m`, `24h`, `7d`), or a date or time as [`parse_time`] reads them.
+pub fn parse_ago(text: &str, now: i64) -> Option<i64> {
+    let at = parse_time(text, now)?;
+    let trimmed = text.trim();
+    let is_duration =
+        trimmed.ends_with(|c: char| c.is_ascii_alphabetic()) && !trimmed.contains(['-', ':', 'T']);
+    Some(if is_duration { now - (at - now) } else { at })
+}
+
 /// The inverse of [`civil_from_days`].
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -142,6 +152,11 @@ mod time_tests {
         assert_eq!(parse_time("2023-13-01", 0), None);
         assert_eq!(parse_time("", 0), None);
         assert_eq!(parse_time("7é", 0), None);
+        assert_eq!(
+            parse_ago("24h", 100_000_000),
+            Some(100_000_000 - 86_400_000)
+        );
+        assert_eq!(parse_ago("2023-11-14", 5), Some(1_699_920_000_000));
     }
 
     #[test]

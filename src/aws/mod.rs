@@ -13,6 +13,11 @@
 
 use std::time::Duration;
 
+pub mod errors;
+pub mod logs;
+
+pub use errors::{AwsError, Call, Cause, describe};
+
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls;

@@ -25,15 +25,37 @@ pub struct IngestArgs {
         default_value = "console",
         value_name = "URL"
     )]
-    notify: String,
+    pub notify: String,
     /// Alert policy file (TOML): new_issue, regression, threshold, cooldown,
     /// digest. Without it: alert on new issues and regressions.
     #[arg(long, env = "FAULTLINE_POLICY", value_name = "FILE")]
-    policy: Option<String>,
-    /// The log group of inputs that do not name one (plain text log files,
-    /// `aws logs` output).
+    pub policy: Option<String>,
+    /// Without PATHs: read this log group's history through the CloudWatch
+    /// Logs API. With PATHs: the log group of inputs that do not name one
+    /// (plain text log files, `aws logs` output).
     #[arg(long, value_name = "NAME")]
-    log_group: Option<String>,
+    pub log_group: Option<String>,
+    /// Reading a log group: from this long ago (30m, 24h, 7d) or this UTC
+    /// date/time (2025-12-01, 2025-12-01T08:00:00Z) [default: 24h].
+    #[arg(long, value_name = "WHEN", requires = "log_group")]
+    pub since: Option<String>,
+    /// Reading a log group: up to this long ago or this UTC date/time
+    /// [default: now].
+    #[arg(long, value_name = "WHEN", requires = "log_group")]
+    pub until: Option<String>,
+    /// Reading a log group: only events matching this CloudWatch Logs
+    /// filter pattern (such as ERROR, or ?ERROR ?Exception).
+    #[arg(long, value_name = "PATTERN", requires = "log_group")]
+    pub filter_pattern: Option<String>,
+    /// Reading a log group: its AWS region [default: AWS_REGION or the
+    /// profile's].
+    #[arg(long, value_name = "REGION", requires = "log_group")]
+    pub region: Option<String>,
+    /// Reading a log group that has a subscription filter: read the events
+    /// it delivers too. Only for a subscription that does not feed this
+    /// store, or the same events are counted twice.
+    #[arg(long, requires = "log_group")]
+    pub ignore_subscription: bool,
     /// Record the inputs that can be read and list the ones that cannot,
     /// instead of stopping before anything is recorded.
     #[arg(long)]
@@ -42,8 +64,9 @@ pub struct IngestArgs {
     /// filter-log-events` / `get-log-events` output, plain text log files
     /// (with --log-group), any of them gzipped; directories of them (their
     /// *.json, *.log, *.txt and *.gz files, recursively); or - for standard
-    /// input.
-    #[arg(required = true, value_name = "PATH")]
+    /// input. Without PATHs, --log-group names a log group to read from
+    /// CloudWatch Logs.
+    #[arg(value_name = "PATH", required_unless_present = "log_group")]
     paths: Vec<PathBuf>,
 }
 
@@ -53,6 +76,22 @@ pub struct IngestArgs {
 const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
 pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
+    if args.paths.is_empty() {
+        return super::backfill::run(args).await;
+    }
+    for (given, name) in [
+        (args.since.is_some(), "--since"),
+        (args.until.is_some(), "--until"),
+        (args.filter_pattern.is_some(), "--filter-pattern"),
+        (args.region.is_some(), "--region"),
+        (args.ignore_subscription, "--ignore-subscription"),
+    ] {
+        if given {
+            return Err(Error::Usage(format!(
+                "{name} applies to reading a log group from CloudWatch Logs (--log-group NAME without PATHs), not to files"
+            )));
+        }
+    }
     let sources = input::sources(&args.paths)?;
     let now = pipeline::system_clock();
     let namings: Vec<Naming> = sources
@@ -77,19 +116,8 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    let policy = match &args.policy {
-        Some(path) => Policy::load(path)?,
-        None => Policy::default(),
-    };
-    let store = store::open(&args.store.store).await?;
-    let notifier = notify::open(&args.notify).await?;
-    let pipeline = Pipeline::new(store, notifier).with_policy(policy);
-    let mut run = Run {
-        pipeline: &pipeline,
-        chunk: Vec::new(),
-        chunk_bytes: 0,
-        totals: IngestTotals::default(),
-    };
+    let pipeline = open_pipeline(&args).await?;
+    let mut run = Run::new(&pipeline);
     // Second pass: record, in bounded chunks.
     for (i, source) in sources.iter().enumerate() {
         if skipped[i] {
@@ -123,6 +151,17 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The store, notifier and policy the arguments name.
+pub async fn open_pipeline(args: &IngestArgs) -> Result<Pipeline, Error> {
+    let policy = match &args.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::default(),
+    };
+    let store = store::open(&args.store.store).await?;
+    let notifier = notify::open(&args.notify).await?;
+    Ok(Pipeline::new(store, notifier).with_policy(policy))
+}
+
 /// Reads one input through to the end without keeping it: a broken input is
 /// found before anything is written.
 fn check(source: &Source, naming: &Naming) -> Result<(), DecodeError> {
@@ -148,14 +187,23 @@ fn check(source: &Source, naming: &Naming) -> Result<(), DecodeError> {
 }
 
 /// The recording pass: prepared batches gathered into bounded chunks.
-struct Run<'a> {
+pub struct Run<'a> {
     pipeline: &'a Pipeline,
     chunk: Vec<BatchSummary>,
     chunk_bytes: usize,
-    totals: IngestTotals,
+    pub totals: IngestTotals,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    pub fn new(pipeline: &'a Pipeline) -> Run<'a> {
+        Run {
+            pipeline,
+            chunk: Vec::new(),
+            chunk_bytes: 0,
+            totals: IngestTotals::default(),
+        }
+    }
+
     async fn input(&mut self, source: &Source, naming: &Naming) -> Result<(), Error> {
         let opened = source.open().map_err(|e| Error::Decode(source.name(), e))?;
         match opened {
@@ -180,7 +228,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn add(&mut self, prepared: Prepared) -> Result<(), Error> {
+    pub async fn add(&mut self, prepared: Prepared) -> Result<(), Error> {
         match prepared {
             Prepared::Control => self.totals.controls += 1,
             Prepared::Batch(batch) => {
@@ -194,8 +242,13 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Errors in the batches gathered but not yet recorded.
+    pub fn pending_errors(&self) -> usize {
+        self.chunk.iter().map(|b| b.errors).sum()
+    }
+
     /// Records the chunk gathered so far and sends its alerts.
-    async fn flush(&mut self) -> Result<(), Error> {
+    pub async fn flush(&mut self) -> Result<(), Error> {
         let Ingested { recorded, flushed } = self.pipeline.record(&self.chunk).await?;
         for (batch, recorded) in self.chunk.iter().zip(&recorded) {
             self.totals.add(batch, recorded);
@@ -262,8 +315,13 @@ impl IngestTotals {
     }
 
     pub fn summary(&self, inputs: usize, store: &str) -> String {
+        format!("ingested {inputs} inputs into {store}: {}", self.counts())
+    }
+
+    /// What was recorded, in words.
+    pub fn counts(&self) -> String {
         let mut text = format!(
-            "ingested {inputs} inputs into {store}: {} batches, {} events, {} errors, {} new issues, {} regressions",
+            "{} batches, {} events, {} errors, {} new issues, {} regressions",
             self.batches, self.events, self.errors, self.new_issues, self.regressions
         );
         if self.duplicates > 0 {

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use faultline::notify::NotifyError;
 use faultline::store::{DEFAULT_URL, Store, StoreError};
 
+pub mod backfill;
 pub mod fingerprint;
 pub mod ingest;
 pub mod input;
@@ -118,6 +119,8 @@ pub enum Error {
     NoStore(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Aws(#[from] faultline::aws::AwsError),
     #[error("{0}")]
     Notify(#[from] NotifyError),
     #[error("cannot write output: {0}")]

@@ -22,6 +22,7 @@ use serde::Deserialize;
 pub use crate::limits::MAX_DECOMPRESSED;
 
 pub mod aws_cli;
+pub mod cloudwatch;
 pub mod envelope;
 pub mod gzip;
 pub mod text;
