@@ -280,10 +280,26 @@ async fn aws_failures_are_one_line_saying_what_to_do() {
     assert!(!missing.status.success());
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("log group /aws/lambda/no-such-group does not exist")
+        stderr.contains("log group /aws/lambda/no-such-group does not exist (")
             && stderr.contains("describe-log-groups"),
         "{stderr}"
     );
+
+    let table = support::unique("missing");
+    let no_table = faultline(
+        moto,
+        dir.path(),
+        &["issues", "--store", &format!("dynamodb://{table}")],
+    );
+    let stderr = String::from_utf8_lossy(&no_table.stderr);
+    assert!(!no_table.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("DynamoDB table {table} does not exist ("))
+            && stderr.contains("faultline store init"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("retrying may succeed"), "{stderr}");
 
     let empty = dir.path().join("empty");
     std::fs::write(&empty, "").unwrap();

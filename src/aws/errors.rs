@@ -139,7 +139,10 @@ fn classify_code(code: &str, said: String, call: &Call<'_>) -> (Cause, String) {
         ),
         "ResourceNotFoundException" | "NotFound" | "NotFoundException" | "NoSuchEntity" => (
             Cause::NotFound,
-            format!("{} does not exist; {}", call.resource, call.when_missing),
+            format!(
+                "{} does not exist ({said}); {}",
+                call.resource, call.when_missing
+            ),
         ),
         "ThrottlingException"
         | "Throttling"
@@ -244,7 +247,7 @@ mod tests {
         assert_eq!(e.cause, Cause::NotFound);
         assert_eq!(
             e.line,
-            "dynamodb:UpdateItem on DynamoDB table faultline failed: DynamoDB table faultline does not exist; create it with `faultline store init --store dynamodb://faultline`"
+            "dynamodb:UpdateItem on DynamoDB table faultline failed: DynamoDB table faultline does not exist (ResourceNotFoundException: Requested resource not found); create it with `faultline store init --store dynamodb://faultline`"
         );
     }
 

@@ -33,7 +33,7 @@
 //! (a duplicate batch, so nothing is counted twice).
 
 use aws_sdk_sns::Client;
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata};
+
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::chat;
@@ -116,12 +116,13 @@ impl Notifier for SnsNotifier {
             .send()
             .await
             .map_err(|e| {
-                let code = e.code().unwrap_or("no error code").to_string();
-                failed(format!(
-                    "SNS Publish to {} failed ({code}): {}",
-                    self.topic_arn,
-                    DisplayErrorContext(&e)
-                ))
+                let resource = format!("SNS topic {}", self.topic_arn);
+                let call = crate::aws::Call {
+                    action: "sns:Publish",
+                    resource: &resource,
+                    when_missing: "check the topic ARN in --notify sns://TOPIC_ARN (or FAULTLINE_NOTIFY)",
+                };
+                failed(crate::aws::describe(&call, &e).line)
             })?;
         Ok(())
     }

@@ -74,9 +74,11 @@ pub(super) fn request_token(batch_id: &str, chunk_no: usize, attempt: u32) -> St
     format!("{digest:032x}")
 }
 
-/// Maps an SDK error to the store's: throttling, 5xx, timeouts and dropped
-/// connections are transient (the Lambda fails so the event is retried);
-/// everything else is reported as it is.
+/// Maps an SDK error to the store's, in the one-line words of
+/// [`crate::aws::describe`] (the SDK's whole error is logged at debug
+/// level): throttling, 5xx, timeouts and dropped connections are transient
+/// (the Lambda fails so the event is retried); missing or refused
+/// credentials, a denied action and a missing table are not.
 pub(crate) fn classify<E>(
     operation: &str,
     table: &str,
@@ -85,26 +87,29 @@ pub(crate) fn classify<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
-    let message = format!("DynamoDB {operation} on table {table}: {detail}");
-    match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Transient(message)
-        }
+    let action = format!("dynamodb:{operation}");
+    let resource = format!("DynamoDB table {table}");
+    let when_missing = format!("create it with `faultline store init --store dynamodb://{table}`");
+    let call = crate::aws::Call {
+        action: &action,
+        resource: &resource,
+        when_missing: &when_missing,
+    };
+    let described = crate::aws::describe(&call, &err);
+    let transient = match &err {
         SdkError::ServiceError(service) => {
-            let code = err.code().unwrap_or("");
             let status = service.raw().status().as_u16();
-            if TRANSIENT_CODES.contains(&code) || status >= 500 || status == 429 {
-                StoreError::Transient(message)
-            } else if code == "ResourceNotFoundException" {
-                StoreError::Backend(format!(
-                    "{message} (does the table exist? create it with `faultline store init --store dynamodb://{table}`)"
-                ))
-            } else {
-                StoreError::Backend(message)
-            }
+            TRANSIENT_CODES.contains(&err.code().unwrap_or(""))
+                || status >= 500
+                || status == 429
+                || described.is_transient()
         }
-        _ => StoreError::Backend(message),
+        _ => described.is_transient(),
+    };
+    if transient {
+        StoreError::Transient(described.line)
+    } else {
+        StoreError::Backend(described.line)
     }
 }
 
