@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use faultline::model::{StatusChange, StatusFilter};
+use faultline::model::{Status, StatusChange, StatusFilter};
 use faultline::store::DEFAULT_URL;
 use faultline::{pipeline, store};
 
@@ -115,12 +115,17 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
                 .await?
                 .ok_or_else(|| store::StoreError::NotFound(id.id.clone()))?;
             if opts.json {
-                render::json(&detail, &mut out)?;
+                render::issue_detail_json(&detail, &mut out)?;
             } else {
                 render::issue_detail(&detail, &mut out)?;
             }
         }
         IssuesAction::Resolve { id, in_version } => {
+            if in_version.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(Error::Usage(
+                    "--in-version needs the version with the fix, such as 1.4.2".into(),
+                ));
+            }
             set_status(&opts, id, StatusChange::Resolved { in_version }, &mut out).await?
         }
         IssuesAction::Ignore {
@@ -128,13 +133,27 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
             until,
             for_count,
         } => {
+            let now = pipeline::system_clock();
             let until = match until {
-                Some(text) => Some(
-                    faultline::text::parse_time(&text, pipeline::system_clock())
-                        .ok_or(Error::Time(text))?,
-                ),
+                Some(text) => {
+                    let at = faultline::text::parse_time(&text, now)
+                        .ok_or_else(|| Error::Time(text.clone()))?;
+                    if at <= now {
+                        return Err(Error::Usage(format!(
+                            "--until {text} is not in the future ({}): give a later time, or a duration such as 7d",
+                            faultline::text::rfc3339(at)
+                        )));
+                    }
+                    Some(at)
+                }
                 None => None,
             };
+            if for_count == Some(0) {
+                return Err(Error::Usage(
+                    "--for 0 would end at once: give the number of occurrences to ignore, at least 1"
+                        .into(),
+                ));
+            }
             set_status(
                 &opts,
                 id,
@@ -163,9 +182,20 @@ async fn set_status(
 ) -> Result<(), Error> {
     let store = super::open_existing(&opts.store).await?;
     let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
+    if change == StatusChange::Open {
+        let current = store.issue(&resolved).await?;
+        if let Some(detail) = current.filter(|d| d.issue.status == Status::Open) {
+            // Nothing to change: say so rather than claim a reopening.
+            return if opts.json {
+                render::issue_json(&detail.issue, out)
+            } else {
+                writeln!(out, "{}", render::already_open_line(&detail.issue)).map_err(Error::Output)
+            };
+        }
+    }
     let issue = store.set_status(&resolved, &change).await?;
     if opts.json {
-        render::json(&issue, out)
+        render::issue_json(&issue, out)
     } else {
         writeln!(out, "{}", render::status_line(&issue)).map_err(Error::Output)
     }

@@ -13,8 +13,9 @@ use faultline::text::{printable, rfc3339, sparkline};
 
 use super::Error;
 
-/// An issue as `--json` prints it: timestamps as RFC 3339 strings, which
-/// people and `jq` read more easily than epoch milliseconds.
+/// An issue as every `--json` prints it (the contract in the README):
+/// timestamps as RFC 3339 UTC strings with milliseconds, every field always
+/// present, absent values as null.
 #[derive(Serialize)]
 struct IssueView<'a> {
     id: &'a str,
@@ -26,8 +27,10 @@ struct IssueView<'a> {
     count: u64,
     first_seen: String,
     last_seen: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     regressed_at: Option<String>,
+    resolved_in: Option<&'a str>,
+    ignored_until: Option<String>,
+    ignored_until_count: Option<u64>,
 }
 
 impl<'a> From<&'a Issue> for IssueView<'a> {
@@ -43,13 +46,113 @@ impl<'a> From<&'a Issue> for IssueView<'a> {
             first_seen: rfc3339(issue.first_seen),
             last_seen: rfc3339(issue.last_seen),
             regressed_at: issue.regressed_at.map(rfc3339),
+            resolved_in: issue.resolved_in.as_deref(),
+            ignored_until: issue.ignored_until.map(rfc3339),
+            ignored_until_count: issue.ignored_until_count,
         }
     }
+}
+
+/// `issues show --json`: the issue's fields, then what is kept about it.
+#[derive(Serialize)]
+struct DetailView<'a> {
+    #[serde(flatten)]
+    issue: IssueView<'a>,
+    samples: Vec<SampleView<'a>>,
+    hours: Vec<HourView>,
+    facets: Vec<FacetView<'a>>,
+}
+
+#[derive(Serialize)]
+struct SampleView<'a> {
+    timestamp: String,
+    log_group: &'a str,
+    log_stream: &'a str,
+    event_id: &'a str,
+    kind: &'a str,
+    message: &'a str,
+    shape: &'a str,
+    /// Context fields as an object (a later field of the same name wins).
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct HourView {
+    hour: String,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct FacetView<'a> {
+    name: &'a str,
+    distinct: u64,
+    capped: bool,
+    top: Vec<FacetValueView<'a>>,
+}
+
+#[derive(Serialize)]
+struct FacetValueView<'a> {
+    value: &'a str,
+    count: u64,
 }
 
 pub fn issues_json(issues: &[Issue], out: &mut impl Write) -> Result<(), Error> {
     let views: Vec<IssueView<'_>> = issues.iter().map(IssueView::from).collect();
     json(&views, out)
+}
+
+pub fn issue_json(issue: &Issue, out: &mut impl Write) -> Result<(), Error> {
+    json(&IssueView::from(issue), out)
+}
+
+pub fn issue_detail_json(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Error> {
+    let view = DetailView {
+        issue: IssueView::from(&detail.issue),
+        samples: detail
+            .samples
+            .iter()
+            .map(|s| SampleView {
+                timestamp: rfc3339(s.timestamp),
+                log_group: &s.log_group,
+                log_stream: &s.log_stream,
+                event_id: &s.event_id,
+                kind: &s.kind,
+                message: &s.message,
+                shape: &s.shape,
+                fields: s
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect(),
+            })
+            .collect(),
+        hours: detail
+            .hours
+            .iter()
+            .map(|h| HourView {
+                hour: rfc3339(h.hour),
+                count: h.count,
+            })
+            .collect(),
+        facets: detail
+            .facets
+            .iter()
+            .map(|f| FacetView {
+                name: &f.name,
+                distinct: f.distinct,
+                capped: f.capped,
+                top: f
+                    .top
+                    .iter()
+                    .map(|(value, count)| FacetValueView {
+                        value,
+                        count: *count,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    json(&view, out)
 }
 
 pub fn json(value: &impl Serialize, out: &mut impl Write) -> Result<(), Error> {
@@ -71,6 +174,15 @@ pub fn last_day(hours: &[HourCount], end: i64) -> String {
         }
     }
     sparkline(&counts)
+}
+
+/// One line saying a reopened issue was open already.
+pub fn already_open_line(issue: &Issue) -> String {
+    format!(
+        "{} is already open; nothing changed: {}",
+        issue.id,
+        printable(&issue.title)
+    )
 }
 
 /// One line saying what an issue's status now is.

@@ -1,0 +1,146 @@
+//! JSON is one contract (README, "JSON output"), and triage inputs that mean
+//! nothing are refused.
+
+use std::path::Path;
+
+mod common;
+
+use common::{faultline, ok};
+
+const BATCH: &str = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/t","logStream":"s","logEvents":[{"id":"1","timestamp":1763900000000,"message":"{\"level\":\"error\",\"msg\":\"boom\",\"error\":{\"kind\":\"KeyError\",\"message\":\"x\"},\"service\":\"orders\",\"version\":\"1.2\"}"}]}"#;
+
+fn setup() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), BATCH).unwrap();
+    ok(&["ingest", "--notify", "none", "in.json"], dir.path());
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&["issues", "--json"], dir.path())).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    (dir, id)
+}
+
+fn json(args: &[&str], cwd: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(args, cwd)).unwrap()
+}
+
+fn is_timestamp(value: &serde_json::Value) -> bool {
+    let Some(text) = value.as_str() else {
+        return false;
+    };
+    let b = text.as_bytes();
+    b.len() == 24
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+        && text.chars().filter(char::is_ascii_digit).count() == 17
+}
+
+const ISSUE_KEYS: [&str; 13] = [
+    "id",
+    "fingerprint",
+    "log_group",
+    "title",
+    "kind",
+    "status",
+    "count",
+    "first_seen",
+    "last_seen",
+    "regressed_at",
+    "resolved_in",
+    "ignored_until",
+    "ignored_until_count",
+];
+
+fn issue_part(value: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    let object = value.as_object().unwrap();
+    for key in ISSUE_KEYS {
+        assert!(object.contains_key(key), "{key} missing from {value}");
+    }
+    ISSUE_KEYS
+        .iter()
+        .map(|k| (k.to_string(), object[*k].clone()))
+        .collect()
+}
+
+#[test]
+fn every_command_prints_the_same_issue_shape_with_one_timestamp_format() {
+    let (dir, id) = setup();
+    let dir = dir.path();
+    let listed = json(&["issues", "--json"], dir)[0].clone();
+    let shown = json(&["issues", "show", &id, "--json"], dir);
+    assert_eq!(issue_part(&listed), issue_part(&shown));
+    for key in [
+        "regressed_at",
+        "resolved_in",
+        "ignored_until",
+        "ignored_until_count",
+    ] {
+        assert!(listed[key].is_null(), "absent {key} is null: {listed}");
+    }
+    for key in ["first_seen", "last_seen"] {
+        assert!(is_timestamp(&listed[key]), "{key}: {}", listed[key]);
+    }
+    let sample = &shown["samples"][0];
+    assert!(is_timestamp(&sample["timestamp"]), "{sample}");
+    assert!(
+        sample["fields"].is_object(),
+        "context fields are an object: {sample}"
+    );
+    assert_eq!(sample["fields"]["service"], "orders", "{sample}");
+    assert!(is_timestamp(&shown["hours"][0]["hour"]), "{shown}");
+    assert!(shown["facets"].is_array());
+
+    let resolved = json(
+        &["issues", "resolve", &id, "--in-version", "1.3", "--json"],
+        dir,
+    );
+    let resolved = issue_part(&resolved);
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["resolved_in"], "1.3");
+    let ignored = json(&["issues", "ignore", &id, "--until", "7d", "--json"], dir);
+    assert!(
+        is_timestamp(&issue_part(&ignored)["ignored_until"]),
+        "{ignored}"
+    );
+    let reopened = issue_part(&json(&["issues", "reopen", &id, "--json"], dir));
+    assert_eq!(reopened["status"], "open");
+    let listed_after = json(&["issues", "--json"], dir)[0].clone();
+    assert_eq!(issue_part(&listed_after), reopened);
+}
+
+#[test]
+fn triage_inputs_that_mean_nothing_are_refused() {
+    let (dir, id) = setup();
+    let dir = dir.path();
+    for (args, says) in [
+        (
+            vec!["ignore", &id, "--until", "2020-01-01"],
+            "not in the future",
+        ),
+        (vec!["ignore", &id, "--until", "0d"], "not in the future"),
+        (vec!["ignore", &id, "--for", "0"], "--for 0"),
+        (
+            vec!["resolve", &id, "--in-version", ""],
+            "--in-version needs",
+        ),
+        (
+            vec!["resolve", &id, "--in-version", "  "],
+            "--in-version needs",
+        ),
+    ] {
+        let mut full = vec!["issues"];
+        full.extend(args.iter());
+        let out = faultline(&full, dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{full:?}: {stderr}");
+        assert!(stderr.contains(says), "{full:?}: {stderr}");
+        assert_eq!(
+            json(&["issues", "--json"], dir)[0]["status"],
+            "open",
+            "{full:?} changed the issue"
+        );
+    }
+    let reopen = ok(&["issues", "reopen", &id], dir);
+    assert!(reopen.contains("already open"), "{reopen}");
+}
