@@ -9,6 +9,7 @@ use faultline::model::{Status, StatusChange, StatusFilter};
 use faultline::store::DEFAULT_URL;
 use faultline::{pipeline, store};
 
+use super::terminal::Style;
 use super::{Error, render};
 
 /// The options of `issues` are declared once, here, and are global: they
@@ -82,6 +83,7 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
             "--status chooses which issues to list; it does not apply to show, resolve, ignore or reopen".into(),
         ));
     }
+    let style = Style::of_stdout(pipeline::system_clock());
     let opts = Opts {
         store: args.store,
         json: args.json,
@@ -104,7 +106,7 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
                     let hours = store.hours(&issue.id, end - 24 * 3_600_000).await?;
                     lines.push(render::last_day(&hours, end));
                 }
-                render::issues_table(&issues, &lines, &mut out)?;
+                render::issues_table(&issues, &lines, &style, &mut out)?;
             }
         }
         IssuesAction::Show(id) => {
@@ -117,7 +119,7 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
             if opts.json {
                 render::issue_detail_json(&detail, &mut out)?;
             } else {
-                render::issue_detail(&detail, &mut out)?;
+                render::issue_detail(&detail, &style, &mut out)?;
             }
         }
         IssuesAction::Resolve { id, in_version } => {

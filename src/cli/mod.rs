@@ -16,6 +16,7 @@ pub mod issues;
 pub mod render;
 pub mod report;
 pub mod store;
+pub mod terminal;
 
 #[derive(Parser)]
 #[command(

@@ -8,10 +8,11 @@ use std::io::Write;
 use serde::Serialize;
 
 use faultline::links;
-use faultline::model::{HourCount, Issue, IssueDetail, hour_of};
+use faultline::model::{HourCount, Issue, IssueDetail, Status, hour_of};
 use faultline::text::{printable, rfc3339, sparkline};
 
 use super::Error;
+use super::terminal::{Style, ago, link, paint};
 
 /// An issue as every `--json` prints it (the contract in the README):
 /// timestamps as RFC 3339 UTC strings with milliseconds, every field always
@@ -201,9 +202,14 @@ pub fn status_line(issue: &Issue) -> String {
     line
 }
 
+/// The listing as a table. On a terminal it fits the width by cutting
+/// titles (and, when narrow, long log group names), never by dropping a
+/// column; statuses are coloured and the last-seen time says how long ago.
+/// In a pipe every row is the same fixed, time-independent text.
 pub fn issues_table(
     issues: &[Issue],
     sparklines: &[String],
+    style: &Style,
     out: &mut impl Write,
 ) -> Result<(), Error> {
     if issues.is_empty() {
@@ -214,37 +220,75 @@ pub fn issues_table(
         .map_err(Error::Output)?;
         return Ok(());
     }
-    let group_width = issues
+    let natural_group = issues
         .iter()
         .map(|i| i.log_group.chars().count())
         .max()
         .unwrap_or(9)
         .clamp(9, 40);
-    writeln!(
-        out,
-        "{:<12}  {:<8}  {:>7}  {:<24}  {:<20}  {:<gw$}  TITLE",
+    // ID, STATUS, COUNT, LAST 24H and LAST SEEN, with the gaps after them.
+    // A narrow terminal gets the day in 12 two-hour bars and the last-seen
+    // time as "3 h ago" alone; a wide one both times.
+    let width = style.width;
+    let (spark_width, seen_width) = match width {
+        None => (24, 19),
+        Some(w) if w < 100 => (12, 10),
+        Some(w) if w < 140 => (24, 10),
+        Some(_) => (24, 16 + 2 + 10),
+    };
+    let fixed = 12 + 2 + 8 + 2 + 7 + 2 + spark_width + 2 + seen_width + 2;
+    let (group_width, title_width) = match width {
+        None => (natural_group, TITLE_WIDTH),
+        Some(width) => {
+            let rest = width.saturating_sub(fixed);
+            let group = natural_group.min((rest * 2 / 5).max(9));
+            (group, rest.saturating_sub(group + 2).max(10))
+        }
+    };
+    let header = format!(
+        "{:<12}  {:<8}  {:>7}  {:<pw$}  {:<sw$}  {:<gw$}  TITLE",
         "ID",
         "STATUS",
         "COUNT",
         "LAST 24H",
         "LAST SEEN",
         "LOG GROUP",
+        pw = spark_width,
+        sw = seen_width,
         gw = group_width
-    )
-    .map_err(Error::Output)?;
+    );
+    writeln!(out, "{}", paint(style, "1", &header)).map_err(Error::Output)?;
     for (i, issue) in issues.iter().enumerate() {
-        let last_seen = rfc3339(issue.last_seen);
+        let absolute = rfc3339(issue.last_seen);
+        let relative = ago(style.now, issue.last_seen);
+        let seen = match seen_width {
+            19 => absolute[..19].to_string(),
+            10 => relative,
+            _ => format!("{}  {relative:>10}", absolute[..16].replace('T', " ")),
+        };
         let spark = sparklines.get(i).map(String::as_str).unwrap_or("");
+        let spark = if spark_width == 12 {
+            halve(spark)
+        } else {
+            spark.to_string()
+        };
+        let status = format!("{:<8}", issue.status.as_str());
+        let status = match issue.status {
+            Status::Open => paint(style, "31", &status),
+            Status::Resolved => paint(style, "32", &status),
+            Status::Ignored => paint(style, "2", &status),
+        };
         writeln!(
             out,
-            "{:<12}  {:<8}  {:>7}  {:<24}  {:<20}  {:<gw$}  {}",
+            "{:<12}  {status}  {:>7}  {:<pw$}  {:<sw$}  {:<gw$}  {}",
             issue.id,
-            issue.status.as_str(),
             issue.count,
             spark,
-            &last_seen[..19.min(last_seen.len())],
+            seen,
             clip(&printable(&issue.log_group), group_width),
-            clip(&printable(&issue.title), TITLE_WIDTH),
+            clip(&printable(&issue.title), title_width),
+            pw = spark_width,
+            sw = seen_width,
             gw = group_width
         )
         .map_err(Error::Output)?;
@@ -252,7 +296,11 @@ pub fn issues_table(
     Ok(())
 }
 
-pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Error> {
+pub fn issue_detail(
+    detail: &IssueDetail,
+    style: &Style,
+    out: &mut impl Write,
+) -> Result<(), Error> {
     let issue = &detail.issue;
     let mut text = String::new();
     text.push_str(&format!("{}  {}\n", issue.id, printable(&issue.title)));
@@ -263,8 +311,16 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
     text.push_str(&format!("  kind         {}\n", printable(&issue.kind)));
     text.push_str(&format!("  log group    {}\n", printable(&issue.log_group)));
     text.push_str(&format!("  count        {}\n", issue.count));
-    text.push_str(&format!("  first seen   {}\n", rfc3339(issue.first_seen)));
-    text.push_str(&format!("  last seen    {}\n", rfc3339(issue.last_seen)));
+    text.push_str(&format!(
+        "  first seen   {}  ({})\n",
+        rfc3339(issue.first_seen),
+        ago(style.now, issue.first_seen)
+    ));
+    text.push_str(&format!(
+        "  last seen    {}  ({})\n",
+        rfc3339(issue.last_seen),
+        ago(style.now, issue.last_seen)
+    ));
     text.push_str(&format!("  fingerprint  {}\n", issue.fingerprint));
     if let Some(v) = &issue.resolved_in {
         text.push_str(&format!("  resolved in  {}\n", printable(v)));
@@ -309,11 +365,19 @@ pub fn issue_detail(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Er
         }
         text.push_str(&format!(
             "    console:  {}\n",
-            links::log_event(&region, sample)
+            link(
+                style,
+                &links::log_event(&region, sample),
+                "the event in CloudWatch"
+            )
         ));
         text.push_str(&format!(
             "    insights: {}\n",
-            links::insights(&region, sample)
+            link(
+                style,
+                &links::insights(&region, sample),
+                "the stream around it in Logs Insights"
+            )
         ));
         for (key, value) in &sample.fields {
             let mut lines = value.lines();
@@ -356,6 +420,15 @@ fn timeline(hours: &[HourCount]) -> String {
         ));
     }
     text
+}
+
+/// A sparkline at half the resolution: each pair of bars as the higher one
+/// (the bar characters rise with their code points, above the space).
+fn halve(spark: &str) -> String {
+    let bars: Vec<char> = spark.chars().collect();
+    bars.chunks(2)
+        .map(|pair| pair.iter().copied().max().unwrap_or(' '))
+        .collect()
 }
 
 /// At most `width` characters, with an ellipsis when cut.
