@@ -134,6 +134,16 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
     )))
 }
 
+/// Opens the store a URL names for reading only: a SQLite file is neither
+/// created nor written (so a read-only one can be listed); DynamoDB opens as
+/// [`open`] does.
+pub async fn open_read_only(url: &str) -> Result<Box<dyn Store>, StoreError> {
+    match url.strip_prefix("sqlite:") {
+        Some(path) if !path.is_empty() => Ok(Box::new(sqlite::SqliteStore::open_read_only(path)?)),
+        _ => open(url).await,
+    }
+}
+
 /// Resolves what a user typed (an id or a unique prefix of one) to an id.
 pub async fn resolve_id(store: &dyn Store, typed: &str) -> Result<String, StoreError> {
     if store.issue(typed).await?.is_some() {

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::{Store, StoreError};
@@ -115,6 +115,51 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(SqliteStore {
+            path: path.to_string(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Opens an existing database for reading only: it creates nothing and
+    /// writes nothing, so a store file (or folder) that cannot be written
+    /// can still be listed. A WAL database in a folder it cannot write to
+    /// has no shared-memory file to read beside a writer; it is then read
+    /// as immutable, as it is when nothing can be writing it.
+    pub fn open_read_only(path: &str) -> Result<SqliteStore, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_string(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readable = |conn: &Connection| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+                row.get::<_, i64>(0)
+            })
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        let conn = match readable(&conn) {
+            Ok(_) => conn,
+            Err(_) => {
+                let escaped: String = path
+                    .chars()
+                    .map(|c| match c {
+                        '%' => "%25".to_string(),
+                        '?' => "%3f".to_string(),
+                        '#' => "%23".to_string(),
+                        c => c.to_string(),
+                    })
+                    .collect();
+                let conn =
+                    Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags)
+                        .map_err(err)?;
+                readable(&conn).map_err(err)?;
+                conn
+            }
+        };
         Ok(SqliteStore {
             path: path.to_string(),
             conn: Mutex::new(conn),
