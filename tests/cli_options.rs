@@ -205,3 +205,77 @@ fn reading_never_creates_a_store_and_a_missing_one_is_named() {
         assert!(left.is_empty(), "{args:?} created {left:?}");
     }
 }
+
+#[test]
+fn a_read_only_store_can_be_listed_shown_and_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = two_stores(dir.path());
+    // The store in a folder nobody may write, the file itself read-only;
+    // the reader is an unprivileged user (root would write regardless).
+    let shelf = dir.path().join("shelf");
+    std::fs::create_dir(&shelf).unwrap();
+    std::fs::copy(dir.path().join("other.db"), shelf.join("ro.db")).unwrap();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    for (path, mode) in [
+        (shelf.join("ro.db"), 0o444),
+        (shelf.clone(), 0o555),
+        (out_dir.clone(), 0o777),
+        (dir.path().to_path_buf(), 0o755),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let store = format!("sqlite:{}", shelf.join("ro.db").display());
+    let report = out_dir.join("r.html");
+    let report = report.to_str().unwrap();
+    let as_reader = |args: &[&str]| {
+        let mut command = if running_as_root() {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_faultline"));
+            c
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        };
+        command
+            .args(args)
+            .current_dir(&out_dir)
+            .env_remove("FAULTLINE_STORE")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        vec!["issues", "--store", &store, "--status", "all"],
+        vec!["issues", "show", &key, "--store", &store],
+        vec!["report", "--html", report, "--store", &store],
+    ] {
+        let out = as_reader(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&key) || args[0] == "report",
+            "{args:?}"
+        );
+    }
+    let changed = as_reader(&["issues", "resolve", &key, "--store", &store]);
+    assert!(!changed.status.success(), "a change is refused, not lost");
+    assert!(
+        String::from_utf8_lossy(&changed.stderr).contains("readonly"),
+        "{}",
+        String::from_utf8_lossy(&changed.stderr)
+    );
+    std::fs::set_permissions(&shelf, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Whether this process runs as root (whom file modes do not stop).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}

@@ -10,7 +10,7 @@ use faultline::store::DEFAULT_URL;
 use faultline::{pipeline, store};
 
 use super::terminal::Style;
-use super::{Error, render};
+use super::{Access, Error, render};
 
 /// The options of `issues` are declared once, here, and are global: they
 /// mean the same before or after the action (`issues --store X resolve ID`
@@ -90,7 +90,7 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
     };
     match action {
         IssuesAction::List => {
-            let store = super::open_existing(&opts.store).await?;
+            let store = super::open_existing(&opts.store, Access::Read).await?;
             let issues = store
                 .issues(args.status.unwrap_or(StatusFilter::Open))
                 .await?;
@@ -110,7 +110,7 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
             }
         }
         IssuesAction::Show(id) => {
-            let store = super::open_existing(&opts.store).await?;
+            let store = super::open_existing(&opts.store, Access::Read).await?;
             let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
             let detail = store
                 .issue(&resolved)
@@ -182,7 +182,7 @@ async fn set_status(
     change: StatusChange,
     out: &mut impl Write,
 ) -> Result<(), Error> {
-    let store = super::open_existing(&opts.store).await?;
+    let store = super::open_existing(&opts.store, Access::Write).await?;
     let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
     if change == StatusChange::Open {
         let current = store.issue(&resolved).await?;

@@ -63,16 +63,28 @@ pub struct StoreArg {
     pub store: String,
 }
 
+/// What a command does with an existing store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Lists or shows: opened read-only, so a read-only file works.
+    Read,
+    /// Changes an issue's status.
+    Write,
+}
+
 /// Opens a store that must already exist: commands that only read or change
 /// recorded issues never create one, so a mistyped path is an error naming
 /// it instead of an empty store that reports "no issues".
-pub async fn open_existing(url: &str) -> Result<Box<dyn Store>, Error> {
+pub async fn open_existing(url: &str, access: Access) -> Result<Box<dyn Store>, Error> {
     if let Some(path) = url.strip_prefix("sqlite:") {
         if !path.is_empty() && !std::path::Path::new(path).exists() {
             return Err(Error::NoStore(path.to_string()));
         }
     }
-    Ok(faultline::store::open(url).await?)
+    Ok(match access {
+        Access::Read => faultline::store::open_read_only(url).await?,
+        Access::Write => faultline::store::open(url).await?,
+    })
 }
 
 /// Runs the command the user asked for.

@@ -24,7 +24,7 @@ pub struct ReportArgs {
 }
 
 pub async fn run(args: ReportArgs) -> Result<ExitCode, Error> {
-    let store = super::open_existing(&args.store.store).await?;
+    let store = super::open_existing(&args.store.store, super::Access::Read).await?;
     let mut details = Vec::new();
     for issue in store.issues(args.status).await? {
         if let Some(detail) = store.issue(&issue.id).await? {
