@@ -113,6 +113,9 @@ pub struct Flushed {
     pub sent: usize,
     /// Alerts that could not be delivered; they stay queued.
     pub failed: Vec<String>,
+    /// The issues the sent alerts named, so a caller can say which of the
+    /// issues it recorded went out and which were held back.
+    pub announced: Vec<String>,
 }
 
 pub struct Pipeline {
@@ -174,7 +177,12 @@ impl Pipeline {
             // run is retried; that retry sends this one again (at least
             // once; the alert id lets readers drop the repeat).
             match self.store.alert_sent(&alert.id, (self.clock)()).await {
-                Ok(()) => flushed.sent += 1,
+                Ok(()) => {
+                    flushed.sent += 1;
+                    flushed
+                        .announced
+                        .extend(alert.issues.iter().map(|i| i.id.clone()));
+                }
                 Err(e) => {
                     tracing::warn!(alert = %alert.id, error = %e, "alert sent but not marked; it may be sent again");
                     flushed.failed.push(alert.id);

@@ -144,3 +144,55 @@ fn triage_inputs_that_mean_nothing_are_refused() {
     let reopen = ok(&["issues", "reopen", &id], dir);
     assert!(reopen.contains("already open"), "{reopen}");
 }
+
+fn batch_with(id: &str, ts: i64) -> String {
+    BATCH
+        .replace("\"id\":\"1\"", &format!("\"id\":\"{id}\""))
+        .replace("1763900000000", &ts.to_string())
+}
+
+#[test]
+fn alerts_held_back_are_said_and_the_summary_counts_the_alerts_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for (name, id, at) in [
+        ("a.json", "1", now - 3_000),
+        ("b.json", "2", now - 2_000),
+        ("c.json", "3", now - 1_000),
+    ] {
+        std::fs::write(dir.join(name), batch_with(id, at)).unwrap();
+    }
+    let first = common::faultline(&["ingest", "a.json"], dir);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("1 alerts sent for 1 issues"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout).lines().count(),
+        1,
+        "one alert line"
+    );
+    assert!(!stderr.contains("no alert sent"), "{stderr}");
+    let id = json(&["issues", "--json"], dir)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    ok(&["issues", "resolve", &id], dir);
+    let regressed = common::faultline(&["ingest", "b.json"], dir);
+    assert!(String::from_utf8_lossy(&regressed.stdout).contains("regression"));
+    // A second regression within the hour is inside the cooldown.
+    ok(&["issues", "resolve", &id], dir);
+    let held = common::faultline(&["ingest", "c.json"], dir);
+    let stderr = String::from_utf8_lossy(&held.stderr);
+    assert!(held.status.success(), "{stderr}");
+    assert!(held.stdout.is_empty(), "no alert line");
+    assert!(
+        stderr.contains(&format!(
+            "no alert sent by this run for 1 of the new issues and regressions: {id} (regression)"
+        )) && stderr.contains("cooldown"),
+        "{stderr}"
+    );
+}

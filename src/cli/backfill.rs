@@ -118,6 +118,9 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         args.store.store,
         run.totals.counts()
     );
+    if let Some(line) = run.totals.held_back() {
+        eprintln!("{line}");
+    }
     if run.totals.failed_alerts > 0 {
         eprintln!(
             "faultline: {} alerts could not be sent and stay queued; the next ingest retries them",

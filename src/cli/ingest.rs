@@ -138,6 +138,9 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         "{}",
         totals.summary(sources.len() - broken, &args.store.store)
     );
+    if let Some(line) = totals.held_back() {
+        eprintln!("{line}");
+    }
     if broken > 0 {
         eprintln!("faultline: skipped {broken} inputs that could not be read (listed above)");
     }
@@ -254,6 +257,8 @@ impl<'a> Run<'a> {
             self.totals.add(batch, recorded);
         }
         self.totals.failed_alerts += flushed.failed.len();
+        self.totals.alerts_sent += flushed.sent;
+        self.totals.announced.extend(flushed.announced);
         self.chunk.clear();
         self.chunk_bytes = 0;
         Ok(())
@@ -299,6 +304,11 @@ pub struct IngestTotals {
     pub new_issues: usize,
     pub regressions: usize,
     pub failed_alerts: usize,
+    pub alerts_sent: usize,
+    /// Issues named by the alerts this run sent.
+    pub announced: std::collections::HashSet<String>,
+    /// New issues and regressions this run recorded, in order.
+    pub raised: Vec<(String, &'static str)>,
 }
 
 impl IngestTotals {
@@ -312,6 +322,18 @@ impl IngestTotals {
         self.errors += batch.errors;
         self.new_issues += recorded.new_issues.len();
         self.regressions += recorded.regressions.len();
+        self.raised.extend(
+            recorded
+                .new_issues
+                .iter()
+                .map(|id| (id.clone(), "new issue")),
+        );
+        self.raised.extend(
+            recorded
+                .regressions
+                .iter()
+                .map(|id| (id.clone(), "regression")),
+        );
     }
 
     pub fn summary(&self, inputs: usize, store: &str) -> String {
@@ -336,6 +358,41 @@ impl IngestTotals {
                 self.controls
             ));
         }
+        if self.alerts_sent > 0 {
+            text.push_str(&format!(
+                "; {} alerts sent for {} issues",
+                self.alerts_sent,
+                self.announced.len()
+            ));
+        }
         text
+    }
+
+    /// One line about the new issues and regressions this run recorded but
+    /// sent no alert for, if any: held back by the alert policy (a
+    /// regression inside its cooldown, an event type turned off), queued
+    /// under another run's lease (that run sends them), or left for the next
+    /// run after a failed send.
+    pub fn held_back(&self) -> Option<String> {
+        let held: Vec<String> = self
+            .raised
+            .iter()
+            .filter(|(id, _)| !self.announced.contains(id))
+            .map(|(id, what)| format!("{id} ({what})"))
+            .collect();
+        if held.is_empty() {
+            return None;
+        }
+        let shown = held.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        let more = held.len().saturating_sub(10);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "faultline: no alert sent by this run for {} of the new issues and regressions: {shown}{more}; held back by the alert policy (a regression inside its cooldown, an event type turned off), queued under another run's lease (that run sends them), or waiting for the next run after a failed send",
+            held.len()
+        ))
     }
 }
