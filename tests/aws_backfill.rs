@@ -326,3 +326,38 @@ async fn aws_failures_are_one_line_saying_what_to_do() {
     );
     assert!(!stderr.contains("retrying may succeed"), "{stderr}");
 }
+
+#[tokio::test]
+async fn on_a_terminal_a_progress_line_counts_the_events_read() {
+    let Some(moto) = support::moto() else { return };
+    let group = log_group(moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let binary = env!("CARGO_BIN_EXE_faultline");
+    // script(1) runs faultline on a pseudo-terminal, as a person would.
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{binary} ingest --notify none --log-group {group} --since 3h"),
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .env_remove("FAULTLINE_STORE")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains(&format!("\r\x1b[Kreading {group}: 6 events")),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains(&format!("read 6 events of {group}")),
+        "{screen:?}"
+    );
+}
