@@ -130,9 +130,13 @@ fn every_issues_option_means_the_same_before_and_after_every_action_or_is_refuse
                                     |e| panic!("{args:?} printed no JSON ({e}):\n{stdout}"),
                                 );
                             }
-                            _ => assert!(
+                            "--status" => assert!(
                                 stdout.contains("ValueError"),
                                 "{args:?} did not list the resolved issue:\n{stdout}"
+                            ),
+                            _ => assert!(
+                                stdout.contains("KeyError"),
+                                "{args:?} did not list KeyError:\n{stdout}"
                             ),
                         }
                         "done".to_string()
@@ -156,7 +160,8 @@ fn every_issues_option_means_the_same_before_and_after_every_action_or_is_refuse
                 "issues {action:?} with {option:?}: before and after differ"
             );
             let lists = action.is_empty() || action[0] == "list";
-            if option[0] == "--status" {
+            let list_only = !matches!(option[0], "--store" | "--json");
+            if list_only {
                 let expected = if lists { "done" } else { "refused" };
                 assert_eq!(outcomes[0], expected, "issues {action:?} {option:?}");
             } else {
@@ -278,4 +283,91 @@ fn running_as_root() -> bool {
                 .map(|l| l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+#[test]
+fn the_listing_finds_what_you_look_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let hour = 3_600_000;
+    // (log group, kind, occurrences at these hours ago)
+    let plan: [(&str, &str, &[i64]); 4] = [
+        ("/aws/lambda/orders", "KeyError", &[30, 30, 30, 30]),
+        ("/aws/lambda/orders", "TimeoutError", &[1, 2, 3]),
+        ("/aws/lambda/billing", "KeyError", &[200]),
+        ("/aws/batch/nightly", "ValueError", &[5, 40]),
+    ];
+    let mut n = 0;
+    for (group, kind, ages) in plan {
+        for age in ages {
+            n += 1;
+            let batch = serde_json::json!({
+                "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": group, "logStream": format!("s{n}"),
+                "logEvents": [{"id": n.to_string(), "timestamp": now - age * hour,
+                    "message": format!("[ERROR] {kind}: 'x'\n")}],
+            });
+            std::fs::write(dir.join(format!("{n}.json")), batch.to_string()).unwrap();
+        }
+    }
+    ok(&["ingest", "--notify", "none", "."], dir);
+    let list = |args: &[&str]| -> Vec<(String, String)> {
+        let mut full = vec!["issues", "--json"];
+        full.extend_from_slice(args);
+        let listed: serde_json::Value = serde_json::from_str(&ok(&full, dir)).unwrap();
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["log_group"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                    i["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pair = |g: &str, k: &str| (g.to_string(), k.to_string());
+    assert_eq!(
+        list(&["--log-group", "/aws/lambda/orders", "--sort", "count"]),
+        vec![pair("orders", "KeyError"), pair("orders", "TimeoutError")]
+    );
+    assert_eq!(
+        list(&["--kind", "KeyError", "--sort", "first"]),
+        vec![pair("orders", "KeyError"), pair("billing", "KeyError")]
+    );
+    assert_eq!(
+        list(&["--grep", "NIGHTLY"]),
+        vec![pair("nightly", "ValueError")]
+    );
+    let recent = list(&["--since", "24h"]);
+    assert_eq!(
+        recent,
+        vec![
+            pair("orders", "TimeoutError"),
+            pair("nightly", "ValueError")
+        ]
+    );
+    assert_eq!(
+        list(&["--sort", "last", "--limit", "1"]),
+        vec![pair("orders", "TimeoutError")]
+    );
+    // Trend: TimeoutError grew by 3 in the last day; ValueError by 1 - 1;
+    // KeyError (orders) fell by 4.
+    let trend = list(&["--sort", "trend"]);
+    assert_eq!(trend[0], pair("orders", "TimeoutError"), "{trend:?}");
+    assert_eq!(
+        trend.last().unwrap(),
+        &pair("orders", "KeyError"),
+        "{trend:?}"
+    );
 }

@@ -32,9 +32,61 @@ pub struct IssuesArgs {
     /// Print JSON instead of text (the contract is in the README).
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    filter: ListFilter,
+}
+
+/// What to list and in which order; only for listing.
+#[derive(Args, Default)]
+struct ListFilter {
     /// Which issues to list [default: open].
     #[arg(long, global = true, value_enum, value_name = "STATUS")]
     status: Option<StatusFilter>,
+    /// Only issues of this log group.
+    #[arg(long, global = true, value_name = "NAME")]
+    log_group: Option<String>,
+    /// Only issues of this error kind (KeyError, java.lang.NullPointerException ...).
+    #[arg(long, global = true, value_name = "KIND")]
+    kind: Option<String>,
+    /// Only issues whose title, kind or log group contains this text
+    /// (case-insensitive).
+    #[arg(long, global = true, value_name = "TEXT")]
+    grep: Option<String>,
+    /// Only issues seen since then: 30m, 24h, 7d, or a UTC date/time.
+    #[arg(long, global = true, value_name = "WHEN")]
+    since: Option<String>,
+    /// Order: last (last seen, newest first; the default), count (most
+    /// occurrences first), first (first seen, newest first) or trend
+    /// (growing most over the last day first).
+    #[arg(long, global = true, value_enum, value_name = "ORDER")]
+    sort: Option<Sort>,
+    /// At most this many issues.
+    #[arg(long, global = true, value_name = "N")]
+    limit: Option<usize>,
+}
+
+impl ListFilter {
+    fn given(&self) -> Option<&'static str> {
+        [
+            (self.status.is_some(), "--status"),
+            (self.log_group.is_some(), "--log-group"),
+            (self.kind.is_some(), "--kind"),
+            (self.grep.is_some(), "--grep"),
+            (self.since.is_some(), "--since"),
+            (self.sort.is_some(), "--sort"),
+            (self.limit.is_some(), "--limit"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Sort {
+    Last,
+    Count,
+    First,
+    Trend,
 }
 
 #[derive(Subcommand)]
@@ -78,10 +130,14 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let action = args.action.unwrap_or(IssuesAction::List);
-    if args.status.is_some() && !matches!(action, IssuesAction::List) {
-        return Err(Error::Usage(
-            "--status chooses which issues to list; it does not apply to show, resolve, ignore or reopen".into(),
-        ));
+    if let Some(option) = args
+        .filter
+        .given()
+        .filter(|_| !matches!(action, IssuesAction::List))
+    {
+        return Err(Error::Usage(format!(
+            "{option} chooses which issues to list; it does not apply to show, resolve, ignore or reopen"
+        )));
     }
     let style = Style::of_stdout(pipeline::system_clock());
     let opts = Opts {
@@ -91,22 +147,63 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
     match action {
         IssuesAction::List => {
             let store = super::open_existing(&opts.store, Access::Read).await?;
-            let issues = store
-                .issues(args.status.unwrap_or(StatusFilter::Open))
-                .await?;
-            if opts.json {
-                render::issues_json(&issues, &mut out)?;
-            } else {
-                // The sparkline covers the 24 hours up to the newest
-                // occurrence listed: batch jobs are looked at the morning
-                // after, and replayed logs keep their own times.
-                let end = issues.iter().map(|i| i.last_seen).max().unwrap_or(0);
-                let mut lines = Vec::with_capacity(issues.len());
+            let filter = &args.filter;
+            let since = match &filter.since {
+                Some(text) => Some(
+                    faultline::text::parse_ago(text, style.now)
+                        .ok_or_else(|| Error::Time(text.clone()))?,
+                ),
+                None => None,
+            };
+            let grep = filter.grep.as_deref().map(str::to_lowercase);
+            let issues: Vec<_> = store
+                .issues(filter.status.unwrap_or(StatusFilter::Open))
+                .await?
+                .into_iter()
+                .filter(|i| filter.log_group.as_ref().is_none_or(|g| &i.log_group == g))
+                .filter(|i| filter.kind.as_ref().is_none_or(|k| &i.kind == k))
+                .filter(|i| since.is_none_or(|t| i.last_seen >= t))
+                .filter(|i| {
+                    grep.as_ref().is_none_or(|g| {
+                        [&i.title, &i.kind, &i.log_group]
+                            .iter()
+                            .any(|f| f.to_lowercase().contains(g.as_str()))
+                    })
+                })
+                .collect();
+            // The sparkline and the trend cover the day up to the newest
+            // occurrence listed: batch jobs are looked at the morning after,
+            // and replayed logs keep their own times.
+            // (One read per issue until the store's listing query lands.)
+            let end = issues.iter().map(|i| i.last_seen).max().unwrap_or(0);
+            let needs_hours = !opts.json || filter.sort == Some(Sort::Trend);
+            let mut days = Vec::with_capacity(issues.len());
+            if needs_hours {
                 for issue in &issues {
-                    let hours = store.hours(&issue.id, end - 24 * 3_600_000).await?;
-                    lines.push(render::last_day(&hours, end));
+                    days.push(store.hours(&issue.id, end - 48 * 3_600_000).await?);
                 }
-                render::issues_table(&issues, &lines, &style, &mut out)?;
+            }
+            let mut order: Vec<usize> = (0..issues.len()).collect();
+            match filter.sort.unwrap_or(Sort::Last) {
+                // The store lists by last seen, newest first.
+                Sort::Last => {}
+                Sort::Count => order.sort_by_key(|&i| std::cmp::Reverse(issues[i].count)),
+                Sort::First => order.sort_by_key(|&i| std::cmp::Reverse(issues[i].first_seen)),
+                Sort::Trend => {
+                    order.sort_by_key(|&i| std::cmp::Reverse(render::trend(&days[i], end)))
+                }
+            }
+            order.truncate(filter.limit.unwrap_or(usize::MAX));
+            let lines: Vec<String> = order
+                .iter()
+                .filter_map(|&i| days.get(i).map(|h| render::last_day(h, end)))
+                .collect();
+            let mut slots: Vec<Option<_>> = issues.into_iter().map(Some).collect();
+            let picked: Vec<_> = order.iter().filter_map(|&i| slots[i].take()).collect();
+            if opts.json {
+                render::issues_json(&picked, &mut out)?;
+            } else {
+                render::issues_table(&picked, &lines, &style, &mut out)?;
             }
         }
         IssuesAction::Show(id) => {

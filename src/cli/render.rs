@@ -177,6 +177,20 @@ pub fn last_day(hours: &[HourCount], end: i64) -> String {
     sparkline(&counts)
 }
 
+/// Occurrences in the 24 hours up to the hour of `end` less those in the 24
+/// hours before: how much an issue is growing.
+pub fn trend(hours: &[HourCount], end: i64) -> i64 {
+    let last = hour_of(end);
+    hours.iter().fold(0i64, |sum, h| {
+        let back = (last - h.hour) / 3_600_000;
+        match back {
+            0..24 => sum + h.count as i64,
+            24..48 => sum - h.count as i64,
+            _ => sum,
+        }
+    })
+}
+
 /// One line saying a reopened issue was open already.
 pub fn already_open_line(issue: &Issue) -> String {
     format!(
