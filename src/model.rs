@@ -188,6 +188,182 @@ impl StatusFilter {
     }
 }
 
+/// How a listing orders issues. Every order puts the most first: the most
+/// occurrences, the most recently seen, the most recently first seen, the
+/// most rising; ties go to the most recently seen, then by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueSort {
+    /// By last seen.
+    #[default]
+    Last,
+    /// By total occurrences.
+    Count,
+    /// By first seen.
+    First,
+    /// By the change from the 24 hours before to the last 24 hours
+    /// (`last_day - day_before`), so what is rising comes first.
+    Trend,
+}
+
+/// Hours a listing's sparkline covers, ending with the hour of
+/// [`IssueQuery::at`]; the trend compares them with the same span before.
+pub const LISTING_HOURS: usize = 24;
+
+/// Which issues a listing shows, in which order, which page of them. Every
+/// filter is optional and they all apply together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueQuery {
+    pub status: StatusFilter,
+    /// Exactly this log group.
+    pub log_group: Option<String>,
+    /// Exactly this error kind (`KeyError`, `java.lang.NullPointerException`).
+    pub kind: Option<String>,
+    /// Text the title or the kind contains, ignoring ASCII case.
+    pub text: Option<String>,
+    /// Seen at or after this time (epoch ms): `last_seen >= since`.
+    pub since: Option<i64>,
+    /// Seen at or before this time (epoch ms): `first_seen <= until`.
+    pub until: Option<i64>,
+    /// Context field values every listed issue carried (`environment` =
+    /// `prod`). A value an issue counts under `(other)`, past its cap of
+    /// kept values, does not match.
+    pub fields: Vec<(String, String)>,
+    pub sort: IssueSort,
+    /// Issues to skip, for paging.
+    pub offset: usize,
+    /// The most issues to return; `None` returns them all.
+    pub limit: Option<usize>,
+    /// When the sparklines and trends end (epoch ms): the hour it falls in
+    /// is the last one. `None` takes the latest `last_seen` of the issues
+    /// that match, so logs replayed from the past keep their own times.
+    pub at: Option<i64>,
+}
+
+impl IssueQuery {
+    /// Every issue of a status, most recently seen first.
+    pub fn status(status: StatusFilter) -> IssueQuery {
+        IssueQuery {
+            status,
+            log_group: None,
+            kind: None,
+            text: None,
+            since: None,
+            until: None,
+            fields: Vec::new(),
+            sort: IssueSort::Last,
+            offset: 0,
+            limit: None,
+            at: None,
+        }
+    }
+
+    /// Whether `issue` passes every filter but the context fields (which
+    /// a store checks against what it keeps of each issue's facets).
+    pub fn admits(&self, issue: &Issue) -> bool {
+        let contains = |haystack: &str, needle: &str| {
+            haystack
+                .to_ascii_lowercase()
+                .contains(&needle.to_ascii_lowercase())
+        };
+        self.status.admits(issue.status)
+            && self
+                .log_group
+                .as_ref()
+                .is_none_or(|g| *g == issue.log_group)
+            && self.kind.as_ref().is_none_or(|k| *k == issue.kind)
+            && self
+                .text
+                .as_ref()
+                .is_none_or(|t| contains(&issue.title, t) || contains(&issue.kind, t))
+            && self.since.is_none_or(|t| issue.last_seen >= t)
+            && self.until.is_none_or(|t| issue.first_seen <= t)
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuePage {
+    /// The issues of the page, in the query's order.
+    pub issues: Vec<ListedIssue>,
+    /// How many issues match the query in all (every page together).
+    pub total: usize,
+    /// The start (epoch ms) of the last hour the sparklines cover.
+    pub at_hour: i64,
+}
+
+/// An issue as a listing shows it: the issue, its recent hours and its trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedIssue {
+    #[serde(flatten)]
+    pub issue: Issue,
+    /// Occurrences in each of the [`LISTING_HOURS`] hours ending with the
+    /// page's `at_hour`, oldest first (zeros included).
+    pub hourly: Vec<u64>,
+    /// Occurrences in those hours, and in the same span just before them.
+    pub last_day: u64,
+    pub day_before: u64,
+}
+
+impl ListedIssue {
+    /// The trend a listing sorts by: positive when rising.
+    pub fn trend(&self) -> i64 {
+        i64::try_from(self.last_day)
+            .unwrap_or(i64::MAX)
+            .saturating_sub(i64::try_from(self.day_before).unwrap_or(i64::MAX))
+    }
+}
+
+impl ListedIssue {
+    /// An issue with its hourly counts (any hours; those outside the two
+    /// spans are ignored) as of the hour starting at `at_hour`.
+    pub fn new(issue: Issue, hours: &[HourCount], at_hour: i64) -> ListedIssue {
+        let span = LISTING_HOURS as i64 * 3_600_000;
+        let first = at_hour.saturating_sub(span - 3_600_000);
+        let mut hourly = vec![0u64; LISTING_HOURS];
+        let (mut last_day, mut day_before) = (0u64, 0u64);
+        for h in hours {
+            if h.hour > at_hour {
+                continue;
+            }
+            if h.hour >= first {
+                let slot = ((h.hour - first) / 3_600_000) as usize;
+                if let Some(c) = hourly.get_mut(slot) {
+                    *c = c.saturating_add(h.count);
+                }
+                last_day = last_day.saturating_add(h.count);
+            } else if h.hour >= first.saturating_sub(span) {
+                day_before = day_before.saturating_add(h.count);
+            }
+        }
+        ListedIssue {
+            issue,
+            hourly,
+            last_day,
+            day_before,
+        }
+    }
+}
+
+/// Orders listed issues as `sort` says (see [`IssueSort`]); both stores sort
+/// the issues they return through this, so they agree on ties.
+pub fn sort_listing(issues: &mut [ListedIssue], sort: IssueSort) {
+    issues.sort_by(|a, b| {
+        let primary = match sort {
+            IssueSort::Last => std::cmp::Ordering::Equal,
+            IssueSort::Count => b.issue.count.cmp(&a.issue.count),
+            IssueSort::First => b.issue.first_seen.cmp(&a.issue.first_seen),
+            IssueSort::Trend => b
+                .trend()
+                .cmp(&a.trend())
+                .then_with(|| b.last_day.cmp(&a.last_day)),
+        };
+        primary
+            .then_with(|| b.issue.last_seen.cmp(&a.issue.last_seen))
+            .then_with(|| a.issue.id.cmp(&b.issue.id))
+    });
+}
+
 /// An issue as listed: one group of occurrences with one fingerprint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Issue {

@@ -9,7 +9,7 @@ mod support;
 use faultline::limits::{MAX_FACET_VALUES, MAX_SAMPLES};
 use faultline::model::EventType;
 use faultline::model::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
-use faultline::model::{Status, StatusChange, StatusFilter};
+use faultline::model::{IssueQuery, IssueSort, LISTING_HOURS, Status, StatusChange, StatusFilter};
 use faultline::policy::{Policy, Threshold};
 use faultline::store::Store;
 
@@ -450,6 +450,276 @@ pub mod cases {
         );
     }
 
+    // ---- Listing -------------------------------------------------------------
+
+    const HOUR: i64 = 3_600_000;
+    /// The start of an hour, with a day of hours before it for trends.
+    const T0: i64 = 1_763_899_200_000;
+
+    /// A delta of another kind and title, in whichever hours `counts` says
+    /// (hour offset from `T0`, count).
+    fn shaped(fingerprint: &str, kind: &str, counts: &[(i64, u64)]) -> IssueDelta {
+        let first = counts.iter().map(|c| c.0).min().unwrap_or(0);
+        let last = counts.iter().map(|c| c.0).max().unwrap_or(0);
+        let total = counts.iter().map(|c| c.1).sum();
+        let mut d = delta(fingerprint, total, T0 + first * HOUR);
+        d.kind = kind.to_string();
+        d.title = format!("{kind}: {fingerprint} failed");
+        d.last_seen = T0 + last * HOUR + 10;
+        d.hours = counts
+            .iter()
+            .map(|&(h, count)| HourCount {
+                hour: T0 + h * HOUR,
+                count,
+            })
+            .collect();
+        d.facets[0].count = total;
+        d
+    }
+
+    fn in_group(group: &str, id: &str, issues: Vec<IssueDelta>) -> BatchSummary {
+        BatchSummary {
+            log_group: group.to_string(),
+            ..batch(id, issues)
+        }
+    }
+
+    fn query() -> IssueQuery {
+        IssueQuery::status(StatusFilter::All)
+    }
+
+    async fn listed(store: &dyn Store, query: &IssueQuery) -> Vec<String> {
+        store
+            .list(query)
+            .await
+            .unwrap()
+            .issues
+            .into_iter()
+            .map(|l| l.issue.fingerprint)
+            .collect()
+    }
+
+    /// Four issues in two log groups, of two kinds, one resolved.
+    async fn four_issues(store: &dyn Store) {
+        let orders = vec![
+            shaped("fp-timeout", "TimeoutError", &[(-30, 50), (0, 2)]),
+            shaped("fp-key", "KeyError", &[(-1, 1), (0, 9)]),
+        ];
+        record(store, &in_group("/aws/lambda/orders", "b1", orders), NOW).await;
+        let mut billing = shaped("fp-billing", "KeyError", &[(-45, 7)]);
+        billing.facets.push(FacetCount {
+            name: "environment".into(),
+            value: "prod".into(),
+            count: 7,
+        });
+        let mut staging = shaped("fp-staging", "ValueError", &[(-3, 4)]);
+        staging.facets.push(FacetCount {
+            name: "environment".into(),
+            value: "staging".into(),
+            count: 4,
+        });
+        record(
+            store,
+            &in_group("/aws/batch/billing", "b2", vec![billing, staging]),
+            NOW,
+        )
+        .await;
+        store
+            .set_status(
+                &id_of("fp-staging"),
+                &StatusChange::Resolved { in_version: None },
+            )
+            .await
+            .unwrap();
+    }
+
+    pub async fn listing_filters_by_status_log_group_kind_and_text(store: &dyn Store) {
+        four_issues(store).await;
+        assert_eq!(
+            listed(store, &query()).await,
+            ["fp-key", "fp-timeout", "fp-staging", "fp-billing"],
+            "most recently seen first"
+        );
+        let open = IssueQuery::status(StatusFilter::Open);
+        assert_eq!(store.list(&open).await.unwrap().total, 3);
+        let resolved = IssueQuery::status(StatusFilter::Resolved);
+        assert_eq!(listed(store, &resolved).await, ["fp-staging"]);
+        let group = IssueQuery {
+            log_group: Some("/aws/batch/billing".into()),
+            ..query()
+        };
+        assert_eq!(listed(store, &group).await, ["fp-staging", "fp-billing"]);
+        let kind = IssueQuery {
+            kind: Some("KeyError".into()),
+            ..query()
+        };
+        assert_eq!(listed(store, &kind).await, ["fp-key", "fp-billing"]);
+        let text = IssueQuery {
+            text: Some("BILLING fail".into()),
+            ..query()
+        };
+        assert_eq!(listed(store, &text).await, ["fp-billing"], "any case");
+        let by_kind_text = IssueQuery {
+            text: Some("timeouterr".into()),
+            ..open.clone()
+        };
+        assert_eq!(listed(store, &by_kind_text).await, ["fp-timeout"]);
+        let none = IssueQuery {
+            kind: Some("KeyError".into()),
+            log_group: Some("/aws/batch/billing".into()),
+            status: StatusFilter::Resolved,
+            ..query()
+        };
+        let page = store.list(&none).await.unwrap();
+        assert!(page.issues.is_empty());
+        assert_eq!(page.total, 0);
+    }
+
+    pub async fn listing_filters_by_time_range(store: &dyn Store) {
+        four_issues(store).await;
+        let since = IssueQuery {
+            since: Some(T0 - 3 * HOUR),
+            ..query()
+        };
+        assert_eq!(
+            listed(store, &since).await,
+            ["fp-key", "fp-timeout", "fp-staging"],
+            "seen in the last three hours"
+        );
+        let until = IssueQuery {
+            until: Some(T0 - 31 * HOUR),
+            ..query()
+        };
+        assert_eq!(
+            listed(store, &until).await,
+            ["fp-billing"],
+            "already seen 31 hours ago"
+        );
+        let window = IssueQuery {
+            since: Some(T0 - 40 * HOUR),
+            until: Some(T0 - 2 * HOUR),
+            ..query()
+        };
+        assert_eq!(
+            listed(store, &window).await,
+            ["fp-timeout", "fp-staging"],
+            "seen at some time within the range (fp-key only after it)"
+        );
+    }
+
+    pub async fn listing_filters_by_context_field_values(store: &dyn Store) {
+        four_issues(store).await;
+        let prod = IssueQuery {
+            fields: vec![("environment".into(), "prod".into())],
+            ..query()
+        };
+        assert_eq!(listed(store, &prod).await, ["fp-billing"]);
+        let both = IssueQuery {
+            fields: vec![
+                ("environment".into(), "staging".into()),
+                ("log_stream".into(), "s".into()),
+            ],
+            ..query()
+        };
+        assert_eq!(listed(store, &both).await, ["fp-staging"]);
+        let stream = IssueQuery {
+            fields: vec![("log_stream".into(), "s".into())],
+            kind: Some("KeyError".into()),
+            ..query()
+        };
+        assert_eq!(listed(store, &stream).await, ["fp-key", "fp-billing"]);
+        let unknown = IssueQuery {
+            fields: vec![("environment".into(), "dev".into())],
+            ..query()
+        };
+        assert_eq!(store.list(&unknown).await.unwrap().total, 0);
+    }
+
+    pub async fn listing_sorts_by_count_last_first_and_trend(store: &dyn Store) {
+        four_issues(store).await;
+        let sorted = |sort| IssueQuery { sort, ..query() };
+        assert_eq!(
+            listed(store, &sorted(IssueSort::Count)).await,
+            ["fp-timeout", "fp-key", "fp-billing", "fp-staging"]
+        );
+        assert_eq!(
+            listed(store, &sorted(IssueSort::Last)).await,
+            ["fp-key", "fp-timeout", "fp-staging", "fp-billing"]
+        );
+        assert_eq!(
+            listed(store, &sorted(IssueSort::First)).await,
+            ["fp-key", "fp-staging", "fp-timeout", "fp-billing"]
+        );
+        // As of T0's hour: fp-key 10 in the last day (0 before), fp-staging
+        // 4 (0), fp-timeout 2 (50 the day before), fp-billing 0 (7).
+        let trend = store.list(&sorted(IssueSort::Trend)).await.unwrap();
+        let order: Vec<_> = trend
+            .issues
+            .iter()
+            .map(|l| (l.issue.fingerprint.as_str(), l.last_day, l.day_before))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("fp-key", 10, 0),
+                ("fp-staging", 4, 0),
+                ("fp-billing", 0, 7),
+                ("fp-timeout", 2, 50)
+            ]
+        );
+    }
+
+    pub async fn listing_pages_through_the_order_and_counts_the_total(store: &dyn Store) {
+        four_issues(store).await;
+        let page = |offset, limit| IssueQuery {
+            sort: IssueSort::Count,
+            offset,
+            limit: Some(limit),
+            ..query()
+        };
+        let first = store.list(&page(0, 3)).await.unwrap();
+        assert_eq!(first.total, 4);
+        assert_eq!(first.issues.len(), 3);
+        assert_eq!(
+            listed(store, &page(2, 3)).await,
+            ["fp-billing", "fp-staging"]
+        );
+        let past = store.list(&page(4, 3)).await.unwrap();
+        assert!(past.issues.is_empty());
+        assert_eq!(past.total, 4);
+    }
+
+    pub async fn listed_issues_carry_their_last_day_by_hour(store: &dyn Store) {
+        four_issues(store).await;
+        let page = store.list(&query()).await.unwrap();
+        assert_eq!(page.at_hour, T0, "by default the newest occurrence's hour");
+        let key = &page.issues[0];
+        assert_eq!(key.issue.fingerprint, "fp-key");
+        assert_eq!(key.issue.count, 10);
+        assert_eq!(key.hourly.len(), LISTING_HOURS);
+        let mut expected = vec![0; LISTING_HOURS];
+        expected[LISTING_HOURS - 1] = 9;
+        expected[LISTING_HOURS - 2] = 1;
+        assert_eq!(key.hourly, expected);
+        let earlier = IssueQuery {
+            at: Some(T0 - HOUR + 5),
+            ..query()
+        };
+        let page = store.list(&earlier).await.unwrap();
+        assert_eq!(page.at_hour, T0 - HOUR);
+        let key = page
+            .issues
+            .iter()
+            .find(|l| l.issue.fingerprint == "fp-key")
+            .unwrap();
+        assert_eq!(
+            key.hourly[LISTING_HOURS - 1],
+            1,
+            "the hour ends the sparkline"
+        );
+        assert_eq!(key.last_day, 1);
+    }
+
     pub async fn unknown_ids_are_reported(store: &dyn Store) {
         assert!(store.issue("000000000000").await.unwrap().is_none());
         let err = store
@@ -482,6 +752,12 @@ macro_rules! conformance {
             conformance!(@case $make, facets_stay_bounded);
             conformance!(@case $make, samples_stay_bounded_newest_first);
             conformance!(@case $make, unknown_ids_are_reported);
+            conformance!(@case $make, listing_filters_by_status_log_group_kind_and_text);
+            conformance!(@case $make, listing_filters_by_time_range);
+            conformance!(@case $make, listing_filters_by_context_field_values);
+            conformance!(@case $make, listing_sorts_by_count_last_first_and_trend);
+            conformance!(@case $make, listing_pages_through_the_order_and_counts_the_total);
+            conformance!(@case $make, listed_issues_carry_their_last_day_by_hour);
         }
     };
     (@case $make:expr, $name:ident) => {

@@ -7,7 +7,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    Alert, BatchSummary, HourCount, Issue, IssueDetail, Recorded, StatusChange, StatusFilter,
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded,
+    StatusChange, StatusFilter,
 };
 use crate::policy::Policy;
 
@@ -97,6 +98,12 @@ pub trait Store: Send + Sync {
 
     /// Issues admitted by `filter`, most recently seen first.
     async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError>;
+
+    /// One page of the issues a query selects, in its order, each with its
+    /// hourly counts of the last day and its trend, in one read of the store
+    /// (SQLite: a few SQL queries; DynamoDB: its listing index, filtered and
+    /// sorted in memory, see the DynamoDB store's documentation).
+    async fn list(&self, query: &IssueQuery) -> Result<IssuePage, StoreError>;
 
     /// One issue by exact id.
     async fn issue(&self, id: &str) -> Result<Option<IssueDetail>, StoreError>;

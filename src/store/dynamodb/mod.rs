@@ -141,6 +141,7 @@
 mod admin;
 mod bounds;
 mod items;
+mod listing;
 mod plan;
 mod record;
 mod retry;
@@ -157,8 +158,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::{Store, StoreError};
 use crate::limits::truncate;
 use crate::model::{
-    Alert, BatchSummary, HourCount, Issue, IssueDetail, Recorded, Sample, Status, StatusChange,
-    StatusFilter,
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Sample,
+    Status, StatusChange, StatusFilter,
 };
 use crate::policy::Policy;
 
@@ -224,7 +225,7 @@ impl DynamoDbStore {
         &self.table
     }
 
-    async fn query_status(&self, status: Status) -> Result<Vec<Issue>, StoreError> {
+    pub(super) async fn query_status(&self, status: Status) -> Result<Vec<Issue>, StoreError> {
         let mut issues = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -301,6 +302,10 @@ impl Store for DynamoDbStore {
         }
         issues.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
         Ok(issues)
+    }
+
+    async fn list(&self, query: &IssueQuery) -> Result<IssuePage, StoreError> {
+        self.list_issues(query).await
     }
 
     async fn issue(&self, id: &str) -> Result<Option<IssueDetail>, StoreError> {

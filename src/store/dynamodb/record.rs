@@ -222,12 +222,25 @@ impl DynamoDbStore {
     /// Items by key, strongly consistent, in as few BatchGetItem requests as
     /// DynamoDB allows (100 keys each); absent items are simply not returned.
     async fn read_items(&self, keys: &[Item]) -> Result<Vec<Item>, StoreError> {
+        self.read_items_with(keys, true, None).await
+    }
+
+    /// Items by key, as [`DynamoDbStore::read_items`], optionally eventually
+    /// consistent (half the read units) and with only some attributes
+    /// returned (which saves bandwidth, not units: DynamoDB bills the item).
+    pub(super) async fn read_items_with(
+        &self,
+        keys: &[Item],
+        consistent: bool,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         for group in keys.chunks(KEYS_PER_READ) {
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(group.to_vec()))
-                    .consistent_read(true)
+                    .consistent_read(consistent)
+                    .set_projection_expression(projection.map(str::to_string))
                     .build()
                     .map_err(|e| {
                         StoreError::Backend(format!("building a DynamoDB BatchGetItem: {e}"))

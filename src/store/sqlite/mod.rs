@@ -12,12 +12,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+mod listing;
+
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::{Store, StoreError};
 use crate::limits::MAX_SAMPLES;
 use crate::model::{
-    Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssueState,
-    Recorded, Sample, Status, StatusChange, StatusFilter, issue_id,
+    Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
+    IssueQuery, IssueState, Recorded, Sample, Status, StatusChange, StatusFilter, issue_id,
 };
 use crate::policy::{self, Policy};
 
@@ -59,6 +61,7 @@ CREATE TABLE IF NOT EXISTS facets (
     PRIMARY KEY (issue_id, name, value)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS issues_last_seen ON issues (last_seen);
+CREATE INDEX IF NOT EXISTS facets_by_value ON facets (name, value);
 CREATE TABLE IF NOT EXISTS samples (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
     issue_id  TEXT NOT NULL,
@@ -504,6 +507,10 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    async fn list(&self, query: &IssueQuery) -> Result<IssuePage, StoreError> {
+        self.with_conn(|conn| listing::list(conn, query).map_err(|e| self.err(e)))
     }
 
     async fn issue(&self, id: &str) -> Result<Option<IssueDetail>, StoreError> {
