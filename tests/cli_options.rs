@@ -346,7 +346,7 @@ fn the_listing_finds_what_you_look_for() {
         vec![pair("orders", "KeyError"), pair("billing", "KeyError")]
     );
     assert_eq!(
-        list(&["--grep", "NIGHTLY"]),
+        list(&["--grep", "VALUEerr"]),
         vec![pair("nightly", "ValueError")]
     );
     let recent = list(&["--since", "24h"]);

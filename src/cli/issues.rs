@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use faultline::model::{Status, StatusChange, StatusFilter};
+use faultline::model::{IssueQuery, IssueSort, Status, StatusChange, StatusFilter};
 use faultline::store::DEFAULT_URL;
+use faultline::text::sparkline;
 use faultline::{pipeline, store};
 
 use super::terminal::Style;
@@ -48,8 +49,7 @@ struct ListFilter {
     /// Only issues of this error kind (KeyError, java.lang.NullPointerException ...).
     #[arg(long, global = true, value_name = "KIND")]
     kind: Option<String>,
-    /// Only issues whose title, kind or log group contains this text
-    /// (case-insensitive).
+    /// Only issues whose title or kind contains this text (ignoring case).
     #[arg(long, global = true, value_name = "TEXT")]
     grep: Option<String>,
     /// Only issues seen since then: 30m, 24h, 7d, or a UTC date/time.
@@ -155,55 +155,35 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
                 ),
                 None => None,
             };
-            let grep = filter.grep.as_deref().map(str::to_lowercase);
-            let issues: Vec<_> = store
-                .issues(filter.status.unwrap_or(StatusFilter::Open))
-                .await?
-                .into_iter()
-                .filter(|i| filter.log_group.as_ref().is_none_or(|g| &i.log_group == g))
-                .filter(|i| filter.kind.as_ref().is_none_or(|k| &i.kind == k))
-                .filter(|i| since.is_none_or(|t| i.last_seen >= t))
-                .filter(|i| {
-                    grep.as_ref().is_none_or(|g| {
-                        [&i.title, &i.kind, &i.log_group]
-                            .iter()
-                            .any(|f| f.to_lowercase().contains(g.as_str()))
-                    })
-                })
-                .collect();
-            // The sparkline and the trend cover the day up to the newest
-            // occurrence listed: batch jobs are looked at the morning after,
-            // and replayed logs keep their own times.
-            // (One read per issue until the store's listing query lands.)
-            let end = issues.iter().map(|i| i.last_seen).max().unwrap_or(0);
-            let needs_hours = !opts.json || filter.sort == Some(Sort::Trend);
-            let mut days = Vec::with_capacity(issues.len());
-            if needs_hours {
-                for issue in &issues {
-                    days.push(store.hours(&issue.id, end - 48 * 3_600_000).await?);
-                }
-            }
-            let mut order: Vec<usize> = (0..issues.len()).collect();
-            match filter.sort.unwrap_or(Sort::Last) {
-                // The store lists by last seen, newest first.
-                Sort::Last => {}
-                Sort::Count => order.sort_by_key(|&i| std::cmp::Reverse(issues[i].count)),
-                Sort::First => order.sort_by_key(|&i| std::cmp::Reverse(issues[i].first_seen)),
-                Sort::Trend => {
-                    order.sort_by_key(|&i| std::cmp::Reverse(render::trend(&days[i], end)))
-                }
-            }
-            order.truncate(filter.limit.unwrap_or(usize::MAX));
-            let lines: Vec<String> = order
+            // One store read: the issues of the page, each with its last
+            // 24 hours (which end with the newest occurrence listed: batch
+            // jobs are looked at the morning after, and replayed logs keep
+            // their own times).
+            let query = IssueQuery {
+                log_group: filter.log_group.clone(),
+                kind: filter.kind.clone(),
+                text: filter.grep.clone(),
+                since,
+                sort: match filter.sort.unwrap_or(Sort::Last) {
+                    Sort::Last => IssueSort::Last,
+                    Sort::Count => IssueSort::Count,
+                    Sort::First => IssueSort::First,
+                    Sort::Trend => IssueSort::Trend,
+                },
+                limit: filter.limit,
+                ..IssueQuery::status(filter.status.unwrap_or(StatusFilter::Open))
+            };
+            let page = store.list(&query).await?;
+            let lines: Vec<String> = page
+                .issues
                 .iter()
-                .filter_map(|&i| days.get(i).map(|h| render::last_day(h, end)))
+                .map(|listed| sparkline(&listed.hourly))
                 .collect();
-            let mut slots: Vec<Option<_>> = issues.into_iter().map(Some).collect();
-            let picked: Vec<_> = order.iter().filter_map(|&i| slots[i].take()).collect();
+            let issues: Vec<_> = page.issues.into_iter().map(|listed| listed.issue).collect();
             if opts.json {
-                render::issues_json(&picked, &mut out)?;
+                render::issues_json(&issues, &mut out)?;
             } else {
-                render::issues_table(&picked, &lines, &style, &mut out)?;
+                render::issues_table(&issues, &lines, &style, &mut out)?;
             }
         }
         IssuesAction::Show(id) => {

@@ -8,7 +8,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use faultline::links;
-use faultline::model::{HourCount, Issue, IssueDetail, Status, hour_of};
+use faultline::model::{HourCount, Issue, IssueDetail, Status};
 use faultline::text::{printable, rfc3339, sparkline};
 
 use super::Error;
@@ -163,33 +163,6 @@ pub fn json(value: &impl Serialize, out: &mut impl Write) -> Result<(), Error> {
 }
 
 const TITLE_WIDTH: usize = 60;
-
-/// Hourly counts of the 24 hours ending with the hour of `end`, as a sparkline.
-pub fn last_day(hours: &[HourCount], end: i64) -> String {
-    let last = hour_of(end);
-    let mut counts = [0u64; 24];
-    for h in hours {
-        let back = (last - h.hour) / 3_600_000;
-        if (0..24).contains(&back) {
-            counts[23 - back as usize] += h.count;
-        }
-    }
-    sparkline(&counts)
-}
-
-/// Occurrences in the 24 hours up to the hour of `end` less those in the 24
-/// hours before: how much an issue is growing.
-pub fn trend(hours: &[HourCount], end: i64) -> i64 {
-    let last = hour_of(end);
-    hours.iter().fold(0i64, |sum, h| {
-        let back = (last - h.hour) / 3_600_000;
-        match back {
-            0..24 => sum + h.count as i64,
-            24..48 => sum - h.count as i64,
-            _ => sum,
-        }
-    })
-}
 
 /// One line saying a reopened issue was open already.
 pub fn already_open_line(issue: &Issue) -> String {
