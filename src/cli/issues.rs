@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use faultline::model::{IssueQuery, IssueSort, Status, StatusChange, StatusFilter};
 use faultline::store::DEFAULT_URL;
 use faultline::text::sparkline;
-use faultline::{pipeline, store};
+use faultline::{change, pipeline, store};
 
 use super::terminal::Style;
 use super::{Access, Error, render};
@@ -200,46 +200,17 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
             }
         }
         IssuesAction::Resolve { id, in_version } => {
-            if in_version.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                return Err(Error::Usage(
-                    "--in-version needs the version with the fix, such as 1.4.2".into(),
-                ));
-            }
-            set_status(&opts, id, StatusChange::Resolved { in_version }, &mut out).await?
+            let change = change::resolve(in_version.as_deref()).map_err(triage_error)?;
+            set_status(&opts, id, change, &mut out).await?
         }
         IssuesAction::Ignore {
             id,
             until,
             for_count,
         } => {
-            let now = pipeline::system_clock();
-            let until = match until {
-                Some(text) => {
-                    let at = faultline::text::parse_time(&text, now)
-                        .ok_or_else(|| Error::Time(text.clone()))?;
-                    if at <= now {
-                        return Err(Error::Usage(format!(
-                            "--until {text} is not in the future ({}): give a later time, or a duration such as 7d",
-                            faultline::text::rfc3339(at)
-                        )));
-                    }
-                    Some(at)
-                }
-                None => None,
-            };
-            if for_count == Some(0) {
-                return Err(Error::Usage(
-                    "--for 0 would end at once: give the number of occurrences to ignore, at least 1"
-                        .into(),
-                ));
-            }
-            set_status(
-                &opts,
-                id,
-                StatusChange::Ignored { until, for_count },
-                &mut out,
-            )
-            .await?
+            let change = change::ignore(until.as_deref(), for_count, pipeline::system_clock())
+                .map_err(triage_error)?;
+            set_status(&opts, id, change, &mut out).await?
         }
         IssuesAction::Reopen(id) => set_status(&opts, id, StatusChange::Open, &mut out).await?,
     }
@@ -277,5 +248,15 @@ async fn set_status(
         render::issue_json(&issue, out)
     } else {
         writeln!(out, "{}", render::status_line(&issue)).map_err(Error::Output)
+    }
+}
+
+/// A triage input the shared checks refused, worded with the CLI's option
+/// names; one that means nothing (a past `--until`, `--for 0`) is a usage
+/// error, exit 2.
+fn triage_error(e: change::ChangeError) -> Error {
+    match e.option() {
+        Some(_) => Error::Usage(e.describe("--")),
+        None => Error::Change(e),
     }
 }

@@ -150,8 +150,6 @@ pub enum Error {
     /// clap's own usage errors do.
     #[error("{0}")]
     Usage(String),
-    #[error(
-        "cannot read the time {0:?}: use a duration (30m, 12h, 7d, 2w) or a UTC date (2025-12-01 or 2025-12-01T08:00:00Z)"
-    )]
-    Time(String),
+    #[error("{0}")]
+    Change(#[from] faultline::change::ChangeError),
 }
