@@ -21,6 +21,43 @@ pub fn region() -> String {
         .unwrap_or_else(|| "us-east-1".to_string())
 }
 
+/// The region the user configured (`AWS_REGION`, then `AWS_DEFAULT_REGION`),
+/// if any: for readers that must not guess one.
+pub fn configured_region() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|r| is_region(r))
+}
+
+/// The region an ARN among the sample's fields names (`function_arn`, a
+/// Step Functions execution, a Batch job): where the event came from.
+pub fn event_region(sample: &Sample) -> Option<&str> {
+    sample
+        .fields
+        .iter()
+        .find_map(|(_, value)| arn_region(value))
+}
+
+fn arn_region(value: &str) -> Option<&str> {
+    // arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE; global ARNs (IAM, S3)
+    // leave REGION empty and say nothing about where the event ran.
+    let mut parts = value.trim().strip_prefix("arn:")?.splitn(4, ':');
+    let (_partition, _service, region) = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?;
+    is_region(region).then_some(region)
+}
+
+/// Whether `region` reads as an AWS region name (`eu-west-1`), and so can
+/// stand in a console host name.
+pub fn is_region(region: &str) -> bool {
+    (4..=32).contains(&region.len())
+        && region.contains('-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// `encodeURIComponent`, with `escape` in place of `%`: upper-case hex as
 /// browsers write it, lower-case where the console's JSURL form wants it.
 fn uri_component(text: &str, escape: char, lower: bool) -> String {
@@ -145,6 +182,22 @@ mod tests {
             link.ends_with("~source~(~'*2faws*2flambda*2forders-enrich))"),
             "{link}"
         );
+    }
+
+    #[test]
+    fn the_region_comes_from_an_arn_the_event_carried() {
+        let mut s = sample();
+        assert_eq!(event_region(&s), None);
+        s.fields = vec![
+            ("bucket".into(), "arn:aws:s3:::my-bucket".into()),
+            (
+                "function_arn".into(),
+                "arn:aws:lambda:eu-central-1:123456789012:function:orders".into(),
+            ),
+        ];
+        assert_eq!(event_region(&s), Some("eu-central-1"));
+        s.fields = vec![("x".into(), "arn:aws:lambda:evil.com/x:1:function:f".into())];
+        assert_eq!(event_region(&s), None, "not a region name");
     }
 
     #[test]
