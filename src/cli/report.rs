@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use faultline::model::StatusFilter;
+use faultline::output::format::plural;
 use faultline::pipeline;
 
 use super::{Error, StoreArg};
@@ -31,16 +32,21 @@ pub async fn run(args: ReportArgs) -> Result<ExitCode, Error> {
             details.push(detail);
         }
     }
-    let page = faultline::report::html(
-        &details,
-        pipeline::system_clock(),
-        &faultline::links::region(),
-    );
+    // Console links point where each event came from, or to the region the
+    // user configured; with neither, samples go without links, not with
+    // links to a guessed region.
+    let region = faultline::links::configured_region();
+    let page =
+        faultline::output::report::html(&details, pipeline::system_clock(), region.as_deref());
     write_atomically(&args.html, page.as_bytes()).map_err(|source| Error::Write {
         path: args.html.display().to_string(),
         source,
     })?;
-    eprintln!("wrote {} issues to {}", details.len(), args.html.display());
+    eprintln!(
+        "wrote {} to {}",
+        plural(details.len() as u64, "issue", "issues"),
+        args.html.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -58,6 +58,9 @@ mod multiline;
 
 use crate::decode::LogEvent;
 use crate::model::Occurrence;
+/// Which frames are the user's code, for readers that show a stored stack
+/// (samples keep frames as text) and mark them the way extraction did.
+pub(crate) use frames::{in_app as frame_in_app, java_in_app as jvm_frame_in_app};
 
 /// The error in one message, if it holds one.
 pub fn extract(message: &str) -> Option<Occurrence> {
