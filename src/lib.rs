@@ -25,5 +25,6 @@ pub mod pipeline;
 pub mod policy;
 pub mod sanitize;
 pub mod scrub;
+pub mod serve;
 pub mod store;
 pub mod text;

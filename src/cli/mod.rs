@@ -15,6 +15,7 @@ pub mod input;
 pub mod issues;
 pub mod render;
 pub mod report;
+pub mod serve;
 pub mod store;
 pub mod terminal;
 
@@ -52,6 +53,10 @@ pub enum Command {
     /// Write one self-contained HTML page with the issues, their charts,
     /// samples and links (no network requests; safe to share).
     Report(report::ReportArgs),
+    /// Serve a web UI to investigate issues: filter, drill down, resolve.
+    ///
+    /// Listens on 127.0.0.1:7878 by default; nothing leaves the machine.
+    Serve(serve::ServeArgs),
     /// Manage the store itself.
     Store(store::StoreArgs),
 }
@@ -94,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Fingerprint(args) => fingerprint::run(args),
         Command::Issues(args) => issues::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
         Command::Store(args) => store::run(args).await,
     }
 }
@@ -136,6 +142,8 @@ pub enum Error {
     Aws(#[from] faultline::aws::AwsError),
     #[error("{0}")]
     Notify(#[from] NotifyError),
+    #[error("{0}")]
+    Serve(#[from] faultline::serve::ServeError),
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
     #[error("cannot write {path}: {source}")]
