@@ -49,13 +49,15 @@ fn store_with_one_issue(dir: &Path) -> String {
         &["ingest", "--notify", "none", events.to_str().unwrap()],
         dir,
     );
-    let listed: serde_json::Value =
-        serde_json::from_str(&ok(&["issues", "--json"], dir)).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&ok(&["issues", "--json"], dir)).unwrap();
     listed[0]["id"].as_str().unwrap().to_string()
 }
 
 fn csrf_of(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
     page[at..at + 32].to_string()
 }
 
@@ -70,7 +72,12 @@ fn a_status_change_needs_the_pages_csrf_token_and_origin() {
     let csrf = csrf_of(&page);
     let resolve = format!("/issues/{id}/resolve");
 
-    let forged = post(&server, &resolve, "csrf=0123456789abcdef0123456789abcdef", "");
+    let forged = post(
+        &server,
+        &resolve,
+        "csrf=0123456789abcdef0123456789abcdef",
+        "",
+    );
     assert!(forged.starts_with("HTTP/1.1 403"), "{forged:.300}");
     let missing = post(&server, &resolve, "in_version=", "");
     assert!(missing.starts_with("HTTP/1.1 403"), "{missing:.300}");
@@ -81,7 +88,10 @@ fn a_status_change_needs_the_pages_csrf_token_and_origin() {
         "Origin: https://evil.example\r\n",
     );
     assert!(cross_site.starts_with("HTTP/1.1 403"), "{cross_site:.300}");
-    assert!(ok(&["issues", "--json"], dir.path()).contains(&id), "still open");
+    assert!(
+        ok(&["issues", "--json"], dir.path()).contains(&id),
+        "still open"
+    );
 
     let done = post(&server, &resolve, &format!("csrf={csrf}&in_version=42"), "");
     assert!(done.starts_with("HTTP/1.1 303"), "{done:.300}");
@@ -97,7 +107,10 @@ fn a_status_change_needs_the_pages_csrf_token_and_origin() {
         "",
     );
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad:.300}");
-    assert!(bad.contains("use a duration (30m, 12h, 7d, 2w)"), "the CLI's message: {bad}");
+    assert!(
+        bad.contains("use a duration (30m, 12h, 7d, 2w)"),
+        "the CLI's message: {bad}"
+    );
 }
 
 #[test]
@@ -120,7 +133,10 @@ fn beyond_loopback_a_token_is_required_and_then_checked() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("without an access token"), "{stderr}");
-    let weak = faultline(&["serve", "--listen", "127.0.0.1:0", "--token", "short"], dir.path());
+    let weak = faultline(
+        &["serve", "--listen", "127.0.0.1:0", "--token", "short"],
+        dir.path(),
+    );
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 16 characters"));
 
     store_with_one_issue(dir.path());
@@ -130,7 +146,10 @@ fn beyond_loopback_a_token_is_required_and_then_checked() {
     assert!(get(&server, "/?token=wrong-wrong-wrong-wrong", "").starts_with("HTTP/1.1 401"));
     let welcome = get(&server, &format!("/?status=all&token={token}"), "");
     assert!(welcome.starts_with("HTTP/1.1 303"), "{welcome:.300}");
-    assert!(welcome.contains("location: /?status=all\r\n"), "{welcome:.300}");
+    assert!(
+        welcome.contains("location: /?status=all\r\n"),
+        "{welcome:.300}"
+    );
     assert!(welcome.contains(&format!("set-cookie: faultline_token={token};")));
     let cookie = format!("Cookie: faultline_token={token}\r\n");
     assert!(get(&server, "/", &cookie).starts_with("HTTP/1.1 200"));

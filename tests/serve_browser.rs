@@ -24,6 +24,7 @@ fn pino(env: &str, kind: &str, message: &str, function: &str) -> String {
         "msg": "request failed",
         "environment": env,
         "service": "billing",
+        "function_arn": "arn:aws:lambda:eu-central-1:123456789012:function:billing",
         "err": {
             "type": kind,
             "message": message,
@@ -162,6 +163,12 @@ async fn a_person_filters_drills_down_and_resolves() {
     assert!(
         frames[0].text().await.unwrap().starts_with("charge "),
         "innermost first, as Node prints it"
+    );
+    let event = b.client.find(Locator::LinkText("log event")).await.unwrap();
+    let href = event.attr("href").await.unwrap().unwrap_or_default();
+    assert!(
+        href.starts_with("https://eu-central-1.console.aws.amazon.com/"),
+        "the region the event's ARN names: {href}"
     );
     assert_eq!(b.overflow().await, 0, "the issue page scrolls sideways");
     b.screenshot("serve-issue.png").await;

@@ -36,21 +36,24 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode, Error> {
     let url = &args.store.store;
-    let store = super::open_existing(url).await?;
-    let region = match args.region {
-        Some(region) => Some(region),
-        None if url.starts_with("dynamodb://") => faultline::aws::sdk_config()
-            .await
-            .region()
-            .map(|r| r.to_string()),
-        None => faultline::links::configured_region(),
-    };
     let with_token = args.token.is_some();
-    let config = Config {
+    let mut config = Config {
         listen: args.listen,
         token: args.token,
-        region,
+        region: args.region,
     };
+    config.check()?;
+    let store = super::open_existing(url).await?;
+    if config.region.is_none() {
+        config.region = if url.starts_with("dynamodb://") {
+            faultline::aws::sdk_config()
+                .await
+                .region()
+                .map(|r| r.to_string())
+        } else {
+            faultline::links::configured_region()
+        };
+    }
     serve::run(store, config, |addr| {
         let hint = if with_token { "?token=TOKEN" } else { "" };
         // The first line is the address: scripts and tests read it.

@@ -76,6 +76,28 @@ pub enum ServeError {
     Serve(std::io::Error),
 }
 
+impl Config {
+    /// Refuses what cannot be served safely, before anything is opened.
+    pub fn check(&self) -> Result<(), ServeError> {
+        if let Some(region) = self.region.as_deref().filter(|r| !links::is_region(r)) {
+            return Err(ServeError::BadRegion(region.to_string()));
+        }
+        match &self.token {
+            Some(token) => {
+                let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.~".contains(&b);
+                if token.len() < 16 || !token.bytes().all(allowed) {
+                    return Err(ServeError::BadToken);
+                }
+            }
+            None if !self.listen.ip().is_loopback() => {
+                return Err(ServeError::NeedsToken(self.listen));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
 /// Binds, reports the address through `ready`, and serves until the process
 /// is stopped.
 pub async fn run(
@@ -83,18 +105,8 @@ pub async fn run(
     config: Config,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    config.check()?;
     let loopback = config.listen.ip().is_loopback();
-    if let Some(region) = config.region.as_deref().filter(|r| !links::is_region(r)) {
-        return Err(ServeError::BadRegion(region.to_string()));
-    }
-    if let Some(token) = &config.token {
-        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_.~".contains(&b);
-        if token.len() < 16 || !token.bytes().all(allowed) {
-            return Err(ServeError::BadToken);
-        }
-    } else if !loopback {
-        return Err(ServeError::NeedsToken(config.listen));
-    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
