@@ -30,7 +30,8 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     let now = pipeline::system_clock();
     let when = |text: &Option<String>, default: i64| -> Result<i64, Error> {
         match text {
-            Some(t) => parse_ago(t, now).ok_or_else(|| Error::Time(t.clone())),
+            Some(t) => parse_ago(t, now)
+                .ok_or_else(|| Error::Change(faultline::change::ChangeError::Time(t.clone()))),
             None => Ok(default),
         }
     };
