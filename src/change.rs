@@ -126,11 +126,17 @@ mod tests {
             past.describe("--"),
             "--until 2020-01-01 is not in the future (2020-01-01T00:00:00.000Z): give a later time, or a duration such as 7d"
         );
-        assert_eq!(ignore(Some("0d"), None, NOW).unwrap_err().option(), Some("until"));
+        assert_eq!(
+            ignore(Some("0d"), None, NOW).unwrap_err().option(),
+            Some("until")
+        );
         let zero = ignore(None, Some(0), NOW).unwrap_err();
         assert!(zero.describe("").starts_with("for 0 would end at once"));
         let blank = resolve(Some("  ")).unwrap_err();
-        assert_eq!(blank.describe("--"), "--in-version needs the version with the fix, such as 1.4.2");
+        assert_eq!(
+            blank.describe("--"),
+            "--in-version needs the version with the fix, such as 1.4.2"
+        );
         assert_eq!(
             resolve(Some("42")),
             Ok(StatusChange::Resolved {

@@ -107,6 +107,16 @@ fn a_status_change_needs_the_pages_csrf_token_and_origin() {
         "",
     );
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad:.300}");
+    let past = post(
+        &server,
+        &format!("/issues/{id}/ignore"),
+        &format!("csrf={csrf}&until=2020-01-01&for="),
+        "",
+    );
+    assert!(
+        past.starts_with("HTTP/1.1 400") && past.contains("until 2020-01-01 is not in the future"),
+        "the CLI's check: {past:.600}"
+    );
     assert!(
         bad.contains("use a duration (30m, 12h, 7d, 2w)"),
         "the CLI's message: {bad}"

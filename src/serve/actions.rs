@@ -45,7 +45,7 @@ pub async fn resolve(
     Form(form): Form<ResolveForm>,
 ) -> Result<Redirect, PageError> {
     check(&state, &form.csrf)?;
-    let change = change::resolve(form.in_version.as_deref());
+    let change = change::resolve(given(&form.in_version))?;
     apply(&state, &id, change, "resolved").await
 }
 
@@ -55,8 +55,8 @@ pub async fn ignore(
     Form(form): Form<IgnoreForm>,
 ) -> Result<Redirect, PageError> {
     check(&state, &form.csrf)?;
-    let for_count = change::count(form.for_count.as_deref())?;
-    let change = change::ignore(form.until.as_deref(), for_count, system_clock())?;
+    let for_count = given(&form.for_count).map(change::count).transpose()?;
+    let change = change::ignore(given(&form.until), for_count, system_clock())?;
     apply(&state, &id, change, "ignored").await
 }
 
@@ -67,6 +67,11 @@ pub async fn reopen(
 ) -> Result<Redirect, PageError> {
     check(&state, &form.csrf)?;
     apply(&state, &id, StatusChange::Open, "reopened").await
+}
+
+/// A form sends every box, filled or not: an empty one is a value not given.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 fn check(state: &AppState, csrf: &str) -> Result<(), PageError> {

@@ -27,7 +27,7 @@ const SAMPLES_SHOWN: usize = crate::limits::MAX_SAMPLES;
 pub enum PageError {
     #[error("{0}")]
     Query(#[from] QueryError),
-    #[error("{0}")]
+    #[error("{}", .0.describe(""))]
     Change(#[from] ChangeError),
     #[error("{0}")]
     Store(#[from] StoreError),
