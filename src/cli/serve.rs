@@ -43,7 +43,8 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, Error> {
         region: args.region,
     };
     config.check()?;
-    let store = super::open_existing(url).await?;
+    // Written to: the buttons change issues.
+    let store = super::open_existing(url, super::Access::Write).await?;
     if config.region.is_none() {
         config.region = if url.starts_with("dynamodb://") {
             faultline::aws::sdk_config()
