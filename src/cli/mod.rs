@@ -160,4 +160,6 @@ pub enum Error {
     Usage(String),
     #[error("{0}")]
     Change(#[from] faultline::change::ChangeError),
+    #[error("{}", faultline::change::ChangeError::Time(.0.clone()))]
+    Time(String),
 }
