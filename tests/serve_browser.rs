@@ -192,8 +192,15 @@ async fn a_person_filters_drills_down_and_resolves() {
         .click()
         .await
         .unwrap();
-    let text = b.text().await;
-    assert!(text.contains("Resolved."), "{text}");
+    // The click returns once the form is sent, not once the answer is shown:
+    // wait for the confirmation itself rather than read the old page.
+    let flash = b
+        .client
+        .wait()
+        .for_element(Locator::Css("p.flash"))
+        .await
+        .unwrap_or_else(|e| panic!("no confirmation after resolving: {e}"));
+    assert_eq!(flash.text().await.unwrap(), "Resolved.");
     b.client.goto(&server.url).await.unwrap();
     assert_eq!(
         list_titles(&b).await,
