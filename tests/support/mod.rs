@@ -27,6 +27,7 @@ use aws_sdk_dynamodb::error::BoxError;
 use faultline::store::Store;
 use faultline::store::dynamodb::DynamoDbStore;
 
+pub mod capacity;
 pub mod proxy;
 
 /// A running moto server; killed when dropped (the shared one also exits on
@@ -321,13 +322,31 @@ pub fn data_message(
     first_id: u64,
     messages: &[String],
 ) -> Vec<u8> {
+    data_message_at(
+        log_group,
+        log_stream,
+        first_id,
+        1_763_900_000_000i64 + first_id as i64,
+        messages,
+    )
+}
+
+/// The same, with the first event at `start` (epoch ms) and each next one a
+/// millisecond later.
+pub fn data_message_at(
+    log_group: &str,
+    log_stream: &str,
+    first_id: u64,
+    start: i64,
+    messages: &[String],
+) -> Vec<u8> {
     let events: Vec<serde_json::Value> = messages
         .iter()
         .enumerate()
         .map(|(i, m)| {
             serde_json::json!({
                 "id": format!("{:056}", first_id + i as u64),
-                "timestamp": 1_763_900_000_000i64 + (first_id + i as u64) as i64,
+                "timestamp": start + i as i64,
                 "message": m,
             })
         })

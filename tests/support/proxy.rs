@@ -31,6 +31,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::capacity::{Meter, Target};
+
 /// An idle client connection is closed after this long (the SDK opens a new
 /// one when it needs to).
 const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -138,6 +140,8 @@ struct Shared {
     upstream: SocketAddr,
     plan: Mutex<Plan>,
     stop: AtomicBool,
+    /// Prices every DynamoDB request that reaches moto, when set.
+    meter: Option<Arc<Meter>>,
 }
 
 /// A running proxy; stops accepting when dropped.
@@ -153,6 +157,16 @@ impl Proxy {
     /// A proxy on a free loopback port forwarding to `upstream`
     /// (`http://127.0.0.1:PORT`, moto's endpoint).
     pub fn start(upstream: &str) -> Proxy {
+        Proxy::start_with(upstream, None)
+    }
+
+    /// A proxy that also prices every DynamoDB request reaching moto on
+    /// `meter` (tests/support/capacity.rs).
+    pub fn metered(upstream: &str, meter: Arc<Meter>) -> Proxy {
+        Proxy::start_with(upstream, Some(meter))
+    }
+
+    fn start_with(upstream: &str, meter: Option<Arc<Meter>>) -> Proxy {
         let upstream: SocketAddr = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -164,6 +178,7 @@ impl Proxy {
             upstream,
             plan: Mutex::new(Plan::default()),
             stop: AtomicBool::new(false),
+            meter,
         });
         let accepting = Arc::clone(&shared);
         let acceptor = std::thread::Builder::new()
@@ -446,11 +461,11 @@ fn serve(client: TcpStream, shared: &Shared) {
         let fault = shared.plan.lock().expect("fault plan").decide(&operation);
         let json = request.header("x-amz-target").is_some();
         let response = match fault {
-            None => forward(shared.upstream, &request),
+            None => forward_metered(shared, &request),
             Some(Fault::DropBeforeForward) => break,
             Some(Fault::DropAfterForward) => {
-                // moto applies it; the client never hears.
-                let _ = forward(shared.upstream, &request);
+                // moto applies it (and bills it); the client never hears.
+                let _ = forward_metered(shared, &request);
                 break;
             }
             Some(error) => Ok(error_response(error, json)),
@@ -465,6 +480,171 @@ fn serve(client: TcpStream, shared: &Shared) {
         }
     }
     let _ = writer.shutdown(Shutdown::Both);
+}
+
+/// Forwards `request`, pricing it on the meter if there is one: the items
+/// a write names are read from moto before and after it, with every other
+/// metered request held back meanwhile.
+fn forward_metered(shared: &Shared, request: &Message) -> std::io::Result<Message> {
+    let Some(meter) = shared.meter.as_deref() else {
+        return forward(shared.upstream, request);
+    };
+    let body: serde_json::Value = match (
+        request.header("x-amz-target"),
+        serde_json::from_slice(&request.body),
+    ) {
+        (Some(target), Ok(body)) if target.starts_with("DynamoDB_") => body,
+        _ => return forward(shared.upstream, request),
+    };
+    let operation = request.operation();
+    let _serial = meter.serial.lock().expect("meter");
+    for table in meter.unknown_tables(&body) {
+        let described = call(
+            shared.upstream,
+            request,
+            "DescribeTable",
+            serde_json::json!({ "TableName": table }),
+        )?;
+        meter.describe_table(&table, &described);
+    }
+    let targets = meter.targets(&operation, &body);
+    let before = read_images(shared.upstream, request, &targets)?;
+    let response = forward(shared.upstream, request)?;
+    let status = response
+        .start
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let after = if status == 200 {
+        read_images(shared.upstream, request, &targets)?
+    } else {
+        before.clone()
+    };
+    let answer = serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null);
+    meter.charge(&operation, &body, status, &answer, &before, &after);
+    Ok(response)
+}
+
+/// The current image of each target, read from moto (strongly consistent,
+/// 100 keys a request, never metered).
+fn read_images(
+    upstream: SocketAddr,
+    like: &Message,
+    targets: &[Target],
+) -> std::io::Result<Vec<Option<serde_json::Map<String, serde_json::Value>>>> {
+    let mut found: HashMap<(String, String), serde_json::Map<String, serde_json::Value>> =
+        HashMap::new();
+    let key_id = |key: &serde_json::Map<String, serde_json::Value>| {
+        serde_json::to_string(&key.iter().collect::<std::collections::BTreeMap<_, _>>())
+            .unwrap_or_default()
+    };
+    for group in targets.chunks(100) {
+        let mut by_table: HashMap<&str, Vec<serde_json::Value>> = HashMap::new();
+        for t in group {
+            let keys = by_table.entry(t.table.as_str()).or_default();
+            let key = serde_json::Value::Object(t.key.clone());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let mut pending: serde_json::Map<String, serde_json::Value> = by_table
+            .into_iter()
+            .map(|(table, keys)| {
+                (
+                    table.to_string(),
+                    serde_json::json!({ "Keys": keys, "ConsistentRead": true }),
+                )
+            })
+            .collect();
+        while !pending.is_empty() {
+            let answer = call(
+                upstream,
+                like,
+                "BatchGetItem",
+                serde_json::json!({ "RequestItems": pending }),
+            )?;
+            for (table, items) in answer["Responses"].as_object().into_iter().flatten() {
+                for item in items.as_array().into_iter().flatten() {
+                    let Some(item) = item.as_object() else {
+                        continue;
+                    };
+                    let key: serde_json::Map<String, serde_json::Value> = targets
+                        .iter()
+                        .find(|t| {
+                            t.table == *table && t.key.iter().all(|(k, v)| item.get(k) == Some(v))
+                        })
+                        .map(|t| t.key.clone())
+                        .unwrap_or_default();
+                    found.insert((table.clone(), key_id(&key)), item.clone());
+                }
+            }
+            pending = answer["UnprocessedKeys"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+        }
+    }
+    Ok(targets
+        .iter()
+        .map(|t| found.get(&(t.table.clone(), key_id(&t.key))).cloned())
+        .collect())
+}
+
+/// A DynamoDB call straight to moto at `endpoint` (`http://IP:PORT`) in
+/// DynamoDB's JSON protocol, unsigned (moto checks no signature), for tests
+/// that read or load a table's raw items.
+pub fn dynamodb_call(
+    endpoint: &str,
+    operation: &str,
+    body: serde_json::Value,
+) -> std::io::Result<serde_json::Value> {
+    let upstream: SocketAddr = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let like = Message {
+        start: String::new(),
+        headers: vec![(
+            "Authorization".into(),
+            "AWS4-HMAC-SHA256 Credential=testing/20251123/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0".into(),
+        )],
+        body: Vec::new(),
+    };
+    call(upstream, &like, operation, body)
+}
+
+/// A DynamoDB call of the proxy's own, with the credentials of `like` (moto
+/// reads the account and region from them but checks no signature).
+fn call(
+    upstream: SocketAddr,
+    like: &Message,
+    operation: &str,
+    body: serde_json::Value,
+) -> std::io::Result<serde_json::Value> {
+    let mut headers = vec![
+        ("Host".to_string(), upstream.to_string()),
+        (
+            "Content-Type".to_string(),
+            "application/x-amz-json-1.0".to_string(),
+        ),
+        (
+            "X-Amz-Target".to_string(),
+            format!("DynamoDB_20120810.{operation}"),
+        ),
+    ];
+    if let Some(auth) = like.header("authorization") {
+        headers.push(("Authorization".to_string(), auth.to_string()));
+    }
+    let request = Message {
+        start: "POST / HTTP/1.1".into(),
+        headers,
+        body: body.to_string().into_bytes(),
+    };
+    let response = forward(upstream, &request)?;
+    serde_json::from_slice(&response.body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Sends `request` to moto on a fresh connection and reads the response.

@@ -1,0 +1,244 @@
+//! What a batch costs on DynamoDB, priced by DynamoDB's billing rules.
+//!
+//! Each scenario records its batches through the pipeline (record, then
+//! flush the alerts, as one Lambda invocation does) into a fresh table,
+//! with the store's client going through a metering proxy
+//! (tests/support/capacity.rs) that prices every request from the sizes of
+//! the items it reads and writes. moto's own `ConsumedCapacity` is not used:
+//! it is not DynamoDB's.
+//!
+//! Run it with its table (BENCHMARKS.md records one):
+//! `cargo test --release --test aws_capacity -- --nocapture`
+
+mod support;
+
+use std::sync::Arc;
+
+use faultline::notify::Discard;
+use faultline::pipeline::Pipeline;
+use faultline::store::dynamodb::DynamoDbStore;
+use support::capacity::{
+    Bill, DOLLARS_PER_MILLION_READS, DOLLARS_PER_MILLION_WRITES, Meter, item_size, number_size,
+    read_units, value_size, write_units,
+};
+use support::proxy::Proxy;
+
+/// A Java Lambda's uncaught exception as its runtime logs it: an AWS SDK
+/// v2 throttling error with the SDK's frames and the handler's below them.
+fn java_sdk_error(attempt: usize) -> String {
+    let mut trace = format!(
+        "Rate of requests exceeds the allowed throughput (Service: DynamoDb, Status Code: 400, Request ID: {:032X}): software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException\n\
+         software.amazon.awssdk.services.dynamodb.model.ProvisionedThroughputExceededException: Rate of requests exceeds the allowed throughput (Service: DynamoDb, Status Code: 400, Request ID: {:032X})\n",
+        attempt * 7919,
+        attempt * 7919
+    );
+    for frame in [
+        "software.amazon.awssdk.core.internal.http.CombinedResponseHandler.handleErrorResponse(CombinedResponseHandler.java:125)",
+        "software.amazon.awssdk.core.internal.http.CombinedResponseHandler.handleResponse(CombinedResponseHandler.java:82)",
+        "software.amazon.awssdk.core.internal.http.CombinedResponseHandler.handle(CombinedResponseHandler.java:60)",
+        "software.amazon.awssdk.core.internal.http.pipeline.stages.HandleResponseStage.execute(HandleResponseStage.java:50)",
+        "software.amazon.awssdk.core.internal.http.pipeline.RequestPipelineBuilder$ComposingRequestPipelineStage.execute(RequestPipelineBuilder.java:206)",
+        "software.amazon.awssdk.core.internal.http.pipeline.stages.ApiCallAttemptTimeoutTrackingStage.execute(ApiCallAttemptTimeoutTrackingStage.java:72)",
+        "software.amazon.awssdk.core.internal.http.pipeline.stages.TimeoutExceptionHandlingStage.execute(TimeoutExceptionHandlingStage.java:78)",
+        "software.amazon.awssdk.core.internal.http.pipeline.stages.RetryableStage.execute(RetryableStage.java:59)",
+        "software.amazon.awssdk.core.internal.http.StreamManagingStage.execute(StreamManagingStage.java:56)",
+        "software.amazon.awssdk.core.internal.http.AmazonSyncHttpClient$RequestExecutionBuilderImpl.execute(AmazonSyncHttpClient.java:224)",
+        "software.amazon.awssdk.core.internal.handler.BaseSyncClientHandler.invoke(BaseSyncClientHandler.java:103)",
+        "software.amazon.awssdk.core.internal.handler.BaseSyncClientHandler.doExecute(BaseSyncClientHandler.java:173)",
+        "software.amazon.awssdk.core.internal.handler.BaseSyncClientHandler.execute(BaseSyncClientHandler.java:74)",
+        "software.amazon.awssdk.services.dynamodb.DefaultDynamoDbClient.putItem(DefaultDynamoDbClient.java:4243)",
+        "com.example.orders.OrderStore.save(OrderStore.java:88)",
+        "com.example.orders.Importer.importBatch(Importer.java:142)",
+        "com.example.orders.Handler.handleRequest(Handler.java:35)",
+        "java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke(Unknown Source)",
+        "java.base/java.lang.reflect.Method.invoke(Unknown Source)",
+    ] {
+        trace.push_str(&format!("\tat {frame}\n"));
+    }
+    trace
+}
+
+/// Batches arrive 30 seconds apart: 120 of them span an hour.
+const START: i64 = 1_763_899_500_000;
+
+/// Batch `n` of one container's stream: `errors` among the runtime's
+/// START/END/REPORT lines.
+fn batch(n: usize, stream: usize, first_id: u64, errors: &[String]) -> Vec<u8> {
+    let mut messages = Vec::new();
+    for (i, error) in errors.iter().enumerate() {
+        let request = format!("{:08x}-1111-2222-3333-{:012x}", first_id, i);
+        messages.push(format!("START RequestId: {request} Version: $LATEST\n"));
+        messages.push(error.clone());
+        messages.push(format!("END RequestId: {request}\n"));
+        messages.push(format!(
+            "REPORT RequestId: {request}\tDuration: 812.34 ms\tBilled Duration: 813 ms\tMemory Size: 1024 MB\tMax Memory Used: 301 MB\t\n"
+        ));
+    }
+    support::data_message_at(
+        "/aws/lambda/order-importer",
+        &format!("2025/11/23/[$LATEST]{:032x}", stream * 0x1f2e3d),
+        first_id,
+        START + n as i64 * 30_000,
+        &messages,
+    )
+}
+
+/// The cost of each batch of a scenario, recorded one after the other.
+async fn bills(prefix: &str, batches: &[Vec<u8>]) -> Option<Vec<Bill>> {
+    let moto = support::moto()?;
+    let table = moto.fresh_store(prefix, None).await.table().to_string();
+    let meter = Arc::new(Meter::new());
+    let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
+    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
+    // moto copies the whole table for every transaction, so a large table
+    // makes each one slow; the production timeouts are for DynamoDB.
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(300))
+        .operation_timeout(std::time::Duration::from_secs(600))
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .timeout_config(patient)
+            .build(),
+    );
+    let store = DynamoDbStore::new(client, &table).unwrap();
+    let pipeline = Pipeline::new(Box::new(store), Box::new(Discard));
+    let mut out = Vec::new();
+    let started = std::time::Instant::now();
+    for input in batches {
+        meter.take();
+        pipeline.ingest(input).await.expect("ingest");
+        out.push(meter.take());
+    }
+    eprintln!(
+        "{prefix}: {} batches in {:.1} s",
+        batches.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Some(out)
+}
+
+/// One row of the cost table: the first batch (which creates the issues)
+/// and the rest (the steady state of issues already known).
+struct Row {
+    name: &'static str,
+    first: Bill,
+    writes_mean: f64,
+    writes_max: f64,
+    reads_mean: f64,
+    hottest_item_max: f64,
+}
+
+impl Row {
+    fn new(name: &'static str, mut bills: Vec<Bill>) -> Row {
+        let first = bills.remove(0);
+        let n = bills.len().max(1) as f64;
+        Row {
+            name,
+            writes_mean: bills.iter().map(Bill::all_writes).sum::<f64>() / n,
+            writes_max: bills.iter().map(Bill::all_writes).fold(0.0, f64::max),
+            reads_mean: bills.iter().map(|b| b.reads).sum::<f64>() / n,
+            hottest_item_max: bills.iter().map(|b| b.hottest_item().1).fold(0.0, f64::max),
+            first,
+        }
+    }
+
+    fn print(&self) {
+        let million = self.writes_mean * DOLLARS_PER_MILLION_WRITES
+            + self.reads_mean * DOLLARS_PER_MILLION_READS;
+        eprintln!(
+            "| {} | {:.1} / {:.1} | {:.1} (max {:.0}) | {:.1} | {:.0} | ${:.2} |",
+            self.name,
+            self.first.all_writes(),
+            self.first.reads,
+            self.writes_mean,
+            self.writes_max,
+            self.reads_mean,
+            self.hottest_item_max,
+            million
+        );
+    }
+}
+
+fn header() {
+    eprintln!(
+        "| batch | first batch WCU / RCU | later batches WCU | RCU | most WCU on one item | a million batches |"
+    );
+    eprintln!("|---|---|---|---|---|---|");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_meter_prices_items_by_dynamodbs_rules() {
+    // "pk" + "ISSUE#1": 2 + 7; "n" + 12345 (5 digits: 3 bytes + 1).
+    let item = serde_json::json!({"pk": {"S": "ISSUE#1"}, "n": {"N": "12345"}});
+    assert_eq!(item_size(item.as_object().unwrap()), 14);
+    assert_eq!(number_size("1000000"), 2, "trailing zeros are trimmed");
+    let list = serde_json::json!({"L": [{"N": "1"}, {"S": "ab"}]});
+    assert_eq!(value_size(&list), 3 + (1 + 2) + (1 + 2));
+    assert_eq!(write_units(1024), 1.0);
+    assert_eq!(write_units(1025), 2.0);
+    assert_eq!(read_units(4097, false), 1.0);
+    assert_eq!(read_units(0, true), 1.0, "a missing item costs the minimum");
+}
+
+/// One hot issue: 120 batches of 20 events of one exception, from eight
+/// containers' streams, 30 seconds apart.
+fn hot_batches() -> Vec<Vec<u8>> {
+    (0..120)
+        .map(|b| {
+            let errors: Vec<String> = (0..20).map(|i| java_sdk_error(b * 20 + i)).collect();
+            batch(b, b % 8, (b as u64) * 1_000, &errors)
+        })
+        .collect()
+}
+
+/// `batches` batches of `issues` distinct errors, each `each` times.
+fn spread_batches(batches: usize, issues: usize, each: usize) -> Vec<Vec<u8>> {
+    (0..batches)
+        .map(|b| {
+            let errors: Vec<String> = (0..issues * each)
+                .map(|i| {
+                    format!(
+                        "[ERROR] {}: row {b} rejected\n",
+                        support::kind_name(i % issues)
+                    )
+                })
+                .collect();
+            batch(b, b % 8, (b as u64) * 10_000, &errors)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_batch_costs() {
+    let Some(hot) = bills("cost-hot", &hot_batches()).await else {
+        return;
+    };
+    let some = bills("cost-25", &spread_batches(12, 25, 3)).await.unwrap();
+    eprintln!("hot issue, first batch: {}", hot[0].describe());
+    eprintln!("hot issue, last batch: {}", hot[hot.len() - 1].describe());
+    header();
+    let rows = [
+        Row::new("1 hot issue, 20 events", hot),
+        Row::new("25 issues, 75 events", some),
+    ];
+    for row in &rows {
+        row.print();
+    }
+}
+
+/// Slow through moto, which copies the whole table for every transaction:
+/// run with `--ignored` for the BENCHMARKS table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes through moto; run with --ignored for BENCHMARKS.md"]
+async fn what_a_batch_of_a_thousand_issues_costs() {
+    let Some(many) = bills("cost-1000", &spread_batches(2, 1000, 1)).await else {
+        return;
+    };
+    eprintln!(
+        "1,000 issues, last batch: {}",
+        many[many.len() - 1].describe()
+    );
+    header();
+    Row::new("1,000 issues, 1,000 events", many).print();
+}
