@@ -118,8 +118,16 @@ fn every_reference_names_a_parameter_resource_or_condition() {
     let resources = declared(&text, "Resources");
     let conditions = declared(&text, "Conditions");
     assert!(resources.contains_key("FaultlineFunction"));
+    // A `!Sub` with a variable map names its own variables (`- Name: ...`).
+    let sub_variable = |name: &str| {
+        text.lines()
+            .any(|l| l.trim().starts_with(&format!("- {name}: ")))
+    };
     let known = |name: &str| {
-        name.starts_with("AWS::") || parameters.contains_key(name) || resources.contains_key(name)
+        name.starts_with("AWS::")
+            || parameters.contains_key(name)
+            || resources.contains_key(name)
+            || sub_variable(name)
     };
     let reference = regex::Regex::new(
         r"!Ref\s+([A-Za-z0-9:]+)|!GetAtt\s+([A-Za-z0-9]+)\.|\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z]+)?\}",
@@ -220,7 +228,8 @@ fn the_function_gets_only_what_its_code_uses() {
     // PutItem, UpdateItem) and PutItem for error-free batches;
     // claim_alerts: Query + UpdateItem; alert_sent: DeleteItem; alerts:
     // Publish, and the topic's key when it has one; the on-failure
-    // destination: SendMessage. Nothing else runs in the Lambda.
+    // destination: SendMessage; with a stream, what the event source
+    // mapping reads it with. Nothing else runs in the Lambda.
     let expected: BTreeSet<String> = [
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -233,6 +242,11 @@ fn the_function_gets_only_what_its_code_uses() {
         "sqs:SendMessage",
         "kms:GenerateDataKey",
         "kms:Decrypt",
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
     ]
     .map(String::from)
     .into();
@@ -248,6 +262,7 @@ fn the_function_gets_only_what_its_code_uses() {
         "Resource: !Ref AlertTopic",
         "Resource: !GetAtt FailedEventsQueue.Arn",
         "Resource: !Ref AlertTopicKmsKeyArn",
+        "Resource: !If [UseExistingStream, !Ref ExistingStreamArn, !GetAtt LogStream.Arn]",
     ] {
         assert_eq!(
             policies.iter().filter(|l| l.trim() == resource).count(),
@@ -258,6 +273,10 @@ fn the_function_gets_only_what_its_code_uses() {
     assert!(
         joined.contains("- !If\n                - HasTopicKey"),
         "the key is granted only when there is one:\n{joined}"
+    );
+    assert!(
+        joined.contains("- !If\n                - UseStream"),
+        "the stream is read only when there is one:\n{joined}"
     );
     let role = block(&text, "FunctionRole:", "Properties:").join("\n");
     assert!(
@@ -272,9 +291,6 @@ fn the_function_gets_only_what_its_code_uses() {
         "- arm64",
         "Role: !GetAtt FunctionRole.Arn",
         "LogGroup: !Ref FunctionLogGroup",
-        "Type: CloudWatchLogs",
-        "LogGroupName: !Ref LogGroupName",
-        "FilterPattern: !Ref FilterPattern",
         "MaximumRetryAttempts: 2",
         "Destination: !GetAtt FailedEventsQueue.Arn",
         "ReservedConcurrentExecutions: !If [HasReservedConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]",
@@ -497,18 +513,19 @@ fn every_alarm_watches_the_function_or_its_queue_and_goes_through_the_relay() {
         "Errors",
         "Throttles",
         "DestinationDeliveryFailures",
+        "IteratorAge",
     ]
     .map(String::from)
     .into();
     assert_eq!(metrics, expected);
 
     let rule = block(&text, "AlarmStateChanged:", "resources:").join("\n");
-    let watched: BTreeSet<String> = rule
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- !GetAtt "))
-        .filter_map(|l| l.strip_suffix(".Arn"))
-        .map(String::from)
-        .collect();
+    let arn = regex::Regex::new(r"!GetAtt ([A-Za-z]+)\.Arn").unwrap();
+    let watched: BTreeSet<String> = arn.captures_iter(&rule).map(|c| c[1].to_string()).collect();
+    assert!(
+        rule.contains("- !If [UseStream, !GetAtt StreamLagAlarm.Arn, !Ref AWS::NoValue]"),
+        "the stream's alarm exists only with the stream:\n{rule}"
+    );
     assert_eq!(
         watched,
         alarms.into_iter().collect(),
@@ -570,6 +587,8 @@ def resolve(value, names):
     if isinstance(value, dict):
         if "Fn::GetAtt" in value:
             return alarm_arn(value["Fn::GetAtt"][0])
+        if "Fn::If" in value:  # as deployed with every optional part
+            return resolve(value["Fn::If"][1], names)
         if "Ref" in value:
             return names[value["Ref"]]
         return {k: resolve(v, names) for k, v in value.items()}
@@ -652,6 +671,7 @@ fn alarm_state_changes_reach_subscribers_filtered_on_event_type() {
     let cases = serde_json::json!([
         ["FunctionErrorsAlarm", "ALARM", "OK"],
         ["FunctionErrorsAlarm", "OK", "ALARM"],
+        ["StreamLagAlarm", "ALARM", "OK"],
         // A new alarm's first evaluation, and other stacks' alarms: silence.
         ["FailedEventsAlarm", "OK", "INSUFFICIENT_DATA"],
         ["SomeoneElsesAlarm", "ALARM", "OK"],
@@ -672,7 +692,8 @@ fn alarm_state_changes_reach_subscribers_filtered_on_event_type() {
         result["relayed"],
         serde_json::json!([
             ["FunctionErrorsAlarm", "ALARM", "OK"],
-            ["FunctionErrorsAlarm", "OK", "ALARM"]
+            ["FunctionErrorsAlarm", "OK", "ALARM"],
+            ["StreamLagAlarm", "ALARM", "OK"]
         ]),
         "into ALARM and back to OK, for this stack's alarms only"
     );
@@ -685,7 +706,7 @@ fn alarm_state_changes_reach_subscribers_filtered_on_event_type() {
         "a subscriber to new issues hears no alarms"
     );
     let delivered = result["deliveries"]["alarm"].as_array().unwrap();
-    assert_eq!(delivered.len(), 2, "{delivered:#?}");
+    assert_eq!(delivered.len(), 3, "{delivered:#?}");
     let mut states = Vec::new();
     for message in delivered {
         let attributes = &message["MessageAttributes"];
@@ -708,15 +729,148 @@ fn alarm_state_changes_reach_subscribers_filtered_on_event_type() {
         assert_eq!(chat["version"], "1.0");
         assert_eq!(chat["source"], "custom");
         assert_eq!(chat["metadata"]["eventType"], "alarm");
+        let alarm = chat["metadata"]["relatedResources"][0]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap();
         let title = chat["content"]["title"].as_str().unwrap();
-        assert!(title.contains("FunctionErrorsAlarm"), "{title}");
+        assert!(title.contains(alarm), "{title}");
         let description = chat["content"]["description"].as_str().unwrap();
         assert!(
-            description.contains("What FunctionErrorsAlarm means.")
+            description.contains(&format!("What {alarm} means."))
                 && description.contains("Threshold crossed"),
             "the alarm's own description and CloudWatch's reason: {description}"
         );
     }
     states.sort();
-    assert_eq!(states, ["ALARM", "OK"]);
+    assert_eq!(states, ["ALARM", "ALARM", "OK"]);
+}
+
+/// The settings nested under a resource's `Properties:`, and its condition.
+fn resource(text: &str, name: &str) -> (String, Option<String>) {
+    let head = block(text, "Resources:", &format!("{name}:"));
+    let condition = head
+        .iter()
+        .filter(|l| indent(l) == 4)
+        .find_map(|l| l.trim().strip_prefix("Condition: "))
+        .map(String::from);
+    let properties = block(text, &format!("  {name}:"), "Properties:").join("\n");
+    (properties, condition)
+}
+
+#[test]
+fn the_ingestion_parameter_chooses_a_subscription_or_a_stream() {
+    let text = template();
+    let stream = "!If [UseExistingStream, !Ref ExistingStreamArn, !GetAtt LogStream.Arn]";
+    let expectations: &[(&str, &str, &[&str])] = &[
+        (
+            "FaultlineFunctionLogsPermission",
+            "UseSubscription",
+            &[
+                "Principal: logs.amazonaws.com",
+                "FunctionName: !Ref FaultlineFunction",
+                "SourceAccount: !Ref AWS::AccountId",
+            ],
+        ),
+        (
+            "FaultlineFunctionLogs",
+            "UseSubscription",
+            &[
+                "LogGroupName: !Ref LogGroupName",
+                "FilterPattern: !Ref FilterPattern",
+                "DestinationArn: !GetAtt FaultlineFunction.Arn",
+            ],
+        ),
+        (
+            "LogStream",
+            "CreateStream",
+            &["ShardCount: !Ref StreamShardCount", "EncryptionType: KMS"],
+        ),
+        (
+            "LogGroupToStream",
+            "UseStream",
+            &[
+                "LogGroupName: !Ref LogGroupName",
+                "FilterPattern: !Ref FilterPattern",
+                "RoleArn: !GetAtt LogsToStreamRole.Arn",
+            ],
+        ),
+        (
+            "StreamReader",
+            "UseStream",
+            &[
+                "FunctionName: !Ref FaultlineFunction",
+                "MaximumBatchingWindowInSeconds: !Ref StreamBatchingWindowSeconds",
+                "- ReportBatchItemFailures",
+                "StartingPosition: TRIM_HORIZON",
+                "Destination: !GetAtt FailedEventsQueue.Arn",
+            ],
+        ),
+        (
+            "LogsDestination",
+            "HasSourceAccounts",
+            &[
+                "RoleArn: !GetAtt LogsToStreamRole.Arn",
+                "TargetArn: !GetAtt LogStream.Arn",
+            ],
+        ),
+    ];
+    for (name, condition, settings) in expectations {
+        let (properties, declared) = resource(&text, name);
+        assert_eq!(declared.as_deref(), Some(*condition), "{name}'s condition");
+        for setting in *settings {
+            assert!(
+                properties.contains(setting),
+                "{name} lacks {setting:?}:\n{properties}"
+            );
+        }
+    }
+    for name in ["LogGroupToStream", "StreamReader"] {
+        let (properties, _) = resource(&text, name);
+        assert!(
+            properties.contains(stream),
+            "{name} reads the chosen stream"
+        );
+    }
+    // The subscription's permission names the watched group, as SAM's did.
+    let (permission, _) = resource(&text, "FaultlineFunctionLogsPermission");
+    assert!(permission.contains(
+        r#"SourceArn: !Sub "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${LogGroupName}:*""#
+    ));
+
+    // CloudWatch Logs may only put records into the stream.
+    let writer = block(&text, "LogsToStreamRole:", "Policies:");
+    let only_put: BTreeSet<String> = ["kinesis:PutRecord".to_string()].into();
+    assert_eq!(actions(&writer), only_put);
+    assert!(writer.join("\n").contains(&format!("Resource: {stream}")));
+
+    // The destination's access policy is JSON once CloudFormation fills it in.
+    let (destination, _) = resource(&text, "LogsDestination");
+    let policy: String = destination
+        .lines()
+        .skip_while(|l| !l.contains("DestinationPolicy: !Sub"))
+        .skip(2)
+        .take_while(|l| !l.trim_start().starts_with("- Accounts:"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("${Accounts}", r#"111111111111", "222222222222"#)
+        .replace("${AWS::Partition}", "aws")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${AWS::AccountId}", "999999999999")
+        .replace("${AWS::StackName}", "faultline");
+    let policy: serde_json::Value =
+        serde_json::from_str(&policy).unwrap_or_else(|e| panic!("{e}: {policy}"));
+    let statement = &policy["Statement"][0];
+    assert_eq!(
+        statement["Principal"]["AWS"],
+        serde_json::json!(["111111111111", "222222222222"])
+    );
+    assert_eq!(
+        statement["Resource"],
+        "arn:aws:logs:us-east-1:999999999999:destination:faultline-faultline"
+    );
+    assert!(destination.contains(r#"DestinationName: !Sub "${AWS::StackName}-faultline""#));
 }
