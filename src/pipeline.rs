@@ -32,8 +32,14 @@ pub enum Prepared {
 
 /// Decodes and summarises one input. Pure: touches no store.
 pub fn prepare(input: &[u8]) -> Result<Prepared, DecodeError> {
-    let payload = decode::payload(input)?;
-    let batch = decode::parse(&payload)?;
+    prepare_message(&decode::payload(input)?)
+}
+
+/// Summarises one decompressed DATA_MESSAGE (or CONTROL_MESSAGE), as a
+/// subscription envelope or a Kinesis record carries it once the Lambda has
+/// decoded its data. Pure: touches no store.
+pub fn prepare_message(message: &[u8]) -> Result<Prepared, DecodeError> {
+    let batch = decode::parse(message)?;
     if batch.is_control() {
         return Ok(Prepared::Control);
     }

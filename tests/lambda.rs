@@ -1,7 +1,12 @@
-//! The bootstrap binary against a Lambda Runtime API, as deployed.
+//! The bootstrap binary against a Lambda Runtime API, as deployed: fed by
+//! a subscription (one CloudWatch Logs batch per invocation) and by a
+//! Kinesis stream's event source mapping (many per invocation).
 
+use std::io::Write;
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+use base64::Engine;
 
 #[path = "support/runtime_api.rs"]
 mod runtime_api;
@@ -18,13 +23,56 @@ fn event(name: &str) -> Vec<u8> {
     .expect("sample event exists")
 }
 
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// What a subscription hands the function: `{"awslogs":{"data":...}}`.
+fn envelope(message: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"awslogs": {"data": base64(&gzip(message))}})).unwrap()
+}
+
 fn with_log_group(group: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": group, "logStream": "s",
-        "subscriptionFilters": [],
-        "logEvents": [{"id": "1", "timestamp": 1_763_900_000_000i64, "message": "[ERROR] KeyError: 'x'"}],
-    }))
-    .unwrap()
+    envelope(&support::data_message(
+        group,
+        "s",
+        1,
+        &["[ERROR] KeyError: 'x'".to_string()],
+    ))
+}
+
+/// What a stream's event source mapping hands the function: the records as
+/// Kinesis returns them, each `(sequence number, data)`.
+fn kinesis_event(records: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let stream = "arn:aws:kinesis:us-east-1:123456789012:stream/logs";
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(sequence_number, data)| {
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "faultline",
+                    "sequenceNumber": sequence_number,
+                    "data": base64(data),
+                    "approximateArrivalTimestamp": 1_764_460_800.25
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{sequence_number}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/faultline",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": stream
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
 }
 
 fn json(outcome: &Outcome) -> serde_json::Value {
@@ -106,7 +154,7 @@ fn the_lambda_records_batches_once_and_rejects_what_it_cannot_read() {
         undecodable["errorMessage"]
             .as_str()
             .unwrap()
-            .contains("neither a Lambda input"),
+            .contains("neither a CloudWatch Logs subscription payload"),
         "the message says what is wrong: {undecodable}"
     );
     assert_eq!(json(&outcomes[4])["status"], "own_log_group_skipped");
@@ -245,4 +293,182 @@ fn the_lambda_is_ready_for_its_first_event_quickly() {
     // Generous: this pins "starts at all, without network calls at init";
     // the measured figure lives in BENCHMARKS.md.
     assert!(ready.duration_since(started) < Duration::from_secs(10));
+}
+
+/// The response a stream's event source mapping reads: the records to retry from.
+fn item_failures(sequence_numbers: &[&str]) -> serde_json::Value {
+    let failures: Vec<serde_json::Value> = sequence_numbers
+        .iter()
+        .map(|s| serde_json::json!({ "itemIdentifier": s }))
+        .collect();
+    serde_json::json!({ "batchItemFailures": failures })
+}
+
+#[test]
+fn a_stream_batch_is_counted_once_and_a_bad_record_fails_alone() {
+    let Some(moto) = support::moto() else { return };
+    let group = "/aws/lambda/nightly-export";
+    let error = |text: &str| format!("[ERROR] {text}");
+    let batches = [
+        support::data_message(
+            group,
+            "a",
+            1,
+            &[error("KeyError: 'a'"), error("KeyError: 'a'")],
+        ),
+        support::data_message(group, "b", 10, &[error("ValueError: bad row")]),
+        support::data_message(
+            group,
+            "c",
+            20,
+            &[
+                error("KeyError: 'a'"),
+                "[INFO] done".into(),
+                error("TimeoutError: slow"),
+            ],
+        ),
+    ];
+    // Records as CloudWatch Logs writes them (each one gzip batch), with one
+    // in the middle that is not a CloudWatch Logs batch at all.
+    let payloads = [
+        gzip(&batches[0]),
+        gzip(&batches[1]),
+        b"not a log batch".to_vec(),
+        gzip(&batches[2]),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (table, records) = runtime.block_on(async {
+        use aws_sdk_kinesis::primitives::Blob;
+        use aws_sdk_kinesis::types::ShardIteratorType;
+        let store = moto.fresh_store("stream", None).await;
+        let kinesis = aws_sdk_kinesis::Client::new(&moto.sdk_config().await);
+        let stream = support::unique("logs");
+        kinesis
+            .create_stream()
+            .stream_name(&stream)
+            .shard_count(1)
+            .send()
+            .await
+            .expect("create stream");
+        for payload in &payloads {
+            kinesis
+                .put_record()
+                .stream_name(&stream)
+                .partition_key("faultline")
+                .data(Blob::new(payload.clone()))
+                .send()
+                .await
+                .expect("put record");
+        }
+        let iterator = kinesis
+            .get_shard_iterator()
+            .stream_name(&stream)
+            .shard_id("shardId-000000000000")
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("shard iterator");
+        let records: Vec<(String, Vec<u8>)> = kinesis
+            .get_records()
+            .shard_iterator(iterator.shard_iterator().expect("an iterator"))
+            .send()
+            .await
+            .expect("get records")
+            .records()
+            .iter()
+            .map(|r| (r.sequence_number().to_string(), r.data().as_ref().to_vec()))
+            .collect();
+        (store.table().to_string(), records)
+    });
+    assert_eq!(records.len(), payloads.len());
+    let bad = records[2].0.clone();
+
+    let mut function = Running::start(&[
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("FAULTLINE_STORE", format!("dynamodb://{table}")),
+    ]);
+    // The whole batch, then what Lambda retries: from the failed record on.
+    let outcomes = function.invoke_all(&[kinesis_event(&records), kinesis_event(&records[2..])]);
+    drop(function);
+    for outcome in &outcomes {
+        assert_eq!(outcome.kind, "response", "{outcome:?}");
+        assert_eq!(
+            json(outcome),
+            item_failures(&[&bad]),
+            "only the bad record is retried"
+        );
+    }
+
+    let listing = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["issues", "--status", "all", "--json", "--store"])
+        .arg(format!("dynamodb://{table}"))
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let issues: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    let mut counts: Vec<(String, u64)> = issues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("KeyError".to_string(), 3),
+            ("TimeoutError".to_string(), 1),
+            ("ValueError".to_string(), 1)
+        ],
+        "every error of the three batches, once, though batch c was delivered twice"
+    );
+}
+
+#[test]
+fn a_stream_batch_whose_alerts_wait_asks_for_its_last_record_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = support::data_message(
+        "/aws/lambda/orders",
+        "s",
+        1,
+        &["[ERROR] KeyError: 'x'".into()],
+    );
+    let control = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
+    let records = [
+        ("100".to_string(), gzip(&batch)),
+        ("101".to_string(), gzip(control)),
+    ];
+    let mut function = Running::start(&[
+        ("AWS_ENDPOINT_URL", dead_endpoint()),
+        (
+            "FAULTLINE_STORE",
+            format!("sqlite:{}", dir.path().join("f.db").display()),
+        ),
+        (
+            "FAULTLINE_NOTIFY",
+            "sns://arn:aws:sns:us-east-1:123456789012:faultline".into(),
+        ),
+    ]);
+    let outcomes = function.invoke_all(&[kinesis_event(&records)]);
+    assert_eq!(outcomes[0].kind, "response", "{outcomes:?}");
+    // The new issue is recorded and its alert queued; naming the last record
+    // makes Lambda retry it (a control message, nothing to count) soon, and
+    // that retry sends the alert.
+    assert_eq!(json(&outcomes[0]), item_failures(&["101"]));
 }

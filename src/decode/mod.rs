@@ -10,7 +10,9 @@
 //!   `aws logs get-log-events` print;
 //! - [`text`]: plain text log files, one event per line or multi-line events
 //!   that start with a timestamp;
-//! - [`gzip`]: any of these gzipped.
+//! - [`gzip`]: any of these gzipped;
+//! - [`kinesis`]: a Kinesis event from a stream CloudWatch Logs writes to,
+//!   each record one gzip DATA_MESSAGE.
 //!
 //! [`sniff`] tells the shapes apart. A new shape (a Kinesis record) is a new
 //! file here and a new arm there.
@@ -25,6 +27,7 @@ pub mod aws_cli;
 pub mod cloudwatch;
 pub mod envelope;
 pub mod gzip;
+pub mod kinesis;
 pub mod text;
 
 pub use envelope::{payload, payload_with_limit};
@@ -51,6 +54,10 @@ pub enum DecodeError {
     Base64(base64::DecodeError),
     #[error("awslogs.data is not gzip: {0}")]
     Gzip(std::io::Error),
+    #[error("kinesis.data is {0}")]
+    KinesisData(String),
+    #[error("kinesis.data is not gzip: {0}")]
+    KinesisGzip(std::io::Error),
     #[error(
         "payload decompresses to more than {limit} bytes (a gzip bomb, or not a CloudWatch Logs batch)"
     )]

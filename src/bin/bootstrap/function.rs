@@ -1,0 +1,420 @@
+//! The function: its settings, and what one invocation does with a
+//! subscription's batch or a stream's records.
+//!
+//! Batches from this function's own log group are refused (logged, not
+//! failed): processing them would feed every alert back into itself.
+
+use serde::Serialize;
+
+use faultline::decode::DecodeError;
+use faultline::decode::kinesis::{Base64Data, KinesisEventRecord};
+use faultline::model::BatchSummary;
+use faultline::pipeline::{self, Pipeline, Prepared};
+use faultline::policy::Policy;
+use faultline::{metrics, notify, store};
+
+use crate::error::{Failure, InitError};
+use crate::event::Invocation;
+
+/// Inside Lambda only /tmp is writable; the real deployment sets a DynamoDB URL.
+const DEFAULT_STORE: &str = "sqlite:/tmp/faultline/faultline.db";
+
+pub struct Function {
+    pub pipeline: Pipeline,
+    pub own_log_group: Option<String>,
+}
+
+/// What an invocation answers: for a subscription, what it did; for a
+/// stream, the partial batch response.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Output {
+    Subscription(Response),
+    Stream(BatchResponse),
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Response {
+    Recorded(Counts),
+    /// Delivered before (Lambda retries, and may deliver twice): not counted again.
+    Duplicate(Counts),
+    ControlMessage,
+    OwnLogGroupSkipped,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Counts {
+    pub events: usize,
+    pub errors: usize,
+    pub new_issues: Vec<String>,
+    pub alerts_sent: usize,
+}
+
+/// The answer `ReportBatchItemFailures` asks for: Lambda retries from the
+/// first record named (by sequence number), and takes the rest as done.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct BatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// One CloudWatch Logs batch, read.
+enum Read {
+    Control,
+    OwnLogGroup,
+    Batch(BatchSummary),
+}
+
+impl Function {
+    pub async fn from_env() -> Result<Function, InitError> {
+        let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let policy = match setting("FAULTLINE_POLICY") {
+            Some(policy) => Policy::from_setting(&policy)?,
+            None => Policy::default(),
+        };
+        let store_url = setting("FAULTLINE_STORE").unwrap_or_else(|| DEFAULT_STORE.into());
+        let notify_url = setting("FAULTLINE_NOTIFY").unwrap_or_else(|| "none".into());
+        let pipeline = Pipeline::new(
+            store::open(&store_url).await?,
+            notify::open(&notify_url).await?,
+        )
+        .with_policy(policy);
+        // template.yaml names the group; Lambda's variable is the fallback.
+        let own_log_group =
+            setting("FAULTLINE_OWN_LOG_GROUP").or_else(|| setting("AWS_LAMBDA_LOG_GROUP_NAME"));
+        Ok(Function {
+            pipeline,
+            own_log_group,
+        })
+    }
+
+    /// One invocation: its failures are logged and counted by type before
+    /// Lambda hears of them.
+    pub async fn invoke(&self, invocation: Invocation) -> Result<Output, Failure> {
+        let result = match invocation {
+            Invocation::Subscription(data) => {
+                self.subscription(data).await.map(Output::Subscription)
+            }
+            Invocation::Stream(records) => self.stream(records).await.map(Output::Stream),
+            Invocation::Unrecognised(what) => Err(Failure::UndecodablePayload(what.into())),
+        };
+        if let Err(failure) = &result {
+            tracing::error!(error_type = failure.error_type(), error = %failure, "invocation failed");
+            self.count(failure.error_type());
+        }
+        result
+    }
+
+    async fn subscription(&self, data: Base64Data) -> Result<Response, Failure> {
+        let payload = data
+            .awslogs_payload()
+            .map_err(|e| Failure::UndecodablePayload(e.to_string()))?;
+        let batch = match self.read(&payload) {
+            Ok(Read::Batch(batch)) => batch,
+            Ok(Read::Control) => return Ok(Response::ControlMessage),
+            Ok(Read::OwnLogGroup) => return Ok(Response::OwnLogGroupSkipped),
+            Err(e) => return Err(Failure::UndecodablePayload(e.to_string())),
+        };
+        drop(payload);
+        let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
+        let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
+        self.emit(&batch, &recorded);
+        if !ingested.flushed.failed.is_empty() {
+            return Err(Failure::AlertsPending(ingested.flushed.failed.len()));
+        }
+        let counts = Counts {
+            events: batch.events,
+            errors: batch.errors,
+            new_issues: recorded.new_issues,
+            alerts_sent: ingested.flushed.sent,
+        };
+        Ok(if recorded.duplicate {
+            Response::Duplicate(counts)
+        } else {
+            Response::Recorded(counts)
+        })
+    }
+
+    /// A stream's records: each one CloudWatch Logs batch, all recorded in
+    /// one go. A record that cannot be read is named in the answer, so that
+    /// Lambda retries from it, not from the start; the records after it
+    /// are recorded now and are duplicates then. A store failure fails the
+    /// whole invocation (Lambda retries the batch).
+    async fn stream(&self, records: Vec<KinesisEventRecord>) -> Result<BatchResponse, Failure> {
+        let count = records.len();
+        let mut batches = Vec::with_capacity(count);
+        let mut failed = Vec::new();
+        let mut last = None;
+        for record in records {
+            let record = record.kinesis;
+            let Some(sequence_number) = record.sequence_number.clone() else {
+                // Nothing to name it by: only a retry of the whole batch can help.
+                return Err(Failure::UndecodablePayload(
+                    "a Kinesis record without a sequenceNumber".into(),
+                ));
+            };
+            // The record's bytes go as soon as it is read: only summaries stay.
+            match record.payload().and_then(|payload| self.read(&payload)) {
+                Ok(Read::Batch(batch)) => batches.push(batch),
+                Ok(Read::Control | Read::OwnLogGroup) => {}
+                Err(e) => {
+                    tracing::error!(%sequence_number, error = %e, "Kinesis record is not a CloudWatch Logs batch");
+                    self.count("UndecodablePayload");
+                    failed.push(sequence_number.clone());
+                }
+            }
+            last = Some(sequence_number);
+        }
+        let ingested = self.pipeline.record(&batches).await?;
+        for (batch, recorded) in batches.iter().zip(&ingested.recorded) {
+            self.emit(batch, recorded);
+        }
+        if !ingested.flushed.failed.is_empty() {
+            // The alerts stay queued. Naming the last record makes Lambda
+            // retry it soon (a duplicate, so nothing is counted again), and
+            // that retry sends them.
+            tracing::warn!(
+                alerts = ingested.flushed.failed.len(),
+                "alerts could not be sent; asking Lambda to retry the last record"
+            );
+            self.count("AlertsPending");
+            if let Some(last) = last.filter(|last| !failed.contains(last)) {
+                failed.push(last);
+            }
+        }
+        let duplicates = ingested.recorded.iter().filter(|r| r.duplicate).count();
+        tracing::info!(
+            records = count,
+            batches = batches.len(),
+            duplicates,
+            failed = failed.len(),
+            alerts_sent = ingested.flushed.sent,
+            "stream records processed"
+        );
+        Ok(BatchResponse {
+            batch_item_failures: failed
+                .into_iter()
+                .map(|item_identifier| ItemFailure { item_identifier })
+                .collect(),
+        })
+    }
+
+    /// One decompressed DATA_MESSAGE (or CONTROL_MESSAGE), summarised.
+    fn read(&self, payload: &[u8]) -> Result<Read, DecodeError> {
+        match pipeline::prepare_message(payload)? {
+            Prepared::Control => Ok(Read::Control),
+            Prepared::Batch(batch)
+                if self.own_log_group.as_deref() == Some(batch.log_group.as_str()) =>
+            {
+                tracing::error!(log_group = %batch.log_group, "refusing to process this function's own log group; remove its subscription filter");
+                Ok(Read::OwnLogGroup)
+            }
+            Prepared::Batch(batch) => Ok(Read::Batch(batch)),
+        }
+    }
+
+    /// The batch's metrics: standard output of a Lambda goes to CloudWatch
+    /// Logs, which turns Embedded Metric Format lines into metrics.
+    fn emit(&self, batch: &BatchSummary, recorded: &faultline::model::Recorded) {
+        if let Some(line) = metrics::emf(batch, recorded, (self.pipeline.clock)()) {
+            println!("{line}");
+        }
+    }
+
+    /// Counts a failure under its type (the `InvocationFailures` metric).
+    fn count(&self, error_type: &str) {
+        println!(
+            "{}",
+            metrics::failure_emf(error_type, (self.pipeline.clock)())
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use faultline::decode::kinesis::{KinesisEventRecord, KinesisRecord};
+    use faultline::model::StatusFilter;
+
+    use super::*;
+
+    fn message(log_group: &str, id: &str, text: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": log_group,
+            "logStream": "s",
+            "subscriptionFilters": ["f"],
+            "logEvents": [{"id": id, "timestamp": 1_763_900_000_000i64, "message": text}],
+        }))
+        .unwrap()
+    }
+
+    fn gzip(bytes: &[u8]) -> Base64Data {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).unwrap();
+        Base64Data::Bytes(gz.finish().unwrap())
+    }
+
+    fn record(sequence_number: &str, data: Base64Data) -> KinesisEventRecord {
+        KinesisEventRecord {
+            kinesis: KinesisRecord {
+                sequence_number: Some(sequence_number.into()),
+                data,
+            },
+        }
+    }
+
+    async fn local(own_log_group: Option<&str>) -> (Function, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("f.db").display());
+        let pipeline = Pipeline::new(store::open(&url).await.unwrap(), Box::new(notify::Discard));
+        let function = Function {
+            pipeline,
+            own_log_group: own_log_group.map(str::to_string),
+        };
+        (function, dir)
+    }
+
+    async fn total_count(function: &Function) -> u64 {
+        let issues = function
+            .pipeline
+            .store
+            .issues(StatusFilter::All)
+            .await
+            .unwrap();
+        issues.iter().map(|i| i.count).sum()
+    }
+
+    const OWN: &str = "/aws/lambda/stack-faultline";
+
+    #[tokio::test]
+    async fn its_own_log_group_is_refused_without_recording() {
+        let (function, _dir) = local(Some(OWN)).await;
+        let out = function
+            .invoke(Invocation::Subscription(gzip(&message(
+                OWN,
+                "1",
+                "[ERROR] KeyError: 'x'",
+            ))))
+            .await
+            .unwrap();
+        assert_eq!(out, Output::Subscription(Response::OwnLogGroupSkipped));
+        assert_eq!(total_count(&function).await, 0);
+    }
+
+    #[tokio::test]
+    async fn other_log_groups_are_recorded_and_replays_recognised() {
+        let (function, _dir) = local(Some(OWN)).await;
+        let data = gzip(&message("/aws/lambda/orders", "1", "[ERROR] KeyError: 'x'"));
+        let Output::Subscription(Response::Recorded(counts)) = function
+            .invoke(Invocation::Subscription(data.clone()))
+            .await
+            .unwrap()
+        else {
+            panic!("the first delivery is recorded");
+        };
+        assert_eq!(counts.new_issues.len(), 1);
+        assert!(matches!(
+            function
+                .invoke(Invocation::Subscription(data))
+                .await
+                .unwrap(),
+            Output::Subscription(Response::Duplicate(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_payload_fails_with_its_own_type() {
+        let (function, _dir) = local(None).await;
+        let not_gzip = Base64Data::Bytes(b"plain text".to_vec());
+        let err = function
+            .invoke(Invocation::Subscription(not_gzip))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), "UndecodablePayload");
+        assert!(err.to_string().contains("not gzip"), "{err}");
+        let err = function
+            .invoke(Invocation::Unrecognised("something else"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), "UndecodablePayload");
+    }
+
+    #[tokio::test]
+    async fn a_stream_batch_names_only_the_records_it_could_not_read() {
+        let (function, _dir) = local(Some(OWN)).await;
+        let control = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
+        let records = || {
+            vec![
+                record(
+                    "100",
+                    gzip(&message("/aws/lambda/a", "1", "[ERROR] KeyError: 'x'")),
+                ),
+                record("101", Base64Data::Bytes(b"not gzip".to_vec())),
+                record(
+                    "102",
+                    gzip(&message("/aws/lambda/b", "2", "[ERROR] ValueError: bad")),
+                ),
+                record("103", gzip(control)),
+                record("104", gzip(&message(OWN, "3", "[ERROR] KeyError: 'x'"))),
+            ]
+        };
+        let first = function
+            .invoke(Invocation::Stream(records()))
+            .await
+            .unwrap();
+        let expected = Output::Stream(BatchResponse {
+            batch_item_failures: vec![ItemFailure {
+                item_identifier: "101".into(),
+            }],
+        });
+        assert_eq!(first, expected);
+        assert_eq!(total_count(&function).await, 2, "a and b, once each");
+        // Lambda retries from the named record: those after it were
+        // recorded already and count nothing again.
+        let retry: Vec<KinesisEventRecord> = records().into_iter().skip(1).collect();
+        let again = function.invoke(Invocation::Stream(retry)).await.unwrap();
+        assert_eq!(again, expected);
+        assert_eq!(total_count(&function).await, 2);
+    }
+
+    #[test]
+    fn answers_have_the_shapes_lambda_reads() {
+        let json = serde_json::to_value(Output::Subscription(Response::Recorded(Counts {
+            events: 3,
+            errors: 1,
+            new_issues: vec!["a".into()],
+            alerts_sent: 1,
+        })))
+        .unwrap();
+        assert_eq!(json["status"], "recorded");
+        assert_eq!(json["errors"], 1);
+        assert_eq!(
+            serde_json::to_value(Output::Subscription(Response::OwnLogGroupSkipped)).unwrap()["status"],
+            "own_log_group_skipped"
+        );
+        let partial = serde_json::to_value(Output::Stream(BatchResponse {
+            batch_item_failures: vec![ItemFailure {
+                item_identifier: "49590338271490256608559692538361571095921575989136588898".into(),
+            }],
+        }))
+        .unwrap();
+        assert_eq!(
+            partial,
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "49590338271490256608559692538361571095921575989136588898"}]})
+        );
+        assert_eq!(
+            serde_json::to_value(Output::Stream(BatchResponse::default())).unwrap(),
+            serde_json::json!({"batchItemFailures": []})
+        );
+    }
+}
