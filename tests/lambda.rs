@@ -304,6 +304,46 @@ fn item_failures(sequence_numbers: &[&str]) -> serde_json::Value {
     serde_json::json!({ "batchItemFailures": failures })
 }
 
+/// Issues as the CLI lists them from `store`: (kind, count), sorted.
+fn counts_by_kind(store: &str, env: &[(&str, &str)]) -> Vec<(String, u64)> {
+    let listing = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["issues", "--status", "all", "--json", "--store", store])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let issues: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    let mut counts: Vec<(String, u64)> = issues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    counts.sort();
+    counts
+}
+
+const CONTROL: &[u8] = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
+
+/// What the CLI needs to read a store in moto.
+fn cli_env(endpoint: &str) -> [(&str, &str); 4] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ]
+}
+
 #[test]
 fn a_stream_batch_is_counted_once_and_a_bad_record_fails_alone() {
     let Some(moto) = support::moto() else { return };
@@ -398,37 +438,12 @@ fn a_stream_batch_is_counted_once_and_a_bad_record_fails_alone() {
         assert_eq!(
             json(outcome),
             item_failures(&[&bad]),
-            "only the bad record is retried"
+            "Lambda retries from the bad record on, and takes those before it as done"
         );
     }
 
-    let listing = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["issues", "--status", "all", "--json", "--store"])
-        .arg(format!("dynamodb://{table}"))
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(
-        listing.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listing.stderr)
-    );
-    let issues: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
-    let mut counts: Vec<(String, u64)> = issues
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["kind"].as_str().unwrap().to_string(),
-                i["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    counts.sort();
+    let env = cli_env(&moto.endpoint);
+    let counts = counts_by_kind(&format!("dynamodb://{table}"), &env);
     assert_eq!(
         counts,
         [
@@ -449,10 +464,9 @@ fn a_stream_batch_whose_alerts_wait_asks_for_its_last_record_again() {
         1,
         &["[ERROR] KeyError: 'x'".into()],
     );
-    let control = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
     let records = [
         ("100".to_string(), gzip(&batch)),
-        ("101".to_string(), gzip(control)),
+        ("101".to_string(), gzip(CONTROL)),
     ];
     let mut function = Running::start(&[
         ("AWS_ENDPOINT_URL", dead_endpoint()),
@@ -471,4 +485,100 @@ fn a_stream_batch_whose_alerts_wait_asks_for_its_last_record_again() {
     // makes Lambda retry it (a control message, nothing to count) soon, and
     // that retry sends the alert.
     assert_eq!(json(&outcomes[0]), item_failures(&["101"]));
+}
+
+#[test]
+fn a_batch_read_from_a_stream_is_the_batch_a_subscription_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("f.db").display());
+    let batch = support::data_message(
+        "/aws/batch/job",
+        "nightly/default/3f1a",
+        7,
+        &[
+            "[ERROR] KeyError: 'customer_id'".into(),
+            "[INFO] retrying".into(),
+            "[ERROR] ValueError: bad row 12".into(),
+            "[ERROR] KeyError: 'customer_id'".into(),
+        ],
+    );
+    let mut function = Running::start(&[("FAULTLINE_STORE", store.clone())]);
+    // CloudWatch Logs checks a new destination with a control message first.
+    let outcomes = function.invoke_all(&[
+        kinesis_event(&[("100".into(), gzip(CONTROL)), ("101".into(), gzip(&batch))]),
+        envelope(&batch),
+    ]);
+    drop(function);
+    assert_eq!(outcomes[0].kind, "response", "{outcomes:?}");
+    assert_eq!(
+        json(&outcomes[0]),
+        item_failures(&[]),
+        "the control message is skipped, not failed"
+    );
+    let delivered = json(&outcomes[1]);
+    assert_eq!(
+        delivered["status"], "duplicate",
+        "the subscription's copy has the id the stream's record was recorded under: {delivered}"
+    );
+    assert_eq!(delivered["errors"], 3);
+    assert_eq!(
+        counts_by_kind(&store, &[]),
+        [("KeyError".to_string(), 2), ("ValueError".to_string(), 1)]
+    );
+}
+
+#[test]
+fn a_stream_batch_the_store_cannot_take_is_retried_from_its_first_log_batch() {
+    use support::proxy::{Fault, Proxy};
+    let Some(moto) = support::moto() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let table = runtime.block_on(async {
+        moto.fresh_store("stream-down", None)
+            .await
+            .table()
+            .to_string()
+    });
+    let store = format!("dynamodb://{table}");
+    let group = "/aws/lambda/nightly-export";
+    let a = support::data_message(group, "a", 1, &["[ERROR] KeyError: 'a'".into()]);
+    let b = support::data_message(group, "b", 10, &["[ERROR] ValueError: bad row".into()]);
+    let records = [
+        ("200".to_string(), gzip(CONTROL)),
+        ("201".to_string(), gzip(&a)),
+        ("202".to_string(), gzip(&b)),
+    ];
+    // Every write the store tries fails, however often the SDK retries it.
+    let proxy = Proxy::start(&moto.endpoint);
+    let occurrences: Vec<usize> = (1..=200).collect();
+    proxy.fail_each("TransactWriteItems", &occurrences, Fault::ServerError);
+    let mut function = Running::start(&[
+        ("AWS_ENDPOINT_URL", proxy.endpoint.clone()),
+        ("FAULTLINE_STORE", store.clone()),
+    ]);
+    let down = function.invoke_all(&[kinesis_event(&records)]);
+    assert!(
+        proxy.injected("TransactWriteItems", Fault::ServerError) > 0,
+        "the store was asked to write: {}",
+        proxy.summary()
+    );
+    assert_eq!(down[0].kind, "response", "{down:?}");
+    assert_eq!(
+        json(&down[0]),
+        item_failures(&["201"]),
+        "nothing after the control message is taken as done"
+    );
+
+    // The store is back; Lambda retries from the record named.
+    proxy.heal();
+    let retried = function.invoke_all(&[kinesis_event(&records[1..])]);
+    drop(function);
+    assert_eq!(json(&retried[0]), item_failures(&[]), "{retried:?}");
+    let env = cli_env(&moto.endpoint);
+    assert_eq!(
+        counts_by_kind(&store, &env),
+        [("KeyError".to_string(), 1), ("ValueError".to_string(), 1)]
+    );
 }

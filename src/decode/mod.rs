@@ -14,8 +14,9 @@
 //! - [`kinesis`]: a Kinesis event from a stream CloudWatch Logs writes to,
 //!   each record one gzip DATA_MESSAGE.
 //!
-//! [`sniff`] tells the shapes apart. A new shape (a Kinesis record) is a new
-//! file here and a new arm there.
+//! The CLI's input reader (`sniff` in src/cli/input.rs) tells the shapes of
+//! a whole input apart; a new one is a new file here and a new arm there. A Kinesis event reaches only the Lambda,
+//! which reads it as it deserialises the invocation ([`kinesis`]).
 
 use std::borrow::Cow;
 

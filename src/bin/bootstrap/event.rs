@@ -204,39 +204,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-mod measure {
-    use super::*;
-    use std::io::Write;
-
-    #[test]
-    #[ignore]
-    fn decode_old_vs_new() {
-        let events: Vec<serde_json::Value> = (0..5000).map(|i| serde_json::json!({"id": format!("{i:056}"), "timestamp": 1_700_000_000_000i64 + i, "message": format!("[ERROR] 2024-01-01T00:00:00Z req-{i} KeyError: 'field_{i}' while processing record {i} of batch, retrying later\n")})).collect();
-        let message = serde_json::to_vec(&serde_json::json!({"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s","subscriptionFilters":["f"],"logEvents":events})).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&message).unwrap();
-        let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, gz.finish().unwrap());
-        let body = serde_json::to_vec(&serde_json::json!({"awslogs": {"data": data}})).unwrap();
-        eprintln!("invocation {} bytes, message {} bytes", body.len(), message.len());
-        let runs = 300;
-        for round in 0..3 {
-            let t = std::time::Instant::now();
-            for _ in 0..runs {
-                let raw: Box<serde_json::value::RawValue> = serde_json::from_slice(&body).unwrap();
-                let payload = faultline::decode::payload(raw.get().as_bytes()).unwrap();
-                std::hint::black_box(payload.len());
-            }
-            let old = t.elapsed() / runs;
-            let t = std::time::Instant::now();
-            for _ in 0..runs {
-                let Invocation::Subscription(data) = serde_json::from_slice::<Invocation>(&body).unwrap() else { panic!() };
-                let payload = data.awslogs_payload().unwrap();
-                std::hint::black_box(payload.len());
-            }
-            let new = t.elapsed() / runs;
-            eprintln!("round {round}: old {old:?} new {new:?} ratio {:.2}", old.as_secs_f64() / new.as_secs_f64());
-        }
-    }
-}

@@ -143,65 +143,87 @@ impl Function {
     }
 
     /// A stream's records: each one CloudWatch Logs batch, all recorded in
-    /// one go. A record that cannot be read is named in the answer, so that
-    /// Lambda retries from it, not from the start; the records after it
-    /// are recorded now and are duplicates then. A store failure fails the
-    /// whole invocation (Lambda retries the batch).
+    /// one go. Lambda retries from the first record the answer names and
+    /// takes the ones before it as done, so a record is named when:
+    /// - it cannot be read: the records after it are recorded now, and are
+    ///   duplicates when Lambda delivers them again;
+    /// - the store failed: the write covered every batch and which of them
+    ///   the store kept is not known, so the first record with a batch is
+    ///   named and all of them come again (each is counted once however
+    ///   often it comes);
+    /// - alerts could not be sent: the last record, whose retry (a
+    ///   duplicate) sends them.
+    ///
+    /// Only a record without a sequence number fails the whole invocation:
+    /// there is nothing to name it by.
     async fn stream(&self, records: Vec<KinesisEventRecord>) -> Result<BatchResponse, Failure> {
         let count = records.len();
         let mut batches = Vec::with_capacity(count);
-        let mut failed = Vec::new();
+        // The record each batch came from, by position and sequence number.
+        let mut sources = Vec::with_capacity(count);
+        let mut failed: Vec<(usize, String)> = Vec::new();
         let mut last = None;
-        for record in records {
+        for (position, record) in records.into_iter().enumerate() {
             let record = record.kinesis;
             let Some(sequence_number) = record.sequence_number.clone() else {
-                // Nothing to name it by: only a retry of the whole batch can help.
                 return Err(Failure::UndecodablePayload(
                     "a Kinesis record without a sequenceNumber".into(),
                 ));
             };
             // The record's bytes go as soon as it is read: only summaries stay.
             match record.payload().and_then(|payload| self.read(&payload)) {
-                Ok(Read::Batch(batch)) => batches.push(batch),
+                Ok(Read::Batch(batch)) => {
+                    batches.push(batch);
+                    sources.push((position, sequence_number.clone()));
+                }
                 Ok(Read::Control | Read::OwnLogGroup) => {}
                 Err(e) => {
                     tracing::error!(%sequence_number, error = %e, "Kinesis record is not a CloudWatch Logs batch");
                     self.count("UndecodablePayload");
-                    failed.push(sequence_number.clone());
+                    failed.push((position, sequence_number.clone()));
                 }
             }
-            last = Some(sequence_number);
+            last = Some((position, sequence_number));
         }
-        let ingested = self.pipeline.record(&batches).await?;
-        for (batch, recorded) in batches.iter().zip(&ingested.recorded) {
-            self.emit(batch, recorded);
-        }
-        if !ingested.flushed.failed.is_empty() {
-            // The alerts stay queued. Naming the last record makes Lambda
-            // retry it soon (a duplicate, so nothing is counted again), and
-            // that retry sends them.
-            tracing::warn!(
-                alerts = ingested.flushed.failed.len(),
-                "alerts could not be sent; asking Lambda to retry the last record"
-            );
-            self.count("AlertsPending");
-            if let Some(last) = last.filter(|last| !failed.contains(last)) {
-                failed.push(last);
+        let (sent, duplicates) = match self.pipeline.record(&batches).await {
+            Ok(ingested) => {
+                for (batch, recorded) in batches.iter().zip(&ingested.recorded) {
+                    self.emit(batch, recorded);
+                }
+                if !ingested.flushed.failed.is_empty() {
+                    tracing::warn!(
+                        alerts = ingested.flushed.failed.len(),
+                        "alerts could not be sent; asking Lambda to retry the last record"
+                    );
+                    self.count("AlertsPending");
+                    failed.extend(last);
+                }
+                let duplicates = ingested.recorded.iter().filter(|r| r.duplicate).count();
+                (ingested.flushed.sent, duplicates)
             }
-        }
-        let duplicates = ingested.recorded.iter().filter(|r| r.duplicate).count();
+            Err(e) => {
+                let failure = Failure::from(e);
+                tracing::error!(error_type = failure.error_type(), error = %failure, "stream records not recorded; asking Lambda to retry from the first batch");
+                self.count(failure.error_type());
+                // With no batch, what failed was sending queued alerts.
+                failed.extend(sources.first().cloned().or(last));
+                (0, 0)
+            }
+        };
+        failed.sort();
+        failed.dedup();
         tracing::info!(
             records = count,
             batches = batches.len(),
             duplicates,
             failed = failed.len(),
-            alerts_sent = ingested.flushed.sent,
+            alerts_sent = sent,
             "stream records processed"
         );
         Ok(BatchResponse {
             batch_item_failures: failed
                 .into_iter()
-                .map(|item_identifier| ItemFailure { item_identifier })
+                .map(|(_, item_identifier)| ItemFailure { item_identifier })
                 .collect(),
         })
     }
