@@ -12,7 +12,7 @@
 
 use super::frames::at_frame;
 use super::lines::{lines, trim_indent};
-use super::trace::{Trace, exception_line};
+use super::trace::{Trace, exception_line, looks_like_exception_type};
 use crate::limits::MAX_FRAMES;
 use crate::model::Frame;
 
@@ -27,20 +27,33 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
     let mut java = false;
     let mut in_suppressed = false;
     let mut total = 0;
+    let mut last_unframed: Option<&str> = None;
     for line in lines(text) {
         let t = trim_indent(line);
         let indented = t.len() != line.len();
-        if indented && let Some(rest) = t.strip_prefix("at ") {
+        // Pasted and console-copied traces lose their indentation; an
+        // unindented `at` line is taken only when it has a frame's location.
+        let at_line = t.strip_prefix("at ").and_then(|rest| {
+            let (frame, is_java) = at_frame(rest)?;
+            (indented || has_location(&frame)).then_some((frame, is_java))
+        });
+        if let Some((frame, is_java)) = at_line {
             if in_suppressed {
                 continue;
             }
-            let Some((frame, is_java)) = at_frame(rest) else {
-                continue;
-            };
             java |= is_java;
             if blocks.is_empty() || pending.is_some() {
+                // `console.error("could not sync", err)` prints the logging
+                // text and the error's first line on one line: the error's
+                // type starts after the text.
+                let header = pending.take().or_else(|| {
+                    blocks
+                        .is_empty()
+                        .then(|| last_unframed.and_then(embedded_header))
+                        .flatten()
+                });
                 blocks.push(Block {
-                    header: pending.take(),
+                    header,
                     frames: Vec::new(),
                 });
             }
@@ -72,13 +85,14 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
         {
             pending = Some(h);
         }
+        last_unframed = Some(t);
     }
     let first = blocks.first()?;
     let header = first.header.clone();
     let frames: Vec<Frame> = first.frames.iter().rev().cloned().collect();
     let cause = blocks.iter().skip(1).rev().find_map(|b| b.header.clone());
-    // Real frames carry a line number; prose lines starting with "at" do not.
-    let definite = header.is_some() && frames.iter().any(|f| f.line.is_some());
+    // Real frames carry a location; prose lines starting with "at" do not.
+    let definite = header.is_some() && frames.iter().any(has_location);
     Some(Trace {
         header,
         frames,
@@ -86,6 +100,34 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
         shape: if java { "java-trace" } else { "node-trace" },
         definite,
     })
+}
+
+/// Whether a frame names where its code is: a line number, or the JVM's
+/// `Native Method` / `Unknown Source` (classes compiled without debug
+/// information, which newer Lambda Java runtimes print).
+fn has_location(frame: &Frame) -> bool {
+    frame.line.is_some() || matches!(frame.file.as_str(), "Native Method" | "Unknown Source")
+}
+
+/// The exception at the end of a line that starts with other text:
+/// `could not sync account 8812 Error: boom` gives `Error`, `boom`. Only a
+/// type that reads like one on its own counts (see
+/// [`looks_like_exception_type`]), so prose with a colon does not.
+fn embedded_header(line: &str) -> Option<(String, String)> {
+    let mut search = line;
+    while let Some(colon) = search.find(": ") {
+        let before = &search[..colon];
+        let start = before.rfind(' ').map_or(0, |i| i + 1);
+        let candidate = &search[start..];
+        if start > 0
+            && let Some((kind, message)) = exception_line(candidate)
+            && looks_like_exception_type(&kind)
+        {
+            return Some((kind, message));
+        }
+        search = &search[colon + 2..];
+    }
+    None
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::lines::trim_indent;
 use crate::model::Frame;
 
 /// Path fragments of runtime, standard library and dependency files.
-const LIBRARY_PATHS: [&str; 20] = [
+const LIBRARY_PATHS: &[&str] = &[
     "/var/runtime/",
     "/var/lang/",
     "site-packages/",
@@ -21,11 +21,19 @@ const LIBRARY_PATHS: [&str; 20] = [
     "/usr/local/lib/python",
     "/awslambdaric/",
     "/lib/python3.",
+    // Red Hat family interpreters (Amazon Linux, the Batch AMIs).
+    "/lib64/python",
     "/go/pkg/mod/",
     "/usr/local/go/src/",
     "/usr/lib/go/src/",
     "github.com/aws/aws-lambda-go",
     "/.cargo/registry/",
+    // The Rust docker images' CARGO_HOME, and the standard library's own
+    // sources as older toolchains printed them.
+    "/cargo/registry/",
+    "src/libstd/",
+    "src/libcore/",
+    "src/liballoc/",
     "/rustc/",
     "/root/.cargo/",
     "/usr/lib/jvm/",
@@ -82,7 +90,87 @@ pub(crate) fn in_app(file: &str, function: &str) -> bool {
     if function.starts_with("runtime.") || function.starts_with("github.com/aws/aws-lambda-go") {
         return false;
     }
+    // Rust's standard library and the backtrace machinery, by path when
+    // the backtrace has one and by name when it does not.
+    if RUST_LIBRARY_PREFIXES
+        .iter()
+        .any(|p| function.starts_with(p))
+    {
+        return false;
+    }
     true
+}
+
+const RUST_LIBRARY_PREFIXES: [&str; 8] = [
+    "std::",
+    "core::",
+    "alloc::",
+    "backtrace::",
+    "<std::",
+    "<core::",
+    "<alloc::",
+    "__rust",
+];
+
+/// Top-level packages of Go's standard library, as the first element of a
+/// function's package path (`runtime/debug.Stack`, `net/http.(*conn).serve`,
+/// `sync.(*Once).Do`): a Go frame of these is never the user's code.
+const GO_STD: [&str; 34] = [
+    "archive",
+    "bufio",
+    "bytes",
+    "cmp",
+    "compress",
+    "container",
+    "context",
+    "crypto",
+    "database",
+    "debug",
+    "embed",
+    "encoding",
+    "errors",
+    "expvar",
+    "flag",
+    "fmt",
+    "hash",
+    "html",
+    "image",
+    "internal",
+    "io",
+    "iter",
+    "log",
+    "maps",
+    "math",
+    "mime",
+    "net",
+    "os",
+    "path",
+    "reflect",
+    "regexp",
+    "runtime",
+    "slices",
+    "sort",
+];
+const GO_STD_MORE: [&str; 8] = [
+    "strconv", "strings", "sync", "syscall", "testing", "text", "time", "unicode",
+];
+
+/// Whether a Go frame is the user's code. Besides the paths every runtime
+/// shares: the standard library (by package, since `-trimpath` builds
+/// print `runtime/panic.go` without GOROOT), the `panic` frame itself, and
+/// dependencies, whose paths carry their module version (`libnuke@v0.18.0/`)
+/// when they come from the module cache, trimmed or not.
+pub(crate) fn go_in_app(file: &str, function: &str) -> bool {
+    if function == "panic" || !in_app(file, function) {
+        return false;
+    }
+    if let Some(at) = file.find("@v")
+        && file[at + 2..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return false;
+    }
+    let package = function.split(['/', '.']).next().unwrap_or(function);
+    !(GO_STD.contains(&package) || GO_STD_MORE.contains(&package))
 }
 
 /// Whether a JVM frame's function (`pkg.Class.method`) is platform or
@@ -109,6 +197,16 @@ pub(crate) fn python_frame(t: &str) -> Option<Frame> {
         line,
         in_app: in_app(file, function),
     })
+}
+
+/// A Python frame from its parts, as Python 2.7's runtime listed them.
+pub(crate) fn python_tuple_frame(file: &str, line: Option<u32>, function: &str) -> Frame {
+    Frame {
+        function: function.to_string(),
+        file: file.to_string(),
+        line,
+        in_app: in_app(file, function),
+    }
 }
 
 /// An `at ...` frame of Java or Node.js (indentation and the `at ` already
@@ -201,6 +299,14 @@ pub(crate) fn stack_element(element: &str) -> Option<Frame> {
     if let Some(rest) = t.strip_prefix("at ") {
         return at_frame(rest).map(|(f, _)| f);
     }
+    // A Node.js frame without its `at`, as the nodejs8.10-era runtime wrote
+    // `stackTrace` entries: `Module.require (module.js:596:17)`.
+    if let Some(inner) = t.strip_suffix(')')
+        && let Some(open) = inner.rfind(" (")
+        && split_line_col(&inner[open + 2..]).1.is_some()
+    {
+        return Some(node_frame(&inner[..open], &inner[open + 2..]));
+    }
     // A bare Java frame, as aws-lambda-java-libs serialises StackTraceElement.
     let inner = t.strip_suffix(')')?;
     let (function, location) = inner.split_once('(')?;
@@ -216,7 +322,7 @@ pub(crate) fn go_frame(path: &str, line: Option<u32>, label: &str) -> Frame {
         function: label.to_string(),
         file: path.to_string(),
         line,
-        in_app: in_app(path, label),
+        in_app: go_in_app(path, label),
     }
 }
 

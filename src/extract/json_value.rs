@@ -9,8 +9,10 @@ use super::level::{Severity, severity_number, severity_word};
 use super::occurrence::Fields;
 
 /// Keys that carry a level, in the order they are believed.
-pub(crate) const LEVEL_KEYS: [&str; 8] = [
+pub(crate) const LEVEL_KEYS: [&str; 9] = [
     "level",
+    // Elastic Common Schema (ecs-logging).
+    "log.level",
     "log_level",
     "levelname",
     "loglevel",
@@ -56,8 +58,10 @@ fn probe_level_keys(text: &str) -> Option<Severity> {
         let at = from + pos;
         from = at + 5;
         let before = &text[..at];
-        let key_starts =
-            before.ends_with('"') || before.ends_with("\"log_") || before.ends_with("\"log");
+        let key_starts = before.ends_with('"')
+            || before.ends_with("\"log_")
+            || before.ends_with("\"log")
+            || before.ends_with("\"log.");
         if !key_starts {
             continue;
         }
@@ -218,6 +222,10 @@ mod tests {
             Some(Severity::Below)
         );
         assert_eq!(probe_level(r#"{"msg":"the level is high"}"#), None);
+        assert_eq!(
+            probe_level(r#"{"@timestamp":"t","log.level":"info","message":"x"}"#),
+            Some(Severity::Below)
+        );
         assert_eq!(
             probe_level(r#"{"status":"error","message":"x"}"#),
             Some(Severity::At(Level::Error))

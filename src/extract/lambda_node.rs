@@ -4,14 +4,40 @@
 //! own report of an error that escaped the handler (`Invoke Error`,
 //! `Uncaught Exception`, `Unhandled Promise Rejection`, each followed by the
 //! error as JSON). Its JSON format is read by `structured`.
+//!
+//! The Node.js 4.3-6.10 runtimes wrote init failures as plain lines:
+//! `Syntax error in module 'index': SyntaxError` and `Unable to import
+//! module 'index': Error` (read by `lambda_python`, whose runtimes used the
+//! same words), each followed by the loader's stack.
 
 use super::json::{self, Outcome};
 use super::level::{Severity, severity_word};
-use super::lines::looks_like_timestamp;
-use super::occurrence::Fields;
+use super::lines::{first_line, looks_like_timestamp};
+use super::occurrence::{Fields, occurrence};
+use super::stack;
 use super::structured::Context;
 use super::text::text_error;
-use crate::model::Occurrence;
+use crate::model::{Level, Occurrence};
+
+/// The type today's runtimes give a handler module that does not parse.
+pub(crate) const SYNTAX_KIND: &str = "Runtime.UserCodeSyntaxError";
+
+/// `Syntax error in module 'index': SyntaxError`, then the loader's frames.
+pub(crate) fn init_failure(message: &str) -> Option<Occurrence> {
+    let first = first_line(message);
+    if !first.starts_with("Syntax error in module '") {
+        return None;
+    }
+    let frames = stack::parse(message).map(|t| t.frames).unwrap_or_default();
+    Some(occurrence(
+        SYNTAX_KIND,
+        first,
+        frames,
+        Level::Fatal,
+        "lambda-init-text",
+        Fields::default(),
+    ))
+}
 
 /// `<ISO time>\t<request id>\t<LEVEL>\t<payload>`: Node.js console output
 /// in Lambda's text format.
@@ -157,5 +183,32 @@ mod tests {
             ("Error", "card declined")
         );
         assert_eq!(o.frames.len(), 1);
+    }
+
+    /// node43-syntax-error-old in the real corpus: no prefix, no message,
+    /// frames without indentation.
+    #[test]
+    fn old_runtime_syntax_error() {
+        let o = extract("Syntax error in module 'index': SyntaxError\nat Module._compile (module.js:373:25)\nat Object.Module._extensions..js (module.js:416:10)\n").unwrap();
+        assert_eq!(o.kind, super::SYNTAX_KIND);
+        assert_eq!(o.frames.len(), 2);
+    }
+
+    /// `console.error("could not sync account 8812", err)`: the logging text
+    /// and the error's first line share a line; the error's type is read
+    /// after the text, and the text is kept as context.
+    #[test]
+    fn console_error_with_a_message_and_an_error() {
+        let o = extract("2024-05-01T10:00:00.123Z\tabc-123\tERROR\tcould not sync account 8812 TypeError: Cannot read properties of undefined (reading 'id')\n    at sync (/var/task/sync.js:14:11)\n    at Runtime.handler (/var/task/index.js:5:3)").unwrap();
+        assert_eq!(o.kind, "TypeError");
+        assert_eq!(
+            o.message,
+            "Cannot read properties of undefined (reading 'id')"
+        );
+        assert!(
+            o.fields
+                .iter()
+                .any(|(k, v)| k == "message" && v.starts_with("could not sync account 8812"))
+        );
     }
 }

@@ -4,14 +4,58 @@
 //! indentation), `logging` records (`[ERROR]\t<time>\t<request id>\t<msg>`),
 //! and in the JSON format, how its records are recognised (`log_level` for
 //! the runtime's own, `logger` beside the error keys for `logging`).
+//!
+//! The python2.7 and python3.6 runtimes wrote their failures without any
+//! level: an uncaught exception as `<message>: <Type>` then the traceback
+//! (read by `python`), and init failures as plain lines, `Unable to import
+//! module 'm': No module named requests` and `Handler 'h' missing on module
+//! 'm': ...`. The same `Unable to import module` words, followed by a
+//! Node.js stack, are how the Node.js 0.10-6.10 runtimes reported theirs.
+//! Such lines get the error type today's runtimes name, so one failure keeps
+//! one kind across runtime versions.
 
 use serde_json::{Map, Value};
 
 use super::level::{Severity, severity_word};
-use super::lines::looks_like_timestamp;
-use super::occurrence::Fields;
+use super::lines::{first_line, looks_like_timestamp};
+use super::occurrence::{Fields, occurrence};
+use super::stack;
 use super::text::text_error;
-use crate::model::Occurrence;
+use crate::model::{Level, Occurrence};
+
+/// The type today's runtimes give a module that fails to import.
+pub(crate) const IMPORT_KIND: &str = "Runtime.ImportModuleError";
+/// ... and a handler the module does not define.
+pub(crate) const HANDLER_KIND: &str = "Runtime.HandlerNotFound";
+/// The shape of an init failure written without a level.
+pub(crate) const INIT_SHAPE: &str = "lambda-init-text";
+
+/// An init failure written as a plain line: `Unable to import module ...`
+/// or `Handler '...' missing on module '...'`.
+pub(crate) fn init_failure(message: &str) -> Option<Occurrence> {
+    let first = first_line(message);
+    let kind = if first.starts_with("Unable to import module '") {
+        IMPORT_KIND
+    } else if first.starts_with("Handler '") && first.contains("' missing on module '") {
+        HANDLER_KIND
+    } else {
+        return None;
+    };
+    // The old Node.js runtimes put the loader's stack after the line; its
+    // frames say whether the app's own code asked for the missing module.
+    let frames = stack::parse(message).map(|t| t.frames).unwrap_or_default();
+    // Python's import failures may run over many lines (numpy's advice
+    // text), and the cause is often on the last: the message keeps them all.
+    let text = if frames.is_empty() { message } else { first };
+    Some(occurrence(
+        kind,
+        text,
+        frames,
+        Level::Fatal,
+        INIT_SHAPE,
+        Fields::default(),
+    ))
+}
 
 /// The level word of a `[LEVEL]` prefix, if the line starts with one.
 pub(crate) fn bracketed_word(line: &str) -> Option<&str> {
@@ -176,5 +220,31 @@ mod tests {
         assert_eq!(field(&o, "message"), Some("could not price order"));
         assert_eq!(field(&o, "logger"), Some("root"));
         assert_eq!(field(&o, "errorType"), None);
+    }
+
+    /// The python2.7 and python3.6 runtimes' init failures carry no level
+    /// (py-import-requests-py27-a, handler-module-missing-py36,
+    /// py27-hnf-index-handler in the real corpus); they get the type today's
+    /// runtimes name.
+    #[test]
+    fn old_runtime_init_failures_without_a_level() {
+        let o = extract(
+            "Unable to import module 'process_cert_manager_mail': No module named requests\n",
+        )
+        .unwrap();
+        assert_eq!(o.kind, super::IMPORT_KIND);
+        assert_eq!(
+            o.message,
+            "Unable to import module 'process_cert_manager_mail': No module named requests"
+        );
+        let o = extract("Handler 'handler' missing on module 'index': 'module' object has no attribute 'handler'\n").unwrap();
+        assert_eq!(o.kind, super::HANDLER_KIND);
+        // The Node.js 6.10 runtime's words, with the loader's frames.
+        let o = extract("Unable to import module 'index': Error\n    at Function.Module._resolveFilename (module.js:469:15)\n    at Object.<anonymous> (/var/task/index.js:2:1)\n").unwrap();
+        assert_eq!(o.kind, super::IMPORT_KIND);
+        assert_eq!(o.frames.len(), 2);
+        assert!(o.frames[0].in_app);
+        // Saying it is not failing it.
+        assert_eq!(extract("Unable to restore the state from file"), None);
     }
 }

@@ -41,7 +41,14 @@ pub(crate) fn logfmt_pairs(s: &str) -> Vec<(&str, String)> {
             let mut escaped = false;
             for (i, c) in quoted.char_indices() {
                 if escaped {
-                    v.push(c);
+                    // Go's %q escapes (logrus, slog): a logged stack keeps
+                    // its lines.
+                    v.push(match c {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        other => other,
+                    });
                     escaped = false;
                 } else if c == '\\' {
                     escaped = true;
@@ -70,6 +77,21 @@ pub(crate) fn logfmt_pairs(s: &str) -> Vec<(&str, String)> {
 #[cfg(test)]
 mod tests {
     use crate::extract::extract;
+
+    /// nuke3-secrets-lister-logged in the real corpus: logrus writes a
+    /// recovered panic's goroutine dump inside `msg="..."` with `\n` and
+    /// `\t` escapes; the dump's frames are read from it.
+    #[test]
+    fn a_stack_logged_inside_an_escaped_value_keeps_its_frames() {
+        let o = extract(r#"time="2024-07-30T12:41:31Z" level=error msg="Listing failed:\n    runtime error: invalid memory address or nil pointer dereference\n\n    goroutine 4283 [running]:\n    runtime/debug.Stack()\n    \truntime/debug/stack.go:24 +0x5e\n    panic({0x521a3e0?, 0xa6b0a30?})\n    \truntime/panic.go:914 +0x21f\n    github.com/acme/app/resources.(*Lister).List(0x5386720?)\n    \tgithub.com/acme/app/resources/lister.go:50 +0x203\n""#).unwrap();
+        assert_eq!(o.message.lines().next(), Some("Listing failed:"));
+        assert_eq!(o.frames.len(), 1);
+        assert_eq!(
+            o.frames[0].function,
+            "github.com/acme/app/resources.(*Lister).List"
+        );
+        assert!(o.frames[0].in_app);
+    }
 
     #[test]
     fn logfmt_lines() {

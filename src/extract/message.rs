@@ -9,7 +9,7 @@ use super::json::{self, Outcome};
 use super::level::{Severity, scan_level};
 use super::occurrence::{Fields, occurrence};
 use super::structured::Context;
-use super::{go, lambda_node, lambda_python, platform, text};
+use super::{go, java, lambda_node, lambda_python, native, platform, text};
 use crate::model::Occurrence;
 
 /// The error in one message, if it holds one.
@@ -34,7 +34,7 @@ pub(crate) fn extract(message: &str) -> Option<Occurrence> {
 fn extract_text(line: &str) -> Option<Occurrence> {
     let first_byte = line.as_bytes()[0];
     if platform::is_report_line(line) {
-        return None;
+        return platform::report_status(line);
     }
     if first_byte == b'['
         && let Some(decided) = lambda_python::bracketed_level(line)
@@ -49,7 +49,34 @@ fn extract_text(line: &str) -> Option<Occurrence> {
             return decided;
         }
     }
-    text::leveled_or_free(line, Fields::default())
+    leveled_or_free(line)
+}
+
+fn leveled_or_free(line: &str) -> Option<Occurrence> {
+    match text::leveled(line, Fields::default()) {
+        Some(decided) => decided,
+        None => runtime_failure(line).or_else(|| text::unleveled(line)),
+    }
+}
+
+/// Failures that runtimes, loaders and hosts write in their own words and
+/// without a level. The first byte picks the one wording to try, so a line
+/// that is none of them costs one comparison.
+fn runtime_failure(line: &str) -> Option<Occurrence> {
+    let found = match line.as_bytes()[0] {
+        b'U' | b'H' => lambda_python::init_failure(line),
+        b'S' => lambda_node::init_failure(line),
+        b'C' | b'E' => java::init_failure(line),
+        b'F' => native::coreclr_failure(line),
+        b'/' | b'.' => native::loader_failure(line),
+        _ => None,
+    };
+    found.or_else(|| {
+        line.trim_end()
+            .ends_with("\nnull")
+            .then(|| go::go1x_report(line))
+            .flatten()
+    })
 }
 
 /// The fallback for a line that starts like JSON but does not parse: read
@@ -90,7 +117,7 @@ fn go_log_line(rest: &str) -> Option<Occurrence> {
             Outcome::Unparsed(level) => extract_unparsed_json(rest, level),
         };
     }
-    text::leveled_or_free(rest, Fields::default())
+    leveled_or_free(rest)
 }
 
 /// The level word a text line states, if any, without extracting

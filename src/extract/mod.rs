@@ -45,6 +45,7 @@ mod lambda_node;
 mod lambda_python;
 mod logback;
 mod logfmt;
+mod native;
 mod pino;
 mod platform;
 mod powertools;
@@ -55,6 +56,7 @@ mod text;
 // One message, then a stream of them.
 mod message;
 mod multiline;
+mod repeats;
 
 use crate::decode::LogEvent;
 use crate::model::Occurrence;

@@ -15,8 +15,8 @@
 use super::level::{Severity, severity_word};
 use super::lines::{first_line, is_indented, trim_indent};
 use super::message::{extract, stated_level_word};
-use super::platform;
 use super::trace::exception_line;
+use super::{go, platform, repeats};
 use crate::decode::LogEvent;
 use crate::model::Occurrence;
 
@@ -69,7 +69,7 @@ pub(crate) fn extract_messages(messages: &[&str]) -> Vec<Option<Occurrence>> {
     while i < messages.len() {
         let message = messages[i];
         let next = messages.get(i + 1).map(|m| m.trim_end());
-        let mode = next.and_then(|n| continuation_start(n, messages.get(i + 2).copied()));
+        let mode = next.and_then(|n| continuation_start(message, n, messages.get(i + 2).copied()));
         if let Some(mode) = mode {
             let end = fold_end(messages, i + 1, mode);
             match head(message, next.unwrap_or(""), mode) {
@@ -106,13 +106,14 @@ pub(crate) fn extract_messages(messages: &[&str]) -> Vec<Option<Occurrence>> {
             i += 1;
         }
     }
+    repeats::drop_repeats(messages, &mut out);
     out
 }
 
 /// Whether an event opens a continuation, given the event after it (an
 /// exception line is a continuation of an error line only when `at` frames
 /// follow it).
-fn continuation_start(next: &str, after: Option<&str>) -> Option<Mode> {
+fn continuation_start(current: &str, next: &str, after: Option<&str>) -> Option<Mode> {
     if next.starts_with("Traceback (most recent call last)") {
         return Some(Mode::Python);
     }
@@ -124,12 +125,19 @@ fn continuation_start(next: &str, after: Option<&str>) -> Option<Mode> {
         if t.starts_with("at ") {
             return Some(Mode::At);
         }
+        // A panic raised again after `recover`: `\tpanic: ...`.
+        if t.starts_with("panic: ") {
+            return Some(Mode::Go);
+        }
         return None;
     }
     if next.starts_with("Caused by: ") {
         return Some(Mode::At);
     }
-    if next.starts_with("goroutine ") && next.ends_with("]:") {
+    if (next.starts_with("goroutine ") && next.ends_with("]:"))
+        || next.starts_with("[signal ")
+        || (next.starts_with("panic: ") && current.trim_end().ends_with("[recovered]"))
+    {
         return Some(Mode::Go);
     }
     if after.is_some_and(is_at_line) && exception_line(next).is_some() {
@@ -223,11 +231,7 @@ fn fold_end(messages: &[&str], start: usize, mode: Mode) -> usize {
                 if line.starts_with("exit status ") {
                     (true, true)
                 } else {
-                    let continues = first
-                        || line.starts_with('\t')
-                        || line.starts_with("created by ")
-                        || (line.ends_with(')') && line.contains('(') && !line.contains(' '));
-                    (continues, false)
+                    (first || go_continues(line), false)
                 }
             }
         };
@@ -241,6 +245,26 @@ fn fold_end(messages: &[&str], start: usize, mode: Mode) -> usize {
         }
     }
     j
+}
+
+/// Whether a line belongs to a Go panic's dump: the signal line, goroutine
+/// headers, `function(args)` lines, their locations (tab-indented as Go
+/// prints them, or with spaces or none as pasted), `created by`, a re-panic
+/// line and the `...` of an elided dump.
+fn go_continues(line: &str) -> bool {
+    let t = line.trim();
+    let function_line = t.ends_with(')')
+        && t.find('(')
+            .is_some_and(|open| open > 0 && !t[..open].contains(' '));
+    line.starts_with('\t')
+        || t.is_empty()
+        || t == "..."
+        || t.starts_with("goroutine ")
+        || t.starts_with("[signal ")
+        || t.starts_with("created by ")
+        || t.starts_with("panic: ")
+        || go::is_location_line(t)
+        || function_line
 }
 
 #[cfg(test)]
@@ -429,6 +453,48 @@ mod tests {
             )
         );
         assert!(got[1..].iter().all(Option::is_none));
+    }
+
+    /// The awslogs driver's split of a panic with its signal line, as
+    /// nuke-s3-describebuckets-full in the real corpus shows it: the panic is
+    /// one occurrence and its frames say where it happened.
+    #[test]
+    fn go_panic_with_signal_line_split_over_events() {
+        let out = extract_messages(&[
+            "panic: runtime error: invalid memory address or nil pointer dereference",
+            "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x185dbf6]",
+            "goroutine 29 [running]:",
+            "github.com/rebuy-de/aws-nuke/resources.(*S3Nuke).DescribeBuckets(0xc420074240, 0x244fda0, 0x0, 0x0, 0x0, 0x0)",
+            "\t/go/src/github.com/rebuy-de/aws-nuke/resources/s3-buckets.go:28 +0x166",
+            "github.com/rebuy-de/aws-nuke/cmd.Scan.func1(0xc420138180, 0xc4204d0320, 0xc42019eae0)",
+            "\t/go/src/github.com/rebuy-de/aws-nuke/cmd/scan.go:22 +0x77",
+            "created by github.com/rebuy-de/aws-nuke/cmd.Scan",
+            "next line",
+        ]);
+        let o = out[0].as_ref().unwrap();
+        assert_eq!(o.kind, "panic");
+        assert_eq!(
+            o.frames.last().unwrap().function,
+            "github.com/rebuy-de/aws-nuke/resources.(*S3Nuke).DescribeBuckets"
+        );
+        assert!(out[1..].iter().all(Option::is_none));
+    }
+
+    /// A re-panic after `recover`, split by the driver: both panic lines
+    /// belong to one failure.
+    #[test]
+    fn re_panic_split_over_events_is_one_occurrence() {
+        let got = kinds(&[
+            "panic: runtime error: invalid memory address or nil pointer dereference [recovered]",
+            "\tpanic: runtime error: invalid memory address or nil pointer dereference",
+            "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x43557ff]",
+            "goroutine 1 [running]:",
+            "main.main.func1()",
+            "\tgithub.com/ekristen/aws-nuke/v3/main.go:26 +0x54",
+            "panic({0x52a3820?, 0xa7d6a30?})",
+            "\truntime/panic.go:914 +0x21f",
+        ]);
+        assert_eq!(got.iter().flatten().count(), 1, "{got:?}");
     }
 
     #[test]

@@ -1,16 +1,21 @@
 //! Lambda platform failures: timeouts, crashed runtimes, failed inits.
 //!
-//! One failure must give one occurrence. In the text log format the
-//! platform writes a dedicated line (`Task timed out after 5.01 seconds`,
-//! `Runtime exited with error: signal: killed`) and repeats it as
-//! `Status: timeout` on the REPORT line: the dedicated line is taken, REPORT
-//! lines never. In the JSON log format there is no dedicated line, and the
-//! status appears on both `platform.runtimeDone` and `platform.report`:
-//! `platform.report` (and `platform.initReport` for init failures) is taken,
-//! because the platform writes a report for every invocation, even one whose
-//! runtime died before it could report done, while `runtimeDone` is skipped.
-//! Timeouts from both formats get the same kind and message template, so a
-//! function switching log format keeps its issue.
+//! One failure must give one occurrence, and the platform often reports one
+//! failure on several lines. In the text log format it writes a dedicated
+//! line (`Task timed out after 5.01 seconds`, `RequestId: <id> Error:
+//! Runtime exited with error: signal: killed` with the error type on the
+//! next line) and repeats it as `Status: timeout` / `Status: error` on the
+//! REPORT and INIT_REPORT lines; since 2025 a timeout may have only the
+//! `Status:` on its REPORT line. So status lines are read as failures too
+//! (shape [`STATUS_SHAPE`]) and `multiline` drops each one whose failure a
+//! dedicated line of the same batch already reports. In the JSON log format
+//! there is no dedicated line, and the status appears on both
+//! `platform.runtimeDone` and `platform.report`: `platform.report` (and
+//! `platform.initReport` for init failures) is taken, because the platform
+//! writes a report for every invocation, even one whose runtime died before
+//! it could report done, while `runtimeDone` is skipped. Timeouts from all
+//! of these get the same kind and message template, so a function switching
+//! log format keeps its issue.
 
 use serde_json::{Map, Value};
 
@@ -20,11 +25,22 @@ use crate::model::{Level, Occurrence};
 
 pub(crate) const TIMEOUT_KIND: &str = "Sandbox.Timedout";
 pub(crate) const EXIT_KIND: &str = "Runtime.ExitError";
+/// The shape of a failure read from a REPORT or INIT_REPORT status, text or
+/// JSON: it may repeat a failure another line reports.
+pub(crate) const STATUS_SHAPE: &str = "lambda-platform-report";
+/// The shape of a failure the platform states on a line of its own.
+pub(crate) const TEXT_SHAPE: &str = "lambda-platform-text";
+/// The shape of a failure read from a JSON `platform.*Report` record.
+pub(crate) const JSON_SHAPE: &str = "lambda-platform-json";
 
-/// Lambda platform lines that report on an invocation rather than fail it.
-/// A timeout or crash has its own line ("Task timed out...", "Runtime
-/// exited..."); the REPORT line that follows repeats it as `Status:`, and is
-/// skipped so one failure is one occurrence.
+/// Whether an occurrence is a platform status report, which may repeat a
+/// failure that another line states.
+pub(crate) fn is_status(o: &Occurrence) -> bool {
+    o.shape == STATUS_SHAPE || o.shape == JSON_SHAPE
+}
+
+/// Lambda platform lines that report on an invocation rather than fail it;
+/// only a failure `Status:` on a report makes one of them an error.
 const PLATFORM_PREFIXES: [&str; 10] = [
     "START RequestId:",
     "END RequestId:",
@@ -38,8 +54,8 @@ const PLATFORM_PREFIXES: [&str; 10] = [
     "RESTORE_REPORT",
 ];
 
-/// Whether a line is one of the platform's reports on an invocation
-/// ([`PLATFORM_PREFIXES`]), which never hold an error of their own.
+/// Whether a line is one of the platform's lines about an invocation
+/// ([`PLATFORM_PREFIXES`]).
 pub(crate) fn is_report_line(line: &str) -> bool {
     matches!(
         line.as_bytes().first(),
@@ -47,29 +63,127 @@ pub(crate) fn is_report_line(line: &str) -> bool {
     ) && PLATFORM_PREFIXES.iter().any(|p| line.starts_with(p))
 }
 
-/// A platform failure in a text line without a level.
+/// The failure a REPORT, INIT_REPORT or RESTORE_REPORT line states in its
+/// `Status:` field (`timeout`, `error`, with `Error Type: Runtime.X`), or
+/// `None` for every other platform line and for successes.
+pub(crate) fn report_status(line: &str) -> Option<Occurrence> {
+    if !line.contains("Status: ") {
+        return None;
+    }
+    let report = if line.starts_with("REPORT ") {
+        "Invocation"
+    } else if line.starts_with("INIT_REPORT ") {
+        "Init"
+    } else if line.starts_with("RESTORE_REPORT") {
+        "Restore"
+    } else {
+        return None;
+    };
+    let first = first_line(line);
+    let mut status = None;
+    let mut error_type = None;
+    let mut duration_ms = None;
+    let mut fields = Fields::default();
+    for part in first.split('\t') {
+        let part = part.trim();
+        let (key, value) = match part.split_once(": ") {
+            Some((k, v)) => (
+                k.trim_start_matches("REPORT ")
+                    .trim_start_matches("INIT_REPORT "),
+                v.trim(),
+            ),
+            None => continue,
+        };
+        match key {
+            "Status" => status = Some(value),
+            "Error Type" => error_type = Some(value),
+            "RequestId" => fields.push("requestId", value),
+            _ => {
+                if key == "Duration" {
+                    duration_ms = value.trim_end_matches(" ms").parse::<f64>().ok();
+                }
+                fields.push(key, value);
+            }
+        }
+    }
+    let status = status?;
+    if status == "success" {
+        return None;
+    }
+    let (kind, message) = if status == "timeout" {
+        (
+            error_type.unwrap_or(TIMEOUT_KIND),
+            timeout_message(duration_ms),
+        )
+    } else {
+        (
+            error_type.unwrap_or(""),
+            format!("{report} ended with status {status}"),
+        )
+    };
+    Some(occurrence(
+        kind,
+        &message,
+        Vec::new(),
+        Level::Error,
+        STATUS_SHAPE,
+        fields,
+    ))
+}
+
+/// How a timeout reads, whichever line reported it: the words of the
+/// platform's own `Task timed out` line.
+fn timeout_message(duration_ms: Option<f64>) -> String {
+    match duration_ms {
+        Some(ms) => format!("Task timed out after {:.2} seconds", ms / 1000.0),
+        None => "Task timed out".to_string(),
+    }
+}
+
+/// A platform failure in a text line without a level: `<time> <id> Task
+/// timed out after N seconds`, or `RequestId: <id> Error: <what>` followed by
+/// the error type on a line of its own (`Runtime.ExitError`,
+/// `Runtime.InvalidEntrypoint`, `Extension.Crash`...), or that type alone.
 pub(crate) fn text(line: &str) -> Option<Occurrence> {
     let first = first_line(line);
+    let typed = line
+        .get(first.len()..)
+        .and_then(|rest| {
+            rest.split(['\n', '\r'])
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+        })
+        .filter(|t| is_error_type(t));
     let (at, kind, level) = if let Some(at) = first.find("Task timed out after ") {
         (at, TIMEOUT_KIND, Level::Error)
     } else if let Some(at) = first
         .find("Runtime exited with error")
         .or_else(|| first.find("Runtime exited without providing a reason"))
+        .or_else(|| first.find("Process exited before completing request"))
     {
         (at, EXIT_KIND, Level::Fatal)
-    } else if let Some(at) = first.find("Process exited before completing request") {
-        (at, EXIT_KIND, Level::Fatal)
+    } else if let Some(rest) = first.strip_prefix("RequestId: ")
+        && let Some(error) = rest.find(" Error: ")
+    {
+        // The kind the platform states on the next line wins; without one,
+        // the runtime failed in a way it names no type for.
+        let at = "RequestId: ".len() + error + " Error: ".len();
+        (at, typed.unwrap_or("Runtime.Unknown"), Level::Fatal)
     } else if is_bare_runtime_error(first) {
         return Some(occurrence(
             first,
             "",
             Vec::new(),
             Level::Fatal,
-            "lambda-platform-text",
+            TEXT_SHAPE,
             Fields::default(),
         ));
     } else {
         return None;
+    };
+    let kind = match (kind, typed) {
+        (EXIT_KIND, Some(t)) => t,
+        (k, _) => k,
     };
     let mut fields = Fields::default();
     if let Some(id) = request_id_before(&first[..at]) {
@@ -80,7 +194,7 @@ pub(crate) fn text(line: &str) -> Option<Occurrence> {
         &first[at..],
         Vec::new(),
         level,
-        "lambda-platform-text",
+        TEXT_SHAPE,
         fields,
     ))
 }
@@ -92,6 +206,17 @@ pub(crate) fn is_bare_runtime_error(line: &str) -> bool {
     t.len() < 64
         && t.strip_prefix("Runtime.")
             .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// An error type as the platform names it on the line after its message:
+/// `Runtime.ExitError`, `Extension.Crash`, `Sandbox.Timedout`.
+fn is_error_type(t: &str) -> bool {
+    t.len() < 64
+        && t.split_once('.').is_some_and(|(family, name)| {
+            matches!(family, "Runtime" | "Extension" | "Sandbox" | "Function")
+                && !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 /// The request id in `<time> <id> Task timed out...` or
@@ -127,11 +252,10 @@ pub(crate) fn from_json(obj: &Map<String, Value>) -> Option<Occurrence> {
         .and_then(|m| m.get("durationMs"))
         .and_then(Value::as_f64);
     let (kind, message) = if status == "timeout" {
-        let message = match duration_ms {
-            Some(ms) => format!("Task timed out after {:.2} seconds", ms / 1000.0),
-            None => "Task timed out".to_string(),
-        };
-        (error_type.unwrap_or(TIMEOUT_KIND), message)
+        (
+            error_type.unwrap_or(TIMEOUT_KIND),
+            timeout_message(duration_ms),
+        )
     } else {
         let phase = if kind_of_record == "platform.report" {
             "Invocation"
@@ -163,7 +287,7 @@ pub(crate) fn from_json(obj: &Map<String, Value>) -> Option<Occurrence> {
         &message,
         Vec::new(),
         Level::Error,
-        "lambda-platform-json",
+        JSON_SHAPE,
         fields,
     ))
 }
@@ -234,10 +358,52 @@ mod tests {
         for line in [
             "START RequestId: 6b9b0c6e-1111-4222-8333-944455556666 Version: $LATEST",
             "END RequestId: 6b9b0c6e-1111-4222-8333-944455556666",
-            "REPORT RequestId: 6b9b0c6e-1111-4222-8333-944455556666\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: timeout",
+            "REPORT RequestId: 6b9b0c6e-1111-4222-8333-944455556666\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t",
             "INIT_START Runtime Version: python:3.12.v30\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:abc",
         ] {
             assert_eq!(extract(line), None, "{line}");
         }
+    }
+
+    /// timeout-report-status-azul-8140 and oom-report-browse-show in the
+    /// real corpus: since 2025 a timeout may leave only `Status: timeout`
+    /// on its REPORT line, and an out-of-memory kill only `Status: error`
+    /// with its error type. A timeout reads as the `Task timed out` line it
+    /// replaces, so both wordings make one issue.
+    #[test]
+    fn status_on_a_report_line_is_a_failure() {
+        let o = extract("REPORT RequestId: 4725a167-21a7-5731-99c2-c3d0e3dfd770\tDuration: 180000.00 ms\tBilled Duration: 180000 ms\tMemory Size: 1280 MB\tMax Memory Used: 1201 MB\tStatus: timeout\n").unwrap();
+        assert_eq!(o.kind, TIMEOUT_KIND);
+        assert_eq!(o.message, "Task timed out after 180.00 seconds");
+        assert_eq!(o.shape, STATUS_SHAPE);
+        let o = extract("REPORT RequestId: 806ab12b-e660-4a4a-8d9a-eee01e457f98\tDuration: 376256.59 ms\tBilled Duration: 376257 ms\tMemory Size: 10239 MB\tMax Memory Used: 10239 MB\tInit Duration: 551.73 ms\tStatus: error\tError Type: Runtime.OutOfMemory\n").unwrap();
+        assert_eq!(o.kind, "Runtime.OutOfMemory");
+        let o = extract("INIT_REPORT Init Duration: 60.90 ms\tPhase: init\tStatus: error\tError Type: Extension.Crash\n").unwrap();
+        assert_eq!(
+            (o.kind.as_str(), o.message.as_str()),
+            ("Extension.Crash", "Init ended with status error")
+        );
+    }
+
+    /// The `RequestId: <id> Error: <what>` line, with the error type on the
+    /// next line (platform-bootstrap-* and ext-crash-* in the real corpus).
+    #[test]
+    fn platform_error_lines_take_the_type_from_the_next_line() {
+        let o = extract("RequestId: 13feb01b-dbcb-4f19-3b1c-84ebcc5a1037 Error: fork/exec /var/task/bootstrap: exec format error\nRuntime.InvalidEntrypoint\n").unwrap();
+        assert_eq!(o.kind, "Runtime.InvalidEntrypoint");
+        assert_eq!(
+            o.message,
+            "fork/exec /var/task/bootstrap: exec format error"
+        );
+        let o = extract(
+            "RequestId: e635172c-2624-0bc6-1711-0e6af03a752b Error: exit code 0\nExtension.Crash\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (o.kind.as_str(), o.message.as_str()),
+            ("Extension.Crash", "exit code 0")
+        );
+        let o = extract("RequestId: 22649496-f719-11e8-b4b6-c796ae152b7e Error: Runtime failed to start: fork/exec /var/task/bootstrap: exec format error\nRuntime.ExitError\n").unwrap();
+        assert_eq!(o.kind, "Runtime.ExitError");
     }
 }

@@ -17,6 +17,8 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
     let mut header = None;
     let mut saw_traceback = false;
     let mut awaiting_exception = false;
+    let mut previous: Option<&str> = None;
+    let mut summary = None;
     for line in lines(text) {
         let t = trim_indent(line);
         let indented = t.len() != line.len();
@@ -25,8 +27,10 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
             header = None;
             saw_traceback = true;
             awaiting_exception = true;
+            summary = previous.and_then(uncaught_summary);
             continue;
         }
+        previous = Some(t);
         if t.starts_with("File \"")
             && let Some(frame) = python_frame(t)
         {
@@ -52,6 +56,9 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
     if frames.is_empty() && !saw_traceback {
         return None;
     }
+    // A traceback cut before its exception line (a truncated event) still
+    // has the python2.7/3.6 runtimes' summary line above it.
+    let header = header.or(summary);
     Some(Trace {
         definite: saw_traceback && !frames.is_empty(),
         header,
@@ -59,6 +66,18 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
         cause: None,
         shape: "python-traceback",
     })
+}
+
+/// The python2.7 and python3.6 Lambda runtimes' first line for an uncaught
+/// exception, `<message>: <Type>` (`'Records': KeyError`), as a type and a
+/// message.
+fn uncaught_summary(line: &str) -> Option<(String, String)> {
+    let (message, kind) = line.rsplit_once(": ")?;
+    let identifier = kind.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    identifier.then(|| (kind.to_string(), message.trim().to_string()))
 }
 
 /// structlog's JSON renderer: the message is `event`, the traceback
@@ -91,6 +110,17 @@ mod tests {
         assert_eq!(t.header, Some(("RuntimeError".into(), "wrapped".into())));
         assert_eq!(t.frames.len(), 1);
         assert_eq!(t.frames[0].function, "g");
+    }
+
+    /// ddns-execution-mode-b in the real corpus: a python2.7 event cut in
+    /// the middle of its only frame.
+    #[test]
+    fn a_cut_traceback_takes_its_type_from_the_summary_line() {
+        let t = parse("'execution_mode': KeyError\nTraceback (most recent call last):\nFile \"/var/task/lambda_function.py\", line 220, in l").unwrap();
+        assert_eq!(
+            t.header,
+            Some(("KeyError".into(), "'execution_mode'".into()))
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::frames::{go_frame, stack_element};
+use super::frames::{go_frame, python_tuple_frame, stack_element};
 use super::lines::{first_line, lines, trim_indent};
 use super::trace::{Trace, exception_line};
 use super::{at_trace, go, python, rust};
@@ -33,6 +33,9 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
     if text.contains("panicked at ") {
         return rust::panic(text);
     }
+    if text.contains("goroutine ") {
+        return go::parse_goroutine(text);
+    }
     None
 }
 
@@ -56,6 +59,18 @@ pub(crate) fn stack_frames(stack: &Value) -> Trace {
                             frames.push(f);
                         } else if frames.is_empty() && header.is_none() {
                             header = exception_line(first_line(s));
+                        }
+                    }
+                    // Python 2.7's `[file, line, function, code]` tuples, as
+                    // its runtime serialised `stackTrace` (kept in Step
+                    // Functions causes and invoke responses).
+                    Value::Array(tuple) => {
+                        if let [Value::String(file), line, Value::String(function), ..] =
+                            tuple.as_slice()
+                        {
+                            let line = line.as_u64().and_then(|n| u32::try_from(n).ok());
+                            python = true;
+                            frames.push(python_tuple_frame(file, line, function));
                         }
                     }
                     Value::Object(o) => {

@@ -104,7 +104,7 @@ const ERROR_OBJECT: Names = Names {
 /// Lambda runtimes' top-level error keys (Python, Node.js hoisted, Go).
 const LAMBDA_TOP: Names = Names {
     kind: &["errorType", "exception_name", "error_type"],
-    message: &["errorMessage", "error_message"],
+    message: &["errorMessage", "error_message", "ErrorMessage"],
     stack: &[
         "stackTrace",
         "stack_trace",
@@ -192,7 +192,13 @@ pub(crate) fn structured(obj: &Map<String, Value>, ctx: Context) -> Option<Occur
         ..
     } = found;
 
-    let has_error = parts.kind.is_some() || parts.stack.is_some() || header.is_some();
+    // An error message under one of the Lambda error keys is an error even
+    // without a type: Embedded Metric Format lines and extensions write
+    // `ErrorMessage` beside their metrics and no level at all.
+    let has_error = parts.kind.is_some()
+        || parts.stack.is_some()
+        || header.is_some()
+        || parts.message.is_some_and(|m| !m.trim().is_empty());
     let level = match severity {
         Some(Severity::At(level)) => level,
         _ if has_error => Level::Error,

@@ -14,27 +14,38 @@ use super::trace::{exception_line, looks_like_exception_type};
 use super::{logfmt, platform, rust, stack};
 use crate::model::{Level, Occurrence};
 
-pub(crate) fn leveled_or_free(line: &str, fields: Fields) -> Option<Occurrence> {
-    match scan_level(line) {
-        Some(LevelToken {
+/// The error in a line that states a level among its first tokens:
+/// `Some(None)` when the level is below ERROR, `None` when the line states
+/// no level at all (and [`unleveled`] or a runtime's own wording decides).
+pub(crate) fn leveled(line: &str, fields: Fields) -> Option<Option<Occurrence>> {
+    let found = scan_level(line)?;
+    Some(match found {
+        LevelToken {
             severity: Severity::Below,
             ..
-        }) => None,
-        Some(LevelToken {
+        } => None,
+        LevelToken {
             severity: Severity::At(level),
             logfmt: true,
             ..
-        }) => Some(logfmt::logfmt_error(level, line)),
-        Some(LevelToken {
+        } => {
+            let mut occ = logfmt::logfmt_error(level, line);
+            if occ.message.contains('\n')
+                && let Some(t) = stack::parse(&occ.message)
+            {
+                occ.frames = t.frames;
+            }
+            Some(occ)
+        }
+        LevelToken {
             severity: Severity::At(level),
             message_start,
             ..
-        }) => {
+        } => {
             let body = line[message_start..].trim_start_matches([' ', '\t', '-', ':', '|']);
             Some(leveled_text(level, body, fields))
         }
-        None => unleveled(line),
-    }
+    })
 }
 
 /// Text after the level word, with tracing's span prefix
@@ -86,8 +97,9 @@ pub(crate) fn text_error(
     }
 }
 
-/// A line without any level: an error only when it shows one.
-fn unleveled(line: &str) -> Option<Occurrence> {
+/// A line without any level: an error only when it shows one (a platform
+/// failure, a stack trace, an uncaught-exception header, a panic).
+pub(crate) fn unleveled(line: &str) -> Option<Occurrence> {
     let bytes = line.as_bytes();
     let multi_line = bytes.contains(&b'\n') || bytes.contains(&b'\r');
     if !multi_line && !has_single_line_marker(line) {
@@ -152,6 +164,7 @@ fn has_single_line_marker(line: &str) -> bool {
         "exited",
         "xception in thread",
         "panic",
+        "RequestId: ",
     ]
     .iter()
     .any(|m| line.contains(m))
