@@ -61,6 +61,7 @@ fn delta(i: usize) -> IssueDelta {
             facet("service", format!("service-{}", i % 40)),
         ],
         versions: Vec::new(),
+        previous: Vec::new(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::decode::LogBatch;
 use crate::limits::{
     FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_FIELD_LEN, MAX_MESSAGE_BYTES,
-    MAX_TITLE_BYTES, SAMPLES_PER_BATCH, VERSIONS_PER_BATCH, truncate,
+    MAX_TITLE_BYTES, PREVIOUS_KEYS_PER_BATCH, SAMPLES_PER_BATCH, VERSIONS_PER_BATCH, truncate,
 };
 use crate::model::{
     BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Occurrence, Sample, hour_of,
@@ -22,6 +22,9 @@ pub struct Keyed {
     /// Index of the event in the batch's `log_events`.
     pub event: usize,
     pub fingerprint: String,
+    /// The key the previous algorithm gave the occurrence (see
+    /// [`IssueDelta::previous`]).
+    pub previous: String,
     pub occurrence: Occurrence,
 }
 
@@ -37,6 +40,7 @@ pub fn fold(batch: &LogBatch<'_>, errors: impl IntoIterator<Item = Keyed>) -> Ba
     for Keyed {
         event,
         fingerprint: fp,
+        previous,
         occurrence,
     } in errors
     {
@@ -59,12 +63,19 @@ pub fn fold(batch: &LogBatch<'_>, errors: impl IntoIterator<Item = Keyed>) -> Ba
                     hours: Vec::new(),
                     facets: Vec::new(),
                     versions: Vec::new(),
+                    previous: Vec::new(),
                 });
                 let last = issues.len() - 1;
                 &mut issues[last]
             }
         };
         slot.count += 1;
+        if previous != slot.fingerprint
+            && slot.previous.len() < PREVIOUS_KEYS_PER_BATCH
+            && !slot.previous.contains(&previous)
+        {
+            slot.previous.push(previous);
+        }
         slot.first_seen = slot.first_seen.min(event.timestamp);
         slot.last_seen = slot.last_seen.max(event.timestamp);
         count_hour(&mut slot.hours, hour_of(event.timestamp));
@@ -361,5 +372,28 @@ mod tests {
             "one version, seen twice"
         );
         assert_eq!(issue.hours.iter().map(|h| h.count).sum::<u64>(), 2);
+    }
+
+    /// One v3 issue carries the v2 keys of its occurrences, so a store that
+    /// knows only v2 issues finds the one to land it in; v2 split this
+    /// throw site by message, v3 does not.
+    #[test]
+    fn a_delta_carries_the_previous_keys_of_its_occurrences() {
+        let line = |m: &str| {
+            format!(
+                "[ERROR] ValueError: {m}\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 3, in handler\n    parse(x)"
+            )
+        };
+        let json = batch_json(&[
+            &line("bad row in customers-prod"),
+            &line("bad row in customers-staging"),
+            &line("bad row in customers-prod"),
+        ]);
+        let summary = summarise(&decode::parse(json.as_bytes()).unwrap());
+        assert_eq!(summary.issues.len(), 1);
+        let issue = &summary.issues[0];
+        assert_eq!(issue.count, 3);
+        assert_eq!(issue.previous.len(), 2, "{:?}", issue.previous);
+        assert!(issue.previous.iter().all(|k| k.starts_with("v2:")));
     }
 }

@@ -61,6 +61,10 @@ pub const FACET_VALUES_PER_BATCH: usize = 20;
 pub const MAX_FACET_VALUE_BYTES: usize = 256;
 /// Distinct versions one batch records per issue.
 pub const VERSIONS_PER_BATCH: usize = 16;
+/// Distinct previous-algorithm keys one batch records per issue: one throw
+/// site may cover several v2 issues (v2 split it by message), and a store
+/// needs only one of them that it knows to find the issue.
+pub const PREVIOUS_KEYS_PER_BATCH: usize = 8;
 
 // ---- Storage -------------------------------------------------------------------
 

@@ -88,6 +88,14 @@ pub struct IssueDelta {
     /// Distinct versions the occurrences came from (`version` fields, the
     /// Lambda version in the stream name), for "resolved in version X".
     pub versions: Vec<String>,
+    /// The keys the previous fingerprint algorithm gave these occurrences
+    /// (`fingerprint::v2`), distinct, in order of first appearance, at most
+    /// [`crate::limits::PREVIOUS_KEYS_PER_BATCH`]. A store that does not
+    /// know `fingerprint` yet but knows one of these lands the delta in that
+    /// issue and remembers `fingerprint` as its alias, so a change of
+    /// algorithm announces nothing again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<String>,
 }
 
 /// Occurrences within one hour; `hour` is the epoch ms the hour starts at.

@@ -86,9 +86,11 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
             let mut occurrence = occurrence?;
             scrub::occurrence(&mut occurrence);
             let fingerprint = fingerprint::fingerprint(&batch.log_group, &occurrence);
+            let previous = fingerprint::v2::fingerprint(&batch.log_group, &occurrence);
             Some(Keyed {
                 event,
                 fingerprint,
+                previous,
                 occurrence,
             })
         });

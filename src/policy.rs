@@ -342,6 +342,7 @@ mod tests {
             hours: Vec::new(),
             facets: Vec::new(),
             versions: versions.iter().map(|v| v.to_string()).collect(),
+            previous: Vec::new(),
         }
     }
 

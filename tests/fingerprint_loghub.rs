@@ -143,8 +143,8 @@ fn loghub_grouping_accuracy_stays_above_target() {
     let avg = total / SETS.len() as f64;
     eprintln!("average      {avg:.4}");
     assert!(
-        avg >= 0.88,
-        "average grouping accuracy {avg:.4} fell below 0.88"
+        avg >= 0.91,
+        "average grouping accuracy {avg:.4} fell below 0.91"
     );
 }
 
@@ -172,7 +172,7 @@ fn template_throughput() {
                 let start = Instant::now();
                 for l in &lines {
                     if keyed {
-                        sink ^= line_key("g", l, &mut out).0 as usize;
+                        sink ^= line_key("g", l, &mut out).hash as usize;
                     } else {
                         template_into(l, &mut out);
                         sink ^= out.len();

@@ -19,6 +19,7 @@
 //!   wrong.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use faultline::decode::{LogBatch, LogEvent};
 use faultline::model::BatchSummary;
@@ -164,4 +165,99 @@ fn runtime_failures_are_detected_and_mentions_are_not() {
     }
     assert!(recall >= 0.98, "detection recall {recall:.3}");
     assert!(precision >= 0.98, "detection precision {precision:.3}");
+}
+
+#[test]
+fn real_errors_group_one_issue_per_bug() {
+    let scored = scored();
+    let errors: Vec<&Scored> = scored.iter().filter(|s| s.case.expect == "error").collect();
+    // One key per case, scoped by log group as a store scopes it: the key
+    // of the case's first issue (a case holds one failure).
+    let key = |s: &Scored| s.summary.issues.first().map(|i| i.fingerprint.clone());
+    let mut by_key: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_bug: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for s in &errors {
+        if let Some(k) = key(s) {
+            by_key.entry(k).or_default().insert(&s.case.case);
+        }
+        if let Some(bug) = &s.case.bug {
+            by_bug.entry(bug).or_default().insert(&s.case.case);
+        }
+    }
+    let mut correct = 0;
+    for s in &errors {
+        let (Some(k), Some(bug)) = (key(s), &s.case.bug) else {
+            continue;
+        };
+        if by_key[&k] == by_bug[bug.as_str()] {
+            correct += 1;
+        }
+    }
+    let mut report = Vec::new();
+    for (bug, members) in &by_bug {
+        let keys: BTreeSet<String> = errors
+            .iter()
+            .filter(|s| members.contains(s.case.case.as_str()))
+            .map(|s| key(s).unwrap_or_else(|| "<none>".into()))
+            .collect();
+        if keys.len() > 1 {
+            let titles: Vec<String> = errors
+                .iter()
+                .filter(|s| members.contains(s.case.case.as_str()))
+                .map(|s| {
+                    format!(
+                        "{} -> {}",
+                        s.case.case,
+                        s.summary
+                            .issues
+                            .first()
+                            .map_or("<none>", |i| i.title.as_str())
+                    )
+                })
+                .collect();
+            report.push(format!(
+                "{bug} split into {} issues: {titles:?}",
+                keys.len()
+            ));
+        }
+    }
+    for members in by_key.values() {
+        let bugs: BTreeSet<&str> = errors
+            .iter()
+            .filter(|s| members.contains(s.case.case.as_str()))
+            .filter_map(|s| s.case.bug.as_deref())
+            .collect();
+        if bugs.len() > 1 {
+            report.push(format!("one issue merges {bugs:?}: {members:?}"));
+        }
+    }
+    let accuracy = correct as f64 / errors.len() as f64;
+    let multi: Vec<&&str> = by_bug
+        .iter()
+        .filter(|(_, m)| m.len() > 1)
+        .map(|(b, _)| b)
+        .collect();
+    let multi_whole = multi
+        .iter()
+        .filter(|b| {
+            let members = &by_bug[***b];
+            let keys: BTreeSet<Option<String>> = errors
+                .iter()
+                .filter(|s| members.contains(s.case.case.as_str()))
+                .map(|s| key(s))
+                .collect();
+            keys.len() == 1 && keys.iter().all(Option::is_some)
+        })
+        .count();
+    eprintln!(
+        "grouping accuracy {accuracy:.3} ({correct}/{}), {} bugs, {} keys; bugs with 2+ occurrences in one issue: {multi_whole}/{}",
+        errors.len(),
+        by_bug.len(),
+        by_key.len(),
+        multi.len()
+    );
+    for line in &report {
+        eprintln!("  {line}");
+    }
+    assert!(accuracy >= 0.95, "grouping accuracy {accuracy:.3}");
 }

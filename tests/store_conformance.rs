@@ -49,6 +49,7 @@ pub mod cases {
                 count,
             }],
             versions: Vec::new(),
+            previous: Vec::new(),
         }
     }
 

@@ -26,7 +26,9 @@ pub struct FingerprintArgs {
     /// benchmarks), skipping error detection.
     #[arg(long)]
     every_line: bool,
-    /// Add what went into each fingerprint (kind, masked message, frames).
+    /// Add which rule decided each fingerprint and what went into it (type,
+    /// throw site, masked message), the issue id it maps to (as `faultline
+    /// issues` shows it), and for an event that is not an error, why not.
     #[arg(long)]
     explain: bool,
     /// Inputs, as for `ingest`.
@@ -57,6 +59,9 @@ struct Line<'a> {
     kind: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Explanation>,
+    /// With `--explain`, why an event is not an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_an_error: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,29 +143,57 @@ pub fn print(
     if every_line && !explain {
         return print_every_line(&batch, out);
     }
-    let found: Vec<Option<Occurrence>> = if every_line {
+    let verdicts: Vec<extract::Verdict> = if every_line {
         batch
             .log_events
             .iter()
-            .map(|e| Some(every_line_occurrence(&e.message)))
+            .map(|e| extract::Verdict::Error(every_line_occurrence(&e.message)))
             .collect()
     } else {
         // Scrubbed as ingest scrubs them, so the keys printed here are the
         // keys ingest stores.
-        let mut found = extract::extract_events(&batch.log_events);
-        found.iter_mut().flatten().for_each(scrub::occurrence);
-        found
+        let mut verdicts = extract::explain_events(&batch.log_events);
+        for v in &mut verdicts {
+            if let extract::Verdict::Error(o) = v {
+                scrub::occurrence(o);
+            }
+        }
+        verdicts
     };
-    for (event, occurrence) in batch.log_events.iter().zip(&found) {
+    for (event, verdict) in batch.log_events.iter().zip(&verdicts) {
+        let occurrence = match verdict {
+            extract::Verdict::Error(o) => Some(o),
+            _ => None,
+        };
         let explanation = occurrence
-            .as_ref()
+            .filter(|_| explain)
             .map(|o| fingerprint::explain(&batch.log_group, o));
+        let key = match (&explanation, occurrence) {
+            (Some(e), _) => Some(e.fingerprint.clone()),
+            (None, Some(o)) => Some(fingerprint::fingerprint(&batch.log_group, o)),
+            (None, None) => None,
+        };
+        let not_an_error = match verdict {
+            _ if !explain => None,
+            extract::Verdict::Error(_) => None,
+            extract::Verdict::Continuation(head) => Some(format!(
+                "continues the trace of event {}",
+                batch.log_events.get(*head).map_or("?", |e| e.id.as_ref())
+            )),
+            extract::Verdict::LoggedBelowError(head) => Some(format!(
+                "part of a trace logged below ERROR (a handled failure) by event {}",
+                batch.log_events.get(*head).map_or("?", |e| e.id.as_ref())
+            )),
+            extract::Verdict::Repeat(why) => Some(format!("repeats a failure: {why}")),
+            extract::Verdict::NotError(why) => Some((*why).to_string()),
+        };
         let line = Line {
             id: &event.id,
             log_group: &batch.log_group,
-            fingerprint: explanation.as_ref().map(|e| e.fingerprint.clone()),
-            kind: occurrence.as_ref().map(|o| o.kind.as_str()),
-            explain: if explain { explanation } else { None },
+            fingerprint: key,
+            kind: occurrence.map(|o| o.kind.as_str()),
+            explain: explanation,
+            not_an_error,
         };
         serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;

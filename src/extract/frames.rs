@@ -262,9 +262,13 @@ pub(crate) fn java_frame(function: &str, location: &str) -> Frame {
 /// (`file:///var/task/index.mjs:2:9`, `node:internal/x:95:5`, `native`).
 fn node_frame(function: &str, location: &str) -> Frame {
     let (file, line) = split_line_col(location);
+    // Node.js up to 10 named its core modules by bare file name
+    // (`module.js:338:15`, `internal/module.js`); a module of the app is
+    // always named by its absolute path.
+    let core_module = !file.contains('/') && file.ends_with(".js");
     Frame {
         function: function.to_string(),
-        in_app: in_app(file, function),
+        in_app: !core_module && in_app(file, function),
         file: file.to_string(),
         line,
     }
@@ -355,6 +359,8 @@ mod tests {
         assert_eq!(f.file, "file:///var/task/index.mjs");
         assert_eq!(f.line, Some(2));
         assert!(f.in_app);
+        let (f, _) = at_frame("Function.Module._resolveFilename (module.js:338:15)").unwrap();
+        assert!(!f.in_app, "an old Node.js core module");
         let (f, _) = at_frame("/var/task/lib/db.js:40:7").unwrap();
         assert_eq!(f.function, "");
         assert_eq!(f.file, "/var/task/lib/db.js");

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::level::{Severity, severity_word};
 use super::lines::{first_line, looks_like_timestamp};
-use super::occurrence::{Fields, occurrence};
+use super::occurrence::{Fields, message_string, occurrence};
 use super::stack;
 use super::text::text_error;
 use crate::model::{Level, Occurrence};
@@ -87,12 +87,22 @@ pub(crate) fn bracketed_level(line: &str) -> Option<Option<Occurrence>> {
         return Some(Some(text_error(level, body, fields, "python-logging-text")));
     }
     let body = rest.trim_start();
-    let shape = if body.contains("Traceback (most recent call last)") {
-        "python-text"
-    } else {
-        "level-prefix"
+    let Some(traceback) = body.find("Traceback (most recent call last)") else {
+        return Some(Some(text_error(level, body, fields, "level-prefix")));
     };
-    Some(Some(text_error(level, body, fields, shape)))
+    let mut occ = text_error(level, body, fields, "python-text");
+    // The runtime writes `[ERROR] <Type>: <str(exception)>` and then the
+    // traceback, and the exception's text may run over several lines (numpy's
+    // import advice ends with the original error): all of it is the message.
+    let head = body[..traceback].trim_end();
+    if let Some(text) = head
+        .strip_prefix(occ.kind.as_str())
+        .and_then(|r| r.strip_prefix(": "))
+        && text.len() > occ.message.len()
+    {
+        occ.message = message_string(text);
+    }
+    Some(Some(occ))
 }
 
 /// The runtime's own JSON record of an uncaught exception.
@@ -226,6 +236,20 @@ mod tests {
     /// (py-import-requests-py27-a, handler-module-missing-py36,
     /// py27-hnf-index-handler in the real corpus); they get the type today's
     /// runtimes name.
+    /// numpy-multiarray-py38-pandas: the exception's text runs over many
+    /// lines before the traceback, and its cause is on the last of them.
+    #[test]
+    fn a_multi_line_exception_text_is_the_whole_message() {
+        let o = extract("[ERROR] Runtime.ImportModuleError: Unable to import module 'lambda': \nIMPORTANT: PLEASE READ THIS\nOriginal error was: No module named 'numpy.core._multiarray_umath'\nTraceback (most recent call last):").unwrap();
+        assert_eq!(o.kind, "Runtime.ImportModuleError");
+        assert!(
+            o.message
+                .ends_with("No module named 'numpy.core._multiarray_umath'"),
+            "{:?}",
+            o.message
+        );
+    }
+
     #[test]
     fn old_runtime_init_failures_without_a_level() {
         let o = extract(

@@ -6,7 +6,8 @@
 //! Node.js tab format); everything else is read as leveled or free text.
 
 use super::json::{self, Outcome};
-use super::level::{Severity, scan_level};
+use super::json_value;
+use super::level::{Severity, scan_level, severity_word};
 use super::occurrence::{Fields, occurrence};
 use super::structured::Context;
 use super::{go, java, lambda_node, lambda_python, native, platform, text};
@@ -133,11 +134,36 @@ pub(crate) fn stated_level_word(line: &str) -> Option<&str> {
     }
     if first.is_ascii_digit()
         && let Some((_, _, level)) = lambda_node::tab_parts(line)
-        && super::level::severity_word(level).is_some()
+        && severity_word(level).is_some()
     {
         return Some(level);
     }
     scan_level(line).map(|t| t.word)
+}
+
+/// Why a message judged on its own is not an error, in words.
+pub(crate) fn why_not(message: &str) -> &'static str {
+    let line = message.trim_end();
+    if line.is_empty() {
+        return "an empty message";
+    }
+    if line.starts_with('{') {
+        return match json_value::probe_level(line) {
+            Some(Severity::Below) => "a JSON line whose level is below ERROR",
+            Some(Severity::At(_)) => "a JSON line at ERROR with no error in it",
+            None => "a JSON line with no level and no error object or key",
+        };
+    }
+    if platform::is_report_line(line) {
+        return "a Lambda platform line without a failure status";
+    }
+    match stated_level_word(line).and_then(severity_word) {
+        Some(Severity::Below) => "its level is below ERROR",
+        Some(Severity::At(_)) => "it states an error level but holds nothing",
+        None => {
+            "it states no level, and holds no stack trace, uncaught-exception header, panic or runtime failure"
+        }
+    }
 }
 
 #[cfg(test)]

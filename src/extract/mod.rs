@@ -78,3 +78,81 @@ pub fn extract(message: &str) -> Option<Occurrence> {
 pub fn extract_events(events: &[LogEvent<'_>]) -> Vec<Option<Occurrence>> {
     multiline::extract_events(events)
 }
+
+/// Why an event is or is not an error, for `faultline fingerprint
+/// --explain`.
+#[derive(Debug)]
+pub enum Verdict {
+    Error(Occurrence),
+    /// Folded into the error of the event at this index.
+    Continuation(usize),
+    /// Part of a trace logged below ERROR (a handled failure), headed by the
+    /// event at this index.
+    LoggedBelowError(usize),
+    /// A failure another line of the batch reports; says which.
+    Repeat(&'static str),
+    /// Not an error; says why.
+    NotError(&'static str),
+}
+
+/// [`extract_events`] with the reason for every event that is not an error.
+pub fn explain_events(events: &[LogEvent<'_>]) -> Vec<Verdict> {
+    let messages: Vec<&str> = events.iter().map(|e| e.message.as_ref()).collect();
+    multiline::fold(&messages, true)
+        .into_iter()
+        .zip(&messages)
+        .map(|(slot, message)| match slot {
+            multiline::Slot::Found(o) => Verdict::Error(o),
+            multiline::Slot::Continuation(h) => Verdict::Continuation(h),
+            multiline::Slot::Swallowed(h) => Verdict::LoggedBelowError(h),
+            multiline::Slot::Repeat(why) => Verdict::Repeat(why),
+            multiline::Slot::Alone | multiline::Slot::Pending => {
+                Verdict::NotError(message::why_not(message))
+            }
+        })
+        .collect()
+}
+
+/// The errors of one batch of a stream whose previous batch ended inside a
+/// trace, and what this batch leaves unfinished in turn.
+///
+/// The awslogs driver writes one event per line, so a batch boundary can
+/// fall inside a trace. `carried` are the messages the previous batch of the
+/// same stream left pending ([`Stream::pending`]); they are judged together
+/// with this batch's events, so a trace cut by the boundary gets the
+/// identity it would have had whole. With `at_end` false, a trace this
+/// batch ends inside is left pending rather than judged; with `at_end` true
+/// (no batch will follow, or the wait for one is over) everything is judged.
+pub fn extract_stream(carried: &[&str], events: &[LogEvent<'_>], at_end: bool) -> Stream {
+    let mut messages: Vec<&str> = Vec::with_capacity(carried.len() + events.len());
+    messages.extend_from_slice(carried);
+    messages.extend(events.iter().map(|e| e.message.as_ref()));
+    let slots = multiline::fold(&messages, at_end);
+    let pending_from = slots
+        .iter()
+        .position(|s| matches!(s, multiline::Slot::Pending))
+        .unwrap_or(slots.len());
+    let mut slots = slots.into_iter().map(multiline::Slot::into_occurrence);
+    let carried_found: Vec<Option<Occurrence>> = slots.by_ref().take(carried.len()).collect();
+    Stream {
+        carried: carried_found,
+        found: slots.collect(),
+        pending_carried: carried.len().saturating_sub(pending_from),
+        pending_events: (carried.len() + events.len()) - pending_from.max(carried.len()),
+    }
+}
+
+/// What [`extract_stream`] found.
+#[derive(Debug)]
+pub struct Stream {
+    /// One slot per carried message: the trace they head, completed now,
+    /// belongs to the carried event it started at.
+    pub carried: Vec<Option<Occurrence>>,
+    /// One slot per event of this batch.
+    pub found: Vec<Option<Occurrence>>,
+    /// How many of the carried messages (the last ones) are still pending.
+    pub pending_carried: usize,
+    /// How many of this batch's events (the last ones) are pending: carry
+    /// them, after any still-pending carried messages, to the next batch.
+    pub pending_events: usize,
+}

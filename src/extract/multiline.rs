@@ -57,6 +57,32 @@ enum Head {
     No,
 }
 
+/// What became of one event of a stream.
+#[derive(Debug)]
+pub(crate) enum Slot {
+    Found(Occurrence),
+    /// Folded into the occurrence of the event at this index.
+    Continuation(usize),
+    /// Part of a trace logged below ERROR, headed by the event at this index.
+    Swallowed(usize),
+    /// A failure another line of the batch already reports.
+    Repeat(&'static str),
+    /// Judged on its own: not an error.
+    Alone,
+    /// Part of a trace the batch ended inside: judged with the events that
+    /// follow it in the stream.
+    Pending,
+}
+
+impl Slot {
+    pub(crate) fn into_occurrence(self) -> Option<Occurrence> {
+        match self {
+            Slot::Found(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) fn extract_events(events: &[LogEvent<'_>]) -> Vec<Option<Occurrence>> {
     let messages: Vec<&str> = events.iter().map(|e| e.message.as_ref()).collect();
     extract_messages(&messages)
@@ -64,33 +90,54 @@ pub(crate) fn extract_events(events: &[LogEvent<'_>]) -> Vec<Option<Occurrence>>
 
 /// [`extract_events`] over bare messages.
 pub(crate) fn extract_messages(messages: &[&str]) -> Vec<Option<Occurrence>> {
-    let mut out = Vec::with_capacity(messages.len());
+    fold(messages, true)
+        .into_iter()
+        .map(Slot::into_occurrence)
+        .collect()
+}
+
+/// Judges the events of a stream in order. With `at_end` false, more
+/// events of the stream may follow: a trace the last events start (or a
+/// last event that may head one) is left [`Slot::Pending`] instead of being
+/// judged without the rest of it.
+pub(crate) fn fold(messages: &[&str], at_end: bool) -> Vec<Slot> {
+    let mut out: Vec<Slot> = Vec::with_capacity(messages.len());
     let mut i = 0;
     while i < messages.len() {
         let message = messages[i];
         let next = messages.get(i + 1).map(|m| m.trim_end());
         let mode = next.and_then(|n| continuation_start(message, n, messages.get(i + 2).copied()));
         if let Some(mode) = mode {
-            let end = fold_end(messages, i + 1, mode);
+            let (end, stop) = fold_end(messages, i + 1, mode);
             match head(message, next.unwrap_or(""), mode) {
+                Head::Fold if stop == Stop::OutOfInput && !at_end => {
+                    out.extend((i..end).map(|_| Slot::Pending));
+                    i = end;
+                    continue;
+                }
                 Head::Fold => {
                     let combined = messages[i..end]
                         .iter()
                         .map(|m| m.trim_end())
                         .collect::<Vec<_>>()
                         .join("\n");
-                    out.push(extract(&combined));
-                    out.extend((i + 1..end).map(|_| None));
+                    out.push(found(extract(&combined)));
+                    out.extend((i + 1..end).map(|_| Slot::Continuation(i)));
                     i = end;
                     continue;
                 }
                 Head::Swallow => {
-                    out.extend((i..end).map(|_| None));
+                    out.extend((i..end).map(|_| Slot::Swallowed(i)));
                     i = end;
                     continue;
                 }
                 Head::No => {}
             }
+        }
+        if next.is_none() && !at_end && may_head(message) {
+            out.push(Slot::Pending);
+            i += 1;
+            continue;
         }
         let occurrence = extract(message);
         // Lambda follows `Runtime exited with error: ...` with a bare
@@ -99,15 +146,37 @@ pub(crate) fn extract_messages(messages: &[&str]) -> Vec<Option<Occurrence>> {
             .as_ref()
             .is_some_and(|o| o.kind == platform::EXIT_KIND && !o.message.is_empty())
             && next.is_some_and(platform::is_bare_runtime_error);
-        out.push(occurrence);
+        out.push(found(occurrence));
         i += 1;
         if exit_repeated {
-            out.push(None);
+            out.push(Slot::Repeat(
+                "the error type under the platform's line before",
+            ));
             i += 1;
         }
     }
-    repeats::drop_repeats(messages, &mut out);
+    repeats::mark_repeats(messages, &mut out);
     out
+}
+
+fn found(occurrence: Option<Occurrence>) -> Slot {
+    occurrence.map_or(Slot::Alone, Slot::Found)
+}
+
+/// Whether an event could head a trace whose continuation is in the next
+/// batch: a one-line text event that states a level (a WARN line may head a
+/// trace that is then not an error), or starts a traceback, a panic or an
+/// exception.
+fn may_head(message: &str) -> bool {
+    let t = message.trim_end();
+    if t.is_empty() || t.starts_with('{') || t.contains(['\n', '\r']) {
+        return false;
+    }
+    stated_level_word(t).is_some()
+        || t.starts_with("Traceback (most recent call last)")
+        || t.starts_with("panic: ")
+        || t.starts_with("fatal error: ")
+        || (!is_indented(t) && exception_line(first_line(t)).is_some())
 }
 
 /// Whether an event opens a continuation, given the event after it (an
@@ -186,11 +255,33 @@ fn swallows(level_word: &str, next: &str, mode: Mode) -> bool {
 }
 
 /// One past the last event that continues the trace starting at `start`.
-fn fold_end(messages: &[&str], start: usize, mode: Mode) -> usize {
+/// Why a fold ended where it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The trace's own last line (Python's exception line, Go's `exit
+    /// status`).
+    Closed,
+    /// An event that does not continue it.
+    Interrupted,
+    /// The batch ended: the rest may be in the next batch of the stream.
+    OutOfInput,
+    /// The bounds on folded events and bytes.
+    Bounded,
+}
+
+/// One past the last event that continues the trace starting at `start`,
+/// and why it stops there.
+fn fold_end(messages: &[&str], start: usize, mode: Mode) -> (usize, Stop) {
     let mut j = start;
     let mut bytes = 0;
     let mut seen_frame = false;
-    while j < messages.len() && j - start < MAX_FOLDED_EVENTS && bytes < MAX_FOLDED_BYTES {
+    loop {
+        if j >= messages.len() {
+            return (j, Stop::OutOfInput);
+        }
+        if j - start >= MAX_FOLDED_EVENTS || bytes >= MAX_FOLDED_BYTES {
+            return (j, Stop::Bounded);
+        }
         let line = messages[j].trim_end();
         let t = trim_indent(line);
         let indented = t.len() != line.len();
@@ -236,15 +327,14 @@ fn fold_end(messages: &[&str], start: usize, mode: Mode) -> usize {
             }
         };
         if !continues {
-            break;
+            return (j, Stop::Interrupted);
         }
         bytes += line.len();
         j += 1;
         if ends {
-            break;
+            return (j, Stop::Closed);
         }
     }
-    j
 }
 
 /// Whether a line belongs to a Go panic's dump: the signal line, goroutine

@@ -25,13 +25,28 @@
 
 use std::collections::HashMap;
 
+use super::multiline::Slot;
 use super::platform;
 use crate::model::{Level, Occurrence};
 
 /// How far back a `Runtime exited` line looks for the error it repeats.
 const EXIT_LOOKBACK: usize = 64;
 
-pub(crate) fn drop_repeats(messages: &[&str], out: &mut [Option<Occurrence>]) {
+pub(crate) fn mark_repeats(messages: &[&str], slots: &mut [Slot]) {
+    let out: Vec<Option<&Occurrence>> = slots
+        .iter()
+        .map(|s| match s {
+            Slot::Found(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    let repeats = repeats(messages, &out);
+    for (i, why) in repeats {
+        slots[i] = Slot::Repeat(why);
+    }
+}
+
+fn repeats(messages: &[&str], out: &[Option<&Occurrence>]) -> Vec<(usize, &'static str)> {
     let mut stated: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
     for o in out.iter().flatten() {
         if !platform::is_status(o) {
@@ -60,8 +75,16 @@ pub(crate) fn drop_repeats(messages: &[&str], out: &mut [Option<Occurrence>]) {
         } else if phase == Some("invoke") {
             init_kind = None;
         }
-        if stated_too || retried_init {
-            repeats.push(i);
+        if stated_too {
+            repeats.push((
+                i,
+                "a status line repeating a failure another line of the batch states",
+            ));
+        } else if retried_init {
+            repeats.push((
+                i,
+                "the retry of an init whose failure the batch already holds",
+            ));
         }
     }
     for (i, o) in out.iter().enumerate() {
@@ -71,12 +94,13 @@ pub(crate) fn drop_repeats(messages: &[&str], out: &mut [Option<Occurrence>]) {
             && o.message.starts_with("Runtime exited")
             && follows_runtime_end(messages, out, i, field(o, "requestId"))
         {
-            repeats.push(i);
+            repeats.push((
+                i,
+                "the platform's exit line after the runtime said why it died",
+            ));
         }
     }
-    for i in repeats {
-        out[i] = None;
-    }
+    repeats
 }
 
 fn field<'a>(o: &'a Occurrence, name: &str) -> Option<&'a str> {
@@ -90,7 +114,7 @@ fn field<'a>(o: &'a Occurrence, name: &str) -> Option<&'a str> {
 /// same invocation.
 fn follows_runtime_end(
     messages: &[&str],
-    out: &[Option<Occurrence>],
+    out: &[Option<&Occurrence>],
     at: usize,
     request_id: Option<&str>,
 ) -> bool {
@@ -104,7 +128,7 @@ fn follows_runtime_end(
         if other_request {
             return false;
         }
-        if let Some(p) = &out[k]
+        if let Some(p) = out[k]
             && ends_runtime(p)
         {
             return true;

@@ -61,6 +61,47 @@ pub fn key_frames(frames: &[Frame]) -> (Vec<String>, FrameSource) {
     (picked, source)
 }
 
+/// The frames of the throw site, as the v3 key uses them: the innermost
+/// in-app frame, the function that raised, without line numbers or deploy
+/// paths. When it is anonymous (a callback, a lambda, a comprehension) the
+/// nearest named in-app frame around it is added, or every anonymous
+/// callback of a file would be one site. Empty when no frame is in-app.
+///
+/// One frame rather than the whole in-app stack so that the same error
+/// logged where it was caught (`logger.exception`, `console.error(msg,
+/// err)`) and reported uncaught by the runtime, whose stacks differ in
+/// their outer frames, is one issue; and so that a helper called from two
+/// places is one bug, as its fix is one.
+pub fn throw_site(frames: &[Frame]) -> Vec<String> {
+    let mut picked = Vec::with_capacity(2);
+    for f in frames.iter().rev().filter(|f| f.in_app) {
+        picked.push(frame_key(f));
+        if !is_anonymous(&f.function) || picked.len() == 2 {
+            break;
+        }
+    }
+    picked.reverse();
+    picked
+}
+
+/// Functions that have no name of their own: Node.js's `<anonymous>` and
+/// unnamed callbacks, Python's lambdas and comprehensions, Java lambdas,
+/// Go's `func1` closures.
+fn is_anonymous(function: &str) -> bool {
+    let f = function.trim();
+    f.is_empty()
+        || f.ends_with("<anonymous>")
+        || matches!(
+            f,
+            "<lambda>" | "<listcomp>" | "<dictcomp>" | "<setcomp>" | "<genexpr>"
+        )
+        || f.contains("lambda$")
+        || f.contains("$$Lambda")
+        || f.rsplit('.').next().is_some_and(|last| {
+            last.starts_with("func") && last[4..].bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 /// `path function` of one frame, both normalised.
 pub fn frame_key(f: &Frame) -> String {
     let file = normalize_path(&f.file);
@@ -271,6 +312,43 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(normalize_function(name), want, "{name:?}");
         }
+    }
+
+    #[test]
+    fn the_throw_site_is_the_innermost_app_frame() {
+        let f = |file: &str, function: &str, in_app| Frame {
+            function: function.into(),
+            file: file.into(),
+            line: Some(1),
+            in_app,
+        };
+        let stack = [
+            f("/var/task/handler.py", "lambda_handler", true),
+            f("/var/task/orders.py", "load", true),
+            f(
+                "/var/lang/lib/python3.12/json/decoder.py",
+                "raw_decode",
+                false,
+            ),
+        ];
+        assert_eq!(throw_site(&stack), ["orders.py load"]);
+        let callback = [
+            f(
+                "/var/task/utils.js",
+                "module.exports.extractDurationFromJSON",
+                true,
+            ),
+            f("/var/task/utils.js", "", true),
+            f("<anonymous>", "JSON.parse", false),
+        ];
+        assert_eq!(
+            throw_site(&callback),
+            [
+                "utils.js module.exports.extractDurationFromJSON",
+                "utils.js "
+            ]
+        );
+        assert!(throw_site(&stack[2..]).is_empty());
     }
 
     #[test]

@@ -228,6 +228,7 @@ mod tests {
             hours: vec![HourCount { hour, count }],
             facets: Vec::new(),
             versions: Vec::new(),
+            previous: Vec::new(),
         }
     }
 

@@ -110,6 +110,7 @@ fn delta(fingerprint: &str, count: u64) -> IssueDelta {
         hours: vec![HourCount { hour: 0, count }],
         facets: Vec::new(),
         versions: Vec::new(),
+        previous: Vec::new(),
     }
 }
 
