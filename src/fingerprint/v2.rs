@@ -17,10 +17,11 @@
 //!   whose type is now read from a summary line get a different v2 key and
 //!   do not find their v2 issue;
 //! - the masking scanner was made linear in the input (it was quadratic on
-//!   long runs of quotes and on tokens without spaces). Its output is the
-//!   same on every input the differential test compares; the v2 key of a
-//!   pathological message (kilobytes of one token) may differ from the one
-//!   stored, as documented in `mask`.
+//!   long runs of quotes and on tokens without spaces). Its templates were
+//!   compared with the quadratic scanner's on 600,000 random messages and
+//!   all of Loghub-2k without a difference (see `mask`); should a
+//!   pathological message (kilobytes of one token) template differently,
+//!   its v2 key is not the stored one and its v2 issue is not found.
 
 use xxhash_rust::xxh3::xxh3_128;
 
