@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes realistic CloudWatch Logs Lambda inputs for the benchmarks.
 
-    python3 scripts/make-bench-inputs.py [--count 100] [--size 1000000] [--out target/bench-inputs]
+    python3 scripts/make-bench-inputs.py [--count 100] [--size 1000000] [--errors 0.03] [--traced] [--out target/bench-inputs]
 
 Each input is one Lambda invocation payload ({"awslogs":{"data":...}}) whose
 DATA_MESSAGE decompresses to about --size bytes: the events of one log stream
@@ -90,6 +90,8 @@ def java_error(rng, req, ts):
 
 
 ERRORS = [text_error, json_error, node_error, logged_error, java_error]
+# The errors that carry a full stack trace (all but the logged line).
+TRACED = [text_error, json_error, node_error, java_error]
 
 
 def info_lines(rng, req, ts):
@@ -110,7 +112,7 @@ def info_lines(rng, req, ts):
     return rng.choices(choices, weights)[0]
 
 
-def stream_events(rng, size, error_rate):
+def stream_events(rng, size, error_rate, errors=ERRORS):
     events, total, t = [], 0, 1_763_900_000_000 + rng.randint(0, 10**8)
     req = request_id(rng)
     while total < size:
@@ -123,7 +125,7 @@ def stream_events(rng, size, error_rate):
             req = request_id(rng)
             msgs.append(f"START RequestId: {req} Version: $LATEST\n")
         elif r < 0.01 + error_rate:
-            msgs = [rng.choice(ERRORS)(rng, req, ts)]
+            msgs = [rng.choice(errors)(rng, req, ts)]
         else:
             msgs = [info_lines(rng, req, ts)]
         for m in msgs:
@@ -140,6 +142,7 @@ def main():
     ap.add_argument("--errors", type=float, default=0.03, help="share of lines that are errors")
     ap.add_argument("--out", default=os.path.join("target", "bench-inputs"))
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--traced", action="store_true", help="only errors that carry a full stack trace")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     total_raw = 0
@@ -150,7 +153,7 @@ def main():
             "logGroup": f"/aws/lambda/batch-worker-{i % 7}",
             "logStream": f"2025/11/23/[$LATEST]{rng.getrandbits(128):032x}",
             "subscriptionFilters": ["faultline"],
-            "logEvents": stream_events(rng, args.size, args.errors),
+            "logEvents": stream_events(rng, args.size, args.errors, TRACED if args.traced else ERRORS),
         }
         raw = json.dumps(message, separators=(",", ":")).encode()
         total_raw += len(raw)

@@ -10,10 +10,19 @@ Datadog fields and common structured loggers. Noise that is not an error
 (INFO/WARN lines, platform lines, lines that mention "error", a WARN with a
 handled traceback) surrounds them.
 
+Some bugs carry data in their messages (resource names per environment, the
+bad input a parser saw), and some are also run in a `logged` mode where the
+program catches the exception and logs it (logging.exception,
+console.error(message, err), a line then printStackTrace) instead of
+crashing: both forms of one exception are one bug.
+
 Each output line is one log event:
-  {"stream": ..., "message": ..., "bug": <bug id or null>, "continuation": bool}
+  {"stream": ..., "batch": n, "message": ..., "bug": <bug id or null>, "continuation": bool}
 `bug` is set on the event that holds (or heads) an error; the other events of
 a trace split over several events have `continuation: true` and no bug.
+`batch` numbers the deliveries of a stream: the awslogs streams (one event
+per line) are cut into several batches at random places, often inside a
+trace, as a subscription delivers them.
 
 The output is committed so tests need no runtimes; rerun after changing a
 program: scripts/make-corpus.sh
@@ -37,10 +46,13 @@ RUNS_PER_VERSION = 2
 
 BUGS = {
     "python": ["keyerror-customer", "zerodiv", "valueerror", "attr", "custom",
-               "keyerror-price", "keyerror-stock", "chained"],
-    "node": ["typeerror", "rangeerror", "notfound", "syntax"],
-    "java": ["npe", "bounds", "format", "wrapped"],
+               "keyerror-price", "keyerror-stock", "chained", "table", "payload", "sync"],
+    "node": ["typeerror", "rangeerror", "notfound", "syntax", "bucket", "sync"],
+    "java": ["npe", "bounds", "format", "wrapped", "queue"],
 }
+# Bugs that are also run caught and logged; the logged and the uncaught
+# forms are one bug.
+LOGGED = {"python": ["sync", "payload"], "node": ["sync"], "java": ["queue"]}
 PROGRAM = {"python": "orders.py", "node": "orders.js", "java": "Orders.java"}
 COMMAND = {"python": ["python3"], "node": ["node"], "java": ["java"]}
 
@@ -63,7 +75,7 @@ def request_id():
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
 
 
-def run(lang, version, bug, seed):
+def run(lang, version, bug, seed, mode=None):
     """The stderr of one buggy run, with the temporary path replaced by the
     path the program would be deployed at."""
     work = tempfile.mkdtemp(prefix="faultline-corpus-")
@@ -71,7 +83,7 @@ def run(lang, version, bug, seed):
     os.makedirs(app)
     shutil.copy(os.path.join(PROGRAMS, lang, version, PROGRAM[lang]), app)
     try:
-        p = subprocess.run(COMMAND[lang] + [PROGRAM[lang], bug, str(seed)], cwd=app,
+        p = subprocess.run(COMMAND[lang] + [PROGRAM[lang], bug, str(seed)] + ([mode] if mode else []), cwd=app,
                            capture_output=True, text=True, timeout=120)
     finally:
         shutil.rmtree(work)
@@ -310,6 +322,54 @@ def java_shapes(p, n):
     return out
 
 
+def python_logged_shapes(stderr, n):
+    """logging.exception's output: the message line, then the traceback."""
+    rid = request_id()
+    first, _, trace = stderr.partition("\n")
+    message = first.split(":", 2)[2]  # ERROR:root:<message>
+    lines = [l for l in stderr.split("\n") if l.strip()]
+    return {
+        "lambda-python-logging-text": lambda_wrap(rid, [(noise_lambda_python_text(rid), None),
+            (f"[ERROR]\t{now_iso()}\t{rid}\t{message}\n{trace}\n", "bug")]),
+        "batch-python-awslogs": [(noise_batch(), None)] + [(lines[0], "bug")] + [(l, "cont") for l in lines[1:]] + [(noise_batch(), None)],
+    }
+
+
+def node_logged_shapes(stderr, n):
+    """console.error(message, err): the message and the error's stack on
+    one string."""
+    rid = request_id()
+    lines = [l for l in stderr.split("\n") if l.strip()]
+    return {
+        "lambda-node-text-console": lambda_wrap(rid, [(noise_node_text(rid), None),
+            (f"{now_iso()}\t{rid}\tERROR\t{stderr.replace(chr(10), chr(13))}\n", "bug")]),
+        "batch-node-awslogs": [(noise_batch(), None)] + [(lines[0], "bug")] + [(l, "cont") for l in lines[1:]] + [(noise_batch(), None)],
+    }
+
+
+def java_logged_shapes(stderr, n):
+    """A line that says what failed, then printStackTrace, as the awslogs
+    driver splits it, and as a logback layout writes it in one event."""
+    lines = [l for l in stderr.split("\n") if l.strip()]
+    head, rest = lines[0], lines[1:]
+    return {
+        "batch-java-awslogs": [(noise_batch(), None), (head, None), (rest[0], "bug")] + [(l, "cont") for l in rest[1:]] + [(noise_batch(), None)],
+        "batch-java-logback-multiline": [(noise_batch(), None),
+            (f"{now_plain()} ERROR [main] Orders - {head}\n" + "\n".join(rest), "bug")],
+    }
+
+
+def cut_into_batches(events):
+    """Batch numbers for a stream's events: a new batch starts at random
+    places, inside traces as often as between them."""
+    batch, out = 0, []
+    for i in range(len(events)):
+        if i > 0 and rng.random() < 0.12:
+            batch += 1
+        out.append(batch)
+    return out
+
+
 def timeout_shapes():
     """Lambda timeouts in both log formats: one bug, and the REPORT /
     runtimeDone records that repeat it are not counted again."""
@@ -353,14 +413,22 @@ def main():
                         shapes = java_shapes(java_parts(stderr), n)
                     labelled = {s: [(m, bug_id if r == "bug" else None, r == "cont") for m, r in ev] for s, ev in shapes.items()}
                     add(lang, version, labelled)
+                    if bug in LOGGED[lang]:
+                        logged = run(lang, version, bug, seed, "logged")
+                        shapes = {"python": python_logged_shapes, "node": node_logged_shapes,
+                                  "java": java_logged_shapes}[lang](logged, n)
+                        labelled = {s + "-logged": [(m, bug_id if r == "bug" else None, r == "cont") for m, r in ev] for s, ev in shapes.items()}
+                        add(lang, version, labelled)
             print(f"ran {lang} {version}", file=sys.stderr)
     for _ in range(6):
         add("lambda", "all", {s: [(m, "lambda-timeout" if r == "bug" else None, False) for m, r in ev] for s, ev in timeout_shapes().items()})
 
     with open(OUT, "w") as f:
         for stream in sorted(streams):
-            for message, bug, cont in streams[stream]:
-                f.write(json.dumps({"stream": stream, "message": message, "bug": bug, "continuation": cont}, ensure_ascii=False) + "\n")
+            events = streams[stream]
+            batches = cut_into_batches(events) if "awslogs" in stream else [0] * len(events)
+            for (message, bug, cont), batch in zip(events, batches):
+                f.write(json.dumps({"stream": stream, "batch": batch, "message": message, "bug": bug, "continuation": cont}, ensure_ascii=False) + "\n")
     total = sum(len(v) for v in streams.values())
     errors = sum(1 for v in streams.values() for _, b, _ in v if b)
     print(f"wrote {OUT}: {total} events, {errors} errors, {len(streams)} streams", file=sys.stderr)

@@ -227,7 +227,7 @@ fn field_facets(occurrence: &Occurrence) -> Vec<(&'static str, &str)> {
 /// CloudWatch gives every log event a unique id, so the ids of a batch's
 /// events identify the batch; the group and stream guard against ids reused
 /// across hand-made test inputs.
-fn batch_id(batch: &LogBatch<'_>) -> String {
+pub fn batch_id(batch: &LogBatch<'_>) -> String {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     for part in [&batch.owner, &batch.log_group, &batch.log_stream] {
         hasher.update(part.as_bytes());

@@ -27,4 +27,5 @@ pub mod sanitize;
 pub mod scrub;
 pub mod serve;
 pub mod store;
+pub mod stream;
 pub mod text;

@@ -9,6 +9,7 @@ use faultline::decode::text::TextBatches;
 use faultline::decode::{DecodeError, Naming};
 use faultline::model::{BatchSummary, Recorded};
 use faultline::pipeline::{self, Ingested, Pipeline, Prepared};
+use faultline::stream::Streams;
 use faultline::{notify, policy::Policy, store};
 
 use super::input::{Opened, Source};
@@ -132,6 +133,11 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
             return Err(e);
         }
     }
+    // Traces the last file of a stream left unfinished are judged as they
+    // are: no file follows.
+    for batch in run.streams.finish() {
+        run.add(Prepared::Batch(batch)).await?;
+    }
     run.flush().await?;
     let totals = run.totals;
     eprintln!(
@@ -195,6 +201,8 @@ pub struct Run<'a> {
     chunk: Vec<BatchSummary>,
     chunk_bytes: usize,
     pub totals: IngestTotals,
+    /// Traces a file ended inside, carried to the next file of the stream.
+    pub streams: Streams,
 }
 
 impl<'a> Run<'a> {
@@ -204,6 +212,7 @@ impl<'a> Run<'a> {
             chunk: Vec::new(),
             chunk_bytes: 0,
             totals: IngestTotals::default(),
+            streams: Streams::new(),
         }
     }
 
@@ -211,7 +220,9 @@ impl<'a> Run<'a> {
         let opened = source.open().map_err(|e| Error::Decode(source.name(), e))?;
         match opened {
             Opened::Document(bytes) => {
-                let prepared = pipeline::prepare_document(&bytes, naming)
+                let prepared = self
+                    .streams
+                    .prepare_document(&bytes, naming)
                     .map_err(|e| Error::Decode(source.name(), e))?;
                 drop(bytes);
                 for p in prepared {
@@ -223,8 +234,9 @@ impl<'a> Run<'a> {
                     .map_err(|e| Error::Decode(source.name(), e))?;
                 for batch in batches {
                     let batch = batch.map_err(|e| Error::Decode(source.name(), e))?;
-                    self.add(Prepared::Batch(pipeline::summarise(&batch)))
-                        .await?;
+                    for summary in self.streams.summarise(&batch) {
+                        self.add(Prepared::Batch(summary)).await?;
+                    }
                 }
             }
         }

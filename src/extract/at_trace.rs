@@ -113,7 +113,7 @@ fn has_location(frame: &Frame) -> bool {
 /// `could not sync account 8812 Error: boom` gives `Error`, `boom`. Only a
 /// type that reads like one on its own counts (see
 /// [`looks_like_exception_type`]), so prose with a colon does not.
-fn embedded_header(line: &str) -> Option<(String, String)> {
+pub(crate) fn embedded_header(line: &str) -> Option<(String, String)> {
     let mut search = line;
     while let Some(colon) = search.find(": ") {
         let before = &search[..colon];

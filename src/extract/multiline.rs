@@ -12,10 +12,11 @@
 //! event are looked at, and a head is considered only when that event opens a
 //! continuation.
 
+use super::at_trace::embedded_header;
 use super::level::{Severity, severity_word};
 use super::lines::{first_line, is_indented, trim_indent};
 use super::message::{extract, stated_level_word};
-use super::trace::exception_line;
+use super::trace::{exception_line, looks_like_exception_type};
 use super::{go, platform, repeats};
 use crate::decode::LogEvent;
 use crate::model::Occurrence;
@@ -106,7 +107,8 @@ pub(crate) fn fold(messages: &[&str], at_end: bool) -> Vec<Slot> {
     while i < messages.len() {
         let message = messages[i];
         let next = messages.get(i + 1).map(|m| m.trim_end());
-        let mode = next.and_then(|n| continuation_start(message, n, messages.get(i + 2).copied()));
+        let mode =
+            next.and_then(|n| continuation_start(message, n, messages.get(i + 2).copied(), at_end));
         if let Some(mode) = mode {
             let (end, stop) = fold_end(messages, i + 1, mode);
             match head(message, next.unwrap_or(""), mode) {
@@ -176,13 +178,20 @@ fn may_head(message: &str) -> bool {
         || t.starts_with("Traceback (most recent call last)")
         || t.starts_with("panic: ")
         || t.starts_with("fatal error: ")
-        || (!is_indented(t) && exception_line(first_line(t)).is_some())
+        || (!is_indented(t)
+            && (exception_line(t).is_some_and(|(kind, _)| looks_like_exception_type(&kind))
+                || embedded_header(t).is_some()))
 }
 
 /// Whether an event opens a continuation, given the event after it (an
 /// exception line is a continuation of an error line only when `at` frames
 /// follow it).
-fn continuation_start(current: &str, next: &str, after: Option<&str>) -> Option<Mode> {
+fn continuation_start(
+    current: &str,
+    next: &str,
+    after: Option<&str>,
+    at_end: bool,
+) -> Option<Mode> {
     if next.starts_with("Traceback (most recent call last)") {
         return Some(Mode::Python);
     }
@@ -209,7 +218,13 @@ fn continuation_start(current: &str, next: &str, after: Option<&str>) -> Option<
     {
         return Some(Mode::Go);
     }
-    if after.is_some_and(is_at_line) && exception_line(next).is_some() {
+    // An exception line continues an error line when `at` frames follow it,
+    // or may, when the batch ends right after it and more may come.
+    let frames_follow = match after {
+        Some(a) => is_at_line(a),
+        None => !at_end,
+    };
+    if frames_follow && exception_line(next).is_some() {
         return Some(Mode::At);
     }
     None
@@ -237,6 +252,9 @@ fn head(message: &str, next: &str, mode: Mode) -> Head {
         || t.starts_with("panic: ")
         || t.starts_with("fatal error: ")
         || (!is_indented(t) && exception_line(first_line(t)).is_some())
+        // `console.error("could not sync", err)` on stderr: the text, then
+        // the error's first line, then its frames.
+        || (mode == Mode::At && embedded_header(t).is_some())
     {
         return Head::Fold;
     }

@@ -1,6 +1,8 @@
 // A small order batch job with real bugs, for faultline's extraction corpus.
-// Usage: java Orders.java BUG SEED. Each BUG throws a different uncaught
-// exception; SEED varies the ids and numbers in its message.
+// Usage: java Orders.java BUG SEED [logged]. Each BUG throws a different
+// uncaught exception; SEED varies the ids, numbers and names in its message.
+// With `logged`, the exception is caught, a line says what failed and the
+// trace follows (as log.error("...", e) writes it).
 import java.io.IOException;
 import java.util.Random;
 
@@ -33,6 +35,12 @@ public class Orders {
 
     // Dispatch on the bug name given on the command line.
     // One case per bug.
+    static final String[] ENVIRONMENTS = {"prod", "staging", "dev", "eu-prod"};
+
+    static void openQueue(String env) {
+        throw new IllegalStateException("queue " + env + "-orders unavailable for consumer group " + env + "-billing");
+    }
+
     static Object process(String bug, Random rng) {
         int n = 2 + rng.nextInt(99990);
         switch (bug) {
@@ -45,12 +53,24 @@ public class Orders {
             case "wrapped":
                 post(n);
                 return null;
+            case "queue":
+                openQueue(ENVIRONMENTS[n % ENVIRONMENTS.length]);
+                return null;
             default:
                 throw new IllegalArgumentException("unknown bug " + bug);
         }
     }
 
     public static void main(String[] args) {
+        if (args.length > 2 && args[2].equals("logged")) {
+            try {
+                process(args[0], new Random(Long.parseLong(args[1])));
+            } catch (RuntimeException e) {
+                System.err.println("Failed to process item " + (Long.parseLong(args[1]) % 1000));
+                e.printStackTrace();
+                System.exit(1);
+            }
+        }
         process(args[0], new Random(Long.parseLong(args[1])));
     }
 }

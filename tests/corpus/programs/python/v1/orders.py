@@ -1,11 +1,17 @@
 """A small order batch job with real bugs, for faultline's extraction corpus.
 
-Usage: python3 orders.py BUG SEED. Each BUG raises a different uncaught
-exception; SEED varies the ids and numbers in its message.
+Usage: python3 orders.py BUG SEED [logged]. Each BUG raises a different
+uncaught exception; SEED varies the ids, numbers and names in its message.
+With `logged`, the exception is caught and logged with logging.exception,
+as a job that keeps going would.
 """
 import json
+import logging
 import random
 import sys
+
+ENVIRONMENTS = ["prod", "staging", "dev", "eu-prod"]
+BAD_PAYLOADS = ['{"id": 7,', "id=7", '{"id" 7}', '{"id": [1, 2}', ""]
 
 
 class InventoryError(Exception):
@@ -49,6 +55,18 @@ def settle(order_id, amount):
         raise RuntimeError(f"cannot settle order {order_id}") from e
 
 
+def load_table(env):
+    raise LookupError(f"Table customers-{env} not found in region eu-west-1")
+
+
+def parse_payload(text):
+    return json.loads(text)
+
+
+def sync_account(account):
+    raise ConnectionError(f"ledger refused account {account}: quota of tenant acme-{account % 7} exhausted")
+
+
 def process(bug, rng):
     n = rng.randint(2, 99999)
     if bug == "keyerror-customer":
@@ -67,12 +85,25 @@ def process(bug, rng):
         return lookup_stock({}, f"sku-{n}")
     if bug == "chained":
         return settle(n, f"{n}.{rng.randint(10, 99)}EUR")
+    if bug == "table":
+        return load_table(rng.choice(ENVIRONMENTS))
+    if bug == "payload":
+        return parse_payload(rng.choice(BAD_PAYLOADS))
+    if bug == "sync":
+        return sync_account(n)
     raise SystemExit(f"unknown bug {bug}")
 
 
 def main():
     bug, seed = sys.argv[1], int(sys.argv[2])
-    process(bug, random.Random(seed))
+    rng = random.Random(seed)
+    if sys.argv[3:] == ["logged"]:
+        try:
+            process(bug, rng)
+        except Exception:
+            logging.exception("could not process batch %s", seed % 1000)
+            sys.exit(1)
+    process(bug, rng)
 
 
 main()
