@@ -210,7 +210,19 @@ fn judged_whole(log_group: &str, log_stream: &str, held: &[Held]) -> BatchSummar
     let mut summary = aggregate::fold(&batch, keyed);
     // Counted as events with the batches that delivered them.
     summary.events = 0;
+    // An id of its own: when the batch that delivered these events held
+    // nothing else, the same events would give that batch's id, and the
+    // store would take this for that batch delivered again and drop the
+    // trace. Derived from it, so a replayed run still gives the same id.
+    summary.batch_id = held_batch_id(&summary.batch_id);
     summary
+}
+
+fn held_batch_id(delivered_as: &str) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(b"held to the end of its stream\0");
+    hasher.update(delivered_as.as_bytes());
+    format!("{:032x}", hasher.digest128())
 }
 
 /// Scrubs and fingerprints what extraction found, as the pipeline does:
@@ -300,6 +312,30 @@ mod tests {
         let after_head = carried.summarise(&batch("s", 2, &TRACE[2..]));
         assert_eq!(alone[0].batch_id, after_head[0].batch_id);
         assert_eq!(after_head[0].errors, 1);
+    }
+
+    /// A batch that holds nothing but the start of a trace is recorded as
+    /// it came, with no errors; the trace judged at the end of the run is
+    /// another batch, not taken for that one delivered again.
+    #[test]
+    fn a_trace_held_to_the_end_is_not_the_batch_that_delivered_it() {
+        // As `aws logs` output gives it: no owner.
+        let mut head = batch("s", 0, &TRACE[..2]);
+        head.owner = Cow::Borrowed("");
+        let mut streams = Streams::new();
+        let delivered = streams.summarise(&head);
+        let rest = streams.finish();
+        assert_eq!(delivered[0].errors, 0);
+        assert_eq!(rest[0].errors, 1);
+        assert_ne!(delivered[0].batch_id, rest[0].batch_id);
+
+        let mut replay = Streams::new();
+        replay.summarise(&head);
+        assert_eq!(
+            replay.finish()[0].batch_id,
+            rest[0].batch_id,
+            "stable on replay"
+        );
     }
 
     /// Another stream's batch in between does not disturb a carried trace,
