@@ -18,11 +18,7 @@
 //! - a `Runtime exited` line, when the invocation it belongs to (back to the
 //!   previous request's END or REPORT) already holds an error that ends a
 //!   runtime: a fatal error, a runtime failure type, or an uncaught
-//!   exception report;
-//! - a Step Functions `ExecutionFailed` (and the Map, Parallel and Map Run
-//!   failures that pass a failure up), when an earlier failure event of the
-//!   same execution is in the batch: the execution fails because that state
-//!   failed, and says so again, often only with `see TaskFailed`.
+//!   exception report.
 //!
 //! Across batches the repeats are counted twice, under one issue: both
 //! lines of a failure get the same type and message template.
@@ -102,30 +98,6 @@ fn repeats(messages: &[&str], out: &[Option<&Occurrence>]) -> Vec<(usize, &'stat
                 i,
                 "the platform's exit line after the runtime said why it died",
             ));
-        }
-    }
-    let mut failed_executions: Vec<&str> = Vec::new();
-    for (i, o) in out.iter().enumerate() {
-        let Some(o) = o else { continue };
-        if o.shape != "stepfunctions" {
-            continue;
-        }
-        let Some(execution) = field(o, "execution_arn") else {
-            continue;
-        };
-        let passes_up = field(o, "type").is_some_and(|t| {
-            matches!(
-                t,
-                "ExecutionFailed" | "MapStateFailed" | "ParallelStateFailed" | "MapRunFailed"
-            )
-        });
-        if passes_up && failed_executions.contains(&execution) {
-            repeats.push((
-                i,
-                "the execution's failure after the state failure that caused it",
-            ));
-        } else {
-            failed_executions.push(execution);
         }
     }
     repeats
@@ -257,42 +229,5 @@ mod tests {
             "RequestId: 22222222-2222-4222-8222-222222222222 Error: Runtime exited with error: signal: killed\nRuntime.ExitError\n",
         ]);
         assert_eq!(got[2].as_deref(), Some("Runtime.ExitError"));
-    }
-
-    /// A task failure and the execution failure it causes are one failure
-    /// (the sample events' nightly export: `ExecutionFailed` says only `see
-    /// TaskFailed`); another execution's failure stays.
-    #[test]
-    fn an_execution_failure_repeats_the_state_failure_that_caused_it() {
-        let event = |id: u32, t: &str, error: &str, cause: &str, run: &str| {
-            serde_json::json!({"id": id.to_string(), "type": t, "details": {"error": error, "cause": cause}, "previous_event_id": "0", "event_timestamp": "1", "execution_arn": format!("arn:aws:states:eu-west-1:1:execution:export:{run}")}).to_string()
-        };
-        let messages = [
-            event(
-                8,
-                "TaskFailed",
-                "States.TaskFailed",
-                "The JSONPath '$.bucket' could not be found",
-                "a",
-            ),
-            event(
-                9,
-                "ExecutionFailed",
-                "States.TaskFailed",
-                "see TaskFailed",
-                "a",
-            ),
-            event(3, "ExecutionFailed", "States.Runtime", "no route", "b"),
-        ];
-        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
-        let got = kinds(&refs);
-        assert_eq!(
-            got,
-            [
-                Some("States.TaskFailed".into()),
-                None,
-                Some("States.Runtime".into())
-            ]
-        );
     }
 }
