@@ -7,7 +7,7 @@
 //! value lives here: the policy's decision ([`policy::decide`]) and the
 //! threshold window it is given, first and last seen, when a regression is
 //! stamped, which hours the timeline keeps, which facet values an issue
-//! keeps, and which samples. The stores differ only in how they read and
+//! keeps, and which samples ([`choose_sample`]). The stores differ only in how they read and
 //! write, and `tests/store_conformance.rs` is what says they agree.
 
 use std::collections::{BTreeMap, HashSet};
@@ -100,11 +100,34 @@ pub fn fold(
     }
 }
 
-/// The samples a batch adds to an issue, newest first (the batch's own
-/// samples are in event order), at most as many as an issue keeps: a store
-/// puts them before what it kept and keeps the first [`MAX_SAMPLES`].
-pub fn new_samples(delta: &IssueDelta) -> impl Iterator<Item = &Sample> {
-    delta.samples.iter().rev().take(MAX_SAMPLES)
+/// A kept sample is replaced by a newer one only when that one is at least
+/// this much newer than every sample kept: a hot issue changes its samples
+/// a few times an hour, not on every batch (on DynamoDB each change is a
+/// write that costs what the sample weighs).
+pub const SAMPLE_INTERVAL_MS: i64 = 5 * 60_000;
+
+/// The sample a batch keeps, and in which of an issue's [`MAX_SAMPLES`]
+/// slots (`kept`: the timestamp of each slot's sample, `None` or past the
+/// end while empty). One sample per batch at most, its newest: into the
+/// first empty slot while there is one, then in place of the oldest kept
+/// sample, and only when it is at least [`SAMPLE_INTERVAL_MS`] newer than
+/// the newest kept. So an issue keeps its newest samples, a few an hour,
+/// however hot it runs, and a replayed old batch never pushes out new ones.
+pub fn choose_sample<'a>(
+    kept: &[Option<i64>],
+    delta: &'a IssueDelta,
+) -> Option<(usize, &'a Sample)> {
+    let newest = delta.samples.iter().max_by_key(|s| s.timestamp)?;
+    let slot = |i: usize| kept.get(i).copied().flatten();
+    if let Some(empty) = (0..MAX_SAMPLES).find(|&i| slot(i).is_none()) {
+        return Some((empty, newest));
+    }
+    let latest = (0..MAX_SAMPLES).filter_map(slot).max()?;
+    if newest.timestamp < latest.saturating_add(SAMPLE_INTERVAL_MS) {
+        return None;
+    }
+    let oldest = (0..MAX_SAMPLES).min_by_key(|&i| (slot(i), i))?;
+    Some((oldest, newest))
 }
 
 /// What one kept facet value weighs against [`MAX_FACET_BYTES`]: the value
@@ -333,6 +356,53 @@ mod tests {
         }
         assert!(names > 10 && names < 1000, "{names}");
         assert!(book.bytes() <= MAX_FACET_BYTES, "{}", book.bytes());
+    }
+
+    fn sampled(timestamps: &[i64]) -> IssueDelta {
+        IssueDelta {
+            samples: timestamps
+                .iter()
+                .map(|&t| Sample {
+                    log_group: "/g".into(),
+                    log_stream: "s".into(),
+                    event_id: t.to_string(),
+                    timestamp: t,
+                    kind: "E".into(),
+                    message: "m".into(),
+                    shape: "text".into(),
+                    fields: Vec::new(),
+                })
+                .collect(),
+            ..delta(1, H)
+        }
+    }
+
+    #[test]
+    fn a_batch_keeps_its_newest_sample_in_the_first_empty_slot() {
+        let mut kept = vec![None; MAX_SAMPLES];
+        kept[0] = Some(H);
+        let d = sampled(&[H + 3, H + 9, H + 5]);
+        let (slot, sample) = choose_sample(&kept, &d).unwrap();
+        assert_eq!((slot, sample.timestamp), (1, H + 9));
+        assert_eq!(choose_sample(&[], &d).map(|(slot, _)| slot), Some(0));
+        assert_eq!(choose_sample(&kept, &sampled(&[])), None, "nothing to keep");
+    }
+
+    #[test]
+    fn a_full_issue_replaces_its_oldest_sample_a_few_times_an_hour() {
+        let kept: Vec<Option<i64>> = (0..MAX_SAMPLES as i64).map(|i| Some(H + 10 - i)).collect();
+        assert_eq!(
+            choose_sample(&kept, &sampled(&[H + 10 + SAMPLE_INTERVAL_MS - 1])),
+            None,
+            "too soon after the newest kept"
+        );
+        let (slot, _) = choose_sample(&kept, &sampled(&[H + 10 + SAMPLE_INTERVAL_MS])).unwrap();
+        assert_eq!(slot, MAX_SAMPLES - 1, "the oldest kept goes");
+        assert_eq!(
+            choose_sample(&kept, &sampled(&[H - 100])),
+            None,
+            "an old one never"
+        );
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub enum StoreError {
     Ambiguous(String, String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// The store's layout is one this faultline cannot use as it is (written
+    /// by a newer one, or an older one that must be migrated first).
+    #[error("{0}")]
+    Schema(String),
     /// A failure that a later attempt may not meet (throttling, a 5xx, a
     /// dropped connection): the Lambda fails the invocation so it is retried.
     #[error("{0} (temporary; retrying may succeed)")]

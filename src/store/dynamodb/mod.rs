@@ -15,8 +15,10 @@
 //! Everything the SQLite store keeps in side tables lives in the issue item,
 //! because every batch that touches an issue rewrites the item anyway:
 //!
-//! - `samples`: a list of at most [`MAX_SAMPLES`] JSON strings, newest
-//!   first, each cut to [`MAX_STORED_SAMPLE_BYTES`].
+//! - `samples`: a list of at most [`MAX_SAMPLES`] JSON strings, each cut to
+//!   [`MAX_STORED_SAMPLE_BYTES`]; a position is a slot of the shared fold's
+//!   [`fold::choose_sample`] (items written before it are newest first,
+//!   which reads the same), and reads sort them newest first.
 //! - `hours`: JSON `[[hour_ms, count], ...]`, oldest first, at most the 721
 //!   hours of [`HOURS_RETENTION_MS`] before the issue's latest occurrence.
 //! - `facets`: JSON `{"name": [[value, count], ...]}`, the values the shared
@@ -28,6 +30,7 @@
 //! [`MAX_FACET_VALUES`]: crate::limits::MAX_FACET_VALUES
 //! [`MAX_FACET_BYTES`]: crate::store::fold::MAX_FACET_BYTES
 //! [`fold::FacetBook`]: crate::store::fold::FacetBook
+//! [`fold::choose_sample`]: crate::store::fold::choose_sample
 //!
 //! So an issue item is bounded whatever its input: at most
 //! [`MAX_ISSUE_ITEM_BYTES`] (100 KB; the unit test
@@ -312,14 +315,16 @@ impl Store for DynamoDbStore {
         let Some(stored) = self.get_issue(id).await? else {
             return Ok(None);
         };
-        let samples = stored
+        let mut samples = stored
             .samples
             .iter()
             .map(|json| {
                 serde_json::from_str::<Sample>(json)
                     .map_err(|e| StoreError::Corrupt(format!("sample of issue {id}: {e}")))
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<Sample>, _>>()?;
+        // Slots hold samples in the order they were replaced, not by time.
+        samples.sort_by_key(|s| std::cmp::Reverse(s.timestamp));
         let facets = facets_of(&stored.facets);
         Ok(Some(IssueDetail {
             issue: stored.issue,

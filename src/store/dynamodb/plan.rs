@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use super::bounds::{MAX_SEPARATE_NEW_ISSUE_ALERTS, bound_alert, stored_sample_json};
 use super::items::{StoredIssue, add_facet, facet_book};
-use crate::limits::MAX_SAMPLES;
 use crate::model::{Alert, BatchSummary, EventType, IssueDelta, issue_id};
 use crate::policy::{self, Decision, Policy};
 use crate::store::StoreError;
@@ -175,12 +174,28 @@ pub(super) fn apply_delta(
             add_facet(&mut item.facets, &counted);
         }
     }
-    let mut samples = Vec::with_capacity(MAX_SAMPLES);
-    for sample in fold::new_samples(delta) {
-        samples.push(stored_sample_json(sample)?);
+    let kept = item
+        .samples
+        .iter()
+        .map(|json| sample_timestamp(json).map(Some))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((slot, sample)) = fold::choose_sample(&kept, delta) {
+        let json = stored_sample_json(sample)?;
+        match item.samples.get_mut(slot) {
+            Some(kept) => *kept = json,
+            None => item.samples.push(json),
+        }
     }
-    samples.append(&mut item.samples);
-    samples.truncate(MAX_SAMPLES);
-    item.samples = samples;
     Ok((item, folded.decision))
+}
+
+/// When a stored sample happened: all [`fold::choose_sample`] needs of it.
+fn sample_timestamp(json: &str) -> Result<i64, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        timestamp: i64,
+    }
+    serde_json::from_str::<Stamp>(json)
+        .map(|s| s.timestamp)
+        .map_err(|e| StoreError::Corrupt(format!("a stored sample: {e}")))
 }

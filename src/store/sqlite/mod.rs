@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 mod listing;
+mod schema;
 
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::{Store, StoreError};
@@ -28,69 +29,12 @@ use crate::policy::{self, Policy};
 /// with room to spare while keeping the table small.
 const BATCH_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS issues (
-    id           TEXT PRIMARY KEY,
-    fingerprint  TEXT NOT NULL UNIQUE,
-    log_group    TEXT NOT NULL,
-    title        TEXT NOT NULL,
-    kind         TEXT NOT NULL,
-    status       TEXT NOT NULL DEFAULT 'open',
-    count        INTEGER NOT NULL,
-    first_seen   INTEGER NOT NULL,
-    last_seen    INTEGER NOT NULL,
-    regressed_at INTEGER,
-    created_at   INTEGER NOT NULL,
-    resolved_in  TEXT,
-    ignored_until INTEGER,
-    ignored_until_count INTEGER,
-    last_alert_at INTEGER,
-    threshold_alerted_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS hours (
-    issue_id TEXT NOT NULL,
-    hour     INTEGER NOT NULL,
-    count    INTEGER NOT NULL,
-    PRIMARY KEY (issue_id, hour)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS facets (
-    issue_id TEXT NOT NULL,
-    name     TEXT NOT NULL,
-    value    TEXT NOT NULL,
-    count    INTEGER NOT NULL,
-    PRIMARY KEY (issue_id, name, value)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS issues_last_seen ON issues (last_seen);
-CREATE INDEX IF NOT EXISTS facets_by_value ON facets (name, value);
-CREATE TABLE IF NOT EXISTS samples (
-    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
-    issue_id  TEXT NOT NULL,
-    sample    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS samples_issue ON samples (issue_id, seq);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id     TEXT PRIMARY KEY,
-    log_group    TEXT NOT NULL,
-    log_stream   TEXT NOT NULL,
-    events       INTEGER NOT NULL,
-    errors       INTEGER NOT NULL,
-    processed_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS batches_processed ON batches (processed_at);
-CREATE TABLE IF NOT EXISTS outbox (
-    alert_id    TEXT PRIMARY KEY,
-    payload     TEXT NOT NULL,
-    created_at  INTEGER NOT NULL,
-    lease_until INTEGER NOT NULL DEFAULT 0,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    sent_at     INTEGER
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sent_at, lease_until);
-";
-
 pub struct SqliteStore {
     path: String,
     conn: Mutex<Connection>,
+    /// The layout of the file ([`schema::VERSION`] once opened for writing;
+    /// a file opened read-only is read in its own).
+    version: i64,
 }
 
 impl SqliteStore {
@@ -109,7 +53,7 @@ impl SqliteStore {
             path: path.to_string(),
             source,
         };
-        let conn = Connection::open(path).map_err(err)?;
+        let mut conn = Connection::open(path).map_err(err)?;
         // Several ingesters may share one file: wait for the write lock
         // rather than failing, and let readers run beside a writer.
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
@@ -117,10 +61,11 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        schema::prepare(&mut conn, path)?;
         Ok(SqliteStore {
             path: path.to_string(),
             conn: Mutex::new(conn),
+            version: schema::VERSION,
         })
     }
 
@@ -163,9 +108,14 @@ impl SqliteStore {
                 conn
             }
         };
+        let version = schema::version_of(&conn).map_err(err)?;
+        if version > schema::VERSION {
+            return Err(schema::newer(path, version));
+        }
         Ok(SqliteStore {
             path: path.to_string(),
             conn: Mutex::new(conn),
+            version,
         })
     }
 
@@ -394,18 +344,27 @@ fn apply_delta(
             }
         }
     }
-    let mut added = fold::new_samples(delta).collect::<Vec<_>>();
-    added.reverse();
-    for sample in added {
-        let json = serde_json::to_string(sample).unwrap_or_default();
-        tx.prepare_cached("INSERT INTO samples (issue_id, sample) VALUES (?1, ?2)")?
-            .execute(params![id, json])?;
+    let mut kept = vec![None; MAX_SAMPLES];
+    if !folded.created {
+        let mut slots =
+            tx.prepare_cached("SELECT slot, timestamp FROM samples WHERE issue_id = ?1")?;
+        let rows = slots.query_map(params![id], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (slot, timestamp) = row?;
+            if let Some(k) = usize::try_from(slot).ok().and_then(|s| kept.get_mut(s)) {
+                *k = Some(timestamp);
+            }
+        }
     }
-    tx.prepare_cached(
-        "DELETE FROM samples WHERE issue_id = ?1 AND seq NOT IN
-            (SELECT seq FROM samples WHERE issue_id = ?1 ORDER BY seq DESC LIMIT ?2)",
-    )?
-    .execute(params![id, MAX_SAMPLES as i64])?;
+    if let Some((slot, sample)) = fold::choose_sample(&kept, delta) {
+        let json = serde_json::to_string(sample).unwrap_or_default();
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO samples (issue_id, slot, timestamp, sample) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, slot as i64, sample.timestamp, json])?;
+    }
     Ok(folded)
 }
 
@@ -527,7 +486,11 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let mut stmt = conn
-                .prepare_cached("SELECT sample FROM samples WHERE issue_id = ?1 ORDER BY seq DESC")
+                .prepare_cached(if self.version < 2 {
+                    "SELECT sample FROM samples WHERE issue_id = ?1 ORDER BY seq DESC"
+                } else {
+                    "SELECT sample FROM samples WHERE issue_id = ?1 ORDER BY timestamp DESC, slot"
+                })
                 .map_err(|e| self.err(e))?;
             let rows = stmt
                 .query_map(params![id], |row| row.get::<_, String>(0))
@@ -629,5 +592,73 @@ impl Store for SqliteStore {
             .map_err(|e| self.err(e))?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file an older faultline wrote: one issue, its samples queued in
+    /// the order they came (not by time).
+    fn layout_1_file(dir: &Path) -> String {
+        let path = dir.join("old.db").display().to_string();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::LAYOUT_1).unwrap();
+        conn.execute(
+            "INSERT INTO issues (id, fingerprint, log_group, title, kind, count, first_seen, last_seen, created_at)
+             VALUES ('i1', 'fp', '/g', 'KeyError', 'KeyError', 3, 5, 9, 9)",
+            [],
+        )
+        .unwrap();
+        for t in [5, 9, 7] {
+            let sample = Sample {
+                log_group: "/g".into(),
+                log_stream: "s".into(),
+                event_id: t.to_string(),
+                timestamp: t,
+                kind: "KeyError".into(),
+                message: "m".into(),
+                shape: "text".into(),
+                fields: Vec::new(),
+            };
+            conn.execute(
+                "INSERT INTO samples (issue_id, sample) VALUES ('i1', ?1)",
+                [serde_json::to_string(&sample).unwrap()],
+            )
+            .unwrap();
+        }
+        path
+    }
+
+    async fn sample_times(store: &SqliteStore) -> Vec<i64> {
+        let detail = store.issue("i1").await.unwrap().unwrap();
+        detail.samples.iter().map(|s| s.timestamp).collect()
+    }
+
+    #[tokio::test]
+    async fn a_layout_1_file_is_read_as_it_is_and_migrated_when_opened_for_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = layout_1_file(dir.path());
+        let reader = SqliteStore::open_read_only(&path).unwrap();
+        assert_eq!(
+            sample_times(&reader).await,
+            [7, 9, 5],
+            "newest queued first"
+        );
+        drop(reader);
+        let version = |path: &str| {
+            let conn = Connection::open(path).unwrap();
+            schema::version_of(&conn).unwrap()
+        };
+        assert_eq!(version(&path), 1, "reading changed nothing");
+        let writer = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            sample_times(&writer).await,
+            [9, 7, 5],
+            "newest first, by time"
+        );
+        drop(writer);
+        assert_eq!(version(&path), schema::VERSION);
     }
 }
