@@ -76,6 +76,11 @@ pub struct IngestArgs {
 /// samples per issue of its batch).
 const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
+/// Summaries the checking pass may keep so that recording need not decode
+/// those inputs again (about 64 MB of them; a typical batch's summary is a
+/// few KB, so thousands of inputs are decoded only once).
+const KEPT_BYTES: usize = 4 * CHUNK_BYTES;
+
 pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     if args.paths.is_empty() {
         return super::backfill::run(args).await;
@@ -99,17 +104,39 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         .iter()
         .map(|s| s.naming(args.log_group.as_deref(), now))
         .collect();
-    // First pass: check every input, keeping nothing but what standard
-    // input needs to be read again. Without --skip-invalid a broken input
-    // stops the run before anything is recorded.
-    let mut skipped = vec![false; sources.len()];
+    // First pass: check every input, so that without --skip-invalid a
+    // broken input stops the run before anything is recorded. Documents are
+    // summarised as they are checked while the summaries kept fit in
+    // KEPT_BYTES, so a run of ordinary size decodes each input once; past
+    // that, inputs are only checked and summarised again when recorded, and
+    // memory stays bounded however many there are. Summaries carry traces
+    // from one file of a stream to the next, so the inputs are summarised
+    // in order: once one is left for the second pass, so are all after it.
+    let mut streams = Streams::new();
+    let mut checked: Vec<Checked> = Vec::with_capacity(sources.len());
+    let mut kept_bytes = 0;
+    let mut keeping = true;
     for (i, source) in sources.iter().enumerate() {
-        if let Err(e) = check(source, &namings[i]) {
-            eprintln!("faultline: {}: {e}", source.name());
-            skipped[i] = true;
+        keeping &= kept_bytes < KEPT_BYTES;
+        let keep = keeping.then_some(&mut streams);
+        match check(source, &namings[i], keep) {
+            Ok(c) => {
+                match &c {
+                    Checked::Prepared(prepared) => {
+                        kept_bytes += prepared.iter().map(prepared_size).sum::<usize>();
+                    }
+                    Checked::Readable => keeping = false,
+                    Checked::Broken => {}
+                }
+                checked.push(c);
+            }
+            Err(e) => {
+                eprintln!("faultline: {}: {e}", source.name());
+                checked.push(Checked::Broken);
+            }
         }
     }
-    let broken = skipped.iter().filter(|&&s| s).count();
+    let broken = checked.iter().filter(|c| matches!(c, Checked::Broken)).count();
     if broken > 0 && !args.skip_invalid {
         eprintln!(
             "faultline: {broken} of {} inputs could not be read; nothing was recorded (--skip-invalid records the others)",
@@ -119,12 +146,15 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     }
     let pipeline = open_pipeline(&args).await?;
     let mut run = Run::new(&pipeline);
+    run.streams = streams;
     // Second pass: record, in bounded chunks.
-    for (i, source) in sources.iter().enumerate() {
-        if skipped[i] {
-            continue;
-        }
-        if let Err(e) = run.input(source, &namings[i]).await {
+    for (i, (source, checked)) in sources.iter().zip(checked).enumerate() {
+        let recorded = match checked {
+            Checked::Broken => continue,
+            Checked::Prepared(prepared) => run.add_all(prepared).await,
+            Checked::Readable => run.input(source, &namings[i]).await,
+        };
+        if let Err(e) = recorded {
             eprintln!("{}", run.totals.summary(i, &args.store.store));
             eprintln!(
                 "faultline: stopped at {}: the batches counted above are recorded; run the same command again to record the rest (recorded batches are recognised and not counted twice)",
@@ -171,15 +201,35 @@ pub async fn open_pipeline(args: &IngestArgs) -> Result<Pipeline, Error> {
     Ok(Pipeline::new(store, notifier).with_policy(policy))
 }
 
-/// Reads one input through to the end without keeping it: a broken input is
-/// found before anything is written.
-fn check(source: &Source, naming: &Naming) -> Result<(), DecodeError> {
-    match source.open()? {
-        Opened::Document(bytes) => {
+/// What the checking pass learnt of one input.
+enum Checked {
+    /// It cannot be read; the message has been printed.
+    Broken,
+    /// Readable, and already summarised: recorded without decoding again.
+    Prepared(Vec<Prepared>),
+    /// Readable; summarised when it is recorded.
+    Readable,
+}
+
+/// Reads one input through to the end: a broken input is found before
+/// anything is written. A document is summarised on the way, through the
+/// run's streams, when they are given; text is only read through, since a
+/// text file can hold any number of batches.
+fn check(
+    source: &Source,
+    naming: &Naming,
+    keep: Option<&mut Streams>,
+) -> Result<Checked, DecodeError> {
+    match (source.open()?, keep) {
+        (Opened::Document(bytes), Some(streams)) => {
+            Ok(Checked::Prepared(streams.prepare_document(&bytes, naming)?))
+        }
+        (Opened::Document(bytes), None) => {
             pipeline::check_document(&bytes, naming)?;
             source.keep(Opened::Document(bytes));
+            Ok(Checked::Readable)
         }
-        Opened::Text(reader) => {
+        (Opened::Text(reader), _) => {
             TextBatches::new(std::io::empty(), naming)?;
             match source {
                 // Text from standard input is read once, in the second pass.
@@ -190,9 +240,9 @@ fn check(source: &Source, naming: &Naming) -> Result<(), DecodeError> {
                         .map_err(DecodeError::Gzip)?;
                 }
             }
+            Ok(Checked::Readable)
         }
     }
-    Ok(())
 }
 
 /// The recording pass: prepared batches gathered into bounded chunks.
@@ -243,6 +293,14 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Adds inputs summarised earlier, in order.
+    pub async fn add_all(&mut self, prepared: Vec<Prepared>) -> Result<(), Error> {
+        for p in prepared {
+            self.add(p).await?;
+        }
+        Ok(())
+    }
+
     pub async fn add(&mut self, prepared: Prepared) -> Result<(), Error> {
         match prepared {
             Prepared::Control => self.totals.controls += 1,
@@ -274,6 +332,13 @@ impl<'a> Run<'a> {
         self.chunk.clear();
         self.chunk_bytes = 0;
         Ok(())
+    }
+}
+
+fn prepared_size(prepared: &Prepared) -> usize {
+    match prepared {
+        Prepared::Control => 0,
+        Prepared::Batch(batch) => approximate_size(batch),
     }
 }
 
