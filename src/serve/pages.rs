@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::change::ChangeError;
-use crate::model::{Issue, StatusFilter};
+use crate::model::{HourCount, ListedIssue, StatusFilter};
 use crate::output::chart::{self, Range, Spark, Window};
 use crate::output::format::{self, Time, plural};
 use crate::output::report::STYLE;
@@ -103,6 +103,8 @@ pub struct Link {
 
 pub struct Row {
     pub href: String,
+    /// The list of this issue's log group.
+    pub group_href: String,
     pub title: String,
     pub kind: String,
     pub log_group: String,
@@ -122,7 +124,8 @@ pub struct Row {
 struct ListPage {
     query: ListQuery,
     statuses: Vec<Choice>,
-    groups: Vec<Choice>,
+    /// Log groups to suggest in the filter.
+    groups: Vec<String>,
     seen: Vec<Choice>,
     sorts: Vec<Link>,
     rows: Vec<Row>,
@@ -140,15 +143,23 @@ pub async fn list(
 ) -> Result<Html<String>, PageError> {
     let query = ListQuery::parse(params)?;
     let listing = listing::list(state.store.as_ref(), &query).await?;
-    let end = listing.as_of.unwrap_or(0);
-    let rows = listing
+    let as_of = listing.as_of.unwrap_or(listing.at_hour);
+    let rows: Vec<Row> = listing
         .issues
         .iter()
-        .map(|(issue, hours)| row(issue, hours, end))
+        .map(|l| row(l, listing.at_hour, as_of))
         .collect();
     let first = (query.page - 1) * PAGE_SIZE;
     let shown = listing.issues.len();
     let status = query.status();
+    // The log groups on this page, to pick from as the filter's suggestions.
+    let mut groups: Vec<String> = listing
+        .issues
+        .iter()
+        .map(|l| l.issue.log_group.clone())
+        .collect();
+    groups.sort();
+    groups.dedup();
     let page = ListPage {
         statuses: query::STATUSES
             .iter()
@@ -158,15 +169,7 @@ pub async fn list(
                 selected: *s == status,
             })
             .collect(),
-        groups: listing
-            .log_groups
-            .iter()
-            .map(|g| Choice {
-                value: g.clone(),
-                label: g.clone(),
-                selected: query.log_group.as_ref() == Some(g),
-            })
-            .collect(),
+        groups,
         seen: Range::ALL
             .iter()
             .map(|r| Choice {
@@ -214,24 +217,36 @@ pub async fn list(
     Ok(Html(page.render()?))
 }
 
-fn row(issue: &Issue, hours: &[crate::model::HourCount], end: i64) -> Row {
-    let (last, before) = chart::last_two_days(hours, end);
+fn row(listed: &ListedIssue, at_hour: i64, as_of: i64) -> Row {
+    let issue = &listed.issue;
+    let (last, before) = (listed.last_day, listed.day_before);
     let trend = match last.cmp(&before) {
         std::cmp::Ordering::Greater => format!("+{}", format::count(last - before)),
         std::cmp::Ordering::Less => format!("−{}", format::count(before - last)),
         std::cmp::Ordering::Equal => "±0".to_string(),
     };
+    // The listing's hours, oldest first, end with the hour `at_hour`.
+    let hours: Vec<HourCount> = listed
+        .hourly
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| HourCount {
+            hour: at_hour - (listed.hourly.len() - 1 - i) as i64 * 3_600_000,
+            count,
+        })
+        .collect();
     Row {
         href: format!("/issues/{}", issue.id),
+        group_href: ListQuery::for_group(&issue.log_group),
         title: issue.title.clone(),
         kind: issue.kind.clone(),
         log_group: issue.log_group.clone(),
         status: issue.status.as_str(),
         count: format::count(issue.count),
         last: Time::at(issue.last_seen),
-        last_ago: format::ago(issue.last_seen, end),
+        last_ago: format::ago(issue.last_seen, as_of),
         first: Time::at(issue.first_seen),
-        spark: chart::spark(hours, end),
+        spark: chart::spark(&hours, at_hour),
         trend,
         trend_title: format!(
             "{} in the last 24 hours, {} in the 24 before",
@@ -277,13 +292,8 @@ pub async fn issue(
     };
     // The chart ends at the newest occurrence in the store, as the list's
     // sparklines do, so both count back from the same hour.
-    let as_of = state
-        .store
-        .issues(StatusFilter::All)
+    let as_of = listing::newest(state.store.as_ref())
         .await?
-        .iter()
-        .map(|i| i.last_seen)
-        .max()
         .unwrap_or(detail.issue.last_seen);
     let facet_link = |name: &str, value: &str| Some(ListQuery::for_field(name, value));
     let options = ViewOptions {

@@ -264,6 +264,16 @@ impl ListQuery {
         .url()
     }
 
+    /// The open issues of one log group.
+    pub fn for_group(group: &str) -> String {
+        ListQuery {
+            log_group: Some(group.to_string()),
+            page: 1,
+            ..ListQuery::default()
+        }
+        .url()
+    }
+
     /// The list of every issue, whatever its status, that carries one value
     /// of one context field: where a facet value on an issue page leads.
     pub fn for_field(name: &str, value: &str) -> String {
