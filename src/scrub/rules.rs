@@ -36,6 +36,9 @@ pub enum Check {
     Always,
     /// Only when this holds for the candidate text.
     If(fn(&str) -> bool),
+    /// Only when this holds for the text from the match's start to the
+    /// candidate, and the candidate.
+    Prose(fn(&str, &str) -> bool),
     /// The regex's group `name` says whether its group `s` is a secret
     /// (see `name_strength`); `q` is a quote closing the name and `op` the
     /// operator, which matter for the comma shape `("X_TOKEN", "value")`.
@@ -58,18 +61,21 @@ pub struct Rule {
 /// Name fragments that may make a name secret; `name_strength` decides.
 macro_rules! name_words {
     () => {
-        "pass|pw|secret|token|key|auth|cred|cookie|session|sig|sas"
+        "pass|pw|secret|token|key|auth|cred|cookie|session|sig|sas|pat"
     };
 }
+/// `pat` as a part only (`GITEA_PAT`, `pat_token`), so `path` does not
+/// wake the rules.
 const NAME_KEYWORDS: &[&str] = &[
     "pass", "pw", "secret", "token", "key", "auth", "cred", "cookie", "session", "sig", "sas",
+    "_pat", "-pat", "pat_", "pat=", "pat:", "pat\"", "pat\\", "pat'",
 ];
 
 /// Value of a named shape: quoted (possibly with escaped quotes, as in a
 /// JSON string inside JSON) or bare up to a delimiter.
 macro_rules! value {
     () => {
-        r#"(?P<s>\\*"[^"\\\r\n]*|\\*'[^'\\\r\n]*|`[^`\r\n]*|[^\s"'`\\,;&<>(){}\[\]]+)"#
+        r#"(?P<s>\\*"[^"\\\r\n]*|\\*'[^'\\\r\n]*|`[^`\r\n]*|[^\s"'`\\,;&<>(){}\[\]]+|[({\[<][^\s"'`\\]+)"#
     };
 }
 
@@ -97,7 +103,8 @@ pub const STRONG_WORDS: &[&str] = &[
 ];
 /// Short words that count only as a whole part: `db_pass`, `pwd`, `sig`
 /// (an Azure SAS signature), but not `passenger`, `design`, `author`.
-pub const STRONG_PARTS: &[&str] = &["pass", "pwd", "pw", "auth", "creds", "sig", "sas"];
+/// `pat` is a personal access token (`AZURE_DEVOPS_PAT`, `GITEA_PAT`).
+pub const STRONG_PARTS: &[&str] = &["pass", "pwd", "pw", "auth", "creds", "sig", "sas", "pat"];
 /// Adjacent parts that name a secret together: `api_key`, `AccessKey`.
 pub const STRONG_PAIRS: &[(&str, &str)] = &[
     ("api", "key"),
@@ -181,6 +188,17 @@ pub const NOT_SECRET_LAST: &[&str] = &[
     "limit",
     "index",
     "hint",
+    // Events and settings about a secret: `AuthFail`, `auth_method`.
+    "fail",
+    "failed",
+    "failure",
+    "failures",
+    "success",
+    "successful",
+    "method",
+    "status",
+    "state",
+    "timeout",
 ];
 
 /// The rule table. Order does not matter: every rule sees the original
@@ -200,17 +218,12 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "aws-session-token",
-        source: "AWS STS session tokens: base64 of a serialized token, prefixes IQoJb3JpZ2luX2 (\\x21\\n\\torigin_), FwoGZXIvYXdzE, FQoGZXIvYXdzE, AgoJb3JpZ2luX2, AQoDYXdzE",
-        keywords: &[
-            "iqojb3jpz2lux2",
-            "fwogzxivyxdze",
-            "fqogzxivyxdze",
-            "agojb3jpz2lux2",
-            "aqodyxdze",
-        ],
-        find: Find::Regex(
-            r"(?:IQoJb3JpZ2luX2|FwoGZXIvYXdzE|FQoGZXIvYXdzE|AgoJb3JpZ2luX2|AQoDYXdzE)[A-Za-z0-9/+%]{20,}=*",
-        ),
+        source: "AWS STS session tokens: base64 of a serialized token, prefixes IQoJb3JpZ2luX2 (\\x21\\n\\torigin_), FwoGZXIvYXdzE, FQoGZXIvYXdzE, FQoDYXdzE (seen in API Gateway logs), AgoJb3JpZ2luX2, AQoDYXdzE",
+        // The serialized token names its issuer (`aws`, base64 `YXdz`) or its
+        // `origin` (`b3JpZ2lu`) within its first bytes, whatever the
+        // version header before it (FQoD, FwoGZXIv, IQoJ, AgoJ, AQoD, ...).
+        keywords: &["yxdze", "b3jpz2lux2"],
+        find: Find::Regex(r"\b[A-Za-z0-9]{4,8}(?:YXdzE|b3JpZ2luX2)[A-Za-z0-9/+]{20,}=*"),
         check: Check::Always,
         example: (
             "ExpiredToken IQoJb3JpZ2luX2VjEEiMIsY5xCGcyF4GefcFUWoA6m1g+Ifxc0nz/CfLWVtwXAlyuOqxqzIP2sfxY7kse3EjDrTeQLZiQ47eU= rejected",
@@ -548,11 +561,11 @@ pub static RULES: &[Rule] = &[
         name: "commerce-token",
         source: "Shopify shpat_/shpca_/shppa_/shpss_ + 32 hex; Square EAAA/sq0atp-/sq0csp-; Facebook EAAC/EAAM; Shippo shippo_live_/test_; EasyPost EZAK/EZTK",
         keywords: &[
-            "shpat_", "shpca_", "shppa_", "shpss_", "eaa", "sq0atp-", "sq0csp-", "shippo_", "ezak",
-            "eztk",
+            "shpat_", "shpca_", "shppa_", "shpss_", "eaa", "sq0atp-", "sq0csp-", "sq0csb-",
+            "shippo_", "ezak", "eztk",
         ],
         find: Find::Regex(
-            r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|\b(?:EAAA|sq0atp-|sq0csp-)[A-Za-z0-9_-]{22,60}|\bEAA[CM][A-Za-z0-9]{100,}|\bshippo_(?:live|test)_[a-fA-F0-9]{40}|\bEZ[AT]K[A-Za-z0-9]{54}",
+            r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|\b(?:EAAA|sq0atp-|sq0csp-|sandbox-sq0csb-)[A-Za-z0-9_-]{22,60}|\bEAA[CM][A-Za-z0-9]{100,}|\bshippo_(?:live|test)_[a-fA-F0-9]{40}|\bEZ[AT]K[A-Za-z0-9]{54}",
         ),
         check: Check::Always,
         example: (
@@ -589,6 +602,53 @@ pub static RULES: &[Rule] = &[
         example: (
             "linear 401 lin_api_bUQosG5aPyZttoKQ2bedBn2ahrq73L5pUxAY1f6G",
             "lin_api_bUQosG5aPyZttoKQ2bedBn2ahrq73L5pUxAY1f6G",
+        ),
+    },
+    Rule {
+        name: "more-prefixed-tokens",
+        source: "TruffleHog detector tests (pkg/detectors/*/..._test.go): Supabase sbp_, Groq gsk_, Replicate r8_, Tailscale tskey-, Pinecone pcsk_, xAI xai-, OpenRouter sk-or-v1-, LangSmith lsv2_, NVIDIA nvapi-, ElevenLabs sk_ + 48 hex, Contentful CFPAT-, LaunchDarkly sdk-/mob- + UUID, Bitbucket ATBB, CircleCI CCIPAT_, Figma figd_, Intercom dG9rOm (base64 'tok:'), 1Password ops_eyJ, Firebase Cloud Messaging :APA91b, Django django-insecure-",
+        keywords: &[
+            "sbp_",
+            "gsk_",
+            "r8_",
+            "tskey-",
+            "pcsk_",
+            "xai-",
+            "sk-or-",
+            "lsv2_",
+            "nvapi-",
+            "sk_",
+            "cfpat-",
+            "sdk-",
+            "mob-",
+            "atbb",
+            "ccipat_",
+            "figd_",
+            "dg9rom",
+            "ops_eyj",
+            ":apa91b",
+            "django-insecure-",
+        ],
+        find: Find::Regex(
+            r"\bsbp_[a-z0-9]{40}|\bgsk_[A-Za-z0-9]{48,}|\br8_[A-Za-z0-9]{37}|\btskey-[a-z]+-[A-Za-z0-9_]+-[A-Za-z0-9_]{16,}|\bpcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{50,}|\bxai-[A-Za-z0-9]{70,}|\bsk-or-v1-[a-f0-9]{64}|\blsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}|\bnvapi-[A-Za-z0-9_-]{60,}|\bsk_[a-f0-9]{48}|\bCFPAT-[A-Za-z0-9_-]{43}|\b(?:sdk|mob)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\b|\bATBB[A-Za-z0-9]{32,}|\bCCIPAT_[A-Za-z0-9]{22}_[a-f0-9]{40}|\bfigd_[A-Za-z0-9_-]{40}|\bdG9rOm[A-Za-z0-9+/]{40,}=*|\bops_eyJ[A-Za-z0-9+/]{100,}=*|[A-Za-z0-9_-]{11}:APA91b[A-Za-z0-9_-]{100,}|\bdjango-insecure-[a-z0-9!@#$%^&*(\-_=+)]{40,50}",
+        ),
+        check: Check::Always,
+        example: (
+            "groq 401 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",
+            "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",
+        ),
+    },
+    Rule {
+        name: "more-prefixed-tokens-common-keywords",
+        source: "TruffleHog detector tests: Airtable pat + 14 + . + 64 hex, Salesforce 00D + 12 + ! + 96, Dropbox sl. + 130+, Notion secret_ + 43 (kept apart: their keywords occur in ordinary words)",
+        keywords: &["pat", "00d", "sl.", "secret_"],
+        find: Find::Regex(
+            r"\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}\b|\b00D[A-Za-z0-9]{12}![A-Za-z0-9._]{80,}|\bsl\.[A-Za-z0-9_.-]{130,}|\bsecret_[A-Za-z0-9]{43}\b",
+        ),
+        check: Check::Always,
+        example: (
+            "airtable 401 patfqpIZBPU6EAt5x.458546d9c77b21f8a98141f2a4039d5626010f19efc16c20d57c4f41d44c8c85",
+            "patfqpIZBPU6EAt5x.458546d9c77b21f8a98141f2a4039d5626010f19efc16c20d57c4f41d44c8c85",
         ),
     },
     Rule {
@@ -743,7 +803,7 @@ pub static RULES: &[Rule] = &[
         find: Find::Regex(
             r#"(?i)\b(?:key|token|secret|password|passwd|passphrase|credentials?|signature|sig|pwd)s?\b(?:[ \t]+[A-Za-z]{1,12}){0,2}?(?:[ \t]*[:=][ \t]*|[ \t]+)\\*["'`]?(?P<s>[A-Za-z]*[0-9+/_.~=!@#$%^&*-][A-Za-z0-9+/_.~=!@#$%^&*%-]{7,})"#,
         ),
-        check: Check::If(detect::looks_random),
+        check: Check::Prose(detect::prose_secret),
         example: (
             "Invalid API key provided: 5f2b7c9e1a2b4c3d9e8f0a1b2c3d4e5f",
             "5f2b7c9e1a2b4c3d9e8f0a1b2c3d4e5f",
@@ -765,18 +825,44 @@ pub static RULES: &[Rule] = &[
         ),
     },
     Rule {
-        name: "named-xml-attribute",
-        source: "XML name/value attribute pairs: <add key=\"Password\" value=\"...\"/> (NuGet, .NET config)",
+        name: "named-pair",
+        source: "name/value pairs that put the secret's name in one field and the secret in the next: XML <add key=\"Password\" value=\"...\"/> (NuGet, .NET config), AWS Batch/ECS environments {\"name\": ..., \"value\": ...}, CloudFormation ParameterKey/ParameterValue, AWS CLI shorthand Name=...,Value=...",
         keywords: NAME_KEYWORDS,
         find: Find::Regex(concat!(
-            r#"(?i:name|key)[ \t]*=[ \t]*\\*["'](?P<name>[A-Za-z0-9_.:-]*(?i:"#,
+            r#"(?i:name|key)\\*["']?[ \t]*[:=][ \t]*\\*["']?(?P<name>[A-Za-z0-9_.:-]*(?i:"#,
             name_words!(),
-            r#")[A-Za-z0-9_.:-]*)\\*["'][ \t]+(?i:value)[ \t]*=[ \t]*(?P<s>\\*"[^"\\\r\n]*|\\*'[^'\\\r\n]*)"#
+            r#")[A-Za-z0-9_.:-]*)\\*["']?[ \t]*,?[ \t]*\\*["']?[A-Za-z]*(?i:value)\\*["']?[ \t]*[:=][ \t]*(?P<s>\\*"[^"\\\r\n]*|\\*'[^'\\\r\n]*|[^\s"'\\,;&<>(){}\[\]]+)"#
         )),
         check: Check::Named,
         example: (
-            r#"<add key="ClearTextPassword" value="nU7#kd93Lq" />"#,
+            r#"SubmitJob failed: {"environment":[{"name":"DB_PASSWORD","value":"nU7#kd93Lq"}]}"#,
             "nU7#kd93Lq",
+        ),
+    },
+    Rule {
+        name: "oracle-user-password",
+        source: "Oracle JDBC thin and EZConnect URLs, sqlplus: user/password@host (docs.oracle.com, JDBC Developer's Guide, data sources and URLs)",
+        keywords: &["jdbc:oracle:", "sqlplus"],
+        find: Find::Regex(
+            r#"(?:jdbc:oracle:(?:thin|oci8?):|sqlplus[ \t]+(?:-[A-Za-z]+[ \t]+)*)[A-Za-z0-9_$#.]+/(?P<s>[^@\s"'/]+)@"#,
+        ),
+        check: Check::Always,
+        example: (
+            "SQLRecoverableException: IO Error, url=jdbc:oracle:thin:billing/Xq7vLp2RmK9sWd4T@//db.internal:1521/ORCLPDB1",
+            "Xq7vLp2RmK9sWd4T",
+        ),
+    },
+    Rule {
+        name: "url-code",
+        source: "Azure Functions keys (?code=, learn.microsoft.com: function access keys) and OAuth 2.0 authorization codes (RFC 6749 4.1.2) in URL queries, also percent-encoded",
+        keywords: &["code=", "code%3d"],
+        find: Find::Regex(
+            r"(?:[?&]|%3[Ff]|%26)code(?:=|%3[Dd])(?P<s>[A-Za-z0-9_.~+/=-]{20,}(?:%3[Dd])*)",
+        ),
+        check: Check::If(detect::looks_random),
+        example: (
+            "POST https://billing-fn.azurewebsites.net/api/ExportHook?code=pX9v2Lq7Tz4mK8rW1cYb6NfHs3Jd0QeAu5GiVo_kE-lMxRt9Zn2Bw== 500",
+            "pX9v2Lq7Tz4mK8rW1cYb6NfHs3Jd0QeAu5GiVo_kE-lMxRt9Zn2Bw",
         ),
     },
     Rule {
