@@ -43,9 +43,8 @@ struct Held {
     secret: String,
 }
 
-fn held_out() -> Vec<Held> {
-    include_str!("secrets/holdout.tsv")
-        .lines()
+fn held_out(tsv: &'static str) -> Vec<Held> {
+    tsv.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
@@ -438,6 +437,124 @@ const SHAPES: &[Shape] = &[
     },
 ];
 
+/// Shapes of the second held-out set (`holdout2.tsv`), written after the
+/// rules were fixed for the first, and found in neither earlier set.
+const SHAPES2: &[Shape] = &[
+    Shape {
+        name: "go http.Header",
+        source: "https://pkg.go.dev/net/http#Header",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "level=error msg=\"request failed\" headers=\"map[Accept:[application/json] {}:[{s}] User-Agent:[Go-http-client/1.1]]\"",
+                n.header
+            )))
+        },
+    },
+    Shape {
+        name: "php var_dump",
+        source: "https://www.php.net/manual/en/function.var-dump.php",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "PHP Warning:  config rejected\narray(2) {{\n  [\"host\"]=>\n  string(11) \"db.internal\"\n  [\"{}\"]=>\n  string({}) \"{s}\"\n}}",
+                n.snake,
+                s.len()
+            )))
+        },
+    },
+    Shape {
+        name: "spring boot failure analysis",
+        source: "https://docs.spring.io/spring-boot/how-to/application.html#howto.application.failure-analyzer",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "***************************\nAPPLICATION FAILED TO START\n***************************\n\nDescription:\n\nFailed to bind properties under 'billing.{0}' to java.lang.String:\n\n    Property: billing.{0}\n    Value: \"{s}\"\n    Origin: System Environment Property \"BILLING_{1}\"\n    Reason: failed to convert",
+                n.snake.replace('_', "-"),
+                n.upper
+            )))
+        },
+    },
+    Shape {
+        name: "azure cli appsettings",
+        source: "https://learn.microsoft.com/en-us/cli/azure/webapp/config/appsettings",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "ERROR: deployment failed; current settings: [{{\"name\": \"{}\", \"slotSetting\": false, \"value\": {}}}]",
+                n.upper,
+                json(s)
+            )))
+        },
+    },
+    Shape {
+        name: "node rawHeaders",
+        source: "https://nodejs.org/api/http.html#messagerawheaders",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "Error: upstream 401\n  rawHeaders: [\n    'Host',\n    'api.example.com',\n    '{}',\n    '{s}',\n    'Accept',\n    '*/*'\n  ],",
+                n.header
+            )))
+        },
+    },
+    Shape {
+        name: "kubernetes secret block scalar",
+        source: "https://kubernetes.io/docs/concepts/configuration/secret/",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "error: error validating \"secret.yaml\": unknown field \"strngData\"\napiVersion: v1\nkind: Secret\nstringData:\n  {}: |\n    {s}\n  region: us-east-1",
+                n.snake
+            )))
+        },
+    },
+    Shape {
+        name: "systemd Environment=",
+        source: "https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "systemd[1]: billing.service: Main process exited, code=exited, status=1/FAILURE; Environment=\"{}={s}\" \"AWS_REGION=us-east-1\"",
+                n.upper
+            )))
+        },
+    },
+    Shape {
+        name: "ruby hash inspect",
+        source: "https://docs.ruby-lang.org/en/3.3/Hash.html#method-i-inspect",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "ArgumentError: bad config {{\"region\"=>\"us-east-1\", \"{}\"=>\"{s}\"}}",
+                n.snake
+            )))
+        },
+    },
+    Shape {
+        name: "python http.client debug bytes",
+        source: "https://docs.python.org/3/library/http.client.html#http.client.HTTPConnection.set_debuglevel",
+        named: true,
+        plant: |n, s, _| {
+            Some(Planting::Line(format!(
+                "send: b'POST /v1/charges HTTP/1.1\\r\\nHost: api.example.com\\r\\n{}: {s}\\r\\nContent-Length: 0\\r\\n\\r\\n'",
+                n.header
+            )))
+        },
+    },
+    Shape {
+        name: "unnamed in a JSON list",
+        source: "https://datatracker.ietf.org/doc/html/rfc7807",
+        named: false,
+        plant: |_, s, _| {
+            Some(Planting::Line(format!(
+                "{{\"status\":403,\"errors\":[\"credential {} was revoked\"]}}",
+                json(s).trim_matches('"')
+            )))
+        },
+    },
+];
+
 /// Every string faultline keeps of a planting, joined.
 fn scrubbed(planting: Planting) -> String {
     let whole = |o: &Occurrence| {
@@ -544,14 +661,14 @@ fn survives(secret: &str, text: &str) -> bool {
         })
 }
 
-#[test]
-fn held_out_secrets_do_not_survive() {
-    let items = held_out();
+/// Plants every item in every shape that fits it, prints the rates, and
+/// returns (plantings, survivors).
+fn measure(set: &str, items: &[Held], shapes: &[Shape]) -> (usize, usize) {
     let (mut total, mut survivors) = (0, Vec::new());
-    let mut by_shape = vec![(0usize, 0usize); SHAPES.len()];
+    let mut by_shape = vec![(0usize, 0usize); shapes.len()];
     for (i, item) in items.iter().enumerate() {
         let names = spell(item.name);
-        for (k, shape) in SHAPES.iter().enumerate() {
+        for (k, shape) in shapes.iter().enumerate() {
             if !shape.named && !item.distinct {
                 continue;
             }
@@ -572,19 +689,17 @@ fn held_out_secrets_do_not_survive() {
             }
         }
     }
-    let formats = {
-        let mut f: Vec<&str> = items.iter().map(|i| i.format).collect();
-        f.dedup();
-        f.len()
-    };
+    let mut formats: Vec<&str> = items.iter().map(|i| i.format).collect();
+    formats.dedup();
     println!(
-        "held-out: {} secrets ({formats} formats) in {} shapes = {total} plantings; survived: {} ({:.2}%)",
+        "{set}: {} secrets ({} formats) in {} shapes = {total} plantings; survived: {} ({:.2}%)",
         items.len(),
-        SHAPES.len(),
+        formats.len(),
+        shapes.len(),
         survivors.len(),
-        100.0 * survivors.len() as f64 / total as f64
+        100.0 * survivors.len() as f64 / total.max(1) as f64
     );
-    for (shape, (n, lost)) in SHAPES.iter().zip(&by_shape) {
+    for (shape, (n, lost)) in shapes.iter().zip(&by_shape) {
         println!(
             "  {:<40} {lost:>4} of {n:>4}   ({})",
             shape.name, shape.source
@@ -593,10 +708,26 @@ fn held_out_secrets_do_not_survive() {
     for s in &survivors {
         println!("  survived: {s}");
     }
+    (total, survivors.len())
+}
+
+#[test]
+fn held_out_secrets_do_not_survive() {
+    let items = held_out(include_str!("secrets/holdout.tsv"));
+    let (total, survived) = measure("held-out", &items, SHAPES);
     assert!(
-        survivors.len() * 100 <= total,
-        "{} of {total} held-out plantings survived",
-        survivors.len()
+        survived * 100 <= total,
+        "{survived} of {total} held-out plantings survived"
+    );
+}
+
+#[test]
+fn second_held_out_secrets_do_not_survive() {
+    let items = held_out(include_str!("secrets/holdout2.tsv"));
+    let (total, survived) = measure("held-out 2", &items, SHAPES2);
+    assert!(
+        survived * 100 <= total,
+        "{survived} of {total} second held-out plantings survived"
     );
 }
 

@@ -161,6 +161,18 @@ pub fn is_word_or_number(v: &str) -> bool {
     letters || dotted || hex_number || object
 }
 
+/// The next line's content, and where it starts, when `value` (at `start`
+/// in `text`) opens a YAML block scalar (`|`, `>-`, ...) at the end of its
+/// line.
+pub fn block_scalar<'t>(text: &'t str, start: usize, value: &str) -> Option<(usize, &'t str)> {
+    let indicator = matches!(value, "|" | "|-" | "|+" | ">" | ">-" | ">+");
+    let rest = text.get(start + value.len()..)?;
+    let rest = rest.strip_prefix('\r').unwrap_or(rest).strip_prefix('\n')?;
+    let indent = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    let line = rest[indent..].split(['\r', '\n']).next()?.trim_end();
+    (indicator && indent > 0 && !line.is_empty()).then(|| (text.len() - rest.len() + indent, line))
+}
+
 /// Where an unquoted secret that starts at `text[..end]` ends: at white
 /// space, a quote or a backslash, or at a `,` `;` `&` that starts the next
 /// pair (`;Encrypt=True`, `&sslmode=`, `, user=`) or the end of the text;

@@ -276,8 +276,13 @@ fn named(caps: &Captures<'_>, text: &str) -> Option<Range<usize>> {
     let inner = if quoted { &unescaped[1..] } else { unescaped };
     let inner = inner.trim_end();
     let start = value.start() + (value.as_str().len() - unescaped.len()) + usize::from(quoted);
+    // A YAML block scalar (`password: |`) holds its value on the next line.
+    let (start, inner) = match detect::block_scalar(text, start, inner) {
+        Some(line) => line,
+        None => (start, inner),
+    };
     // `("X_TOKEN", "value")` is an assignment; `token, retrying` is prose.
-    let comma = op == ",";
+    let comma = op.starts_with(',');
     if comma && !(quoted && caps.name("q").is_some()) {
         return None;
     }
@@ -566,6 +571,33 @@ mod tests {
                 "X-Amz-Security-Token=FQoDYXdzEFwaDGofJ9VVSGQYuP/UVSLBA91q87E4TLozAZSbSsu2ymVvzvt39uCp6J0BqN6jAOm7j",
                 "FQoDYXdzEFwaDGofJ9VVSGQYuP",
                 "X-Amz",
+            ),
+            // The value a field or a line after its name (the second
+            // held-out set).
+            (
+                "array(1) {\n  [\"fb_secret_key\"]=>\n  string(16) \"Zx9mQ2pLw7Tr4Kv8\"\n}",
+                "Zx9mQ2pLw7Tr4Kv8",
+                "fb_secret_key",
+            ),
+            (
+                "    Property: billing.slack-signing-secret\n    Value: \"8e562dc49c0cec3b\"\n    Origin: env",
+                "8e562dc49c0cec3b",
+                "Origin",
+            ),
+            (
+                r#"[{"name": "OKTA_CLIENT_SECRET", "slotSetting": false, "value": "2uRDn9mNjtxfe8TE"}]"#,
+                "2uRDn9mNjtxfe8TE",
+                "slotSetting",
+            ),
+            (
+                "  rawHeaders: [\n    'X-Api-Key',\n    'Qm9v7Xr2Lp8Tz4Kw',\n    'Accept',",
+                "Qm9v7Xr2Lp8Tz4Kw",
+                "Accept",
+            ),
+            (
+                "stringData:\n  smtp_password: |\n    Bv2I88F1ybA0mBVP\n  region: us-east-1",
+                "Bv2I88F1ybA0mBVP",
+                "region",
             ),
         ];
         for (text, secret, kept) in cases {

@@ -606,7 +606,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "more-prefixed-tokens",
-        source: "TruffleHog detector tests (pkg/detectors/*/..._test.go): Supabase sbp_, Groq gsk_, Replicate r8_, Tailscale tskey-, Pinecone pcsk_, xAI xai-, OpenRouter sk-or-v1-, LangSmith lsv2_, NVIDIA nvapi-, ElevenLabs sk_ + 48 hex, Contentful CFPAT-, LaunchDarkly sdk-/mob- + UUID, Bitbucket ATBB, CircleCI CCIPAT_, Figma figd_, Intercom dG9rOm (base64 'tok:'), 1Password ops_eyJ, Firebase Cloud Messaging :APA91b, Django django-insecure-",
+        source: "TruffleHog detector tests (pkg/detectors/*/..._test.go): Supabase sbp_, Groq gsk_, Replicate r8_, Tailscale tskey-, Pinecone pcsk_, xAI xai-, OpenRouter sk-or-v1-, LangSmith lsv2_, NVIDIA nvapi-, ElevenLabs sk_ + 48 hex, Contentful CFPAT-, LaunchDarkly sdk-/mob- + UUID, Bitbucket ATBB, CircleCI CCIPAT_, Figma figd_, Intercom dG9rOm (base64 'tok:'), 1Password ops_eyJ, Firebase Cloud Messaging :APA91b, Django django-insecure-; Horusec's leak samples: Amazon MWS amzn.mws. + UUID, Braintree access_token$production$",
         keywords: &[
             "sbp_",
             "gsk_",
@@ -628,9 +628,11 @@ pub static RULES: &[Rule] = &[
             "ops_eyj",
             ":apa91b",
             "django-insecure-",
+            "amzn.mws.",
+            "access_token$",
         ],
         find: Find::Regex(
-            r"\bsbp_[a-z0-9]{40}|\bgsk_[A-Za-z0-9]{48,}|\br8_[A-Za-z0-9]{37}|\btskey-[a-z]+-[A-Za-z0-9_]+-[A-Za-z0-9_]{16,}|\bpcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{50,}|\bxai-[A-Za-z0-9]{70,}|\bsk-or-v1-[a-f0-9]{64}|\blsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}|\bnvapi-[A-Za-z0-9_-]{60,}|\bsk_[a-f0-9]{48}|\bCFPAT-[A-Za-z0-9_-]{43}|\b(?:sdk|mob)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\b|\bATBB[A-Za-z0-9]{32,}|\bCCIPAT_[A-Za-z0-9]{22}_[a-f0-9]{40}|\bfigd_[A-Za-z0-9_-]{40}|\bdG9rOm[A-Za-z0-9+/]{40,}=*|\bops_eyJ[A-Za-z0-9+/]{100,}=*|[A-Za-z0-9_-]{11}:APA91b[A-Za-z0-9_-]{100,}|\bdjango-insecure-[a-z0-9!@#$%^&*(\-_=+)]{40,50}",
+            r"\bamzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\baccess_token\$(?:production|sandbox)\$[0-9a-z]{16}\$[0-9a-f]{32}|\bsbp_[a-z0-9]{40}|\bgsk_[A-Za-z0-9]{48,}|\br8_[A-Za-z0-9]{37}|\btskey-[a-z]+-[A-Za-z0-9_]+-[A-Za-z0-9_]{16,}|\bpcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{50,}|\bxai-[A-Za-z0-9]{70,}|\bsk-or-v1-[a-f0-9]{64}|\blsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}|\bnvapi-[A-Za-z0-9_-]{60,}|\bsk_[a-f0-9]{48}|\bCFPAT-[A-Za-z0-9_-]{43}|\b(?:sdk|mob)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\b|\bATBB[A-Za-z0-9]{32,}|\bCCIPAT_[A-Za-z0-9]{22}_[a-f0-9]{40}|\bfigd_[A-Za-z0-9_-]{40}|\bdG9rOm[A-Za-z0-9+/]{40,}=*|\bops_eyJ[A-Za-z0-9+/]{100,}=*|[A-Za-z0-9_-]{11}:APA91b[A-Za-z0-9_-]{100,}|\bdjango-insecure-[a-z0-9!@#$%^&*(\-_=+)]{40,50}",
         ),
         check: Check::Always,
         example: (
@@ -773,12 +775,12 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "named-value",
-        source: "assignments to secret-sounding names: = : := ::= ?= .= => , (quoted name), JSON, YAML, INI, properties, env, Go, Java, Kotlin, PHP, Python, query strings, escaped JSON",
+        source: "assignments to secret-sounding names: = : := ::= ?= .= => , (quoted name, also a list's next line: Node's rawHeaders), JSON, YAML (also block scalars), INI, properties, env, Go, Java, Kotlin, PHP (also var_dump), Python, query strings, escaped JSON",
         keywords: NAME_KEYWORDS,
         find: Find::Regex(concat!(
             r"(?P<name>[A-Za-z0-9_.$-]*(?i:",
             name_words!(),
-            r#")[A-Za-z0-9_.-]*)(?P<q>\\*["'`])?(?:[ \t]*:?[ \t]*(?:string|String|str|&str|\[\]byte|SecureString))?[ \t]*(?P<op>:{1,3}=|\?=|\.=|=>|==?|:|,)[ \t]*"#,
+            r#")[A-Za-z0-9_.-]*)(?P<q>\\*["'`])?(?:[ \t]*:?[ \t]*(?:string|String|str|&str|\[\]byte|SecureString))?[ \t]*\]?[ \t]*(?P<op>:{1,3}=|\?=|\.=|=>(?:[ \t]*\r?\n[ \t]*(?:string|int|float)\([0-9]+\))?|==?|:|,(?:[ \t]*\r?\n)?)[ \t]*"#,
             value!()
         )),
         check: Check::Named,
@@ -826,12 +828,12 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         name: "named-pair",
-        source: "name/value pairs that put the secret's name in one field and the secret in the next: XML <add key=\"Password\" value=\"...\"/> (NuGet, .NET config), AWS Batch/ECS environments {\"name\": ..., \"value\": ...}, CloudFormation ParameterKey/ParameterValue, AWS CLI shorthand Name=...,Value=...",
+        source: "name/value pairs that put the secret's name in one field and the secret in a later one: XML <add key=\"Password\" value=\"...\"/> (NuGet, .NET config), AWS Batch/ECS environments {\"name\": ..., \"value\": ...}, Azure CLI app settings (a field between), CloudFormation ParameterKey/ParameterValue, AWS CLI shorthand Name=...,Value=..., Spring Boot's Property:/Value: lines",
         keywords: NAME_KEYWORDS,
         find: Find::Regex(concat!(
-            r#"(?i:name|key)\\*["']?[ \t]*[:=][ \t]*\\*["']?(?P<name>[A-Za-z0-9_.:-]*(?i:"#,
+            r#"(?i:name|key|property)\\*["']?[ \t]*[:=][ \t]*\\*["']?(?P<name>[A-Za-z0-9_.:-]*(?i:"#,
             name_words!(),
-            r#")[A-Za-z0-9_.:-]*)\\*["']?[ \t]*,?[ \t]*\\*["']?[A-Za-z]*(?i:value)\\*["']?[ \t]*[:=][ \t]*(?P<s>\\*"[^"\\\r\n]*|\\*'[^'\\\r\n]*|[^\s"'\\,;&<>(){}\[\]]+)"#
+            r#")[A-Za-z0-9_.:-]*)\\*["']?[ \t]*,?\s*(?:\\*"[A-Za-z_]+\\*"[ \t]*:[ \t]*(?:true|false|null|-?[0-9]+|\\*"[^"\\\r\n]{0,60}\\*")[ \t]*,[ \t]*){0,3}\\*["']?[A-Za-z]*(?i:value)\\*["']?[ \t]*[:=][ \t]*(?P<s>\\*"[^"\\\r\n]*|\\*'[^'\\\r\n]*|[^\s"'\\,;&<>(){}\[\]]+)"#
         )),
         check: Check::Named,
         example: (
