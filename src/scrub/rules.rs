@@ -64,11 +64,11 @@ macro_rules! name_words {
         "pass|pw|secret|token|key|auth|cred|cookie|session|sig|sas|pat"
     };
 }
-/// `pat` as a part only (`GITEA_PAT`, `pat_token`), so `path` does not
-/// wake the rules.
+/// `pat` only where it ends a name (`GITEA_PAT=`, `"giteaPat":`), so
+/// `file_path` and `pattern` do not wake the rules.
 const NAME_KEYWORDS: &[&str] = &[
     "pass", "pw", "secret", "token", "key", "auth", "cred", "cookie", "session", "sig", "sas",
-    "_pat", "-pat", "pat_", "pat=", "pat:", "pat\"", "pat\\", "pat'",
+    "pat=", "pat:", "pat\"", "pat\\", "pat'", "pat ",
 ];
 
 /// Value of a named shape: quoted (possibly with escaped quotes, as in a
