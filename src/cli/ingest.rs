@@ -136,7 +136,10 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
             }
         }
     }
-    let broken = checked.iter().filter(|c| matches!(c, Checked::Broken)).count();
+    let broken = checked
+        .iter()
+        .filter(|c| matches!(c, Checked::Broken))
+        .count();
     if broken > 0 && !args.skip_invalid {
         eprintln!(
             "faultline: {broken} of {} inputs could not be read; nothing was recorded (--skip-invalid records the others)",
