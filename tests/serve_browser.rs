@@ -83,6 +83,7 @@ fn store_with_environments(dir: &Path) {
 }
 
 async fn click_link(b: &Browser, text: &str) {
+    let from = b.client.current_url().await.unwrap().to_string();
     b.client
         .find(Locator::LinkText(text))
         .await
@@ -90,6 +91,22 @@ async fn click_link(b: &Browser, text: &str) {
         .click()
         .await
         .unwrap();
+    left(b, &from).await;
+}
+
+/// Waits until the browser has left the page at `from`. A click or a
+/// submit returns once the request is sent, not once the next page is
+/// shown: reading at once met the old page, or its elements going stale
+/// while it was replaced (CI failed on both).
+async fn left(b: &Browser, from: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while b.client.current_url().await.unwrap().as_str() == from {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser never left {from}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 async fn list_titles(b: &Browser) -> Vec<String> {
@@ -137,7 +154,9 @@ async fn a_person_filters_drills_down_and_resolves() {
     let form = b.client.form(Locator::Css("form.filters")).await.unwrap();
     form.set_by_name("field", "environment").await.unwrap();
     form.set_by_name("value", "prod").await.unwrap();
+    let from = b.client.current_url().await.unwrap().to_string();
     form.submit().await.unwrap();
+    left(&b, &from).await;
     assert_eq!(
         list_titles(&b).await,
         [
