@@ -94,6 +94,7 @@ async fn main() {
             issues: (b * PER_BATCH..((b + 1) * PER_BATCH).min(issues))
                 .map(delta)
                 .collect(),
+            runs: Vec::new(),
         })
         .collect();
     let policy = Policy {

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Writes events/*.json: Lambda inputs as CloudWatch Logs delivers them.
+"""Writes events/*.json: Lambda inputs as CloudWatch Logs and EventBridge
+deliver them.
 
-Each file is {"awslogs":{"data": base64(gzip(DATA_MESSAGE))}}, usable with
+Most files are {"awslogs":{"data": base64(gzip(DATA_MESSAGE))}}, usable with
 `faultline ingest`, `cargo lambda invoke --data-file` and `sam local invoke -e`.
 The messages below are written for this project in the shapes that AWS
 runtimes and common loggers produce (see ../shared/AWS-FACTS.md section 3).
+The eventbridge-*.json files are job events (Step Functions, AWS Batch, ECS)
+in the shapes the services' guides document, about the runs the log samples
+belong to, and a schedule's tick.
 Output is deterministic (fixed ids, timestamps and gzip mtime), so rerunning
 this script changes nothing unless the definitions change.
 
@@ -182,6 +186,80 @@ EVENTS = {
 }
 
 
+# Job events about the runs of the samples above: the Step Functions
+# execution of step-functions.json, the AWS Batch job whose attempt logged
+# batch-split-traceback.json, and the ECS task of structured-loggers.json.
+# Shapes from the Step Functions developer guide ("EventBridge events"), the
+# AWS Batch user guide ("Job state change events") and the ECS developer
+# guide ("Task state change events"); values written for this project.
+SFN_EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:nightly-export:run-2025-11-23"
+BATCH_JOB = "8d3c7e5a-1f2b-4c6d-9e8f-0a1b2c3d4e5f"
+BATCH_TASK = "6a7b8c9d0e1f42a3b4c5d6e7f8091a2b"
+ECS_TASK = "4f5e6d7c8b9a0f1e2d3c4b5a69788796"
+
+
+def eventbridge(event_id, detail_type, source, time, resources, detail):
+    return {"version": "0", "id": event_id, "detail-type": detail_type, "source": source, "account": ACCOUNT,
+            "time": time, "region": "eu-west-1", "resources": resources, "detail": detail}
+
+
+JOB_EVENTS = {
+    "eventbridge-sfn-execution-failed": eventbridge(
+        "b7d1c9e2-4a3f-5e6d-8c7b-9a0f1e2d3c4b", "Step Functions Execution Status Change", "aws.states",
+        "2025-11-23T18:21:02Z", [SFN_EXECUTION],
+        {"executionArn": SFN_EXECUTION, "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:nightly-export",
+         "name": "run-2025-11-23", "status": "FAILED", "startDate": 1763900460000, "stopDate": 1763900462000,
+         "input": "{}", "inputDetails": {"included": True}, "output": None, "outputDetails": None,
+         "error": "States.TaskFailed", "cause": "see TaskFailed"}),
+    "eventbridge-batch-job-succeeded": eventbridge(
+        "c8f9c4b5-76e5-d76a-f980-7011e206042b", "Batch Job State Change", "aws.batch", "2025-11-23T20:26:00Z",
+        [f"arn:aws:batch:eu-west-1:{ACCOUNT}:job/{BATCH_JOB}"],
+        {"jobArn": f"arn:aws:batch:eu-west-1:{ACCOUNT}:job/{BATCH_JOB}", "jobName": "nightly-reindex-2025-11-23",
+         "jobId": BATCH_JOB, "jobQueue": f"arn:aws:batch:eu-west-1:{ACCOUNT}:job-queue/nightly", "status": "SUCCEEDED",
+         "attempts": [
+             {"container": {"containerInstanceArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:container-instance/AWSBatch-nightly-ce/0c1d2e3f",
+                            "taskArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/AWSBatch-nightly-ce/{BATCH_TASK}",
+                            "exitCode": 1, "logStreamName": f"nightly-reindex/default/{BATCH_TASK}", "networkInterfaces": []},
+              "startedAt": 1763914980000, "stoppedAt": 1763915012000, "statusReason": "Essential container in task exited"},
+             {"container": {"containerInstanceArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:container-instance/AWSBatch-nightly-ce/0c1d2e3f",
+                            "taskArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/AWSBatch-nightly-ce/7b8c9d0e1f2a43b4c5d6e7f8091a2b3c",
+                            "exitCode": 0, "logStreamName": "nightly-reindex/default/7b8c9d0e1f2a43b4c5d6e7f8091a2b3c", "networkInterfaces": []},
+              "startedAt": 1763915100000, "stoppedAt": 1763915160000, "statusReason": "Essential container in task exited"}],
+         "createdAt": 1763914900000, "retryStrategy": {"attempts": 2, "evaluateOnExit": []}, "startedAt": 1763914980000,
+         "stoppedAt": 1763915160000, "statusReason": "Essential container in task exited", "dependsOn": [],
+         "jobDefinition": f"arn:aws:batch:eu-west-1:{ACCOUNT}:job-definition/nightly-reindex:4", "parameters": {},
+         "container": {"image": f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/reindex:2025.11", "command": ["python", "reindex.py"],
+                       "exitCode": 0, "logStreamName": "nightly-reindex/default/7b8c9d0e1f2a43b4c5d6e7f8091a2b3c",
+                       "taskArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/AWSBatch-nightly-ce/7b8c9d0e1f2a43b4c5d6e7f8091a2b3c",
+                       "volumes": [], "environment": [], "mountPoints": [], "ulimits": [], "networkInterfaces": [],
+                       "resourceRequirements": [{"value": "2", "type": "VCPU"}, {"value": "4096", "type": "MEMORY"}], "secrets": []},
+         "tags": {"resourceArn": f"arn:aws:batch:eu-west-1:{ACCOUNT}:job/{BATCH_JOB}"}, "propagateTags": False,
+         "platformCapabilities": []}),
+    "eventbridge-ecs-task-stopped": eventbridge(
+        "3317b2af-7005-947d-b652-f55e762e571a", "ECS Task State Change", "aws.ecs", "2025-11-23T22:23:00Z",
+        [f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/catalog/{ECS_TASK}"],
+        {"attachments": [], "availabilityZone": "eu-west-1b", "clusterArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:cluster/catalog",
+         "containers": [{"containerArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:container/catalog/{ECS_TASK}/5e1c7a2b",
+                         "exitCode": 1, "lastStatus": "STOPPED", "name": "app",
+                         "image": f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/catalog-sync:41",
+                         "taskArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/catalog/{ECS_TASK}", "networkInterfaces": [], "cpu": "0"}],
+         "createdAt": "2025-11-23T22:21:50.102Z", "launchType": "FARGATE", "cpu": "256", "memory": "512",
+         "desiredStatus": "STOPPED", "group": "family:catalog-sync", "lastStatus": "STOPPED",
+         "overrides": {"containerOverrides": [{"name": "app"}]}, "connectivity": "CONNECTED",
+         "connectivityAt": "2025-11-23T22:21:55.000Z", "pullStartedAt": "2025-11-23T22:21:56.000Z",
+         "startedAt": "2025-11-23T22:21:59.000Z", "pullStoppedAt": "2025-11-23T22:21:58.500Z",
+         "stoppedAt": "2025-11-23T22:22:10.000Z", "stopCode": "EssentialContainerExited",
+         "stoppedReason": "Essential container in task exited", "updatedAt": "2025-11-23T22:22:10.000Z",
+         "taskArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/catalog/{ECS_TASK}",
+         "taskDefinitionArn": f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task-definition/catalog-sync:41", "version": 5,
+         "platformVersion": "1.4.0"}),
+    # EventBridge Scheduler's tick: the Lambda settles runs and sends what is due.
+    "eventbridge-scheduled": eventbridge(
+        "89d1a02d-5ec7-412e-82f5-13505f849b41", "Scheduled Event", "aws.events", "2025-11-24T00:00:00Z",
+        [f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/faultline-settle-runs"], {}),
+}
+
+
 def data_message(index, name, spec):
     # Batches two hours apart, events 37 s apart: a day of activity, so the
     # listing's sparkline and the timeline have something to show.
@@ -223,7 +301,12 @@ def main():
     with open(os.path.join(out_dir, "control-message.json"), "w") as fh:
         json.dump(lambda_input(control), fh, indent=2)
         fh.write("\n")
-    print(f"wrote {len(EVENTS) + 1} events to {os.path.normpath(out_dir)}", file=sys.stderr)
+    for name, event in JOB_EVENTS.items():
+        with open(os.path.join(out_dir, f"{name}.json"), "w") as fh:
+            json.dump(event, fh, indent=2)
+            fh.write("\n")
+    count = len(EVENTS) + 1 + len(JOB_EVENTS)
+    print(f"wrote {count} events to {os.path.normpath(out_dir)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ use crate::limits::{
 use crate::model::{
     BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Occurrence, Sample, hour_of,
 };
+use crate::runs::BatchRuns;
 
 /// One error of a batch, ready to be counted: which event it came from, the
 /// issue key it was given, and the (already scrubbed) occurrence.
@@ -28,11 +29,17 @@ pub struct Keyed {
     pub occurrence: Occurrence,
 }
 
-/// Folds the keyed errors of a decoded batch into one delta per issue.
+/// Folds the keyed errors of a decoded batch into one delta per issue, and
+/// counts each in the run its event belongs to (`runs`, from
+/// [`crate::runs::identify`]).
 ///
 /// `errors` must be in event order, each event at most once; the batch gives
 /// the events' ids and timestamps and the stream the facets come from.
-pub fn fold(batch: &LogBatch<'_>, errors: impl IntoIterator<Item = Keyed>) -> BatchSummary {
+pub fn fold(
+    batch: &LogBatch<'_>,
+    errors: impl IntoIterator<Item = Keyed>,
+    mut runs: BatchRuns,
+) -> BatchSummary {
     let stream = stream_facets(batch);
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut issues: Vec<IssueDelta> = Vec::new();
@@ -44,6 +51,7 @@ pub fn fold(batch: &LogBatch<'_>, errors: impl IntoIterator<Item = Keyed>) -> Ba
         occurrence,
     } in errors
     {
+        runs.count(event, &fp);
         let Some(event) = batch.log_events.get(event) else {
             continue;
         };
@@ -104,6 +112,7 @@ pub fn fold(batch: &LogBatch<'_>, errors: impl IntoIterator<Item = Keyed>) -> Ba
         events: batch.log_events.len(),
         errors: count,
         issues,
+        runs: runs.into_deltas(),
     }
 }
 

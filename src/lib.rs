@@ -23,6 +23,7 @@ pub mod notify;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+pub mod runs;
 pub mod sanitize;
 pub mod scrub;
 pub mod serve;

@@ -74,6 +74,7 @@ mod tests {
             events: 100,
             errors: 7,
             issues: Vec::new(),
+            runs: Vec::new(),
         }
     }
 

@@ -69,6 +69,11 @@ pub struct BatchSummary {
     pub errors: usize,
     /// One entry per distinct fingerprint, in order of first appearance.
     pub issues: Vec<IssueDelta>,
+    /// The runs of batch jobs the batch's events belong to, or that a job
+    /// event reports on ([`RunDelta`]); empty when nothing ties the events
+    /// to a run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunDelta>,
 }
 
 /// What one batch adds to one issue.
@@ -487,6 +492,8 @@ pub enum EventType {
     Regression,
     /// An issue crossed the policy's occurrence threshold.
     Threshold,
+    /// A run of a batch job ended: its outcome and the issues it had.
+    RunDigest,
 }
 
 impl EventType {
@@ -495,6 +502,7 @@ impl EventType {
             EventType::NewIssue => "new_issue",
             EventType::Regression => "regression",
             EventType::Threshold => "threshold",
+            EventType::RunDigest => "run_digest",
         }
     }
 
@@ -504,6 +512,7 @@ impl EventType {
             EventType::NewIssue => "new issue",
             EventType::Regression => "regression",
             EventType::Threshold => "threshold",
+            EventType::RunDigest => "run digest",
         }
     }
 }
@@ -519,6 +528,9 @@ pub struct Alert {
     pub log_group: String,
     pub created_at: i64,
     pub issues: Vec<AlertIssue>,
+    /// For a [`EventType::RunDigest`]: the run it reports on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunDigest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -542,4 +554,237 @@ impl Alert {
             .collect::<Vec<_>>()
             .join(",")
     }
+}
+
+// ---- What a run is ------------------------------------------------------------
+
+/// Where faultline learnt about a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunSource {
+    /// A Step Functions execution.
+    StepFunctions,
+    /// An AWS Batch job, array children folded into their parent.
+    Batch,
+    /// An ECS task.
+    Ecs,
+    /// A run id in a log field the user named for the log group.
+    Field,
+}
+
+impl RunSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunSource::StepFunctions => "step_functions",
+            RunSource::Batch => "batch",
+            RunSource::Ecs => "ecs",
+            RunSource::Field => "field",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunSource> {
+        match s {
+            "step_functions" => Some(RunSource::StepFunctions),
+            "batch" => Some(RunSource::Batch),
+            "ecs" => Some(RunSource::Ecs),
+            "field" => Some(RunSource::Field),
+            _ => None,
+        }
+    }
+}
+
+/// How a run ended, or that it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+    #[default]
+    Running,
+    /// It ended without saying how (its log went quiet).
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Aborted => "aborted",
+            Outcome::Running => "running",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "succeeded" => Some(Outcome::Succeeded),
+            "failed" => Some(Outcome::Failed),
+            "timed_out" => Some(Outcome::TimedOut),
+            "aborted" => Some(Outcome::Aborted),
+            "running" => Some(Outcome::Running),
+            "unknown" => Some(Outcome::Unknown),
+            _ => None,
+        }
+    }
+
+    /// Failed, timed out or aborted.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::TimedOut | Outcome::Aborted)
+    }
+}
+
+/// The run id users type: short, derived from the run's key like an issue
+/// id from its fingerprint, so every store and writer agrees on it.
+pub fn run_id(key: &str) -> String {
+    format!("{:012x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()) >> 16)
+}
+
+/// What one batch (of log events, or one job event) says about one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDelta {
+    /// The run's identity: `sfn:EXECUTION_ARN`, `batch:JOB_ID` (the parent
+    /// of an array), `task:ECS_TASK_ID` or `field:LOG_GROUP:VALUE`.
+    pub key: String,
+    pub source: RunSource,
+    /// What the run is a run of: the state machine, the Batch job
+    /// definition, the ECS task family, or the log group. Lifecycles are
+    /// counted in runs of one job.
+    pub job: String,
+    /// How people name this run: the execution or job name, the task id,
+    /// the run id.
+    pub name: String,
+    /// The log group the batch's events came from (empty for job events).
+    pub log_group: String,
+    pub started: Option<i64>,
+    pub ended: Option<(i64, Outcome)>,
+    /// Event time of this run's latest log event in the batch, which keeps
+    /// a run without an end event alive until it has been quiet.
+    pub last_event: Option<i64>,
+    pub errors: u64,
+    /// Errors a successful retry of the same step got past.
+    pub recovered: u64,
+    pub issues: Vec<RunIssueDelta>,
+    /// How many items the run processed, and how many failed, where it
+    /// says.
+    pub items: Option<u64>,
+    pub failed_items: Option<u64>,
+    /// Runs that are part of this one (a Batch job's attempts, known by
+    /// their ECS task as `task:ID` runs) and whether each part recovered:
+    /// `Some(true)` when a later attempt of the same job succeeded.
+    pub parts: Vec<RunPart>,
+}
+
+impl RunDelta {
+    /// A delta that says nothing yet about the run `key`.
+    pub fn new(key: String, source: RunSource, job: String, name: String) -> RunDelta {
+        RunDelta {
+            key,
+            source,
+            job,
+            name,
+            log_group: String::new(),
+            started: None,
+            ended: None,
+            last_event: None,
+            errors: 0,
+            recovered: 0,
+            issues: Vec::new(),
+            items: None,
+            failed_items: None,
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// What one batch adds to one issue within one run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunIssueDelta {
+    pub fingerprint: String,
+    pub count: u64,
+    pub recovered: u64,
+}
+
+/// A run folded into another (see [`RunDelta::parts`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPart {
+    pub key: String,
+    pub recovered: Option<bool>,
+}
+
+/// A run as stored and listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub key: String,
+    pub source: RunSource,
+    pub job: String,
+    pub name: String,
+    pub log_group: String,
+    pub started: Option<i64>,
+    pub ended: Option<i64>,
+    pub outcome: Outcome,
+    /// Event time of its latest log event (0 if none was seen).
+    pub last_event: i64,
+    pub errors: u64,
+    pub recovered: u64,
+    pub items: Option<u64>,
+    pub failed_items: Option<u64>,
+    /// Most occurrences first.
+    pub issues: Vec<RunIssue>,
+    /// When its end was processed: digest sent, lifecycle counted.
+    pub settled_at: Option<i64>,
+}
+
+impl Run {
+    /// Errors that no retry got past.
+    pub fn unrecovered(&self) -> u64 {
+        self.errors.saturating_sub(self.recovered)
+    }
+}
+
+/// One issue within one run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunIssue {
+    pub id: String,
+    pub count: u64,
+    pub recovered: u64,
+    /// The issue was first seen in this run.
+    pub new: bool,
+    /// A resolved issue came back in this run.
+    pub regressed: bool,
+}
+
+/// What a run digest says: the run and its issues, worst news first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDigest {
+    pub run_id: String,
+    pub name: String,
+    pub job: String,
+    pub source: RunSource,
+    pub outcome: Outcome,
+    pub started: Option<i64>,
+    pub ended: Option<i64>,
+    pub errors: u64,
+    pub recovered: u64,
+    pub items: Option<u64>,
+    pub failed_items: Option<u64>,
+    /// New first, then regressions, then by count; at most a bounded number.
+    pub issues: Vec<DigestIssue>,
+    /// Issues of the run left out of `issues`.
+    pub more_issues: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestIssue {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub count: u64,
+    pub recovered: u64,
+    pub new: bool,
+    pub regressed: bool,
 }

@@ -10,12 +10,14 @@
 //! write through [`Pipeline::record`] and nothing else.
 
 use crate::aggregate::{self, Keyed};
+use crate::decode::eventbridge::Event;
 use crate::decode::{self, DecodeError, LogBatch, Naming};
 use crate::model::{BatchSummary, Recorded};
 use crate::notify::Notifier;
 use crate::policy::Policy;
+use crate::runs::RunConfig;
 use crate::store::{Store, StoreError};
-use crate::{extract, fingerprint, scrub};
+use crate::{extract, fingerprint, runs, scrub};
 
 /// How long a claimed alert is reserved for the claimer. Long enough for a
 /// slow SNS call, short enough that an alert whose sender died goes out with
@@ -25,45 +27,83 @@ pub const ALERT_LEASE_MS: i64 = 60_000;
 /// A decoded and summarised input, ready to be recorded.
 #[derive(Debug, Clone)]
 pub enum Prepared {
-    /// A CONTROL_MESSAGE: acknowledged, nothing to record.
+    /// A CONTROL_MESSAGE, or a schedule's tick: acknowledged, nothing to
+    /// record.
     Control,
     Batch(BatchSummary),
 }
 
 /// Decodes and summarises one input. Pure: touches no store.
 pub fn prepare(input: &[u8]) -> Result<Prepared, DecodeError> {
-    prepare_message(&decode::payload(input)?)
+    prepare_with(input, &RunConfig::default())
+}
+
+/// [`prepare`], with the run id and item count fields the policy names
+/// per log group. An EventBridge job event is read as a batch of runs.
+pub fn prepare_with(input: &[u8], runs: &RunConfig) -> Result<Prepared, DecodeError> {
+    if let Some(prepared) = prepare_job_event(input) {
+        return prepared;
+    }
+    prepare_message_with(&decode::payload(input)?, runs)
+}
+
+/// An EventBridge input read as a batch of runs; `None` when the input is
+/// not one. Pure: touches no store.
+pub fn prepare_job_event(input: &[u8]) -> Option<Result<Prepared, DecodeError>> {
+    let event = decode::eventbridge::parse(input)?;
+    Some(event.map(|event| match event {
+        // A schedule's tick only asks to settle runs and send alerts.
+        Event::Scheduled => Prepared::Control,
+        Event::Job(job) => Prepared::Batch(runs::jobevent::summary(&job)),
+    }))
 }
 
 /// Summarises one decompressed DATA_MESSAGE (or CONTROL_MESSAGE), as a
 /// subscription envelope or a Kinesis record carries it once the Lambda has
 /// decoded its data. Pure: touches no store.
 pub fn prepare_message(message: &[u8]) -> Result<Prepared, DecodeError> {
+    prepare_message_with(message, &RunConfig::default())
+}
+
+/// [`prepare_message`], with the run fields the policy names.
+pub fn prepare_message_with(message: &[u8], runs: &RunConfig) -> Result<Prepared, DecodeError> {
     let batch = decode::parse(message)?;
     if batch.is_control() {
         return Ok(Prepared::Control);
     }
-    Ok(Prepared::Batch(summarise(&batch)))
+    Ok(Prepared::Batch(summarise_with(&batch, runs)))
 }
 
 /// Decodes and summarises one whole input of any JSON shape: a Lambda input,
 /// a DATA_MESSAGE, or what `aws logs filter-log-events` and `get-log-events`
 /// print (named by `naming`). Pure: touches no store.
 pub fn prepare_document(input: &[u8], naming: &Naming) -> Result<Vec<Prepared>, DecodeError> {
-    match prepare(input) {
+    prepare_document_with(input, naming, &RunConfig::default())
+}
+
+/// [`prepare_document`], with the run fields the policy names.
+pub fn prepare_document_with(
+    input: &[u8],
+    naming: &Naming,
+    runs: &RunConfig,
+) -> Result<Vec<Prepared>, DecodeError> {
+    match prepare_with(input, runs) {
         Err(DecodeError::UnknownShape) => {}
         other => return other.map(|p| vec![p]),
     }
     let batches = decode::aws_cli::batches(input.trim_ascii(), naming)?;
     Ok(batches
         .iter()
-        .map(|b| Prepared::Batch(summarise(b)))
+        .map(|b| Prepared::Batch(summarise_with(b, runs)))
         .collect())
 }
 
 /// Checks a whole input as [`prepare_document`] reads it, without the
 /// costly stages: decoding is the only one that can fail.
 pub fn check_document(input: &[u8], naming: &Naming) -> Result<(), DecodeError> {
+    if let Some(event) = decode::eventbridge::parse(input) {
+        return event.map(|_| ());
+    }
     match decode::payload(input) {
         Ok(payload) => decode::parse(&payload).map(|_| ()),
         Err(DecodeError::UnknownShape) => {
@@ -76,8 +116,15 @@ pub fn check_document(input: &[u8], naming: &Naming) -> Result<(), DecodeError> 
 /// The pure stages over one decoded batch, in order: extract the errors,
 /// scrub each one whole, fingerprint it, and fold them into one delta per
 /// issue. Scrubbing comes before fingerprinting so that neither the key nor
-/// anything kept can depend on a secret the line carried.
+/// anything kept can depend on a secret the line carried. Beside them, the
+/// runs the events belong to are identified, and each error is counted in
+/// its run.
 pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
+    summarise_with(batch, &RunConfig::default())
+}
+
+/// [`summarise`], with the run fields the policy names.
+pub fn summarise_with(batch: &LogBatch<'_>, runs: &RunConfig) -> BatchSummary {
     let found = extract::extract_events(&batch.log_events);
     let keyed = found
         .into_iter()
@@ -94,7 +141,7 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
                 occurrence,
             })
         });
-    aggregate::fold(batch, keyed)
+    aggregate::fold(batch, keyed, runs::identify(batch, runs))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +178,10 @@ pub struct Pipeline {
     pub notifier: Box<dyn Notifier>,
     pub policy: Policy,
     pub clock: fn() -> i64,
+    /// How long after a run's end it is settled (digest, lifecycle), so
+    /// that the delivery of its last logs can arrive first. The CLI's
+    /// inputs are complete when it records them: 0. The Lambda waits.
+    pub run_settle_ms: i64,
 }
 
 /// Milliseconds since the epoch from the system clock.
@@ -148,7 +199,14 @@ impl Pipeline {
             notifier,
             policy: Policy::default(),
             clock: system_clock,
+            run_settle_ms: 0,
         }
+    }
+
+    /// Settles runs only this long after they ended.
+    pub fn with_run_settle_ms(mut self, ms: i64) -> Pipeline {
+        self.run_settle_ms = ms;
+        self
     }
 
     pub fn with_policy(mut self, policy: Policy) -> Pipeline {
@@ -169,10 +227,15 @@ impl Pipeline {
             .await
     }
 
-    /// Sends every queued alert whose lease is free, marking each sent only
-    /// after the notifier accepted it: at least once, and once in practice.
+    /// Settles the runs that are done (their digests and lifecycle queue
+    /// alerts), then sends every queued alert whose lease is free, marking
+    /// each sent only after the notifier accepted it: at least once, and
+    /// once in practice.
     pub async fn flush_alerts(&self) -> Result<Flushed, StoreError> {
         let now = (self.clock)();
+        self.store
+            .settle_runs(now, self.run_settle_ms, &self.policy)
+            .await?;
         let mut flushed = Flushed::default();
         for alert in self.store.claim_alerts(now, ALERT_LEASE_MS).await? {
             if let Err(e) = self.notifier.send(&alert).await {

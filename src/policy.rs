@@ -22,14 +22,34 @@
 //! count = 100
 //! window_hours = 1
 //! ```
+//!
+//! and, for the runs of batch jobs ([`crate::runs`]):
+//!
+//! ```toml
+//! run_digest = "failed"         # one message when a run ends: failed | always | never
+//! auto_resolve_after_runs = 3   # resolve an issue after 3 consecutive runs of its job without it
+//! alert_after_runs = 2          # hold a new issue's alert until it was in 2 consecutive runs
+//! alert_recovered = false       # alert on new issues a retry got past
+//! run_quiet_minutes = 30        # a run with no end event ends after 30 quiet minutes
+//! run_settle_minutes = 5        # the Lambda waits 5 minutes after a run's end for its last logs
+//!
+//! [run_fields."/aws/lambda/nightly-fanout"]   # a log group (or a prefix ending in *)
+//! id = "run_id"                 # the field holding the run id
+//! items = "items_total"         # how many items the run processed
+//! failed_items = "items_failed" # and how many failed
+//! ```
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Alert, AlertIssue, BatchSummary, EventType, IssueDelta, IssueState, Status, issue_id,
 };
+use crate::runs::RunConfig;
+use crate::runs::RunFields;
+use crate::runs::lifecycle::{DigestMode, RunRules};
 
 /// The alert rules, from a TOML file or the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +60,27 @@ pub struct Policy {
     pub cooldown_minutes: u64,
     pub digest_over: usize,
     pub threshold: Option<Threshold>,
+    /// Which ended runs send a digest.
+    pub run_digest: DigestMode,
+    /// Resolve an open issue once this many consecutive runs of its job did
+    /// not have it.
+    pub auto_resolve_after_runs: Option<u32>,
+    /// Hold a new issue's alert until it has appeared in this many
+    /// consecutive runs of its job.
+    pub alert_after_runs: u32,
+    /// Alert on a new issue even when a retry got past every occurrence.
+    pub alert_recovered: bool,
+    /// A run without an end event (a run id field's, or a container whose
+    /// job events are not subscribed) ends after this many quiet minutes.
+    pub run_quiet_minutes: u64,
+    /// Per log group (or prefix ending in `*`): the fields naming a run and
+    /// its item counts.
+    pub run_fields: BTreeMap<String, RunFields>,
+    /// How long the Lambda waits after a run's end before settling it, so
+    /// that its last logs (CloudWatch Logs delivers within minutes) count.
+    /// `faultline ingest` has all its inputs when it settles, and does not
+    /// wait.
+    pub run_settle_minutes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +105,13 @@ impl Default for Policy {
             cooldown_minutes: 60,
             digest_over: 3,
             threshold: None,
+            run_digest: DigestMode::Failed,
+            auto_resolve_after_runs: None,
+            alert_after_runs: 1,
+            alert_recovered: false,
+            run_quiet_minutes: 30,
+            run_fields: BTreeMap::new(),
+            run_settle_minutes: 5,
         }
     }
 }
@@ -96,7 +144,38 @@ impl Policy {
                 message: "threshold count and window_hours must be at least 1".into(),
             });
         }
+        if policy.alert_after_runs == 0
+            || policy.auto_resolve_after_runs == Some(0)
+            || policy.run_quiet_minutes == 0
+        {
+            return Err(PolicyError::Invalid {
+                path: path.to_string(),
+                message: "alert_after_runs, auto_resolve_after_runs and run_quiet_minutes must be at least 1".into(),
+            });
+        }
         Ok(policy)
+    }
+
+    /// What the policy says about runs, for [`crate::runs::lifecycle`].
+    pub fn run_rules(&self) -> RunRules {
+        RunRules {
+            auto_resolve_after: self.auto_resolve_after_runs,
+            alert_after: self.alert_after_runs.max(1),
+            digest: self.run_digest,
+            alert_recovered: self.alert_recovered,
+            quiet_ms: (self.run_quiet_minutes as i64).saturating_mul(60_000),
+        }
+    }
+
+    /// The run fields per log group, for [`crate::runs::identify`].
+    pub fn run_config(&self) -> RunConfig {
+        RunConfig {
+            fields: self
+                .run_fields
+                .iter()
+                .map(|(group, fields)| (group.clone(), fields.clone()))
+                .collect(),
+        }
     }
 
     /// A policy from a setting that is either a file path or, where no such
@@ -246,6 +325,7 @@ pub fn alerts_for_batch(
                 sample: d.samples.first().cloned(),
             })
             .collect(),
+        run: None,
     };
     let new: Vec<&IssueDelta> = raised
         .iter()
@@ -480,6 +560,40 @@ mod tests {
             .to_string();
         assert!(err.contains("p.toml") && err.contains("new_isue"), "{err}");
         assert!(Policy::parse("[threshold]\ncount = 0", "p.toml").is_err());
+    }
+
+    #[test]
+    fn run_settings_are_read_and_checked() {
+        let p = Policy::parse(
+            "run_digest = \"always\"\nauto_resolve_after_runs = 3\nalert_after_runs = 2\n\
+             [run_fields.\"/aws/lambda/fanout-*\"]\nid = \"run_id\"\nitems = \"items_total\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let rules = p.run_rules();
+        assert_eq!(rules.digest, DigestMode::Always);
+        assert_eq!(rules.auto_resolve_after, Some(3));
+        assert_eq!(rules.alert_after, 2);
+        assert_eq!(rules.quiet_ms, 30 * 60_000);
+        let config = p.run_config();
+        let fields = config.for_group("/aws/lambda/fanout-eu").unwrap();
+        assert_eq!(fields.id.as_deref(), Some("run_id"));
+        assert_eq!(fields.items.as_deref(), Some("items_total"));
+        assert_eq!(Policy::default().run_rules().digest, DigestMode::Failed);
+        let one_line = Policy::from_setting(
+            "run_digest=\"never\";run_fields.\"/aws/lambda/x\".id=\"job_run_id\"",
+        )
+        .unwrap();
+        assert_eq!(one_line.run_digest, DigestMode::Never);
+        assert!(one_line.run_config().for_group("/aws/lambda/x").is_some());
+        for bad in [
+            "alert_after_runs = 0",
+            "auto_resolve_after_runs = 0",
+            "run_digest = \"sometimes\"",
+            "[run_fields.\"/g\"]\nrun = \"x\"",
+        ] {
+            assert!(Policy::parse(bad, "p.toml").is_err(), "{bad}");
+        }
     }
 
     #[test]

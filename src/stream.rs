@@ -25,8 +25,9 @@ use std::collections::HashMap;
 use crate::aggregate::{self, Keyed};
 use crate::decode::{self, DecodeError, LogBatch, LogEvent, Naming};
 use crate::model::{BatchSummary, Occurrence};
-use crate::pipeline::Prepared;
-use crate::{extract, fingerprint, scrub};
+use crate::pipeline::{self, Prepared};
+use crate::runs::RunConfig;
+use crate::{extract, fingerprint, runs, scrub};
 
 /// How many streams may hold unfinished traces at once; past it, the ones
 /// held longest are judged as they are, so memory stays bounded however many
@@ -45,6 +46,8 @@ struct Held {
 #[derive(Default)]
 pub struct Streams {
     held: HashMap<(String, String), (u64, Vec<Held>)>,
+    /// The run id and item count fields the policy names per log group.
+    runs: RunConfig,
     /// Counts batches, to find the streams held longest.
     clock: u64,
 }
@@ -52,6 +55,14 @@ pub struct Streams {
 impl Streams {
     pub fn new() -> Streams {
         Streams::default()
+    }
+
+    /// Streams whose events are counted in runs named by these fields.
+    pub fn with_runs(runs: RunConfig) -> Streams {
+        Streams {
+            runs,
+            ..Streams::default()
+        }
     }
 
     /// Decodes and summarises one input of any JSON shape, as
@@ -62,6 +73,9 @@ impl Streams {
         input: &[u8],
         naming: &Naming,
     ) -> Result<Vec<Prepared>, DecodeError> {
+        if let Some(prepared) = pipeline::prepare_job_event(input) {
+            return prepared.map(|p| vec![p]);
+        }
         match decode::payload(input) {
             Ok(payload) => {
                 let batch = decode::parse(&payload)?;
@@ -104,7 +118,13 @@ impl Streams {
             timestamp: e.timestamp,
             message: e.message.to_string(),
         }));
-        let mut out = vec![summarise_with(batch, &held, got.carried, got.found)];
+        let mut out = vec![summarise_with(
+            batch,
+            &held,
+            got.carried,
+            got.found,
+            &self.runs,
+        )];
         if !next.is_empty() {
             self.held.insert(key, (self.clock, next));
             if self.held.len() > MAX_PENDING_STREAMS {
@@ -128,7 +148,7 @@ impl Streams {
         old.into_iter()
             .filter_map(|k| {
                 let (_, events) = self.held.remove(&k)?;
-                Some(judged_whole(&k.0, &k.1, &events))
+                Some(judged_whole(&k.0, &k.1, &events, &self.runs))
             })
             .collect()
     }
@@ -139,7 +159,9 @@ impl Streams {
     pub fn finish(&mut self) -> Vec<BatchSummary> {
         let held: Vec<_> = self.held.drain().collect();
         held.into_iter()
-            .map(|((group, stream), (_, events))| judged_whole(&group, &stream, &events))
+            .map(|((group, stream), (_, events))| {
+                judged_whole(&group, &stream, &events, &self.runs)
+            })
             .collect()
     }
 }
@@ -151,10 +173,11 @@ fn summarise_with(
     held: &[Held],
     carried: Vec<Option<Occurrence>>,
     found: Vec<Option<Occurrence>>,
+    runs: &RunConfig,
 ) -> BatchSummary {
     if held.is_empty() {
         let keyed = key_all(&batch.log_group, found.into_iter().enumerate());
-        return aggregate::fold(batch, keyed);
+        return aggregate::fold(batch, keyed, runs::identify(batch, runs));
     }
     // The carried events that complete a trace are counted as events of
     // this batch: folded over the carried events followed by the batch's.
@@ -178,7 +201,7 @@ fn summarise_with(
         &batch.log_group,
         carried.into_iter().chain(found).enumerate(),
     );
-    let mut summary = aggregate::fold(&combined, keyed);
+    let mut summary = aggregate::fold(&combined, keyed, runs::identify(&combined, runs));
     // The carried events were this stream's events in the batch before,
     // and the batch is still the batch its own events make: delivered again
     // (a replay of the same files, with or without what came before it), it
@@ -189,7 +212,12 @@ fn summarise_with(
 }
 
 /// A stream's held events judged as they are, as one batch of their own.
-fn judged_whole(log_group: &str, log_stream: &str, held: &[Held]) -> BatchSummary {
+fn judged_whole(
+    log_group: &str,
+    log_stream: &str,
+    held: &[Held],
+    runs: &RunConfig,
+) -> BatchSummary {
     let events: Vec<LogEvent<'_>> = held
         .iter()
         .map(|h| LogEvent {
@@ -207,7 +235,7 @@ fn judged_whole(log_group: &str, log_stream: &str, held: &[Held]) -> BatchSummar
     };
     let found = extract::extract_events(&batch.log_events);
     let keyed = key_all(log_group, found.into_iter().enumerate());
-    let mut summary = aggregate::fold(&batch, keyed);
+    let mut summary = aggregate::fold(&batch, keyed, runs::identify(&batch, runs));
     // Counted as events with the batches that delivered them.
     summary.events = 0;
     // An id of its own: when the batch that delivered these events held

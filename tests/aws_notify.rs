@@ -35,6 +35,7 @@ fn alert(event_type: EventType, ids: &[&str]) -> Alert {
                 }),
             })
             .collect(),
+        run: None,
     }
 }
 

@@ -10,9 +10,10 @@ use faultline::limits::{MAX_FACET_VALUES, MAX_SAMPLES};
 use faultline::model::EventType;
 use faultline::model::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
 use faultline::model::{IssueQuery, IssueSort, LISTING_HOURS, Status, StatusChange, StatusFilter};
+use faultline::model::{Outcome, RunDelta, RunIssueDelta, RunPart, RunSource};
 use faultline::policy::{Policy, Threshold};
-use faultline::store::Store;
 use faultline::store::fold::SAMPLE_INTERVAL_MS;
+use faultline::store::{RunFilter, Store};
 
 pub mod cases {
     use super::*;
@@ -91,6 +92,7 @@ pub mod cases {
             events: 100,
             errors: issues.iter().map(|d| d.count as usize).sum(),
             issues,
+            runs: Vec::new(),
         }
     }
 
@@ -741,6 +743,383 @@ pub mod cases {
         assert_eq!(key.last_day, 1);
     }
 
+    // ---- Runs ----------------------------------------------------------------
+
+    const MINUTE: i64 = 60_000;
+
+    /// A run delta of the state machine `nightly`: `issues` are
+    /// (fingerprint, count, recovered).
+    pub fn run(name: &str, issues: &[(&str, u64, u64)]) -> RunDelta {
+        let mut d = RunDelta::new(
+            format!("sfn:arn:aws:states:eu-west-1:1:execution:nightly:{name}"),
+            RunSource::StepFunctions,
+            "nightly".into(),
+            name.into(),
+        );
+        d.log_group = "/aws/lambda/f".into();
+        d.errors = issues.iter().map(|i| i.1).sum();
+        d.recovered = issues.iter().map(|i| i.2).sum();
+        d.issues = issues
+            .iter()
+            .map(|(fp, count, recovered)| RunIssueDelta {
+                fingerprint: fp.to_string(),
+                count: *count,
+                recovered: *recovered,
+            })
+            .collect();
+        d
+    }
+
+    fn ended(mut d: RunDelta, started: i64, outcome: Outcome) -> RunDelta {
+        d.started = Some(started);
+        d.ended = Some((started + MINUTE, outcome));
+        d.last_event = Some(started + MINUTE);
+        d
+    }
+
+    /// A batch of the log events of run `d`, with its issues.
+    pub fn run_batch(id: &str, d: RunDelta, t: i64) -> BatchSummary {
+        let issues = d
+            .issues
+            .iter()
+            .map(|i| delta(&i.fingerprint, i.count, t))
+            .collect();
+        BatchSummary {
+            runs: vec![d],
+            ..batch(id, issues)
+        }
+    }
+
+    async fn runs_of(store: &dyn Store) -> Vec<faultline::model::Run> {
+        store.runs(&RunFilter::default()).await.unwrap()
+    }
+
+    pub async fn a_run_is_recorded_once_however_often_its_batches_arrive(store: &dyn Store) {
+        let b = run_batch("b1", run("r1", &[("fp-a", 3, 1), ("fp-b", 1, 0)]), 1000);
+        for _ in 0..3 {
+            record(store, &b, NOW).await;
+        }
+        let runs = runs_of(store).await;
+        assert_eq!(runs.len(), 1);
+        let r = &runs[0];
+        assert_eq!((r.errors, r.recovered), (4, 1));
+        assert_eq!(r.outcome, Outcome::Running);
+        assert_eq!(r.id, faultline::model::run_id(&r.key));
+        assert_eq!(r.issues.len(), 2);
+        let a = r.issues.iter().find(|i| i.id == id_of("fp-a")).unwrap();
+        assert_eq!((a.count, a.recovered, a.new), (3, 1, true));
+        assert_eq!(store.run(&r.id).await.unwrap().as_ref(), Some(r));
+    }
+
+    pub async fn concurrent_batches_of_one_run_add_up(store: &dyn Store) {
+        let batches: Vec<BatchSummary> = (0..4)
+            .map(|i| run_batch(&format!("b{i}"), run("r1", &[("fp-a", 2, 0)]), 1000 + i))
+            .collect();
+        let p = policy();
+        let (a, b, c, d) = tokio::join!(
+            store.record(&batches[0], NOW, &p),
+            store.record(&batches[1], NOW, &p),
+            store.record(&batches[2], NOW, &p),
+            store.record(&batches[3], NOW, &p),
+        );
+        for r in [a, b, c, d] {
+            assert!(!r.unwrap().duplicate);
+        }
+        let runs = runs_of(store).await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].errors, 8);
+        assert_eq!(runs[0].issues[0].count, 8);
+    }
+
+    pub async fn an_ended_run_settles_once_with_one_digest(store: &dyn Store) {
+        let b = run_batch(
+            "b1",
+            ended(run("r1", &[("fp-a", 2, 0)]), 1000, Outcome::Failed),
+            1000,
+        );
+        record(store, &b, NOW).await;
+        drain(store, NOW).await;
+        let settle = 5 * MINUTE;
+        assert!(
+            store
+                .settle_runs(NOW + MINUTE, settle, &policy())
+                .await
+                .unwrap()
+                .is_empty(),
+            "its last logs may still be on their way"
+        );
+        let p = policy();
+        let (x, y) = tokio::join!(
+            store.settle_runs(NOW + settle, settle, &p),
+            store.settle_runs(NOW + settle, settle, &p),
+        );
+        let settled = x.unwrap().len() + y.unwrap().len();
+        assert_eq!(settled, 1, "one of two concurrent settlers settles it");
+        assert!(
+            store
+                .settle_runs(NOW + 2 * settle, settle, &policy())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let alerts = drain(store, NOW + 2 * settle).await;
+        assert_eq!(alerts.len(), 1);
+        let digest = alerts[0].run.as_ref().unwrap();
+        assert_eq!(alerts[0].event_type, EventType::RunDigest);
+        assert_eq!(digest.outcome, Outcome::Failed);
+        assert_eq!((digest.errors, digest.name.as_str()), (2, "r1"));
+        assert_eq!(digest.issues[0].id, id_of("fp-a"));
+        assert!(digest.issues[0].new);
+        assert_eq!(alerts[0].issues[0].title, "KeyError: fp-a");
+        let r = &runs_of(store).await[0];
+        assert_eq!(r.settled_at, Some(NOW + settle));
+        // A replay of its batch after settling changes nothing.
+        record(store, &b, NOW + 3 * settle).await;
+        assert_eq!(runs_of(store).await[0].errors, 2);
+    }
+
+    pub async fn a_run_without_an_end_ends_when_quiet(store: &dyn Store) {
+        let mut d = run("r1", &[("fp-a", 1, 0)]);
+        d.last_event = Some(NOW);
+        record(store, &run_batch("b1", d, NOW), NOW).await;
+        let quiet = policy().run_quiet_minutes as i64 * MINUTE;
+        assert!(
+            store
+                .settle_runs(NOW + quiet - 1, 0, &policy())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .settle_runs(NOW + quiet, 0, &policy())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let r = &runs_of(store).await[0];
+        assert_eq!((r.outcome, r.ended), (Outcome::Unknown, Some(NOW)));
+    }
+
+    pub async fn a_succeeded_run_recovered_every_error(store: &dyn Store) {
+        record(
+            store,
+            &run_batch("b1", run("r1", &[("fp-a", 3, 0)]), 1000),
+            NOW,
+        )
+        .await;
+        let mut end = run("r1", &[]);
+        end.log_group = String::new();
+        let end = ended(end, 900, Outcome::Succeeded);
+        record(store, &run_batch("b2", end, 1000), NOW).await;
+        record(
+            store,
+            &run_batch("b3", run("r1", &[("fp-a", 1, 0)]), 2000),
+            NOW,
+        )
+        .await;
+        let r = &runs_of(store).await[0];
+        assert_eq!(
+            (r.errors, r.recovered, r.outcome),
+            (4, 4, Outcome::Succeeded)
+        );
+        assert_eq!((r.issues[0].count, r.issues[0].recovered), (4, 4));
+    }
+
+    pub async fn k_clean_runs_resolve_an_issue_that_then_regresses(store: &dyn Store) {
+        let k = Policy {
+            auto_resolve_after_runs: Some(2),
+            ..policy()
+        };
+        let step = |i: i64| NOW + i * 10 * MINUTE;
+        let record_run =
+            |name: &'static str, issues: &'static [(&'static str, u64, u64)], i: i64| {
+                let k = k.clone();
+                async move {
+                    let b = run_batch(
+                        name,
+                        ended(run(name, issues), 1000 + i * MINUTE * 2, Outcome::Failed),
+                        1000,
+                    );
+                    store.record(&b, step(i), &k).await.unwrap();
+                    store.settle_runs(step(i), 0, &k).await.unwrap();
+                }
+            };
+        record_run("r1", &[("fp-a", 1, 0)], 1).await;
+        record_run("r2", &[("fp-b", 1, 0)], 2).await;
+        let status = |fp: &'static str| async move {
+            store.issue(&id_of(fp)).await.unwrap().unwrap().issue.status
+        };
+        assert_eq!(status("fp-a").await, Status::Open, "one clean run");
+        record_run("r3", &[("fp-b", 1, 0)], 3).await;
+        assert_eq!(status("fp-a").await, Status::Resolved, "two clean runs");
+        assert_eq!(status("fp-b").await, Status::Open);
+        drain(store, step(4)).await;
+        let back = run_batch("b-back", run("r4", &[("fp-a", 1, 0)]), 1000 + 8 * MINUTE);
+        let recorded = store.record(&back, step(5), &k).await.unwrap();
+        assert_eq!(recorded.regressions, vec![id_of("fp-a")]);
+        let alerts = drain(store, step(5)).await;
+        assert!(alerts.iter().any(|a| a.event_type == EventType::Regression));
+        let r4 = runs_of(store)
+            .await
+            .into_iter()
+            .find(|r| r.name == "r4")
+            .unwrap();
+        assert!(r4.issues[0].regressed);
+    }
+
+    pub async fn recovered_and_run_counted_alerts_are_held(store: &dyn Store) {
+        record(
+            store,
+            &run_batch("b1", run("r1", &[("fp-a", 2, 2)]), 1000),
+            NOW,
+        )
+        .await;
+        assert!(
+            drain(store, NOW).await.is_empty(),
+            "a retry got past every occurrence"
+        );
+        record(
+            store,
+            &run_batch("b2", run("r1", &[("fp-a", 1, 0)]), 2000),
+            NOW,
+        )
+        .await;
+        let alerts = drain(store, NOW).await;
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].event_type, EventType::NewIssue);
+        record(
+            store,
+            &run_batch("b3", run("r1", &[("fp-a", 1, 0)]), 3000),
+            NOW,
+        )
+        .await;
+        assert!(drain(store, NOW).await.is_empty(), "announced once");
+
+        let twice = Policy {
+            alert_after_runs: 2,
+            run_digest: faultline::runs::lifecycle::DigestMode::Never,
+            ..policy()
+        };
+        for (i, name) in ["s1", "s2", "s3"].iter().enumerate() {
+            let i = i as i64;
+            let b = run_batch(
+                name,
+                ended(
+                    run(name, &[("fp-b", 1, 0)]),
+                    10_000 + i * MINUTE * 2,
+                    Outcome::Failed,
+                ),
+                1000,
+            );
+            store.record(&b, NOW + i, &twice).await.unwrap();
+            store.settle_runs(NOW + i, 0, &twice).await.unwrap();
+            let alerts = drain(store, NOW + i).await;
+            let expected = usize::from(i == 1);
+            assert_eq!(alerts.len(), expected, "run {name}: {alerts:?}");
+        }
+    }
+
+    pub async fn a_part_is_folded_into_its_run(store: &dyn Store) {
+        let task = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a01";
+        let mut attempt = RunDelta::new(
+            format!("task:{task}"),
+            RunSource::Batch,
+            "resize".into(),
+            task.into(),
+        );
+        attempt.log_group = "/aws/batch/job".into();
+        attempt.errors = 2;
+        attempt.issues = vec![RunIssueDelta {
+            fingerprint: "fp-a".into(),
+            count: 2,
+            recovered: 0,
+        }];
+        record(store, &run_batch("b1", attempt.clone(), 1000), NOW).await;
+        let mut job = RunDelta::new(
+            "batch:job-1".into(),
+            RunSource::Batch,
+            "resize".into(),
+            "resize-2025-11-23".into(),
+        );
+        job.parts = vec![RunPart {
+            key: format!("task:{task}"),
+            recovered: Some(true),
+        }];
+        record(
+            store,
+            &BatchSummary {
+                runs: vec![job],
+                ..batch("e1", Vec::new())
+            },
+            NOW,
+        )
+        .await;
+        let runs = runs_of(store).await;
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(
+            (runs[0].key.as_str(), runs[0].errors, runs[0].recovered),
+            ("batch:job-1", 2, 2)
+        );
+        assert_eq!(
+            (runs[0].issues[0].count, runs[0].issues[0].recovered),
+            (2, 2)
+        );
+        // Later logs of the attempt count in the job.
+        record(store, &run_batch("b2", attempt, 2000), NOW).await;
+        let runs = runs_of(store).await;
+        assert_eq!((runs.len(), runs[0].errors, runs[0].recovered), (1, 4, 4));
+    }
+
+    pub async fn runs_are_listed_newest_first_and_by_issue(store: &dyn Store) {
+        for (i, name) in ["r1", "r2", "r3"].iter().enumerate() {
+            let issues: &[(&str, u64, u64)] = if i == 1 {
+                &[("fp-b", 1, 0)]
+            } else {
+                &[("fp-a", 1, 0)]
+            };
+            let b = run_batch(
+                name,
+                ended(
+                    run(name, issues),
+                    1000 + i as i64 * MINUTE * 2,
+                    Outcome::Failed,
+                ),
+                1000,
+            );
+            record(store, &b, NOW).await;
+        }
+        let names =
+            |runs: Vec<faultline::model::Run>| runs.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(names(runs_of(store).await), ["r3", "r2", "r1"]);
+        let limited = RunFilter {
+            limit: Some(2),
+            ..RunFilter::default()
+        };
+        assert_eq!(names(store.runs(&limited).await.unwrap()), ["r3", "r2"]);
+        let elsewhere = RunFilter {
+            log_group: Some("/other".into()),
+            ..RunFilter::default()
+        };
+        assert!(store.runs(&elsewhere).await.unwrap().is_empty());
+        let settled = RunFilter {
+            settled: true,
+            ..RunFilter::default()
+        };
+        assert!(store.runs(&settled).await.unwrap().is_empty());
+        store.settle_runs(NOW, 0, &policy()).await.unwrap();
+        assert_eq!(store.runs(&settled).await.unwrap().len(), 3);
+        assert_eq!(
+            names(store.issue_runs(&id_of("fp-a"), 10).await.unwrap()),
+            ["r3", "r1"]
+        );
+        assert_eq!(
+            names(store.issue_runs(&id_of("fp-a"), 1).await.unwrap()),
+            ["r3"]
+        );
+    }
+
     pub async fn unknown_ids_are_reported(store: &dyn Store) {
         assert!(store.issue("000000000000").await.unwrap().is_none());
         let err = store
@@ -749,6 +1128,25 @@ pub mod cases {
             .unwrap_err();
         assert!(err.to_string().contains("no issue with id"), "{err}");
     }
+}
+
+/// Instantiates the run cases for one backend.
+#[macro_export]
+macro_rules! runs_conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            conformance!(@case $make, a_run_is_recorded_once_however_often_its_batches_arrive);
+            conformance!(@case $make, concurrent_batches_of_one_run_add_up);
+            conformance!(@case $make, an_ended_run_settles_once_with_one_digest);
+            conformance!(@case $make, a_run_without_an_end_ends_when_quiet);
+            conformance!(@case $make, a_succeeded_run_recovered_every_error);
+            conformance!(@case $make, k_clean_runs_resolve_an_issue_that_then_regresses);
+            conformance!(@case $make, recovered_and_run_counted_alerts_are_held);
+            conformance!(@case $make, a_part_is_folded_into_its_run);
+            conformance!(@case $make, runs_are_listed_newest_first_and_by_issue);
+        }
+    };
 }
 
 /// Instantiates every case for one backend. `$make` is an async expression
@@ -799,6 +1197,9 @@ async fn sqlite_store() -> (Box<dyn Store>, tempfile::TempDir) {
 }
 
 conformance!(sqlite, sqlite_store());
+// The DynamoDB store keeps runs once the store's per-batch write layout
+// has landed; until then they are pinned on SQLite.
+runs_conformance!(sqlite_runs, sqlite_store());
 
 // On the emulator (tests/support). When it is not installed each case
 // returns early after saying so: `$make` is spliced into the test body, so

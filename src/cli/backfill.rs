@@ -86,8 +86,8 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
             for event in page {
                 read += 1;
                 for batch in assembler.push(event) {
-                    run.add(Prepared::Batch(pipeline::summarise(&batch)))
-                        .await?;
+                    let summary = run.summarise(&batch);
+                    run.add(Prepared::Batch(summary)).await?;
                 }
             }
             if progress {
@@ -97,8 +97,8 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
             }
         }
         for batch in std::mem::replace(&mut assembler, Assembler::new(&log_group)).finish() {
-            run.add(Prepared::Batch(pipeline::summarise(&batch)))
-                .await?;
+            let summary = run.summarise(&batch);
+            run.add(Prepared::Batch(summary)).await?;
         }
         run.flush().await
     }

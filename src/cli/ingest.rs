@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use faultline::decode::text::TextBatches;
-use faultline::decode::{DecodeError, Naming};
+use faultline::decode::{DecodeError, LogBatch, Naming};
 use faultline::model::{BatchSummary, Recorded};
 use faultline::pipeline::{self, Ingested, Pipeline, Prepared};
+use faultline::runs::RunConfig;
 use faultline::stream::Streams;
 use faultline::{notify, policy::Policy, store};
 
@@ -112,7 +113,9 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     // memory stays bounded however many there are. Summaries carry traces
     // from one file of a stream to the next, so the inputs are summarised
     // in order: once one is left for the second pass, so are all after it.
-    let mut streams = Streams::new();
+    // The policy names the fields that tie events to runs, which summaries
+    // need; a policy that cannot be read stops the run here.
+    let mut streams = Streams::with_runs(load_policy(&args)?.run_config());
     let mut checked: Vec<Checked> = Vec::with_capacity(sources.len());
     let mut kept_bytes = 0;
     let mut keeping = true;
@@ -193,12 +196,17 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The store, notifier and policy the arguments name.
-pub async fn open_pipeline(args: &IngestArgs) -> Result<Pipeline, Error> {
-    let policy = match &args.policy {
+/// The policy the arguments name, or the default.
+fn load_policy(args: &IngestArgs) -> Result<Policy, Error> {
+    Ok(match &args.policy {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
-    };
+    })
+}
+
+/// The store, notifier and policy the arguments name.
+pub async fn open_pipeline(args: &IngestArgs) -> Result<Pipeline, Error> {
+    let policy = load_policy(args)?;
     let store = store::open(&args.store.store).await?;
     let notifier = notify::open(&args.notify).await?;
     Ok(Pipeline::new(store, notifier).with_policy(policy))
@@ -251,6 +259,8 @@ fn check(
 /// The recording pass: prepared batches gathered into bounded chunks.
 pub struct Run<'a> {
     pipeline: &'a Pipeline,
+    /// The run id and item count fields the policy names per log group.
+    run_fields: RunConfig,
     chunk: Vec<BatchSummary>,
     chunk_bytes: usize,
     pub totals: IngestTotals,
@@ -262,10 +272,11 @@ impl<'a> Run<'a> {
     pub fn new(pipeline: &'a Pipeline) -> Run<'a> {
         Run {
             pipeline,
+            run_fields: pipeline.policy.run_config(),
             chunk: Vec::new(),
             chunk_bytes: 0,
             totals: IngestTotals::default(),
-            streams: Streams::new(),
+            streams: Streams::with_runs(pipeline.policy.run_config()),
         }
     }
 
@@ -302,6 +313,12 @@ impl<'a> Run<'a> {
             self.add(p).await?;
         }
         Ok(())
+    }
+
+    /// The pure stages over a batch decoded as a stream, with the policy's
+    /// run fields.
+    pub fn summarise(&self, batch: &LogBatch<'_>) -> BatchSummary {
+        pipeline::summarise_with(batch, &self.run_fields)
     }
 
     pub async fn add(&mut self, prepared: Prepared) -> Result<(), Error> {

@@ -15,6 +15,7 @@ pub mod input;
 pub mod issues;
 pub mod render;
 pub mod report;
+pub mod runs;
 pub mod serve;
 pub mod store;
 pub mod terminal;
@@ -50,6 +51,9 @@ pub enum Command {
     Fingerprint(fingerprint::FingerprintArgs),
     /// List issues, or show, resolve, ignore or reopen one.
     Issues(issues::IssuesArgs),
+    /// List the runs of batch jobs (Step Functions executions, Batch jobs,
+    /// ECS tasks, runs named by a log field), or show one with its issues.
+    Runs(runs::RunsArgs),
     /// Write one self-contained HTML page with the issues, their charts,
     /// samples and links (no network requests; safe to share).
     Report(report::ReportArgs),
@@ -99,6 +103,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Fingerprint(args) => fingerprint::run(args),
         Command::Issues(args) => issues::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Runs(args) => runs::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Store(args) => store::run(args).await,
     }

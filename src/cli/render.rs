@@ -62,6 +62,9 @@ struct DetailView<'a> {
     samples: Vec<SampleView<'a>>,
     hours: Vec<HourView>,
     facets: Vec<FacetView<'a>>,
+    /// The runs it appeared in, and how often in its job's recent runs.
+    #[serde(flatten)]
+    runs: &'a IssueRuns,
 }
 
 #[derive(Serialize)]
@@ -106,8 +109,13 @@ pub fn issue_json(issue: &Issue, out: &mut impl Write) -> Result<(), Error> {
     json(&IssueView::from(issue), out)
 }
 
-pub fn issue_detail_json(detail: &IssueDetail, out: &mut impl Write) -> Result<(), Error> {
+pub fn issue_detail_json(
+    detail: &IssueDetail,
+    runs: &IssueRuns,
+    out: &mut impl Write,
+) -> Result<(), Error> {
     let view = DetailView {
+        runs,
         issue: IssueView::from(&detail.issue),
         samples: detail
             .samples
@@ -426,4 +434,128 @@ fn clip(text: &str, width: usize) -> String {
     let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
     clipped.push('…');
     clipped
+}
+
+/// How many recent runs of an issue's job `issues show` looks at.
+const RECENT_RUNS: usize = 10;
+
+/// The runs an issue appeared in, and how often it appears in its job's
+/// recent runs.
+#[derive(Serialize)]
+pub struct IssueRuns {
+    /// Newest first, at most [`RECENT_RUNS`].
+    pub runs: Vec<IssueRun>,
+    /// "Seen in N of the last M runs of its job", for the job of the
+    /// newest run it appeared in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_in: Option<SeenIn>,
+}
+
+#[derive(Serialize)]
+pub struct IssueRun {
+    pub id: String,
+    pub job: String,
+    pub name: String,
+    pub started: Option<String>,
+    pub outcome: &'static str,
+    pub count: u64,
+    pub recovered: u64,
+    pub new: bool,
+    pub regressed: bool,
+}
+
+#[derive(Serialize)]
+pub struct SeenIn {
+    pub job: String,
+    pub runs: usize,
+    pub of: usize,
+}
+
+impl IssueRuns {
+    pub async fn of(store: &dyn faultline::store::Store, issue: &str) -> Result<IssueRuns, Error> {
+        let appeared = store.issue_runs(issue, RECENT_RUNS).await?;
+        let seen_in = match appeared.first() {
+            Some(newest) => {
+                let recent = store
+                    .runs(&faultline::store::RunFilter {
+                        job: Some(newest.job.clone()),
+                        settled: true,
+                        limit: Some(RECENT_RUNS),
+                        ..Default::default()
+                    })
+                    .await?;
+                let with = recent
+                    .iter()
+                    .filter(|r| r.issues.iter().any(|i| i.id == issue))
+                    .count();
+                (!recent.is_empty()).then(|| SeenIn {
+                    job: newest.job.clone(),
+                    runs: with,
+                    of: recent.len(),
+                })
+            }
+            None => None,
+        };
+        let runs = appeared
+            .iter()
+            .map(|r| {
+                let mine = r.issues.iter().find(|i| i.id == issue);
+                IssueRun {
+                    id: r.id.clone(),
+                    job: r.job.clone(),
+                    name: r.name.clone(),
+                    started: r.started.map(rfc3339),
+                    outcome: r.outcome.as_str(),
+                    count: mine.map_or(0, |i| i.count),
+                    recovered: mine.map_or(0, |i| i.recovered),
+                    new: mine.is_some_and(|i| i.new),
+                    regressed: mine.is_some_and(|i| i.regressed),
+                }
+            })
+            .collect();
+        Ok(IssueRuns { runs, seen_in })
+    }
+}
+
+/// The runs section of `issues show`.
+pub fn issue_runs(runs: &IssueRuns, out: &mut impl Write) -> Result<(), Error> {
+    if runs.runs.is_empty() {
+        return Ok(());
+    }
+    let mut text = String::from("\nruns");
+    if let Some(seen) = &runs.seen_in {
+        text.push_str(&format!(
+            " (seen in {} of the last {} runs of {})",
+            seen.runs,
+            seen.of,
+            printable(&seen.job)
+        ));
+    }
+    text.push_str(", newest first\n");
+    for r in &runs.runs {
+        let mut notes = Vec::new();
+        if r.new {
+            notes.push("new".to_string());
+        }
+        if r.regressed {
+            notes.push("regressed".to_string());
+        }
+        if r.recovered > 0 {
+            notes.push(format!("{} recovered", r.recovered));
+        }
+        text.push_str(&format!(
+            "  {}  {:<10}  {:>6}  {} {}{}\n",
+            r.id,
+            r.outcome,
+            r.count,
+            printable(&r.job),
+            printable(&r.name),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", notes.join(", "))
+            }
+        ));
+    }
+    out.write_all(text.as_bytes()).map_err(Error::Output)
 }

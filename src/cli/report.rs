@@ -32,12 +32,22 @@ pub async fn run(args: ReportArgs) -> Result<ExitCode, Error> {
             details.push(detail);
         }
     }
+    let runs = store
+        .runs(&faultline::store::RunFilter {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await?;
     // Console links point where each event came from, or to the region the
     // user configured; with neither, samples go without links, not with
     // links to a guessed region.
     let region = faultline::links::configured_region();
-    let page =
-        faultline::output::report::html(&details, pipeline::system_clock(), region.as_deref());
+    let page = faultline::output::report::html_with_runs(
+        &details,
+        &runs,
+        pipeline::system_clock(),
+        region.as_deref(),
+    );
     write_atomically(&args.html, page.as_bytes()).map_err(|source| Error::Write {
         path: args.html.display().to_string(),
         source,

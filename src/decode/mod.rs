@@ -27,6 +27,7 @@ pub use crate::limits::MAX_DECOMPRESSED;
 pub mod aws_cli;
 pub mod cloudwatch;
 pub mod envelope;
+pub mod eventbridge;
 pub mod gzip;
 pub mod kinesis;
 pub mod text;
@@ -65,6 +66,8 @@ pub enum DecodeError {
     TooLarge { limit: u64 },
     #[error("not a valid CloudWatch Logs message: {0}")]
     Message(String),
+    #[error("{0}")]
+    Event(String),
 }
 
 /// One decoded subscription message: the events of one log stream.

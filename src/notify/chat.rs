@@ -17,8 +17,9 @@
 
 use serde_json::json;
 
+use super::digest;
 use crate::links;
-use crate::model::{Alert, AlertIssue, EventType};
+use crate::model::{Alert, AlertIssue, EventType, RunDigest};
 use crate::sanitize::{self, Lines};
 use crate::text::rfc3339;
 
@@ -56,9 +57,48 @@ pub fn render(alert: &Alert, region: &str) -> Message {
 }
 
 fn render_with(alert: &Alert, region: &str, sample_bytes: usize) -> Message {
+    if let Some(run) = &alert.run {
+        return render_digest(alert, run);
+    }
     let subject = subject(alert);
     let chatbot = chatbot_json(alert, region, &subject, sample_bytes);
     let email = email_text(alert, region, sample_bytes);
+    let structured = json!({"default": chatbot, "email": email}).to_string();
+    Message {
+        subject,
+        structured,
+        chatbot,
+        email,
+    }
+}
+
+/// A run digest: its own subject, chat text and email ([`super::digest`]).
+fn render_digest(alert: &Alert, run: &RunDigest) -> Message {
+    let subject = digest::subject(run);
+    let chatbot = json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": alert.id,
+        "content": {
+            "textType": "client-markdown",
+            "title": digest::chat_title(run),
+            "description": digest::chat_description(run),
+            "keywords": ["faultline", alert.event_type.as_str(), run.outcome.as_str()],
+        },
+        "metadata": {
+            "eventType": alert.event_type.as_str(),
+            "threadId": format!("faultline-job-{}", ascii_line(&run.job, 200).replace(' ', "_")),
+            "summary": subject,
+            "additionalContext": {
+                "log_group": alert.log_group,
+                "run_id": run.run_id,
+                "outcome": run.outcome.as_str(),
+                "issue_ids": alert.issue_ids(),
+            },
+        },
+    })
+    .to_string();
+    let email = digest::email(alert, run);
     let structured = json!({"default": chatbot, "email": email}).to_string();
     Message {
         subject,
@@ -77,6 +117,7 @@ fn headline(alert: &Alert) -> String {
         (EventType::Regression, _) => format!("{n} regressions"),
         (EventType::Threshold, 1) => "Threshold crossed".to_string(),
         (EventType::Threshold, _) => format!("{n} issues crossed their threshold"),
+        (EventType::RunDigest, _) => "Run digest".to_string(),
     }
 }
 
@@ -237,6 +278,7 @@ pub fn email_text(alert: &Alert, region: &str, sample_bytes: usize) -> String {
         (EventType::Regression, n) => format!("{n} errors you had resolved happening again"),
         (EventType::Threshold, 1) => "an error crossing its alert threshold".to_string(),
         (EventType::Threshold, n) => format!("{n} errors crossing their alert threshold"),
+        (EventType::RunDigest, n) => format!("a run that ended with {n} issues"),
     };
     let mut text = format!("faultline found {happened} in log group {group}.\n");
     for (i, issue) in alert.issues.iter().enumerate() {
@@ -316,6 +358,7 @@ mod tests {
                     }),
                 })
                 .collect(),
+            run: None,
         }
     }
 

@@ -29,6 +29,9 @@ impl Console {
 /// The lines an alert prints as, without terminal control characters: a log
 /// line must not be able to move the cursor or recolour the terminal.
 pub fn render(alert: &Alert) -> String {
+    if let Some(run) = &alert.run {
+        return super::digest::console(run);
+    }
     let label = alert.event_type.label();
     let mut text = String::new();
     for issue in &alert.issues {

@@ -6,6 +6,7 @@ use crate::model::Alert;
 
 pub mod chat;
 pub mod console;
+pub mod digest;
 pub mod sns;
 
 #[derive(Debug, thiserror::Error)]

@@ -10,5 +10,6 @@ pub mod chart;
 pub mod escape;
 pub mod format;
 pub mod report;
+pub mod runs;
 pub mod stack;
 pub mod view;

@@ -8,7 +8,7 @@
 
 use askama::Template;
 
-use crate::model::IssueDetail;
+use crate::model::{IssueDetail, Run};
 
 use super::chart::{Range, Window};
 use super::format::{Time, plural};
@@ -28,6 +28,8 @@ struct Report {
     generated: Time,
     range: &'static str,
     window_end: Time,
+    /// The runs section ([`super::runs`]), already rendered and escaped.
+    runs: String,
     issues: Vec<IssueView>,
 }
 
@@ -35,6 +37,16 @@ struct Report {
 /// `region` is where the console links of samples that name no region of
 /// their own point; without one they get no links.
 pub fn html(issues: &[IssueDetail], generated_at: i64, region: Option<&str>) -> String {
+    html_with_runs(issues, &[], generated_at, region)
+}
+
+/// [`html`], with a timeline of the runs of each job before the issues.
+pub fn html_with_runs(
+    issues: &[IssueDetail],
+    runs: &[Run],
+    generated_at: i64,
+    region: Option<&str>,
+) -> String {
     let newest = issues
         .iter()
         .map(|d| d.issue.last_seen)
@@ -62,6 +74,7 @@ pub fn html(issues: &[IssueDetail], generated_at: i64, region: Option<&str>) -> 
         generated: Time::at(generated_at),
         range: Range::Week.label(),
         window_end: Time::at(window.end),
+        runs: super::runs::section(runs, issues),
         issues: issues.iter().map(|d| IssueView::new(d, &options)).collect(),
     };
     // Rendering fails only if a value's Display fails; ours cannot.

@@ -7,13 +7,14 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded,
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Run,
     StatusChange, StatusFilter,
 };
 use crate::policy::Policy;
 
 pub mod dynamodb;
 pub mod fold;
+pub mod run_fold;
 pub mod sqlite;
 
 /// The default store URL for local use.
@@ -39,6 +40,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("issue id {0} is ambiguous: {1}")]
     Ambiguous(String, String),
+    #[error("no run with id {0} (run `faultline runs` to list them)")]
+    RunNotFound(String),
+    #[error("run {0} is ambiguous: {1}")]
+    RunAmbiguous(String, String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     /// The store's layout is one this faultline cannot use as it is (written
@@ -125,6 +130,57 @@ pub trait Store: Send + Sync {
 
     /// Marks an alert delivered; it is never handed out again.
     async fn alert_sent(&self, alert_id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Runs admitted by `filter`, newest first (by start, else by their
+    /// latest log event), each with its issues.
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        let _ = filter;
+        Ok(Vec::new())
+    }
+
+    /// One run by exact id.
+    async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        let _ = id;
+        Ok(None)
+    }
+
+    /// The runs an issue appeared in, newest first, at most `limit`.
+    async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError> {
+        let _ = (issue_id, limit);
+        Ok(Vec::new())
+    }
+
+    /// Settles the runs that are done ([`crate::runs::lifecycle`]): each
+    /// run that ended at least `settle_ms` ago (so the delivery of its last
+    /// logs could arrive), and each run without an end whose log has been
+    /// quiet for the policy's `run_quiet_minutes` (it ends as `unknown`).
+    /// Settling a run counts it in its job's lifecycle, resolves the issues
+    /// K clean runs did not have, releases held new-issue alerts and queues
+    /// its digest, in one atomic step per run: exactly once, however many
+    /// callers settle at the same moment. Returns the ids of the runs
+    /// settled.
+    async fn settle_runs(
+        &self,
+        now: i64,
+        settle_ms: i64,
+        policy: &Policy,
+    ) -> Result<Vec<String>, StoreError> {
+        let _ = (now, settle_ms, policy);
+        Ok(Vec::new())
+    }
+}
+
+/// Which runs a listing shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    /// Only runs with log events in this log group.
+    pub log_group: Option<String>,
+    /// Only runs of this job.
+    pub job: Option<String>,
+    /// Only settled runs (ended, with their lifecycle counted).
+    pub settled: bool,
+    /// At most this many.
+    pub limit: Option<usize>,
 }
 
 /// Opens the store a URL names: `sqlite:PATH` or `dynamodb://TABLE`.
@@ -152,6 +208,39 @@ pub async fn open_read_only(url: &str) -> Result<Box<dyn Store>, StoreError> {
     match url.strip_prefix("sqlite:") {
         Some(path) if !path.is_empty() => Ok(Box::new(sqlite::SqliteStore::open_read_only(path)?)),
         _ => open(url).await,
+    }
+}
+
+/// Resolves what a user typed to a run id: an id, a unique prefix of one,
+/// or a run's key or name (an execution ARN or name, a Batch job id, an
+/// ECS task id, a run id value).
+pub async fn resolve_run(store: &dyn Store, typed: &str) -> Result<String, StoreError> {
+    if typed.is_empty() {
+        return Err(StoreError::RunNotFound(typed.to_string()));
+    }
+    if store.run(typed).await?.is_some() {
+        return Ok(typed.to_string());
+    }
+    let runs = store.runs(&RunFilter::default()).await?;
+    let exact: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.name == typed || r.key.split_once(':').is_some_and(|(_, k)| k == typed))
+        .collect();
+    let matches: Vec<&Run> = if exact.is_empty() {
+        runs.iter().filter(|r| r.id.starts_with(typed)).collect()
+    } else {
+        exact
+    };
+    match matches.as_slice() {
+        [] => Err(StoreError::RunNotFound(typed.to_string())),
+        [one] => Ok(one.id.clone()),
+        many => Err(StoreError::RunAmbiguous(
+            typed.to_string(),
+            many.iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )),
     }
 }
 

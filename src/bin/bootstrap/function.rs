@@ -11,6 +11,7 @@ use faultline::decode::kinesis::{Base64Data, KinesisEventRecord};
 use faultline::model::BatchSummary;
 use faultline::pipeline::{self, Pipeline, Prepared};
 use faultline::policy::Policy;
+use faultline::runs::RunConfig;
 use faultline::{metrics, notify, store};
 
 use crate::error::{Failure, InitError};
@@ -22,6 +23,8 @@ const DEFAULT_STORE: &str = "sqlite:/tmp/faultline/faultline.db";
 pub struct Function {
     pub pipeline: Pipeline,
     pub own_log_group: Option<String>,
+    /// The run id and item count fields the policy names per log group.
+    pub run_fields: RunConfig,
 }
 
 /// What an invocation answers: for a subscription, what it did; for a
@@ -81,17 +84,23 @@ impl Function {
         };
         let store_url = setting("FAULTLINE_STORE").unwrap_or_else(|| DEFAULT_STORE.into());
         let notify_url = setting("FAULTLINE_NOTIFY").unwrap_or_else(|| "none".into());
+        let run_fields = policy.run_config();
+        // A run's last logs may reach the function after its end: wait
+        // before settling it (digest, lifecycle).
+        let settle_ms = (policy.run_settle_minutes as i64).saturating_mul(60_000);
         let pipeline = Pipeline::new(
             store::open(&store_url).await?,
             notify::open(&notify_url).await?,
         )
-        .with_policy(policy);
+        .with_policy(policy)
+        .with_run_settle_ms(settle_ms);
         // template.yaml names the group; Lambda's variable is the fallback.
         let own_log_group =
             setting("FAULTLINE_OWN_LOG_GROUP").or_else(|| setting("AWS_LAMBDA_LOG_GROUP_NAME"));
         Ok(Function {
             pipeline,
             own_log_group,
+            run_fields,
         })
     }
 
@@ -230,7 +239,7 @@ impl Function {
 
     /// One decompressed DATA_MESSAGE (or CONTROL_MESSAGE), summarised.
     fn read(&self, payload: &[u8]) -> Result<Read, DecodeError> {
-        match pipeline::prepare_message(payload)? {
+        match pipeline::prepare_message_with(payload, &self.run_fields)? {
             Prepared::Control => Ok(Read::Control),
             Prepared::Batch(batch)
                 if self.own_log_group.as_deref() == Some(batch.log_group.as_str()) =>
@@ -302,6 +311,7 @@ mod tests {
         let function = Function {
             pipeline,
             own_log_group: own_log_group.map(str::to_string),
+            run_fields: RunConfig::default(),
         };
         (function, dir)
     }

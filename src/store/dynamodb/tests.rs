@@ -95,6 +95,7 @@ fn summary(issues: Vec<IssueDelta>) -> BatchSummary {
         events: issues.len(),
         errors: issues.len(),
         issues,
+        runs: Vec::new(),
     }
 }
 

@@ -13,14 +13,15 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 mod listing;
+mod runs;
 mod schema;
 
 use super::fold::{self, FacetBook, Folded, Prior};
-use super::{Store, StoreError};
+use super::{RunFilter, Store, StoreError, run_fold};
 use crate::limits::MAX_SAMPLES;
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
-    IssueQuery, IssueState, Recorded, Sample, Status, StatusChange, StatusFilter, issue_id,
+    IssueQuery, IssueState, Recorded, Run, Sample, Status, StatusChange, StatusFilter, issue_id,
 };
 use crate::policy::{self, Policy};
 
@@ -195,19 +196,27 @@ impl SqliteStore {
         }
         let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
         let mut recorded = Recorded::default();
+        let rules = policy.run_rules();
         for delta in &batch.issues {
             let folded = apply_delta(tx, batch, delta, now, policy).map_err(|e| self.err(e))?;
             let id = issue_id(&delta.fingerprint);
+            let held = !folded.created && runs::is_held(tx, &id).map_err(|e| self.err(e))?;
+            let (alert, held_after) =
+                run_fold::hold(folded.decision.alert, held, delta, batch, &rules);
+            if held_after != held {
+                runs::set_held(tx, &id, held_after, now).map_err(|e| self.err(e))?;
+            }
             if folded.created {
                 recorded.new_issues.push(id.clone());
             }
             if folded.decision.regressed {
                 recorded.regressions.push(id);
             }
-            if let Some(event_type) = folded.decision.alert {
+            if let Some(event_type) = alert {
                 raised.push((event_type, delta));
             }
         }
+        runs::record(tx, batch, &recorded, now).map_err(|e| self.err(e))?;
         for alert in policy::alerts_for_batch(batch, &raised, policy.digest_over, now) {
             let payload =
                 serde_json::to_string(&alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -580,6 +589,34 @@ impl Store for SqliteStore {
             tx.commit().map_err(|e| self.err(e))?;
             claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
             Ok(claimed)
+        })
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        self.with_conn(|conn| runs::list(conn, filter).map_err(|e| self.err(e)))
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        self.with_conn(|conn| runs::by_id(conn, id).map_err(|e| self.err(e)))
+    }
+
+    async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError> {
+        self.with_conn(|conn| runs::of_issue(conn, issue_id, limit).map_err(|e| self.err(e)))
+    }
+
+    async fn settle_runs(
+        &self,
+        now: i64,
+        settle_ms: i64,
+        policy: &Policy,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.err(e))?;
+            let settled = runs::settle(&tx, now, settle_ms, policy).map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(settled)
         })
     }
 

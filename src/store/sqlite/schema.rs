@@ -140,6 +140,10 @@ pub fn prepare(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
         tracing::info!(%path, "store migrated from layout 1 to {VERSION}");
     }
     tx.execute_batch(TABLES).map_err(err)?;
+    // The runs' tables are only ever added: a file without them is one no
+    // run was recorded in, and a faultline that predates them ignores them,
+    // so they need no layout version of their own.
+    tx.execute_batch(super::runs::SCHEMA).map_err(err)?;
     if version < VERSION {
         tx.pragma_update(None, "user_version", VERSION)
             .map_err(err)?;

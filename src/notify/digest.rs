@@ -1,0 +1,314 @@
+//! What a run digest says, on a terminal, in an email and in chat.
+//!
+//! One message per run, however many issues it had: the outcome, the new
+//! issues (already announced when first seen, so listed as such, not as
+//! news), the regressions, then the known issues by count, recovered
+//! errors apart. The stored digest names at most
+//! [`crate::runs::lifecycle::MAX_DIGEST_ISSUES`] issues and counts the
+//! rest; chat shows fewer ([`MAX_CHAT_LINES`]), since a channel is read at
+//! a glance. Every value that came from a log line or a job's name goes
+//! through the sanitiser of its medium.
+
+use crate::model::{Alert, DigestIssue, Outcome, RunDigest, RunSource};
+use crate::runs::lifecycle::{impact, thousands};
+use crate::sanitize::{self, Lines};
+use crate::text::{printable, rfc3339};
+
+use super::chat::{ascii_line, code_span, escape_markdown};
+
+/// Issues listed in a chat digest; the rest are counted.
+pub const MAX_CHAT_LINES: usize = 15;
+
+/// `failed`, `timed out`, ...
+fn outcome_text(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::Failed => "failed",
+        Outcome::TimedOut => "timed out",
+        Outcome::Aborted => "was aborted",
+        Outcome::Running => "is running",
+        Outcome::Unknown => "ended",
+    }
+}
+
+fn source_text(source: RunSource) -> &'static str {
+    match source {
+        RunSource::StepFunctions => "Step Functions execution",
+        RunSource::Batch => "Batch job",
+        RunSource::Ecs => "ECS task",
+        RunSource::Field => "run",
+    }
+}
+
+/// `7 errors (2 recovered) in 3 issues`, plus the failed share of the
+/// run's items when it stated them.
+fn counts(digest: &RunDigest) -> String {
+    let issues = digest.issues.len() as u64 + digest.more_issues;
+    let mut text = format!(
+        "{} error{}",
+        thousands(digest.errors),
+        if digest.errors == 1 { "" } else { "s" }
+    );
+    if digest.recovered > 0 {
+        text.push_str(&format!(" ({} recovered)", thousands(digest.recovered)));
+    }
+    text.push_str(&format!(
+        " in {issues} issue{}",
+        if issues == 1 { "" } else { "s" }
+    ));
+    let failed = digest
+        .failed_items
+        .unwrap_or(digest.errors.saturating_sub(digest.recovered));
+    if let Some(share) = impact(failed, digest.items) {
+        text.push_str(&format!("; {share} failed"));
+    }
+    text
+}
+
+fn label(issue: &DigestIssue) -> &'static str {
+    if issue.new {
+        "new"
+    } else if issue.regressed {
+        "regressed"
+    } else if issue.recovered >= issue.count {
+        "recovered"
+    } else {
+        "known"
+    }
+}
+
+fn issue_counts(issue: &DigestIssue) -> String {
+    if issue.recovered > 0 && issue.recovered < issue.count {
+        format!("{} ({} recovered)", issue.count, issue.recovered)
+    } else {
+        issue.count.to_string()
+    }
+}
+
+/// The digest's headline: `Run failed: nightly-billing 2025-11-23`.
+pub fn headline(digest: &RunDigest) -> String {
+    format!(
+        "Run {}: {} {}",
+        outcome_text(digest.outcome),
+        digest.job,
+        digest.name
+    )
+}
+
+/// The email subject: printable ASCII under 100 characters.
+pub fn subject(digest: &RunDigest) -> String {
+    let issues = digest.issues.len() as u64 + digest.more_issues;
+    ascii_line(
+        &format!("[faultline] {} ({issues} issues)", headline(digest)),
+        super::chat::MAX_SUBJECT_CHARS,
+    )
+}
+
+/// The lines a digest prints as on a terminal.
+pub fn console(digest: &RunDigest) -> String {
+    let mut text = format!(
+        "[faultline] run digest {}  {}  {}\n",
+        digest.run_id,
+        printable(&headline(digest)),
+        counts(digest)
+    );
+    for issue in &digest.issues {
+        text.push_str(&format!(
+            "  {:<9}  {}  {:>9}  {}\n",
+            label(issue),
+            issue.id,
+            issue_counts(issue),
+            printable(&issue.title)
+        ));
+    }
+    if digest.more_issues > 0 {
+        text.push_str(&format!("  ...and {} more issues\n", digest.more_issues));
+    }
+    text
+}
+
+fn plain(text: &str) -> String {
+    sanitize::plain(text, Lines::Join)
+}
+
+/// The plain-text email body.
+pub fn email(alert: &Alert, digest: &RunDigest) -> String {
+    let mut text = format!(
+        "The {} {} of {} {}: {}.\n\n",
+        source_text(digest.source),
+        plain(&digest.name),
+        plain(&digest.job),
+        outcome_text(digest.outcome),
+        counts(digest)
+    );
+    if let Some(started) = digest.started {
+        text.push_str(&format!("  Started:  {}\n", rfc3339(started)));
+    }
+    if let Some(ended) = digest.ended {
+        text.push_str(&format!("  Ended:    {}\n", rfc3339(ended)));
+    }
+    text.push_str(&format!("  Run:      {}\n", digest.run_id));
+    let sections: [(&str, fn(&DigestIssue) -> bool); 4] = [
+        ("New in this run (each was alerted when first seen)", |i| {
+            i.new
+        }),
+        ("Regressions", |i| !i.new && i.regressed),
+        ("Known issues", |i| {
+            !i.new && !i.regressed && i.recovered < i.count
+        }),
+        ("Recovered (a retry got past them)", |i| {
+            !i.new && !i.regressed && i.recovered >= i.count
+        }),
+    ];
+    for (title, admits) in sections {
+        let listed: Vec<&DigestIssue> = digest.issues.iter().filter(|i| admits(i)).collect();
+        if listed.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{title}:\n"));
+        for issue in listed {
+            text.push_str(&format!(
+                "  {}  {:>9}  {}\n",
+                issue.id,
+                issue_counts(issue),
+                plain(&issue.title)
+            ));
+        }
+    }
+    if digest.more_issues > 0 {
+        text.push_str(&format!(
+            "\n...and {} more issues (faultline runs show {})\n",
+            digest.more_issues, digest.run_id
+        ));
+    }
+    text.push_str(&format!(
+        "\nDetails: faultline runs show {} --store dynamodb://TABLE\n(alert {}, event type {})\n",
+        digest.run_id,
+        alert.id,
+        alert.event_type.as_str()
+    ));
+    text
+}
+
+/// The chat title, Markdown-escaped.
+pub fn chat_title(digest: &RunDigest) -> String {
+    escape_markdown(&crate::limits::truncate(&headline(digest), 512))
+}
+
+/// The chat description (`client-markdown`): log-derived text in code
+/// spans, at most [`MAX_CHAT_LINES`] issues.
+pub fn chat_description(digest: &RunDigest) -> String {
+    let mut text = format!("{}\n", escape_markdown(&counts(digest)));
+    if let (Some(started), Some(ended)) = (digest.started, digest.ended) {
+        text.push_str(&format!(
+            "{} to {}\n",
+            escape_markdown(&rfc3339(started)),
+            escape_markdown(&rfc3339(ended))
+        ));
+    }
+    text.push('\n');
+    for issue in digest.issues.iter().take(MAX_CHAT_LINES) {
+        text.push_str(&format!(
+            "{} {} {} {}\n",
+            escape_markdown(label(issue)),
+            code_span(&issue.id),
+            escape_markdown(&issue_counts(issue)),
+            code_span(&crate::limits::truncate(&issue.title, 160))
+        ));
+    }
+    let rest = (digest.issues.len().saturating_sub(MAX_CHAT_LINES)) as u64 + digest.more_issues;
+    if rest > 0 {
+        text.push_str(&format!("and {rest} more issues\n"));
+    }
+    text.push_str(&format!(
+        "\n{}",
+        code_span(&format!("faultline runs show {}", digest.run_id))
+    ));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn digest(issues: usize) -> RunDigest {
+        RunDigest {
+            run_id: "4f2c9a1b7d3e".into(),
+            name: "2025-11-23".into(),
+            job: "nightly-billing".into(),
+            source: RunSource::StepFunctions,
+            outcome: Outcome::Failed,
+            started: Some(1_763_856_000_000),
+            ended: Some(1_763_859_600_000),
+            errors: 2160,
+            recovered: 40,
+            items: Some(120_000),
+            failed_items: None,
+            issues: (0..issues)
+                .map(|i| DigestIssue {
+                    id: format!("{i:012x}"),
+                    kind: "KeyError".into(),
+                    title: format!("KeyError: 'sku' <!channel> `{i}`"),
+                    count: 10 + i as u64,
+                    recovered: if i == 2 { 10 + i as u64 } else { 0 },
+                    new: i == 0,
+                    regressed: i == 1,
+                })
+                .collect(),
+            more_issues: 0,
+        }
+    }
+
+    #[test]
+    fn a_digest_says_how_the_run_ended_and_what_it_hit() {
+        let d = digest(4);
+        let line = counts(&d);
+        assert_eq!(
+            line,
+            "2,160 errors (40 recovered) in 4 issues; 1.8% of 120,000 items failed"
+        );
+        assert_eq!(
+            subject(&d),
+            "[faultline] Run failed: nightly-billing 2025-11-23 (4 issues)"
+        );
+        let text = console(&d);
+        assert!(text.contains("  new        000000000000"), "{text}");
+        assert!(text.contains("  regressed  000000000001"), "{text}");
+        assert!(text.contains("  recovered  000000000002"), "{text}");
+        assert!(text.contains("  known      000000000003"), "{text}");
+    }
+
+    #[test]
+    fn email_sections_keep_news_apart_from_known_and_recovered() {
+        let d = digest(4);
+        let alert = Alert {
+            id: "run:4f2c9a1b7d3e:digest".into(),
+            event_type: crate::model::EventType::RunDigest,
+            log_group: "/aws/vendedlogs/states/nightly-billing".into(),
+            created_at: 0,
+            issues: Vec::new(),
+            run: Some(d.clone()),
+        };
+        let text = email(&alert, &d);
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in\n{text}"))
+        };
+        assert!(at("New in this run") < at("Regressions"));
+        assert!(at("Regressions") < at("Known issues"));
+        assert!(at("Known issues") < at("Recovered"));
+        assert!(
+            text.starts_with("The Step Functions execution 2025-11-23 of nightly-billing failed")
+        );
+    }
+
+    #[test]
+    fn chat_lists_a_bounded_number_of_issues_in_code_spans() {
+        let mut d = digest(40);
+        d.more_issues = 10;
+        let text = chat_description(&d);
+        assert_eq!(text.matches("KeyError").count(), MAX_CHAT_LINES);
+        assert!(text.contains("and 35 more issues"), "{text}");
+        assert!(!text.contains("<!channel>"), "{text}");
+    }
+}

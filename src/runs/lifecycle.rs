@@ -1,0 +1,432 @@
+//! What a run's end does: a lifecycle counted in runs, not in days.
+//!
+//! When a run has ended (or, without an end event, gone quiet) and the
+//! delivery of its last logs had time to arrive, the store *settles* it, in
+//! one atomic step per run, asking this module what settling does:
+//!
+//! - the run gets the next sequence number of its job's settled runs;
+//! - each issue the run had extends (or restarts) its streak of
+//!   consecutive runs, and a new issue whose alert was held
+//!   (`alert_after_runs = N`) is announced once its streak reaches N;
+//! - each open issue of the job that K consecutive settled runs did not
+//!   have (`auto_resolve_after_runs = K`) is resolved: if it comes back,
+//!   that is a regression, with its alert;
+//! - the run's digest is sent when `run_digest` says so.
+//!
+//! Pure: the store reads what these functions need and writes what they
+//! return.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DigestIssue, Outcome, Run, RunDigest, Status};
+
+/// Which runs send a digest when they end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestMode {
+    /// Runs that failed, timed out or were aborted, and runs that ended
+    /// without saying how but had errors no retry got past.
+    #[default]
+    Failed,
+    Always,
+    Never,
+}
+
+/// The policy's rules about runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRules {
+    /// Resolve an open issue once this many consecutive settled runs of its
+    /// job did not have it.
+    pub auto_resolve_after: Option<u32>,
+    /// Hold a new issue's alert until it has appeared in this many
+    /// consecutive runs of its job (1: alert at once).
+    pub alert_after: u32,
+    pub digest: DigestMode,
+    /// Alert on new issues whose every occurrence was recovered.
+    pub alert_recovered: bool,
+    /// A run without an end event ends when its log has been quiet this
+    /// long (ms).
+    pub quiet_ms: i64,
+}
+
+impl Default for RunRules {
+    fn default() -> Self {
+        RunRules {
+            auto_resolve_after: None,
+            alert_after: 1,
+            digest: DigestMode::Failed,
+            alert_recovered: false,
+            quiet_ms: 30 * 60_000,
+        }
+    }
+}
+
+/// What the store keeps about one issue within one job.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JobIssue {
+    pub issue_id: String,
+    /// Sequence number of the latest settled run of the job that had it.
+    pub last_run: u64,
+    /// Consecutive settled runs, up to `last_run`, that had it.
+    pub streak: u32,
+}
+
+/// What the store knows of an issue that settling a run may change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueNow {
+    pub status: Status,
+    /// Its latest occurrence anywhere (epoch ms).
+    pub last_seen: i64,
+    /// Its new-issue alert is still owed.
+    pub held: bool,
+}
+
+/// What settling one run does.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settlement {
+    /// The run's sequence number within its job.
+    pub seq: u64,
+    /// The job-issue records to write (the run's issues).
+    pub job_issues: Vec<JobIssue>,
+    /// Issues whose held new-issue alert goes out now.
+    pub announce: Vec<String>,
+    /// Open issues of the job to resolve.
+    pub resolve: Vec<String>,
+    pub digest: bool,
+}
+
+/// Settles `run`, the job's settled run number `seq`: `known` is what the
+/// store keeps about every issue of the run's job, `issues` the current
+/// state of those and of the run's own issues.
+pub fn settle(
+    run: &Run,
+    seq: u64,
+    known: &[JobIssue],
+    issues: &HashMap<String, IssueNow>,
+    rules: &RunRules,
+) -> Settlement {
+    let by_id: HashMap<&str, &JobIssue> = known.iter().map(|j| (j.issue_id.as_str(), j)).collect();
+    let mut settlement = Settlement {
+        seq,
+        digest: wants_digest(run, rules.digest),
+        ..Settlement::default()
+    };
+    for issue in &run.issues {
+        let streak = match by_id.get(issue.id.as_str()) {
+            Some(j) if j.last_run + 1 == seq => j.streak.saturating_add(1),
+            Some(j) if j.last_run >= seq => j.streak,
+            _ => 1,
+        };
+        settlement.job_issues.push(JobIssue {
+            issue_id: issue.id.clone(),
+            last_run: seq,
+            streak,
+        });
+        let announced_now = issues.get(&issue.id).is_some_and(|i| i.held)
+            && streak >= rules.alert_after
+            && (issue.count > issue.recovered || rules.alert_recovered);
+        if announced_now {
+            settlement.announce.push(issue.id.clone());
+        }
+    }
+    if let Some(k) = rules.auto_resolve_after.filter(|k| *k > 0) {
+        // An occurrence since this run started (in a run still going, or
+        // outside any run) means the issue is not gone.
+        let since = run.started.or(run.ended).unwrap_or(i64::MAX);
+        let in_run: std::collections::HashSet<&str> =
+            run.issues.iter().map(|i| i.id.as_str()).collect();
+        for j in known {
+            let Some(now) = issues.get(&j.issue_id) else {
+                continue;
+            };
+            let clean = seq.saturating_sub(j.last_run);
+            if !in_run.contains(j.issue_id.as_str())
+                && j.last_run > 0
+                && now.status == Status::Open
+                && clean >= u64::from(k)
+                && now.last_seen < since
+            {
+                settlement.resolve.push(j.issue_id.clone());
+            }
+        }
+        settlement.resolve.sort();
+    }
+    settlement
+}
+
+/// Whether a run that ended this way sends a digest.
+pub fn wants_digest(run: &Run, mode: DigestMode) -> bool {
+    match mode {
+        DigestMode::Never => false,
+        DigestMode::Always => true,
+        DigestMode::Failed => {
+            run.outcome.is_failure() || (run.outcome == Outcome::Unknown && run.unrecovered() > 0)
+        }
+    }
+}
+
+/// How many issues a digest names; the rest are counted. Chat and email
+/// renderers show fewer still, but the stored digest stays small whatever
+/// the run had.
+pub const MAX_DIGEST_ISSUES: usize = 50;
+
+/// The digest of a settled run: new issues first, then regressions, then
+/// the known issues by unrecovered and total count. `titles` gives each
+/// issue's kind and title.
+pub fn digest(run: &Run, titles: &HashMap<String, (String, String)>) -> RunDigest {
+    let mut issues: Vec<DigestIssue> = run
+        .issues
+        .iter()
+        .map(|i| {
+            let (kind, title) = titles.get(&i.id).cloned().unwrap_or_default();
+            DigestIssue {
+                id: i.id.clone(),
+                kind,
+                title,
+                count: i.count,
+                recovered: i.recovered,
+                new: i.new,
+                regressed: i.regressed,
+            }
+        })
+        .collect();
+    issues.sort_by_key(|i| {
+        (
+            Reverse(i.new),
+            Reverse(i.regressed),
+            Reverse(i.count - i.recovered.min(i.count)),
+            Reverse(i.count),
+            i.id.clone(),
+        )
+    });
+    let more = issues.len().saturating_sub(MAX_DIGEST_ISSUES) as u64;
+    issues.truncate(MAX_DIGEST_ISSUES);
+    RunDigest {
+        run_id: run.id.clone(),
+        name: run.name.clone(),
+        job: run.job.clone(),
+        source: run.source,
+        outcome: run.outcome,
+        started: run.started,
+        ended: run.ended,
+        errors: run.errors,
+        recovered: run.recovered,
+        items: run.items,
+        failed_items: run.failed_items,
+        issues,
+        more_issues: more,
+    }
+}
+
+/// The share of a run's items a count of failures is, as people read it:
+/// `1.8% of 120,000 items`; `None` when the run did not say how many items
+/// it had.
+pub fn impact(failed: u64, items: Option<u64>) -> Option<String> {
+    let items = items.filter(|n| *n > 0)?;
+    Some(format!(
+        "{} of {} items",
+        share(failed, items)?,
+        thousands(items)
+    ))
+}
+
+/// `failed` as a percentage of `items`: `1.8%`, `30%`, `<0.1%`.
+pub fn share(failed: u64, items: u64) -> Option<String> {
+    if items == 0 {
+        return None;
+    }
+    let share = failed as f64 * 100.0 / items as f64;
+    Some(if share >= 10.0 || share == 0.0 {
+        format!("{share:.0}%")
+    } else if share >= 0.1 {
+        format!("{share:.1}%")
+    } else {
+        "<0.1%".to_string()
+    })
+}
+
+/// `120000` as `120,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RunIssue, RunSource};
+
+    fn run(issues: &[(&str, u64, u64)], outcome: Outcome, started: i64) -> Run {
+        Run {
+            id: "r".into(),
+            key: "sfn:x".into(),
+            source: RunSource::StepFunctions,
+            job: "nightly".into(),
+            name: "x".into(),
+            log_group: "/g".into(),
+            started: Some(started),
+            ended: Some(started + 100),
+            outcome,
+            last_event: started + 50,
+            errors: issues.iter().map(|i| i.1).sum(),
+            recovered: issues.iter().map(|i| i.2).sum(),
+            items: None,
+            failed_items: None,
+            issues: issues
+                .iter()
+                .map(|(id, count, recovered)| RunIssue {
+                    id: id.to_string(),
+                    count: *count,
+                    recovered: *recovered,
+                    new: false,
+                    regressed: false,
+                })
+                .collect(),
+            settled_at: None,
+        }
+    }
+
+    fn open(last_seen: i64, held: bool) -> IssueNow {
+        IssueNow {
+            status: Status::Open,
+            last_seen,
+            held,
+        }
+    }
+
+    #[test]
+    fn an_issue_absent_from_k_consecutive_runs_is_resolved() {
+        let rules = RunRules {
+            auto_resolve_after: Some(3),
+            ..RunRules::default()
+        };
+        let known = vec![JobIssue {
+            issue_id: "a".into(),
+            last_run: 4,
+            streak: 2,
+        }];
+        let issues = HashMap::from([("a".to_string(), open(1_000, false))]);
+        let clean = run(&[], Outcome::Succeeded, 5_000);
+        assert!(
+            settle(&clean, 6, &known, &issues, &rules)
+                .resolve
+                .is_empty(),
+            "2 clean runs"
+        );
+        assert_eq!(
+            settle(&clean, 7, &known, &issues, &rules).resolve,
+            vec!["a"]
+        );
+        let seen_since = HashMap::from([("a".to_string(), open(6_000, false))]);
+        assert!(
+            settle(&clean, 7, &known, &seen_since, &rules)
+                .resolve
+                .is_empty(),
+            "it occurred after this run started, in another run or none"
+        );
+        let resolved = HashMap::from([(
+            "a".to_string(),
+            IssueNow {
+                status: Status::Resolved,
+                ..open(1_000, false)
+            },
+        )]);
+        assert!(
+            settle(&clean, 7, &known, &resolved, &rules)
+                .resolve
+                .is_empty()
+        );
+        let off = RunRules::default();
+        assert!(settle(&clean, 9, &known, &issues, &off).resolve.is_empty());
+    }
+
+    #[test]
+    fn streaks_count_consecutive_runs_and_release_held_alerts() {
+        let rules = RunRules {
+            alert_after: 3,
+            ..RunRules::default()
+        };
+        let held = HashMap::from([("a".to_string(), open(1_000, true))]);
+        let with_a = run(&[("a", 2, 0)], Outcome::Failed, 5_000);
+        let first = settle(&with_a, 1, &[], &held, &rules);
+        assert_eq!(first.job_issues[0].streak, 1);
+        assert!(first.announce.is_empty());
+        let second = settle(&with_a, 2, &first.job_issues, &held, &rules);
+        assert_eq!(second.job_issues[0].streak, 2);
+        let gap = settle(&with_a, 4, &second.job_issues, &held, &rules);
+        assert_eq!(gap.job_issues[0].streak, 1, "run 3 did not have it");
+        let third = settle(&with_a, 3, &second.job_issues, &held, &rules);
+        assert_eq!(third.announce, vec!["a"]);
+        let recovered_only = run(&[("a", 2, 2)], Outcome::Succeeded, 5_000);
+        assert!(
+            settle(&recovered_only, 3, &second.job_issues, &held, &rules)
+                .announce
+                .is_empty(),
+            "recovered occurrences do not alert"
+        );
+        let not_held = HashMap::from([("a".to_string(), open(1_000, false))]);
+        assert!(
+            settle(&with_a, 3, &second.job_issues, &not_held, &rules)
+                .announce
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn digests_go_out_as_the_mode_says() {
+        let failed = run(&[("a", 1, 0)], Outcome::Failed, 0);
+        let clean = run(&[], Outcome::Succeeded, 0);
+        let quiet_with_errors = run(&[("a", 1, 0)], Outcome::Unknown, 0);
+        let quiet_recovered = run(&[("a", 1, 1)], Outcome::Unknown, 0);
+        assert!(wants_digest(&failed, DigestMode::Failed));
+        assert!(!wants_digest(&clean, DigestMode::Failed));
+        assert!(wants_digest(&quiet_with_errors, DigestMode::Failed));
+        assert!(!wants_digest(&quiet_recovered, DigestMode::Failed));
+        assert!(wants_digest(&clean, DigestMode::Always));
+        assert!(!wants_digest(&failed, DigestMode::Never));
+    }
+
+    #[test]
+    fn a_digest_puts_news_first_and_stays_bounded() {
+        let mut r = run(&[], Outcome::Failed, 0);
+        r.issues = (0..80)
+            .map(|i| RunIssue {
+                id: format!("i{i:02}"),
+                count: i,
+                recovered: 0,
+                new: i == 3,
+                regressed: i == 5,
+            })
+            .collect();
+        let d = digest(&r, &HashMap::new());
+        assert_eq!(d.issues.len(), MAX_DIGEST_ISSUES);
+        assert_eq!(d.more_issues, 30);
+        let ids: Vec<&str> = d.issues.iter().take(4).map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["i03", "i05", "i79", "i78"]);
+    }
+
+    #[test]
+    fn impact_reads_as_a_share_of_the_items() {
+        assert_eq!(
+            impact(2160, Some(120_000)).as_deref(),
+            Some("1.8% of 120,000 items")
+        );
+        assert_eq!(impact(36, Some(120)).as_deref(), Some("30% of 120 items"));
+        assert_eq!(
+            impact(1, Some(1_000_000)).as_deref(),
+            Some("<0.1% of 1,000,000 items")
+        );
+        assert_eq!(impact(1, None), None);
+        assert_eq!(impact(1, Some(0)), None);
+    }
+}
