@@ -561,7 +561,7 @@ fn an_ecs_task_ends_with_its_stop_event() {
                    "stoppedReason": "Essential container in task exited",
                    "containers": [{"name": "app", "exitCode": 1, "lastStatus": "STOPPED"}], "version": 4}})
     .to_string();
-    let printed = ingest(cwd, "stopped", &[stopped.clone()]);
+    let printed = ingest(cwd, "stopped", std::slice::from_ref(&stopped));
     let all = runs(cwd);
     assert_eq!(all.len(), 1);
     assert_eq!(

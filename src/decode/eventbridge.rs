@@ -36,6 +36,9 @@ pub enum JobEvent {
 }
 
 /// What an EventBridge input asks for.
+// One per input, never held in bulk: boxing the job would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Job(JobEvent),

@@ -132,6 +132,9 @@ fn plain(text: &str) -> String {
 }
 
 /// The plain-text email body.
+/// A titled part of an email digest and the issues it lists.
+type Section = (&'static str, fn(&DigestIssue) -> bool);
+
 pub fn email(alert: &Alert, digest: &RunDigest) -> String {
     let mut text = format!(
         "The {} {} of {} {}: {}.\n\n",
@@ -148,7 +151,7 @@ pub fn email(alert: &Alert, digest: &RunDigest) -> String {
         text.push_str(&format!("  Ended:    {}\n", rfc3339(ended)));
     }
     text.push_str(&format!("  Run:      {}\n", digest.run_id));
-    let sections: [(&str, fn(&DigestIssue) -> bool); 4] = [
+    let sections: [Section; 4] = [
         ("New in this run (each was alerted when first seen)", |i| {
             i.new
         }),

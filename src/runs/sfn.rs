@@ -103,7 +103,7 @@ pub(super) fn identify(batch: &LogBatch<'_>) -> Option<BatchRuns> {
     let mut by_arn: HashMap<String, u32> = HashMap::new();
     let mut event_run = vec![None; batch.log_events.len()];
     // Per run: (event index, numeric id, type, resource) for the recovery scan.
-    let mut steps: Vec<Vec<(usize, u64, String, Option<String>)>> = Vec::new();
+    let mut steps: Vec<Vec<Step>> = Vec::new();
     for (i, log_event) in batch.log_events.iter().enumerate() {
         if !looks_like_event(&log_event.message) {
             continue;
@@ -173,6 +173,10 @@ pub(super) fn identify(batch: &LogBatch<'_>) -> Option<BatchRuns> {
     Some(BatchRuns::per_event(runs, event_run, recovered))
 }
 
+/// One event of an execution, for the recovery scan: its index in the
+/// batch, its numeric id, its type and the resource it names.
+type Step = (usize, u64, String, Option<String>);
+
 /// How an execution ended, from the event type that says so.
 pub fn end_outcome(event_type: &str) -> Option<Outcome> {
     match event_type {
@@ -209,7 +213,7 @@ const SUCCEEDED: [&str; 3] = [
 /// later attempt of the same resource succeeded past, before any state was
 /// entered: a state entered after a failure means it was caught or ended
 /// the run, not retried.
-fn mark_recovered(events: &[(usize, u64, String, Option<String>)], recovered: &mut [bool]) {
+fn mark_recovered(events: &[Step], recovered: &mut [bool]) {
     let mut pending: Vec<(usize, Option<&str>)> = Vec::new();
     for (index, _, kind, resource) in events {
         let kind = kind.as_str();
