@@ -81,6 +81,15 @@ async fn store_init_ingest_and_list_on_dynamodb_and_sns_from_the_environment() {
     ));
     let shown = ok(faultline(moto, &["issues", "show", &id, "--store", &store]));
     assert!(shown.contains("resolved"), "{shown}");
+    // The DynamoDB store records no runs yet: `issues show` goes without
+    // them, and `runs` says so instead of listing none.
+    let runs = faultline(moto, &["runs", "--store", &store]);
+    assert!(!runs.status.success());
+    let said = String::from_utf8_lossy(&runs.stderr);
+    assert!(
+        said.contains("runs are not recorded in the DynamoDB store yet"),
+        "{said}"
+    );
 
     let bad = faultline(moto, &["issues", "--store", "dynamodb://no"]);
     assert!(!bad.status.success());

@@ -62,9 +62,10 @@ struct DetailView<'a> {
     samples: Vec<SampleView<'a>>,
     hours: Vec<HourView>,
     facets: Vec<FacetView<'a>>,
-    /// The runs it appeared in, and how often in its job's recent runs.
+    /// The runs it appeared in, and how often in its job's recent runs;
+    /// left out where the store records no runs (DynamoDB, for now).
     #[serde(flatten)]
-    runs: &'a IssueRuns,
+    runs: Option<&'a IssueRuns>,
 }
 
 #[derive(Serialize)]
@@ -111,7 +112,7 @@ pub fn issue_json(issue: &Issue, out: &mut impl Write) -> Result<(), Error> {
 
 pub fn issue_detail_json(
     detail: &IssueDetail,
-    runs: &IssueRuns,
+    runs: Option<&IssueRuns>,
     out: &mut impl Write,
 ) -> Result<(), Error> {
     let view = DetailView {
@@ -472,8 +473,16 @@ pub struct SeenIn {
 }
 
 impl IssueRuns {
-    pub async fn of(store: &dyn faultline::store::Store, issue: &str) -> Result<IssueRuns, Error> {
-        let appeared = store.issue_runs(issue, RECENT_RUNS).await?;
+    /// `None` where the store records no runs: the issue did not appear in
+    /// no run, its runs are unknown.
+    pub async fn of(
+        store: &dyn faultline::store::Store,
+        issue: &str,
+    ) -> Result<Option<IssueRuns>, Error> {
+        let appeared = match store.issue_runs(issue, RECENT_RUNS).await {
+            Err(faultline::store::StoreError::RunsNotRecorded) => return Ok(None),
+            other => other?,
+        };
         let seen_in = match appeared.first() {
             Some(newest) => {
                 let recent = store
@@ -513,7 +522,7 @@ impl IssueRuns {
                 }
             })
             .collect();
-        Ok(IssueRuns { runs, seen_in })
+        Ok(Some(IssueRuns { runs, seen_in }))
     }
 }
 

@@ -32,12 +32,18 @@ pub async fn run(args: ReportArgs) -> Result<ExitCode, Error> {
             details.push(detail);
         }
     }
-    let runs = store
+    // A store that records no runs (DynamoDB, for now) makes a report
+    // without the runs timeline, not no report.
+    let runs = match store
         .runs(&faultline::store::RunFilter {
             limit: Some(500),
             ..Default::default()
         })
-        .await?;
+        .await
+    {
+        Err(faultline::store::StoreError::RunsNotRecorded) => Vec::new(),
+        other => other?,
+    };
     // Console links point where each event came from, or to the region the
     // user configured; with neither, samples go without links, not with
     // links to a guessed region.

@@ -44,6 +44,15 @@ pub enum StoreError {
     RunNotFound(String),
     #[error("run {0} is ambiguous: {1}")]
     RunAmbiguous(String, String),
+    /// The store keeps issues but not runs (DynamoDB, for now): asked for
+    /// runs, or given a policy that needs them, it says so instead of
+    /// answering as if no run had happened.
+    #[error(
+        "runs are not recorded in the DynamoDB store yet: `faultline runs`, run digests and the run \
+         policy (auto_resolve_after_runs, alert_after_runs, run_digest = \"always\", run_fields) \
+         need a sqlite: store for now"
+    )]
+    RunsNotRecorded,
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     /// The store's layout is one this faultline cannot use as it is (written
@@ -133,22 +142,13 @@ pub trait Store: Send + Sync {
 
     /// Runs admitted by `filter`, newest first (by start, else by their
     /// latest log event), each with its issues.
-    async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
-        let _ = filter;
-        Ok(Vec::new())
-    }
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError>;
 
     /// One run by exact id.
-    async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let _ = id;
-        Ok(None)
-    }
+    async fn run(&self, id: &str) -> Result<Option<Run>, StoreError>;
 
     /// The runs an issue appeared in, newest first, at most `limit`.
-    async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError> {
-        let _ = (issue_id, limit);
-        Ok(Vec::new())
-    }
+    async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError>;
 
     /// Settles the runs that are done ([`crate::runs::lifecycle`]): each
     /// run that ended at least `settle_ms` ago (so the delivery of its last
@@ -164,10 +164,7 @@ pub trait Store: Send + Sync {
         now: i64,
         settle_ms: i64,
         policy: &Policy,
-    ) -> Result<Vec<String>, StoreError> {
-        let _ = (now, settle_ms, policy);
-        Ok(Vec::new())
-    }
+    ) -> Result<Vec<String>, StoreError>;
 }
 
 /// Which runs a listing shows.

@@ -12,6 +12,13 @@
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
 //!
+//! Runs ([`crate::runs`]) are not recorded here yet: a batch's run deltas
+//! are left out, asking for runs is answered with
+//! [`StoreError::RunsNotRecorded`], and so is a policy that needs runs
+//! ([`Policy::needs_runs`]), before anything is written. With the default
+//! policy the store records issues as before, and there are no runs to
+//! settle; the SQLite store keeps runs.
+//!
 //! Everything the SQLite store keeps in side tables lives in the issue item,
 //! because every batch that touches an issue rewrites the item anyway:
 //!
@@ -158,11 +165,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::{Store, StoreError};
+use super::{RunFilter, Store, StoreError};
 use crate::limits::truncate;
 use crate::model::{
-    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Sample,
-    Status, StatusChange, StatusFilter,
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Run,
+    Sample, Status, StatusChange, StatusFilter,
 };
 use crate::policy::Policy;
 
@@ -270,6 +277,9 @@ impl Store for DynamoDbStore {
         now: i64,
         policy: &Policy,
     ) -> Result<Recorded, StoreError> {
+        if policy.needs_runs() {
+            return Err(StoreError::RunsNotRecorded);
+        }
         let mut recorded = Recorded {
             duplicate: true,
             ..Recorded::default()
@@ -497,6 +507,32 @@ impl Store for DynamoDbStore {
         }
         claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(claimed)
+    }
+
+    async fn runs(&self, _filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        Err(StoreError::RunsNotRecorded)
+    }
+
+    async fn run(&self, _id: &str) -> Result<Option<Run>, StoreError> {
+        Err(StoreError::RunsNotRecorded)
+    }
+
+    async fn issue_runs(&self, _issue_id: &str, _limit: usize) -> Result<Vec<Run>, StoreError> {
+        Err(StoreError::RunsNotRecorded)
+    }
+
+    /// No run is recorded, so none is due; a policy that counts on runs
+    /// is refused, as in [`Store::record`].
+    async fn settle_runs(
+        &self,
+        _now: i64,
+        _settle_ms: i64,
+        policy: &Policy,
+    ) -> Result<Vec<String>, StoreError> {
+        if policy.needs_runs() {
+            return Err(StoreError::RunsNotRecorded);
+        }
+        Ok(Vec::new())
     }
 
     async fn alert_sent(&self, alert_id: &str, _now: i64) -> Result<(), StoreError> {
