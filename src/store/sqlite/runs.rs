@@ -448,7 +448,9 @@ fn info(tx: &Transaction<'_>, issue: &str) -> rusqlite::Result<Option<IssueInfo>
         return Ok(None);
     };
     info.sample = tx
-        .prepare_cached("SELECT sample FROM samples WHERE issue_id = ?1 ORDER BY seq DESC LIMIT 1")?
+        .prepare_cached(
+            "SELECT sample FROM samples WHERE issue_id = ?1 ORDER BY timestamp DESC, slot LIMIT 1",
+        )?
         .query_row(params![issue], |row| row.get::<_, String>(0))
         .optional()?
         .and_then(|json| serde_json::from_str::<Sample>(&json).ok());
