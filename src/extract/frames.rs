@@ -5,6 +5,10 @@
 //! Lambda and in containers: the runtime interface clients, the language's
 //! standard library, and installed dependencies.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::lines::trim_indent;
 use crate::model::Frame;
 
@@ -39,6 +43,13 @@ const LIBRARY_PATHS: &[&str] = &[
     "/usr/lib/jvm/",
     "/usr/share/java/",
 ];
+
+/// [`LIBRARY_PATHS`] searched in one pass: every frame of every trace is
+/// asked, and a `contains` per path set up a fresh substring searcher each
+/// time (about 3% of `ingest`'s instructions).
+static LIBRARY_PATH_MATCHER: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::new(LIBRARY_PATHS).unwrap_or_else(|e| panic!("library paths: {e}"))
+});
 
 /// File-name prefixes of runtime code that has no real path.
 const LIBRARY_FILE_PREFIXES: [&str; 6] = [
@@ -81,7 +92,7 @@ const LIBRARY_PACKAGES: [&str; 24] = [
 
 /// Whether a frame with this file and function is the user's code.
 pub(crate) fn in_app(file: &str, function: &str) -> bool {
-    if LIBRARY_PATHS.iter().any(|p| file.contains(p))
+    if LIBRARY_PATH_MATCHER.is_match(file)
         || LIBRARY_FILE_PREFIXES.iter().any(|p| file.starts_with(p))
     {
         return false;

@@ -6,6 +6,10 @@
 //! container, and compilers number anonymous functions in source order, so
 //! all of these are dropped or normalised here.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::FinderRev;
+
 use crate::model::Frame;
 
 /// How many innermost frames are used. Enough to tell call sites apart, few
@@ -134,6 +138,11 @@ const DEPLOY_ROOTS: [&str; 12] = [
 /// after them is the package's own.
 const PACKAGE_ROOTS: [&str; 3] = ["/node_modules/", "/site-packages/", "/dist-packages/"];
 
+/// [`PACKAGE_ROOTS`] with their searchers built once: every frame's path is
+/// normalised, and `rfind` with a string pattern builds a searcher per call.
+static PACKAGE_ROOT_FINDERS: LazyLock<[(&str, FinderRev<'static>); 3]> =
+    LazyLock::new(|| PACKAGE_ROOTS.map(|root| (root, FinderRev::new(root))));
+
 /// How many trailing path components are kept once the deploy root is gone:
 /// enough to tell `orders/handler.py` from `users/handler.py`, and the same
 /// whether the code ran from `/var/task/src/orders/handler.py` or from a
@@ -160,9 +169,9 @@ pub fn normalize_path(path: &str) -> String {
     let mut rel: &str = &p;
     // pnpm's `.pnpm/name@version_hash/node_modules/` store directories sit
     // before the last package root, so the last one wins.
-    let package = PACKAGE_ROOTS
+    let package = PACKAGE_ROOT_FINDERS
         .iter()
-        .filter_map(|root| rel.rfind(root).map(|i| i + root.len()))
+        .filter_map(|(root, finder)| finder.rfind(rel.as_bytes()).map(|i| i + root.len()))
         .max();
     if let Some(cut) = package {
         rel = &rel[cut..];
