@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The main job's CPU time against the decode-only floor, in one run.
 
-    python3 scripts/bench-ingest.py [--runs 5] [--inputs target/bench-inputs]
+    python3 scripts/bench-ingest.py [--runs 5] [--inputs target/bench-inputs] [--baseline OLD_FAULTLINE]
 
 Runs, alternately and --runs times each, `faultline ingest --notify none`
 into a fresh SQLite file and `examples/decode_floor` (base64 + gunzip +
@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--inputs", default=os.path.join(ROOT, "target", "bench-inputs"))
     ap.add_argument("--peak", action="store_true", help="measure peak memory on the largest legal input instead")
+    ap.add_argument("--baseline", help="an older faultline binary, run alternately with the others on the same inputs")
     args = ap.parse_args()
     if args.peak:
         return peak()
@@ -77,18 +78,25 @@ def main():
     floor = os.path.join(target, "release", "examples", "decode_floor")
     files = sorted(f for f in os.listdir(args.inputs) if f.endswith(".json"))
     size = sum(os.path.getsize(os.path.join(args.inputs, f)) for f in files)
-    floors, ingests = [], []
+    floors, ingests, baselines = [], [], []
     for _ in range(args.runs):
         t, _ = cpu_of([floor, args.inputs])
         floors.append(t)
-        with tempfile.TemporaryDirectory() as tmp:
-            t, _ = cpu_of([faultline, "ingest", "--notify", "none", "--store", f"sqlite:{tmp}/bench.db", args.inputs])
-            ingests.append(t)
+        for binary, times in [(faultline, ingests), (args.baseline, baselines)]:
+            if binary is None:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                t, _ = cpu_of([binary, "ingest", "--notify", "none", "--store", f"sqlite:{tmp}/bench.db", args.inputs])
+                times.append(t)
     f, i = statistics.median(floors), statistics.median(ingests)
     print(f"inputs: {len(files)} files, {size / 1e6:.1f} MB on disk, in {args.inputs}")
     print(f"floor  (decode only)        median CPU {f * 1000:8.1f} ms  runs {[round(x * 1000) for x in floors]}")
     print(f"ingest (--notify none, sqlite) median CPU {i * 1000:8.1f} ms  runs {[round(x * 1000) for x in ingests]}")
-    print(f"ratio ingest/floor: {i / f:.2f}  (target <= 1.5)")
+    print(f"ratio ingest/floor: {i / f:.2f}  (target <= 1.3)")
+    if baselines:
+        b = statistics.median(baselines)
+        print(f"baseline ingest             median CPU {b * 1000:8.1f} ms  runs {[round(x * 1000) for x in baselines]}")
+        print(f"ratio baseline/floor: {b / f:.2f}; this tree / baseline: {i / b:.3f}")
 
 
 if __name__ == "__main__":
