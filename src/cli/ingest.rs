@@ -124,12 +124,10 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         let keep = keeping.then_some(&mut streams);
         match check(source, &namings[i], keep) {
             Ok(c) => {
-                match &c {
-                    Checked::Prepared(prepared) => {
-                        kept_bytes += prepared.iter().map(prepared_size).sum::<usize>();
-                    }
-                    Checked::Readable => keeping = false,
-                    Checked::Broken => {}
+                if let Checked::Prepared(prepared) = &c {
+                    kept_bytes += prepared.iter().map(prepared_size).sum::<usize>();
+                } else {
+                    keeping = false;
                 }
                 checked.push(c);
             }
