@@ -4,25 +4,9 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-
-fn faultline(moto: &support::Moto, cwd: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("FAULTLINE_STORE")
-        .env_remove("FAULTLINE_NOTIFY")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run faultline")
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -99,7 +83,7 @@ async fn log_group(moto: &support::Moto) -> String {
 }
 
 fn counts(moto: &support::Moto, cwd: &std::path::Path) -> Vec<(String, u64)> {
-    let out = faultline(moto, cwd, &["issues", "--status", "all", "--json"]);
+    let out = moto.faultline(cwd, &["issues", "--status", "all", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -126,8 +110,7 @@ async fn a_log_groups_history_is_recorded_once_however_often_it_is_read() {
     let Some(moto) = support::moto() else { return };
     let group = log_group(moto).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = faultline(
-        moto,
+    let out = moto.faultline(
         dir.path(),
         &[
             "ingest",
@@ -154,8 +137,7 @@ async fn a_log_groups_history_is_recorded_once_however_often_it_is_read() {
 
     // A wider window, and a narrower one: the overlap is recognised.
     for since in ["5h", "119m"] {
-        let again = faultline(
-            moto,
+        let again = moto.faultline(
             dir.path(),
             &[
                 "ingest",
@@ -180,8 +162,7 @@ async fn a_log_groups_history_is_recorded_once_however_often_it_is_read() {
     }
 
     let filtered = tempfile::tempdir().unwrap();
-    let out = faultline(
-        moto,
+    let out = moto.faultline(
         filtered.path(),
         &[
             "ingest",
@@ -230,8 +211,7 @@ async fn a_subscribed_log_group_is_read_only_up_to_its_subscription() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let out = faultline(
-        moto,
+    let out = moto.faultline(
         dir.path(),
         &[
             "ingest",
@@ -250,8 +230,7 @@ async fn a_subscribed_log_group_is_read_only_up_to_its_subscription() {
             && stderr.contains("reads only those before it"),
         "{stderr}"
     );
-    let ignoring = faultline(
-        moto,
+    let ignoring = moto.faultline(
         dir.path(),
         &[
             "ingest",
@@ -271,8 +250,7 @@ async fn a_subscribed_log_group_is_read_only_up_to_its_subscription() {
 async fn aws_failures_are_one_line_saying_what_to_do() {
     let Some(moto) = support::moto() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let missing = faultline(
-        moto,
+    let missing = moto.faultline(
         dir.path(),
         &["ingest", "--log-group", "/aws/lambda/no-such-group"],
     );
@@ -286,8 +264,7 @@ async fn aws_failures_are_one_line_saying_what_to_do() {
     );
 
     let table = support::unique("missing");
-    let no_table = faultline(
-        moto,
+    let no_table = moto.faultline(
         dir.path(),
         &["issues", "--store", &format!("dynamodb://{table}")],
     );

@@ -4,22 +4,8 @@
 
 mod support;
 
-use std::process::Command;
-
 fn faultline(moto: &support::Moto, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("FAULTLINE_STORE")
-        .env_remove("FAULTLINE_NOTIFY")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run faultline")
+    moto.faultline(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
 
 fn ok(output: std::process::Output) -> String {

@@ -19,6 +19,10 @@ use faultline::extract;
 use faultline::model::{Frame, Level, Occurrence};
 use faultline::scrub;
 
+mod scrub_support;
+
+use scrub_support::{Planting, scrubbed};
+
 struct Planted {
     format: &'static str,
     name: &'static str,
@@ -101,14 +105,6 @@ fn spell(name: &str) -> Spellings {
         dotted: parts.join("."),
         words: parts.join(" "),
     }
-}
-
-/// Where a secret sits: a log line (scrubbed as text and, if it holds an
-/// error, extracted and scrubbed as an occurrence), or an occurrence built
-/// directly (for the parts of one a line cannot control alone).
-enum Planting {
-    Line(String),
-    Occurrence(Occurrence),
 }
 
 fn occ(kind: &str, message: &str, frames: Vec<Frame>, fields: Vec<(String, String)>) -> Occurrence {
@@ -280,38 +276,6 @@ const SHAPES: &[Shape] = &[
         )
     }),
 ];
-
-/// Every string faultline keeps of a planting, joined.
-fn scrubbed(planting: Planting) -> String {
-    let mut out = Vec::new();
-    let whole = |o: &Occurrence| {
-        let mut parts = vec![o.kind.clone(), o.message.clone()];
-        parts.extend(o.fingerprint.clone());
-        for f in &o.frames {
-            parts.push(f.function.clone());
-            parts.push(f.file.clone());
-        }
-        for (k, v) in &o.fields {
-            parts.push(k.clone());
-            parts.push(v.clone());
-        }
-        parts.join("\n")
-    };
-    match planting {
-        Planting::Line(line) => {
-            out.push(scrub::scrub(&line).into_owned());
-            if let Some(mut o) = extract::extract(&line) {
-                scrub::occurrence(&mut o);
-                out.push(whole(&o));
-            }
-        }
-        Planting::Occurrence(mut o) => {
-            scrub::occurrence(&mut o);
-            out.push(whole(&o));
-        }
-    }
-    out.join("\n")
-}
 
 /// The secret, or a 16-character piece of one of its lines, in `text`.
 fn survives(secret: &str, text: &str) -> bool {

@@ -36,6 +36,10 @@ use faultline::extract;
 use faultline::model::{Frame, Level, Occurrence};
 use faultline::scrub;
 
+mod scrub_support;
+
+use scrub_support::{Planting, scrubbed};
+
 struct Held {
     format: &'static str,
     name: &'static str,
@@ -103,11 +107,6 @@ fn spell(name: &str) -> Spellings {
         pascal,
         header: parts.iter().map(title).collect::<Vec<_>>().join("-"),
     }
-}
-
-enum Planting {
-    Line(String),
-    Occurrence(Occurrence),
 }
 
 fn json(s: &str) -> String {
@@ -557,37 +556,6 @@ const SHAPES2: &[Shape] = &[
         },
     },
 ];
-
-/// Every string faultline keeps of a planting, joined.
-fn scrubbed(planting: Planting) -> String {
-    let whole = |o: &Occurrence| {
-        let mut parts = vec![o.kind.clone(), o.message.clone()];
-        parts.extend(o.fingerprint.clone());
-        for f in &o.frames {
-            parts.push(f.function.clone());
-            parts.push(f.file.clone());
-        }
-        for (k, v) in &o.fields {
-            parts.push(k.clone());
-            parts.push(v.clone());
-        }
-        parts.join("\n")
-    };
-    match planting {
-        Planting::Line(line) => {
-            let mut out = vec![scrub::scrub(&line).into_owned()];
-            if let Some(mut o) = extract::extract(&line) {
-                scrub::occurrence(&mut o);
-                out.push(whole(&o));
-            }
-            out.join("\n")
-        }
-        Planting::Occurrence(mut o) => {
-            scrub::occurrence(&mut o);
-            whole(&o)
-        }
-    }
-}
 
 /// `text` with `%XX` and `\uXXXX` escapes undone, and JSON's `\"`, `\\`
 /// and `\n`, as a reader of the stored text would undo them.

@@ -38,6 +38,27 @@ pub struct Moto {
     pub port: u16,
 }
 
+impl Moto {
+    /// Runs the `faultline` binary in `cwd` against this emulator, through
+    /// nothing but the standard AWS environment a user would set; the
+    /// caller's own store, notifier and profile settings are removed.
+    pub fn faultline(&self, cwd: &Path, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("FAULTLINE_STORE")
+            .env_remove("FAULTLINE_NOTIFY")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run faultline")
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         if let Ok(mut child) = self.child.lock() {
