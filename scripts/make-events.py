@@ -28,6 +28,12 @@ REQ2 = "a81d44f0-2c6b-4f3e-8d15-0b9e7c3f2d18"
 NBSP = "\u00a0"
 
 
+# The failure that ends the Step Functions execution in step-functions.json;
+# its ExecutionFailed event and its EventBridge status change repeat it.
+SFN_EXPORT_CAUSE = ("An error occurred while executing the state 'Export' (entered at the event id #6). "
+                    "The JSONPath '$.bucket' specified for the field 'Bucket.$' could not be found in the input '{}'")
+
+
 def lambda_text_noise(req):
     return [
         f"START RequestId: {req} Version: $LATEST\n",
@@ -144,8 +150,12 @@ EVENTS = {
         "messages": [
             json.dumps({"id": "1", "type": "ExecutionStarted", "details": {"roleArn": "arn:aws:iam::123456789012:role/sfn"}, "previous_event_id": "0", "event_timestamp": "1763900460000", "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:nightly-export:run-2025-11-23"}),
             json.dumps({"id": "7", "type": "LambdaFunctionFailed", "details": {"error": "ZeroDivisionError", "cause": json.dumps({"errorMessage": "division by zero", "errorType": "ZeroDivisionError", "requestId": REQ, "stackTrace": ["  File \"/var/task/app.py\", line 22, in handler\n    return render(event)\n"]})}, "previous_event_id": "6", "event_timestamp": "1763900461000", "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:nightly-export:run-2025-11-23"}),
-            json.dumps({"id": "8", "type": "TaskFailed", "details": {"error": "States.TaskFailed", "cause": "An error occurred while executing the state 'Export' (entered at the event id #6). The JSONPath '$.bucket' specified for the field 'Bucket.$' could not be found in the input '{}'", "resource": "putObject", "resourceType": "aws-sdk:s3"}, "previous_event_id": "6", "event_timestamp": "1763900461500", "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:nightly-export:run-2025-11-23"}),
-            json.dumps({"id": "9", "type": "ExecutionFailed", "details": {"error": "States.TaskFailed", "cause": "see TaskFailed"}, "previous_event_id": "8", "event_timestamp": "1763900462000", "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:nightly-export:run-2025-11-23"}),
+            json.dumps({"id": "8", "type": "TaskFailed", "details": {"error": "States.TaskFailed", "cause": SFN_EXPORT_CAUSE, "resource": "putObject", "resourceType": "aws-sdk:s3"}, "previous_event_id": "6", "event_timestamp": "1763900461500", "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:nightly-export:run-2025-11-23"}),
+            # AWS copies the failure that ended the execution, error and cause
+            # verbatim, into ExecutionFailed (LocalStack's snapshots recorded
+            # against AWS: test_task_lambda, test_task_service_dynamodb); it
+            # never writes a pointer such as "see TaskFailed".
+            json.dumps({"id": "9", "type": "ExecutionFailed", "details": {"error": "States.TaskFailed", "cause": SFN_EXPORT_CAUSE}, "previous_event_id": "8", "event_timestamp": "1763900462000", "execution_arn": "arn:aws:states:eu-west-1:123456789012:execution:nightly-export:run-2025-11-23"}),
         ],
     },
     "structured-loggers": {
@@ -210,7 +220,7 @@ JOB_EVENTS = {
         {"executionArn": SFN_EXECUTION, "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:nightly-export",
          "name": "run-2025-11-23", "status": "FAILED", "startDate": 1763900460000, "stopDate": 1763900462000,
          "input": "{}", "inputDetails": {"included": True}, "output": None, "outputDetails": None,
-         "error": "States.TaskFailed", "cause": "see TaskFailed"}),
+         "error": "States.TaskFailed", "cause": SFN_EXPORT_CAUSE}),
     "eventbridge-batch-job-succeeded": eventbridge(
         "c8f9c4b5-76e5-d76a-f980-7011e206042b", "Batch Job State Change", "aws.batch", "2025-11-23T20:26:00Z",
         [f"arn:aws:batch:eu-west-1:{ACCOUNT}:job/{BATCH_JOB}"],

@@ -80,6 +80,40 @@ fn ingesting_the_sample_events_finds_issues_and_a_replay_changes_no_count() {
     assert_eq!(issues_json(dir.path()), first, "a replay changes no count");
 }
 
+/// A failed execution logs the failure twice: the task's `TaskFailed` and
+/// the `ExecutionFailed` that AWS fills with the same error and cause. Both
+/// are one failure, so one issue, and no issue is titled by a pointer.
+#[test]
+fn a_failed_execution_is_one_issue_with_the_task_failure_that_ended_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = events_dir().join("step-functions.json");
+    ok(
+        &["ingest", "--notify", "none", sample.to_str().unwrap()],
+        dir.path(),
+    );
+    let listed = issues_json(dir.path());
+    let mut counts: Vec<(String, u64)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("States.TaskFailed".to_string(), 2),
+            ("ZeroDivisionError".to_string(), 1)
+        ],
+        "{listed}"
+    );
+}
+
 #[test]
 fn the_default_listing_is_a_readable_table() {
     let dir = tempfile::tempdir().unwrap();
