@@ -87,15 +87,19 @@ pub fn prepare_document_with(
     naming: &Naming,
     runs: &RunConfig,
 ) -> Result<Vec<Prepared>, DecodeError> {
-    match prepare_with(input, runs) {
-        Err(DecodeError::UnknownShape) => {}
-        other => return other.map(|p| vec![p]),
+    if let Some(prepared) = prepare_job_event(input) {
+        return prepared.map(|p| vec![p]);
     }
-    let batches = decode::aws_cli::batches(input.trim_ascii(), naming)?;
-    Ok(batches
-        .iter()
-        .map(|b| Prepared::Batch(summarise_with(b, runs)))
-        .collect())
+    let mut prepared = Vec::new();
+    decode::each_batch(input, naming, |batch| {
+        prepared.push(if batch.is_control() {
+            Prepared::Control
+        } else {
+            Prepared::Batch(summarise_with(batch, runs))
+        });
+        Ok::<_, DecodeError>(())
+    })?;
+    Ok(prepared)
 }
 
 /// Checks a whole input as [`prepare_document`] reads it, without the
@@ -104,13 +108,7 @@ pub fn check_document(input: &[u8], naming: &Naming) -> Result<(), DecodeError> 
     if let Some(event) = decode::eventbridge::parse(input) {
         return event.map(|_| ());
     }
-    match decode::payload(input) {
-        Ok(payload) => decode::parse(&payload).map(|_| ()),
-        Err(DecodeError::UnknownShape) => {
-            decode::aws_cli::batches(input.trim_ascii(), naming).map(|_| ())
-        }
-        Err(e) => Err(e),
-    }
+    decode::each_batch(input, naming, |_| Ok::<_, DecodeError>(()))
 }
 
 /// The pure stages over one decoded batch, in order: extract the errors,

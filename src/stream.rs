@@ -76,28 +76,16 @@ impl Streams {
         if let Some(prepared) = pipeline::prepare_job_event(input) {
             return prepared.map(|p| vec![p]);
         }
-        match decode::payload(input) {
-            Ok(payload) => {
-                let batch = decode::parse(&payload)?;
-                if batch.is_control() {
-                    return Ok(vec![Prepared::Control]);
-                }
-                Ok(self
-                    .summarise(&batch)
-                    .into_iter()
-                    .map(Prepared::Batch)
-                    .collect())
+        let mut prepared = Vec::new();
+        decode::each_batch(input, naming, |batch| {
+            if batch.is_control() {
+                prepared.push(Prepared::Control);
+            } else {
+                prepared.extend(self.summarise(batch).into_iter().map(Prepared::Batch));
             }
-            Err(DecodeError::UnknownShape) => {
-                let batches = decode::aws_cli::batches(input.trim_ascii(), naming)?;
-                Ok(batches
-                    .iter()
-                    .flat_map(|b| self.summarise(b))
-                    .map(Prepared::Batch)
-                    .collect())
-            }
-            Err(e) => Err(e),
-        }
+            Ok::<_, DecodeError>(())
+        })?;
+        Ok(prepared)
     }
 
     /// The summary of one batch of a stream. A trace its last events start

@@ -237,3 +237,63 @@ fn skip_invalid_records_the_good_inputs_and_lists_the_bad() {
         vec![("/batch/export".into(), "ValueError".into(), 1)]
     );
 }
+
+/// `fingerprint` reads what `ingest` reads, and prints the keys `ingest`
+/// stores: every shape of input at once, with one log group named.
+#[test]
+fn fingerprint_reads_every_input_ingest_reads_and_prints_the_keys_it_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_lines = [
+        r#"{"level":30,"time":1763972370000,"msg":"started"}"#,
+        r#"{"level":50,"time":1763972371000,"msg":"payment failed","err":{"type":"GatewayTimeout","message":"upstream timed out","stack":"GatewayTimeout: upstream timed out\n    at charge (/app/pay.js:9:11)"}}"#,
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("filtered.json"), FILTER_LOG_EVENTS).unwrap();
+    std::fs::write(
+        dir.path().join("stream.json.gz"),
+        gzip(GET_LOG_EVENTS.as_bytes()),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("export.log.gz"), gzip(PLAIN.as_bytes())).unwrap();
+    std::fs::write(dir.path().join("app.json"), json_lines).unwrap();
+    let inputs = [
+        "filtered.json",
+        "stream.json.gz",
+        "export.log.gz",
+        "app.json",
+    ];
+
+    let without = faultline(&["fingerprint", "export.log.gz"], dir.path());
+    assert!(!without.status.success());
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert!(
+        stderr.contains("export.log.gz") && stderr.contains("--log-group"),
+        "{stderr}"
+    );
+
+    let group = ["--log-group", "/aws/lambda/orders"];
+    let printed = ok(
+        &[&["fingerprint"][..], &group, &inputs].concat(),
+        dir.path(),
+    );
+    let mut printed_keys: Vec<String> = printed
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|l| l["fingerprint"].as_str().map(str::to_string))
+        .collect();
+    printed_keys.sort();
+    printed_keys.dedup();
+
+    ok(
+        &[&["ingest", "--notify", "none"][..], &group, &inputs].concat(),
+        dir.path(),
+    );
+    let mut stored_keys: Vec<String> = issues(dir.path())
+        .iter()
+        .map(|i| i["fingerprint"].as_str().unwrap().to_string())
+        .collect();
+    stored_keys.sort();
+    // KeyError, TypeError, the text file's ValueError, GatewayTimeout.
+    assert_eq!(stored_keys.len(), 4, "{stored_keys:?}");
+    assert_eq!(printed_keys, stored_keys, "{printed}");
+}

@@ -11,10 +11,11 @@ use clap::Args;
 
 use serde::Serialize;
 
-use faultline::decode::{self, DecodeError};
+use faultline::decode::{self, DecodeError, LogBatch, Naming};
 use faultline::extract;
 use faultline::fingerprint::{self, Explanation};
 use faultline::model::{Level, Occurrence};
+use faultline::pipeline;
 use faultline::scrub;
 
 use super::Error;
@@ -31,13 +32,28 @@ pub struct FingerprintArgs {
     /// issues` shows it), and for an event that is not an error, why not.
     #[arg(long)]
     explain: bool,
-    /// Inputs, as for `ingest`.
+    /// The log group of inputs that do not name one (plain text log files,
+    /// `aws logs` output), as for `ingest`: it is part of every fingerprint.
+    #[arg(long, value_name = "NAME")]
+    log_group: Option<String>,
+    /// Inputs, as for `ingest`: Lambda input files, DATA_MESSAGE files,
+    /// `aws logs filter-log-events` / `get-log-events` output, plain text
+    /// log files and JSON lines (with --log-group), any of them gzipped;
+    /// directories of them; or - for standard input.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
 
 pub fn run(args: FingerprintArgs) -> Result<ExitCode, Error> {
     let inputs = input::sources(&args.paths)?;
+    let now = pipeline::system_clock();
+    let inputs: Vec<(Source, Naming)> = inputs
+        .into_iter()
+        .map(|s| {
+            let naming = s.naming(args.log_group.as_deref(), now);
+            (s, naming)
+        })
+        .collect();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let failed =
@@ -70,14 +86,26 @@ pub enum PrintError {
     Decode(#[from] DecodeError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// The output side is gone (it failed and stopped reading): stop quietly,
+    /// it reports its own error.
+    #[error("output closed")]
+    Closed,
+}
+
+/// What a worker sends about one input: its output a batch at a time, then
+/// whether it ended with an error.
+enum Piece {
+    Output(Vec<u8>),
+    End(Option<String>),
 }
 
 /// Prints every input's fingerprints in input order, working on several
 /// inputs at once (one thread per core): big benchmark runs are many files.
 /// Returns whether any input could not be read; those are reported on
-/// stderr and the others still printed.
+/// stderr and the others still printed (an input broken halfway keeps
+/// what was printed before the break).
 pub fn print_all(
-    inputs: &[Source],
+    inputs: &[(Source, Naming)],
     every_line: bool,
     explain: bool,
     out: &mut impl Write,
@@ -88,42 +116,61 @@ pub fn print_all(
     let mut failed = false;
     std::thread::scope(|scope| -> std::io::Result<()> {
         // Bounded, so a fast worker cannot buffer the whole output.
-        let (tx, rx) =
-            std::sync::mpsc::sync_channel::<(usize, Vec<u8>, Option<String>)>(workers * 2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Piece)>(workers * 2);
         for worker in 0..workers {
             let tx = tx.clone();
             scope.spawn(move || {
-                for (i, source) in inputs.iter().enumerate().skip(worker).step_by(workers) {
-                    // Each worker reads its own files: only the inputs in
-                    // flight are in memory, not the whole run.
-                    let (buffer, error) = match source.read() {
-                        Ok(input) => {
-                            let mut buffer = Vec::with_capacity(input.bytes.len());
-                            let error = print(&input.bytes, every_line, explain, &mut buffer)
-                                .err()
-                                .map(|e| format!("{}: {e}", input.name));
-                            (buffer, error)
-                        }
-                        Err(e) => (Vec::new(), Some(e.to_string())),
+                for (i, (source, naming)) in inputs.iter().enumerate().skip(worker).step_by(workers)
+                {
+                    // Each worker reads its own inputs, a batch at a time and
+                    // sent as it is printed: a plain text file of any size
+                    // costs one batch of memory here.
+                    let printed = source.each_batch(naming, |batch| {
+                        let mut buffer = Vec::new();
+                        print(batch, every_line, explain, &mut buffer)?;
+                        tx.send((i, Piece::Output(buffer)))
+                            .map_err(|_| PrintError::Closed)
+                    });
+                    let error = match printed {
+                        Ok(()) => None,
+                        Err(PrintError::Closed) => return,
+                        Err(e) => Some(format!("{}: {e}", source.name())),
                     };
-                    if tx.send((i, buffer, error)).is_err() {
+                    if tx.send((i, Piece::End(error))).is_err() {
                         return;
                     }
                 }
             });
         }
         drop(tx);
+        // Pieces of the input due next are written as they come; the others
+        // wait, whole, until their turn.
         let mut next = 0;
-        let mut waiting = std::collections::BTreeMap::new();
-        for (i, buffer, error) in rx {
-            waiting.insert(i, (buffer, error));
-            while let Some((buffer, error)) = waiting.remove(&next) {
-                out.write_all(&buffer)?;
-                if let Some(error) = error {
-                    eprintln!("faultline: {error}");
-                    failed = true;
+        let mut waiting: std::collections::BTreeMap<usize, Vec<Piece>> = Default::default();
+        for (i, piece) in rx {
+            if i != next {
+                waiting.entry(i).or_default().push(piece);
+                continue;
+            }
+            let mut due = vec![piece];
+            while !due.is_empty() {
+                let mut ended = false;
+                for piece in due.drain(..) {
+                    match piece {
+                        Piece::Output(bytes) => out.write_all(&bytes)?,
+                        Piece::End(error) => {
+                            if let Some(error) = error {
+                                eprintln!("faultline: {error}");
+                                failed = true;
+                            }
+                            ended = true;
+                        }
+                    }
                 }
-                next += 1;
+                if ended {
+                    next += 1;
+                    due = waiting.remove(&next).unwrap_or_default();
+                }
             }
         }
         Ok(())
@@ -131,17 +178,18 @@ pub fn print_all(
     Ok(failed)
 }
 
-/// Prints the fingerprint of every event of one input.
+/// Prints the fingerprint of every event of one batch.
 pub fn print(
-    input: &[u8],
+    batch: &LogBatch<'_>,
     every_line: bool,
     explain: bool,
     out: &mut impl Write,
 ) -> Result<(), PrintError> {
-    let payload = decode::payload(input)?;
-    let batch = decode::parse(&payload)?;
+    if batch.is_control() {
+        return Ok(());
+    }
     if every_line && !explain {
-        return print_every_line(&batch, out);
+        return print_every_line(batch, out);
     }
     let verdicts: Vec<extract::Verdict> = if every_line {
         batch

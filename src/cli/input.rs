@@ -1,11 +1,14 @@
 //! Where the inputs of `ingest` and `fingerprint` come from: files,
 //! directories of them, or standard input; and what shape each one has.
+//! Both commands read inputs only through here, so whatever `ingest` reads,
+//! `fingerprint` reads too.
 
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use faultline::decode::{self, DecodeError, Naming};
+use faultline::decode::text::TextBatches;
+use faultline::decode::{self, DecodeError, LogBatch, Naming};
 
 use super::Error;
 
@@ -13,12 +16,6 @@ use super::Error;
 /// saved `aws logs` output), after decompression. Plain text of any size
 /// is streamed instead.
 pub const MAX_DOCUMENT: u64 = 64 * 1024 * 1024;
-
-/// One input file's name (for messages) and contents.
-pub struct Input {
-    pub name: String,
-    pub bytes: Vec<u8>,
-}
 
 /// Where one input comes from.
 pub enum Source {
@@ -41,29 +38,6 @@ impl Source {
             Source::Stdin(_) => "<stdin>".into(),
             Source::File(path) => path.display().to_string(),
         }
-    }
-
-    fn read_err(&self) -> impl Fn(std::io::Error) -> Error + '_ {
-        move |source| Error::Read {
-            path: self.name(),
-            source,
-        }
-    }
-
-    /// The whole input, as it is (for `fingerprint`).
-    pub fn read(&self) -> Result<Input, Error> {
-        let bytes = match self {
-            Source::Stdin(_) => {
-                let mut bytes = Vec::new();
-                std::io::stdin().read_to_end(&mut bytes).map(|_| bytes)
-            }
-            Source::File(path) => std::fs::read(path),
-        }
-        .map_err(self.read_err())?;
-        Ok(Input {
-            name: self.name(),
-            bytes,
-        })
     }
 
     /// How to name events of this input that do not name themselves.
@@ -106,6 +80,30 @@ impl Source {
             )),
         };
         sniff(reader)
+    }
+
+    /// Hands `each` every log batch of this input in order, whatever its
+    /// shape (as [`Source::open`] tells it and [`decode::each_batch`] reads
+    /// a document): what `fingerprint` prints. Plain text is read as a
+    /// stream, a batch at a time. A job event (EventBridge) has no log
+    /// events and hands on nothing; a broken one is an error.
+    pub fn each_batch<E: From<DecodeError>>(
+        &self,
+        naming: &Naming,
+        mut each: impl FnMut(&LogBatch<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self.open()? {
+            Opened::Document(bytes) => match decode::eventbridge::parse(&bytes) {
+                Some(event) => event.map(|_| ()).map_err(E::from),
+                None => decode::each_batch(&bytes, naming, each),
+            },
+            Opened::Text(reader) => {
+                for batch in TextBatches::new(reader, naming)? {
+                    each(&batch?)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Keeps what a first look at standard input opened, for the next one.

@@ -152,6 +152,30 @@ pub fn is_json_lines(bytes: &[u8]) -> bool {
     parses(lines.next()) && parses(lines.next())
 }
 
+/// Hands `each` the log batches of one whole JSON document, in order, for
+/// every shape that carries log events: a Lambda input or a DATA_MESSAGE
+/// (one batch, which may be a CONTROL_MESSAGE), or `aws logs` output (one
+/// batch per stream, named by `naming`). The one place these shapes are told
+/// apart, so `ingest`, its checking pass and `fingerprint` read the same
+/// inputs alike. EventBridge job events carry no log events: callers that
+/// take them look for them first.
+pub fn each_batch<E: From<DecodeError>>(
+    document: &[u8],
+    naming: &Naming,
+    mut each: impl FnMut(&LogBatch<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    match payload(document) {
+        Ok(payload) => each(&parse(&payload)?),
+        Err(DecodeError::UnknownShape) => {
+            for batch in aws_cli::batches(document.trim_ascii(), naming)? {
+                each(&batch)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Parses DATA_MESSAGE bytes, as returned by [`payload`].
 ///
 /// serde_json, not a SIMD parser: sonic-rs 0.5 measured faster but still
