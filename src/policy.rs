@@ -167,17 +167,6 @@ impl Policy {
         }
     }
 
-    /// Whether the policy asks for something only a store that records runs
-    /// can do: resolving or alerting counted in runs, a digest of every
-    /// run, or run fields to read. The defaults ask for none of it (a
-    /// store without runs simply sends no failed-run digests).
-    pub fn needs_runs(&self) -> bool {
-        self.auto_resolve_after_runs.is_some()
-            || self.alert_after_runs > 1
-            || self.run_digest == DigestMode::Always
-            || !self.run_fields.is_empty()
-    }
-
     /// The run fields per log group, for [`crate::runs::identify`].
     pub fn run_config(&self) -> RunConfig {
         RunConfig {
@@ -597,23 +586,6 @@ mod tests {
         .unwrap();
         assert_eq!(one_line.run_digest, DigestMode::Never);
         assert!(one_line.run_config().for_group("/aws/lambda/x").is_some());
-        assert!(!Policy::default().needs_runs());
-        assert!(
-            !Policy::parse("run_digest = \"never\"\nalert_recovered = true", "p.toml")
-                .unwrap()
-                .needs_runs()
-        );
-        for needs in [
-            "auto_resolve_after_runs = 3",
-            "alert_after_runs = 2",
-            "run_digest = \"always\"",
-            "[run_fields.\"/g\"]\nid = \"run_id\"",
-        ] {
-            assert!(
-                Policy::parse(needs, "p.toml").unwrap().needs_runs(),
-                "{needs}"
-            );
-        }
         for bad in [
             "alert_after_runs = 0",
             "auto_resolve_after_runs = 0",

@@ -361,24 +361,19 @@ fn the_alert_policy_parameter_admits_the_policies_the_function_accepts() {
             );
         }
     }
-    // The function reads them, but the stack's DynamoDB store does not
-    // record runs yet (README, "Runs"): the deploy refuses them rather than
-    // a function that would refuse every batch.
-    for run_key in run_keys {
-        faultline::policy::Policy::from_setting(run_key)
-            .unwrap_or_else(|e| panic!("{run_key:?} is not a policy entry: {e}"));
-        assert!(
-            !pattern.is_match(run_key),
-            "the parameter admits {run_key:?}"
-        );
-    }
+    let all_run_keys = run_keys.join(";");
     for good in [
         "",
         every_key,
         "new_issue=true",
         "digest_over=0;",
         "threshold.count=1",
-    ] {
+        &all_run_keys,
+        "run_digest=\"never\";run_fields.\"/aws/batch/*\".items=\"items_total\"",
+    ]
+    .into_iter()
+    .chain(run_keys)
+    {
         assert!(pattern.is_match(good), "the parameter refuses {good:?}");
         if !good.is_empty() {
             faultline::policy::Policy::from_setting(good)
@@ -394,6 +389,12 @@ fn the_alert_policy_parameter_admits_the_policies_the_function_accepts() {
         "new_issue=true;;regression=false",
         "[threshold]",
         "cooldown_minutes=-1",
+        "alert_after_runs=0",
+        "run_quiet_minutes=0",
+        "run_digest=always",
+        "run_digest=\"sometimes\"",
+        "run_fields.\"/g\".run=\"x\"",
+        "run_fields.\"/g\".id=\"a;b\"",
     ] {
         assert!(!pattern.is_match(bad), "the parameter admits {bad:?}");
     }

@@ -195,12 +195,10 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
                 .ok_or_else(|| store::StoreError::NotFound(id.id.clone()))?;
             let runs = render::IssueRuns::of(store.as_ref(), &resolved).await?;
             if opts.json {
-                render::issue_detail_json(&detail, runs.as_ref(), &mut out)?;
+                render::issue_detail_json(&detail, Some(&runs), &mut out)?;
             } else {
                 render::issue_detail(&detail, &style, &mut out)?;
-                if let Some(runs) = &runs {
-                    render::issue_runs(runs, &mut out)?;
-                }
+                render::issue_runs(&runs, &mut out)?;
             }
         }
         IssuesAction::Resolve { id, in_version } => {

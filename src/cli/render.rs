@@ -473,16 +473,10 @@ pub struct SeenIn {
 }
 
 impl IssueRuns {
-    /// `None` where the store records no runs: the issue did not appear in
-    /// no run, its runs are unknown.
-    pub async fn of(
-        store: &dyn faultline::store::Store,
-        issue: &str,
-    ) -> Result<Option<IssueRuns>, Error> {
-        let appeared = match store.issue_runs(issue, RECENT_RUNS).await {
-            Err(faultline::store::StoreError::RunsNotRecorded) => return Ok(None),
-            other => other?,
-        };
+    /// The runs `issue` appeared in, newest first, and how many of its
+    /// job's latest settled runs had it.
+    pub async fn of(store: &dyn faultline::store::Store, issue: &str) -> Result<IssueRuns, Error> {
+        let appeared = store.issue_runs(issue, RECENT_RUNS).await?;
         let seen_in = match appeared.first() {
             Some(newest) => {
                 let recent = store
@@ -522,7 +516,7 @@ impl IssueRuns {
                 }
             })
             .collect();
-        Ok(Some(IssueRuns { runs, seen_in }))
+        Ok(IssueRuns { runs, seen_in })
     }
 }
 

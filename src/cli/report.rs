@@ -32,18 +32,12 @@ pub async fn run(args: ReportArgs) -> Result<ExitCode, Error> {
             details.push(detail);
         }
     }
-    // A store that records no runs (DynamoDB, for now) makes a report
-    // without the runs timeline, not no report.
-    let runs = match store
+    let runs = store
         .runs(&faultline::store::RunFilter {
             limit: Some(500),
             ..Default::default()
         })
-        .await
-    {
-        Err(faultline::store::StoreError::RunsNotRecorded) => Vec::new(),
-        other => other?,
-    };
+        .await?;
     // Console links point where each event came from, or to the region the
     // user configured; with neither, samples go without links, not with
     // links to a guessed region.

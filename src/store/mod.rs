@@ -44,15 +44,6 @@ pub enum StoreError {
     RunNotFound(String),
     #[error("run {0} is ambiguous: {1}")]
     RunAmbiguous(String, String),
-    /// The store keeps issues but not runs (DynamoDB, for now): asked for
-    /// runs, or given a policy that needs them, it says so instead of
-    /// answering as if no run had happened.
-    #[error(
-        "runs are not recorded in the DynamoDB store yet: `faultline runs`, run digests and the run \
-         policy (auto_resolve_after_runs, alert_after_runs, run_digest = \"always\", run_fields) \
-         need a sqlite: store for now"
-    )]
-    RunsNotRecorded,
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     /// The store's layout is one this faultline cannot use as it is (written

@@ -18,7 +18,8 @@
 use std::collections::HashMap;
 
 use crate::model::{
-    Alert, AlertIssue, BatchSummary, EventType, IssueDelta, Outcome, Run, RunDelta, Sample, run_id,
+    Alert, AlertIssue, BatchSummary, EventType, IssueDelta, Outcome, Run, RunDelta, RunIssue,
+    Sample, issue_id, run_id,
 };
 use crate::runs::lifecycle::{self, RunRules};
 
@@ -122,6 +123,109 @@ pub fn fold_run(prior: Option<&StoredRun>, delta: &RunDelta, now: i64) -> (Store
             succeeded_now: succeeded && !was_succeeded,
         },
     )
+}
+
+/// What one batch adds to one issue of one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueAdd {
+    pub issue_id: String,
+    pub count: u64,
+    pub recovered: u64,
+}
+
+/// The issues a run delta adds to, by issue id.
+pub fn issue_adds(delta: &RunDelta) -> Vec<IssueAdd> {
+    delta
+        .issues
+        .iter()
+        .map(|i| IssueAdd {
+            issue_id: issue_id(&i.fingerprint),
+            count: i.count,
+            recovered: i.recovered,
+        })
+        .collect()
+}
+
+/// What a run's issue records as recovered when `add` comes in: all of it
+/// once the run succeeded (it got past every error), else what the retry
+/// scan found.
+pub fn recovered_of(add: &IssueAdd, run_succeeded: bool) -> u64 {
+    if run_succeeded {
+        add.count
+    } else {
+        add.recovered
+    }
+}
+
+/// The counts of a part (a Batch job's attempt, logged under its ECS task)
+/// that wait for the job event saying whether a later attempt recovered
+/// them: the occurrences no retry got past yet.
+pub fn pending_of(add: &IssueAdd) -> u64 {
+    add.count - add.recovered.min(add.count)
+}
+
+/// `delta`, logged under the key of a part of the run `run_key`, as that
+/// run receives it: its counts only (a part's own start and end are an
+/// attempt's, not the run's), all recovered when the part is known to have
+/// been (`recovered`), as are `adds`.
+pub fn part_to_run(
+    delta: &RunDelta,
+    run_key: &str,
+    recovered: Option<bool>,
+    adds: &mut [IssueAdd],
+) -> RunDelta {
+    let mut to_run = delta.clone();
+    to_run.key = run_key.to_string();
+    to_run.job = String::new();
+    to_run.name = String::new();
+    to_run.started = None;
+    to_run.ended = None;
+    to_run.parts = Vec::new();
+    if recovered == Some(true) {
+        to_run.recovered = to_run.errors;
+        for add in adds.iter_mut() {
+            add.recovered = add.count;
+        }
+    }
+    to_run
+}
+
+/// A run recorded under a part's key before the job event named it a part
+/// of `run_key` (its logs came first), as a delta and issue counts that
+/// fold it into that run; `known`: whether the part recovered, if that is
+/// known.
+pub fn merge_part(
+    part: &Run,
+    issues: &[RunIssue],
+    run_key: &str,
+    known: Option<bool>,
+) -> (RunDelta, Vec<IssueAdd>) {
+    let recovered_all = known == Some(true);
+    let adds = issues
+        .iter()
+        .map(|i| IssueAdd {
+            issue_id: i.id.clone(),
+            count: i.count,
+            recovered: if recovered_all { i.count } else { i.recovered },
+        })
+        .collect();
+    let mut to_run = RunDelta::new(
+        run_key.to_string(),
+        part.source,
+        String::new(),
+        String::new(),
+    );
+    to_run.log_group = part.log_group.clone();
+    to_run.last_event = Some(part.last_event).filter(|t| *t > 0);
+    to_run.errors = part.errors;
+    to_run.recovered = if recovered_all {
+        part.errors
+    } else {
+        part.recovered
+    };
+    to_run.items = part.items;
+    to_run.failed_items = part.failed_items;
+    (to_run, adds)
 }
 
 /// How many of an issue's occurrences in a batch belong to a run, and how

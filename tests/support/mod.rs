@@ -421,11 +421,13 @@ pub fn overlapping_batches(log_group: &str, batches: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The `issue_ids` attribute of every SNS envelope, split: one entry per
-/// issue announced.
+/// The `issue_ids` attribute of every SNS envelope that announces issues,
+/// split: one entry per issue announced. Run digests name the issues a run
+/// had, new or not, and are left out.
 pub fn announced_issue_ids(envelopes: &[serde_json::Value]) -> Vec<String> {
     let mut ids: Vec<String> = envelopes
         .iter()
+        .filter(|e| e["MessageAttributes"]["event_type"]["Value"] != "run_digest")
         .flat_map(|e| {
             e["MessageAttributes"]["issue_ids"]["Value"]
                 .as_str()

@@ -56,6 +56,9 @@ pub(super) struct StoredIssue {
     /// Oldest first.
     pub(super) hours: Vec<HourCount>,
     pub(super) facets: Facets,
+    /// Its new-issue alert is held until a run settles or an occurrence no
+    /// retry got past announces it ([`crate::store::run_fold::hold`]).
+    pub(super) held: bool,
 }
 
 impl StoredIssue {
@@ -83,6 +86,7 @@ impl StoredIssue {
             samples: Vec::new(),
             hours: Vec::new(),
             facets: Facets::new(),
+            held: false,
         }
     }
 
@@ -122,6 +126,7 @@ impl StoredIssue {
             samples,
             hours: decode_hours(item)?,
             facets,
+            held: matches!(item.get("held"), Some(AttributeValue::Bool(true))),
             issue,
         })
     }
@@ -161,6 +166,9 @@ impl StoredIssue {
             if let Some(value) = value {
                 item.insert(name.to_string(), value);
             }
+        }
+        if self.held {
+            item.insert("held".into(), AttributeValue::Bool(true));
         }
         item
     }

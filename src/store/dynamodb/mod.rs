@@ -8,16 +8,15 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | issue | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver samples hours facets`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at` |
+//! | issue | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver samples hours facets`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held` |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
 //!
-//! Runs ([`crate::runs`]) are not recorded here yet: a batch's run deltas
-//! are left out, asking for runs is answered with
-//! [`StoreError::RunsNotRecorded`], and so is a policy that needs runs
-//! ([`Policy::needs_runs`]), before anything is written. With the default
-//! policy the store records issues as before, and there are no runs to
-//! settle; the SQLite store keeps runs.
+//! Runs ([`crate::runs`]) have items of their own, written after a batch's
+//! issues in transactions of their own with their own markers: see
+//! [`runs`] for their layout and why they too count exactly once. An issue
+//! item's `held` says its new-issue alert waits for runs
+//! ([`crate::store::run_fold::hold`]).
 //!
 //! Everything the SQLite store keeps in side tables lives in the issue item,
 //! because every batch that touches an issue rewrites the item anyway:
@@ -155,6 +154,7 @@ mod listing;
 mod plan;
 mod record;
 mod retry;
+mod runs;
 #[cfg(test)]
 mod tests;
 
@@ -277,9 +277,6 @@ impl Store for DynamoDbStore {
         now: i64,
         policy: &Policy,
     ) -> Result<Recorded, StoreError> {
-        if policy.needs_runs() {
-            return Err(StoreError::RunsNotRecorded);
-        }
         let mut recorded = Recorded {
             duplicate: true,
             ..Recorded::default()
@@ -302,6 +299,9 @@ impl Store for DynamoDbStore {
             recorded.new_issues.extend(outcome.new_issues);
             recorded.regressions.extend(outcome.regressions);
             recorded.alerts += outcome.alerts;
+        }
+        if !batch.runs.is_empty() && self.record_runs(batch, &recorded, now).await? {
+            recorded.duplicate = false;
         }
         Ok(recorded)
     }
@@ -509,30 +509,25 @@ impl Store for DynamoDbStore {
         Ok(claimed)
     }
 
-    async fn runs(&self, _filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
-        Err(StoreError::RunsNotRecorded)
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        self.list_runs(filter).await
     }
 
-    async fn run(&self, _id: &str) -> Result<Option<Run>, StoreError> {
-        Err(StoreError::RunsNotRecorded)
+    async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        self.run_by_id(id).await
     }
 
-    async fn issue_runs(&self, _issue_id: &str, _limit: usize) -> Result<Vec<Run>, StoreError> {
-        Err(StoreError::RunsNotRecorded)
+    async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError> {
+        self.runs_of_issue(issue_id, limit).await
     }
 
-    /// No run is recorded, so none is due; a policy that counts on runs
-    /// is refused, as in [`Store::record`].
     async fn settle_runs(
         &self,
-        _now: i64,
-        _settle_ms: i64,
+        now: i64,
+        settle_ms: i64,
         policy: &Policy,
     ) -> Result<Vec<String>, StoreError> {
-        if policy.needs_runs() {
-            return Err(StoreError::RunsNotRecorded);
-        }
-        Ok(Vec::new())
+        self.settle_due(now, settle_ms, policy).await
     }
 
     async fn alert_sent(&self, alert_id: &str, _now: i64) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@ use super::items::{StoredIssue, add_facet, facet_book};
 use crate::model::{Alert, BatchSummary, EventType, IssueDelta, issue_id};
 use crate::policy::{self, Decision, Policy};
 use crate::store::StoreError;
-use crate::store::fold;
+use crate::store::{fold, run_fold};
 
 /// What a chunk's transaction writes, decided from what was read.
 pub(super) struct ChunkPlan {
@@ -43,6 +43,7 @@ pub(super) fn plan_chunk(
     let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
     let mut new_issues = Vec::new();
     let mut regressions = Vec::new();
+    let rules = policy.run_rules();
     for delta in deltas {
         let id = issue_id(&delta.fingerprint);
         // A batch normally has one delta per issue; two fingerprints sharing
@@ -55,14 +56,19 @@ pub(super) fn plan_chunk(
             }
         };
         let created = prior.is_none();
-        let (item, decision) = apply_delta(prior, batch, delta, now, policy)?;
+        let held = prior.as_ref().is_some_and(|p| p.held);
+        let (mut item, decision) = apply_delta(prior, batch, delta, now, policy)?;
+        // Runs may hold a new issue's alert back (all of it recovered, or
+        // alert_after_runs counting), as in the SQLite store.
+        let (alert, held_after) = run_fold::hold(decision.alert, held, delta, batch, &rules);
+        item.held = held_after;
         if created {
             new_issues.push(id.clone());
         }
         if decision.regressed {
             regressions.push(id.clone());
         }
-        if let Some(event_type) = decision.alert {
+        if let Some(event_type) = alert {
             raised.push((event_type, delta));
         }
         working.insert(id, item);

@@ -14,12 +14,12 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::model::{
-    BatchSummary, Outcome, Recorded, Run, RunDelta, RunIssue, RunSource, Sample, Status, issue_id,
+    BatchSummary, Outcome, Recorded, Run, RunDelta, RunIssue, RunSource, Sample, Status,
 };
 use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
 use crate::store::RunFilter;
-use crate::store::run_fold::{self, IssueInfo, StoredRun};
+use crate::store::run_fold::{self, IssueAdd, IssueInfo, StoredRun};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -176,18 +176,11 @@ fn issues_of(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Vec<RunIs
     rows.collect()
 }
 
-/// Counts added to one issue of one run.
-struct Added {
-    issue_id: String,
-    count: u64,
-    recovered: u64,
-}
-
 /// Folds `delta` into its run and adds `issues` to the run's issues.
 fn apply(
     tx: &Transaction<'_>,
     delta: &RunDelta,
-    issues: &[Added],
+    issues: &[IssueAdd],
     recorded: Option<&Recorded>,
     now: i64,
 ) -> rusqlite::Result<StoredRun> {
@@ -212,11 +205,7 @@ fn apply(
             delta.key,
             added.issue_id,
             added.count as i64,
-            if succeeded {
-                added.count
-            } else {
-                added.recovered
-            } as i64,
+            run_fold::recovered_of(added, succeeded) as i64,
             is(recorded.map(|r| &r.new_issues)),
             is(recorded.map(|r| &r.regressions)),
         ])?;
@@ -233,35 +222,14 @@ pub(super) fn record(
     now: i64,
 ) -> rusqlite::Result<()> {
     for delta in &batch.runs {
-        let mut issues: Vec<Added> = delta
-            .issues
-            .iter()
-            .map(|i| Added {
-                issue_id: issue_id(&i.fingerprint),
-                count: i.count,
-                recovered: i.recovered,
-            })
-            .collect();
+        let mut issues = run_fold::issue_adds(delta);
         let part: Option<(String, Option<bool>)> = tx
             .prepare_cached("SELECT run_key, recovered FROM run_parts WHERE part_key = ?1")?
             .query_row(params![delta.key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         match part {
             Some((run_key, recovered)) => {
-                // A part's counts go to its run; its own start and end are
-                // an attempt's, not the run's.
-                let mut to_run = delta.clone();
-                to_run.key = run_key;
-                to_run.job = String::new();
-                to_run.name = String::new();
-                to_run.started = None;
-                to_run.ended = None;
-                if recovered == Some(true) {
-                    to_run.recovered = to_run.errors;
-                    for i in &mut issues {
-                        i.recovered = i.count;
-                    }
-                }
+                let to_run = run_fold::part_to_run(delta, &run_key, recovered, &mut issues);
                 apply(tx, &to_run, &issues, Some(recorded), now)?;
                 if recovered.is_none() {
                     add_part_issues(tx, &delta.key, &issues)?;
@@ -278,7 +246,11 @@ pub(super) fn record(
     Ok(())
 }
 
-fn add_part_issues(tx: &Transaction<'_>, part_key: &str, issues: &[Added]) -> rusqlite::Result<()> {
+fn add_part_issues(
+    tx: &Transaction<'_>,
+    part_key: &str,
+    issues: &[IssueAdd],
+) -> rusqlite::Result<()> {
     for added in issues {
         tx.prepare_cached(
             "INSERT INTO part_issues (part_key, issue_id, count) VALUES (?1, ?2, ?3)
@@ -287,7 +259,7 @@ fn add_part_issues(tx: &Transaction<'_>, part_key: &str, issues: &[Added]) -> ru
         .execute(params![
             part_key,
             added.issue_id,
-            (added.count - added.recovered.min(added.count)) as i64
+            run_fold::pending_of(added) as i64
         ])?;
     }
     Ok(())
@@ -318,34 +290,8 @@ fn link(
     .execute(params![part_key, run_key, known])?;
     if let Some(part) = load(tx, part_key)? {
         // Its logs came before the job event: fold that run into the job.
-        let issues: Vec<Added> = issues_of(tx, part_key)?
-            .into_iter()
-            .map(|i| Added {
-                recovered: if known == Some(true) {
-                    i.count
-                } else {
-                    i.recovered
-                },
-                issue_id: i.id,
-                count: i.count,
-            })
-            .collect();
-        let mut to_run = RunDelta::new(
-            run_key.to_string(),
-            part.run.source,
-            String::new(),
-            String::new(),
-        );
-        to_run.log_group = part.run.log_group.clone();
-        to_run.last_event = Some(part.run.last_event).filter(|t| *t > 0);
-        to_run.errors = part.run.errors;
-        to_run.recovered = if known == Some(true) {
-            part.run.errors
-        } else {
-            part.run.recovered
-        };
-        to_run.items = part.run.items;
-        to_run.failed_items = part.run.failed_items;
+        let (to_run, issues) =
+            run_fold::merge_part(&part.run, &issues_of(tx, part_key)?, run_key, known);
         apply(tx, &to_run, &issues, None, now)?;
         // What the part was new or regressed in, it was in the run.
         tx.prepare_cached(

@@ -1,0 +1,1388 @@
+//! Runs in the DynamoDB store: recorded exactly once beside the batch that
+//! brings them, settled exactly once, read for `faultline runs`.
+//!
+//! The decisions are the shared ones ([`crate::store::run_fold`],
+//! [`crate::runs::lifecycle`]), as in the SQLite store; this file reads
+//! what they need, keeps it in a working set ([`Book`]) while they run,
+//! and writes the result in one conditional transaction.
+//!
+//! # Items
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint` |
+//! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed` |
+//! | an issue's run | `ISSUERUNS#<issue id>` | `<run id>` | (none: the key is the link) |
+//! | part of a run | `PART#<part key>` | `PART` | `run_key ver`, `recovered` once known, `pending` (JSON `{issue id: count}`) while not |
+//! | unsettled run | `UNSETTLED` | `<run id>` | `last_event`, `ended_at` once ended |
+//! | job | `JOB#<job>` | `JOB` | `settled ver issues` (JSON `[[issue id, last run, streak], ...]`) |
+//! | runs marker | `BATCH#<batch id>` | `RUN#<n>#<chunk>` | `processed_at expires_at` |
+//!
+//! Every item is small (a run item about 0.3-0.6 KB, the others under
+//! 0.2 KB, a job item 30 bytes per issue the job ever had), because
+//! DynamoDB bills a write by the size of the item written: a batch's runs
+//! cost a few write units, whatever the runs' history
+//! (BENCHMARKS.md). Run items share one partition so that listing them is
+//! one Query; none of them carries `status`, so the issue index never
+//! sees them.
+//!
+//! # Why each batch's runs count exactly once
+//!
+//! Each run delta of a batch (in chunks of [`ISSUES_PER_RUN_WRITE`] of its
+//! issues) is one `TransactWriteItems`: a runs marker conditional on
+//! `attribute_not_exists(pk)`, as the issue chunks' markers are, and the
+//! items the shared fold changed. The run item is the lock of everything
+//! under it: every write of a run's issues also writes the run item,
+//! conditioned on the `ver` it was read at, so two batches of one run
+//! cannot both write from the same state; the loser re-reads and folds
+//! again. Items read but not changed (a part that is not there, a run
+//! recorded under a part's key) are checked in the same transaction
+//! (`ConditionCheck`), so a decision made on them holds when it commits.
+//!
+//! Known limit: the runs are written after the batch's issue chunks, in
+//! transactions of their own. An invocation that dies between the two
+//! leaves the runs to its retry, which counts them exactly once but finds
+//! the issue chunks recorded (duplicates), so it no longer knows which
+//! issues were new or regressed in the batch: those run issues lose their
+//! `new`/`regressed` marks (counts, alerts and digests are unaffected).
+//!
+//! # Settling
+//!
+//! The `UNSETTLED` partition lists the runs not yet settled, with what
+//! says when they are due (the run item's `hint` is the `last_event` the
+//! entry holds; it is rewritten only when the run's log advanced by
+//! [`HINT_STEP_MS`], and settling checks the run item itself). Settling a
+//! run is one transaction: the run (settled, conditioned on its `ver`),
+//! its job (the next sequence number and the issues' streaks, conditioned
+//! on the job's `ver`), the issues it resolves or announces (conditioned on
+//! theirs), the alerts, and the entry's deletion. Concurrent settlers
+//! cannot both commit; the loser re-reads and finds the run settled.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+
+use super::bounds::bound_alert;
+use super::items::{ISSUE_SK, Item, get_n, get_opt_n, get_s, issue_key, json, n, outbox_item, s};
+use super::retry::{MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token};
+use super::{BATCH_RETENTION_MS, DynamoDbStore, TTL_ATTRIBUTE};
+use crate::model::{
+    BatchSummary, Outcome, Recorded, Run, RunDelta, RunIssue, RunSource, Sample, Status, run_id,
+};
+use crate::policy::Policy;
+use crate::runs::lifecycle::{self, IssueNow, JobIssue};
+use crate::store::run_fold::{self, IssueAdd, IssueInfo, StoredRun};
+use crate::store::{RunFilter, StoreError};
+
+/// A run delta's issues are written this many to a transaction: with the
+/// run, its marker, an issue's two link items each and a part's items,
+/// that stays under DynamoDB's 100 actions.
+pub const ISSUES_PER_RUN_WRITE: usize = 40;
+
+/// The unsettled entry's `last_event` is rewritten when the run's log has
+/// advanced this far past it. A stale entry only makes settling look at
+/// the run early (and find it not quiet yet); it saves a write on most
+/// batches of a long run.
+pub const HINT_STEP_MS: i64 = 5 * 60_000;
+
+/// DynamoDB's bound on the actions of one transaction.
+const MAX_ACTIONS: usize = 100;
+
+const RUNS_PK: &str = "RUNS";
+const UNSETTLED_PK: &str = "UNSETTLED";
+const JOB_SK: &str = "JOB";
+const PART_SK: &str = "PART";
+const LINK_PREFIX: &str = "I#";
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn run_item_key(id: &str) -> Item {
+    key(RUNS_PK.into(), id.into())
+}
+
+fn link_key(run: &str, issue: &str) -> Item {
+    key(format!("RUN#{run}"), format!("{LINK_PREFIX}{issue}"))
+}
+
+fn reverse_key(issue: &str, run: &str) -> Item {
+    key(format!("ISSUERUNS#{issue}"), run.into())
+}
+
+fn part_item_key(part: &str) -> Item {
+    key(format!("PART#{part}"), PART_SK.into())
+}
+
+fn job_key(job: &str) -> Item {
+    key(format!("JOB#{job}"), JOB_SK.into())
+}
+
+fn unsettled_key(id: &str) -> Item {
+    key(UNSETTLED_PK.into(), id.into())
+}
+
+fn marker_key(batch_id: &str, delta_no: usize, chunk: usize) -> Item {
+    key(
+        format!("BATCH#{batch_id}"),
+        format!("RUN#{delta_no}#{chunk}"),
+    )
+}
+
+/// A run item as read or to be written.
+#[derive(Debug, Clone, PartialEq)]
+struct RunItem {
+    stored: StoredRun,
+    merged_into: Option<String>,
+    /// The `last_event` the run's unsettled entry holds.
+    hint: Option<i64>,
+}
+
+fn opt_s(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(_) => get_s(item, name).map(|v| Some(v.to_string())),
+    }
+}
+
+fn get_bool(item: &Item, name: &str) -> Option<bool> {
+    match item.get(name) {
+        Some(AttributeValue::Bool(b)) => Some(*b),
+        _ => None,
+    }
+}
+
+impl RunItem {
+    fn from_item(item: &Item) -> Result<RunItem, StoreError> {
+        let source = get_s(item, "source")?;
+        let outcome = get_s(item, "outcome")?;
+        Ok(RunItem {
+            stored: StoredRun {
+                run: Run {
+                    id: get_s(item, "sk")?.to_string(),
+                    key: get_s(item, "key")?.to_string(),
+                    source: RunSource::parse(source).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown run source {source:?}"))
+                    })?,
+                    job: get_s(item, "job")?.to_string(),
+                    name: get_s(item, "name")?.to_string(),
+                    log_group: get_s(item, "log_group")?.to_string(),
+                    started: get_opt_n(item, "started")?,
+                    ended: get_opt_n(item, "ended")?,
+                    outcome: Outcome::parse(outcome).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown run outcome {outcome:?}"))
+                    })?,
+                    last_event: get_n(item, "last_event")?,
+                    errors: get_n(item, "errors")?,
+                    recovered: get_n(item, "recovered")?,
+                    items: get_opt_n(item, "items")?,
+                    failed_items: get_opt_n(item, "failed_items")?,
+                    issues: Vec::new(),
+                    settled_at: get_opt_n(item, "settled_at")?,
+                },
+                ended_at: get_opt_n(item, "ended_at")?,
+                seq: get_opt_n(item, "seq")?,
+            },
+            merged_into: opt_s(item, "merged_into")?,
+            hint: get_opt_n(item, "hint")?,
+        })
+    }
+
+    fn to_item(&self, ver: u64) -> Item {
+        let r = &self.stored.run;
+        let mut item = run_item_key(&r.id);
+        item.insert("key".into(), s(&r.key));
+        item.insert("source".into(), s(r.source.as_str()));
+        item.insert("job".into(), s(&r.job));
+        item.insert("name".into(), s(&r.name));
+        item.insert("log_group".into(), s(&r.log_group));
+        item.insert("outcome".into(), s(r.outcome.as_str()));
+        item.insert("last_event".into(), n(r.last_event));
+        item.insert("errors".into(), n(r.errors));
+        item.insert("recovered".into(), n(r.recovered));
+        item.insert("ver".into(), n(ver));
+        let optional = [
+            ("started", r.started.map(n)),
+            ("ended", r.ended.map(n)),
+            ("ended_at", self.stored.ended_at.map(n)),
+            ("items", r.items.map(n)),
+            ("failed_items", r.failed_items.map(n)),
+            ("seq", self.stored.seq.map(n)),
+            ("settled_at", r.settled_at.map(n)),
+            ("merged_into", self.merged_into.as_deref().map(s)),
+            ("hint", self.hint.map(n)),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                item.insert(name.to_string(), value);
+            }
+        }
+        item
+    }
+
+    fn live(&self) -> bool {
+        self.merged_into.is_none()
+    }
+}
+
+fn link_from_item(item: &Item) -> Result<RunIssue, StoreError> {
+    let sk = get_s(item, "sk")?;
+    Ok(RunIssue {
+        id: sk.strip_prefix(LINK_PREFIX).unwrap_or(sk).to_string(),
+        count: get_n(item, "count")?,
+        recovered: get_n(item, "recovered")?,
+        new: get_bool(item, "new").unwrap_or(false),
+        regressed: get_bool(item, "regressed").unwrap_or(false),
+    })
+}
+
+fn link_item(run: &str, issue: &RunIssue) -> Item {
+    let mut item = link_key(run, &issue.id);
+    item.insert("count".into(), n(issue.count));
+    item.insert("recovered".into(), n(issue.recovered));
+    item.insert("new".into(), AttributeValue::Bool(issue.new));
+    item.insert("regressed".into(), AttributeValue::Bool(issue.regressed));
+    item
+}
+
+/// A part as stored: the run it belongs to, whether it recovered once
+/// that is known, and until then the counts waiting for it.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct PartItem {
+    run_key: String,
+    recovered: Option<bool>,
+    pending: BTreeMap<String, u64>,
+}
+
+impl PartItem {
+    fn from_item(item: &Item) -> Result<PartItem, StoreError> {
+        let pending = match opt_s(item, "pending")? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("a part's pending counts: {e}")))?,
+            None => BTreeMap::new(),
+        };
+        Ok(PartItem {
+            run_key: get_s(item, "run_key")?.to_string(),
+            recovered: get_bool(item, "recovered"),
+            pending,
+        })
+    }
+
+    fn to_item(&self, part: &str, ver: u64) -> Item {
+        let mut item = part_item_key(part);
+        item.insert("run_key".into(), s(&self.run_key));
+        item.insert("ver".into(), n(ver));
+        if let Some(recovered) = self.recovered {
+            item.insert("recovered".into(), AttributeValue::Bool(recovered));
+        }
+        if !self.pending.is_empty() {
+            item.insert("pending".into(), s(json(&self.pending)));
+        }
+        item
+    }
+}
+
+/// A run as read into the working set, with all its issues.
+#[derive(Debug, Clone)]
+struct RunSlot {
+    /// `None`: no item was there.
+    read_ver: Option<u64>,
+    item: Option<RunItem>,
+    /// The run's issues (empty for a run not there or merged away).
+    links: BTreeMap<String, RunIssue>,
+    /// The item as read.
+    read_item: Option<RunItem>,
+    /// The issue ids that had a link item when read.
+    read_links: BTreeSet<String>,
+    dirty: bool,
+    dirty_links: BTreeSet<String>,
+    /// Link items to delete (a part's, once folded into its run).
+    dropped_links: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+struct PartSlot {
+    read_ver: Option<u64>,
+    part: Option<PartItem>,
+    dirty: bool,
+}
+
+/// What one transaction reads and changes of runs: the working set in
+/// which the steps of the SQLite store's run bookkeeping (see
+/// `src/store/sqlite/runs.rs`) run over items instead of rows.
+#[derive(Debug, Default)]
+struct Book {
+    runs: BTreeMap<String, RunSlot>,
+    parts: BTreeMap<String, PartSlot>,
+}
+
+fn unread(what: &str, key: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "the {what} {key} was used without being read first"
+    ))
+}
+
+impl Book {
+    fn run(&self, key: &str) -> Option<&StoredRun> {
+        self.runs
+            .get(key)
+            .and_then(|slot| slot.item.as_ref())
+            .filter(|item| item.live())
+            .map(|item| &item.stored)
+    }
+
+    fn run_slot(&mut self, key: &str) -> Result<&mut RunSlot, StoreError> {
+        self.runs.get_mut(key).ok_or_else(|| unread("run", key))
+    }
+
+    fn part_slot(&mut self, key: &str) -> Result<&mut PartSlot, StoreError> {
+        self.parts.get_mut(key).ok_or_else(|| unread("part", key))
+    }
+
+    /// Folds `delta` into its run and adds `adds` to the run's issues.
+    fn apply(
+        &mut self,
+        delta: &RunDelta,
+        adds: &[IssueAdd],
+        recorded: Option<&Recorded>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let slot = self.run_slot(&delta.key)?;
+        let prior = slot.item.as_ref().filter(|i| i.live()).map(|i| &i.stored);
+        let (stored, change) = run_fold::fold_run(prior, delta, now);
+        let hint = slot.item.as_ref().filter(|i| i.live()).and_then(|i| i.hint);
+        if change.succeeded_now {
+            for (id, link) in slot.links.iter_mut() {
+                link.recovered = link.count;
+                slot.dirty_links.insert(id.clone());
+            }
+        }
+        let succeeded = stored.run.outcome == Outcome::Succeeded;
+        slot.item = Some(RunItem {
+            stored,
+            merged_into: None,
+            hint,
+        });
+        slot.dirty = true;
+        for add in adds {
+            let is = |ids: Option<&Vec<String>>| ids.is_some_and(|ids| ids.contains(&add.issue_id));
+            let link = slot
+                .links
+                .entry(add.issue_id.clone())
+                .or_insert_with(|| RunIssue {
+                    id: add.issue_id.clone(),
+                    ..RunIssue::default()
+                });
+            link.count = link.count.saturating_add(add.count);
+            link.recovered = link
+                .recovered
+                .saturating_add(run_fold::recovered_of(add, succeeded));
+            link.new |= is(recorded.map(|r| &r.new_issues));
+            link.regressed |= is(recorded.map(|r| &r.regressions));
+            slot.dirty_links.insert(add.issue_id.clone());
+            slot.dropped_links.remove(&add.issue_id);
+        }
+        Ok(())
+    }
+
+    fn add_pending(&mut self, part_key: &str, adds: &[IssueAdd]) -> Result<(), StoreError> {
+        let slot = self.part_slot(part_key)?;
+        let Some(part) = slot.part.as_mut() else {
+            return Err(unread("part", part_key));
+        };
+        for add in adds {
+            let pending = run_fold::pending_of(add);
+            let entry = part.pending.entry(add.issue_id.clone()).or_insert(0);
+            *entry = entry.saturating_add(pending);
+        }
+        slot.dirty = true;
+        Ok(())
+    }
+
+    /// What one chunk of a batch's run delta does.
+    fn record(
+        &mut self,
+        delta: &RunDelta,
+        recorded: &Recorded,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut adds = run_fold::issue_adds(delta);
+        let part = self
+            .parts
+            .get(&delta.key)
+            .and_then(|slot| slot.part.clone());
+        match part {
+            Some(part) => {
+                let to_run = run_fold::part_to_run(delta, &part.run_key, part.recovered, &mut adds);
+                self.apply(&to_run, &adds, Some(recorded), now)?;
+                if part.recovered.is_none() {
+                    self.add_pending(&delta.key, &adds)?;
+                }
+            }
+            None => self.apply(delta, &adds, Some(recorded), now)?,
+        }
+        for part in &delta.parts {
+            self.link(&delta.key, &part.key, part.recovered, now)?;
+        }
+        Ok(())
+    }
+
+    /// Makes `part_key` a part of `run_key`, as the SQLite store's `link`.
+    fn link(
+        &mut self,
+        run_key: &str,
+        part_key: &str,
+        recovered: Option<bool>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if part_key == run_key {
+            return Ok(());
+        }
+        let slot = self.part_slot(part_key)?;
+        let before = slot.part.as_ref().map(|p| p.recovered);
+        let known = recovered.or(before.flatten());
+        let pending = slot
+            .part
+            .as_ref()
+            .map(|p| p.pending.clone())
+            .unwrap_or_default();
+        slot.part = Some(PartItem {
+            run_key: run_key.to_string(),
+            recovered: known,
+            pending: if known.is_none() {
+                pending.clone()
+            } else {
+                BTreeMap::new()
+            },
+        });
+        slot.dirty = true;
+        if let Some(part_run) = self.run(part_key).cloned() {
+            // Its logs came before the job event: fold that run into the job.
+            let part_slot = self.run_slot(part_key)?;
+            let part_links: Vec<RunIssue> = part_slot.links.values().cloned().collect();
+            let (to_run, adds) = run_fold::merge_part(&part_run.run, &part_links, run_key, known);
+            self.apply(&to_run, &adds, None, now)?;
+            let target = self.run_slot(run_key)?;
+            // What the part was new or regressed in, it was in the run.
+            for part_link in &part_links {
+                if let Some(link) = target.links.get_mut(&part_link.id) {
+                    link.new |= part_link.new;
+                    link.regressed |= part_link.regressed;
+                }
+            }
+            if known.is_none() {
+                self.add_pending(part_key, &adds)?;
+            }
+            let part_slot = self.run_slot(part_key)?;
+            let ids: Vec<String> = part_slot.links.keys().cloned().collect();
+            for id in ids {
+                part_slot.links.remove(&id);
+                part_slot.dirty_links.remove(&id);
+                part_slot.dropped_links.insert(id);
+            }
+            if let Some(item) = part_slot.item.as_mut() {
+                item.merged_into = Some(run_key.to_string());
+            }
+            part_slot.dirty = true;
+            return Ok(());
+        }
+        if before.flatten().is_none() {
+            if let Some(outcome) = known {
+                self.settle_part(run_key, outcome, &pending)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A part's outcome became known: its pending counts become recovered
+    /// when a later attempt succeeded, and stay failures if not. A run
+    /// already settled keeps what it was settled with.
+    fn settle_part(
+        &mut self,
+        run_key: &str,
+        recovered: bool,
+        pending: &BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        if !recovered || pending.is_empty() {
+            return Ok(());
+        }
+        let slot = self.run_slot(run_key)?;
+        let Some(item) = slot.item.as_mut().filter(|i| i.live()) else {
+            return Ok(());
+        };
+        if item.stored.run.settled_at.is_some() {
+            return Ok(());
+        }
+        let mut total = 0u64;
+        for (issue, count) in pending {
+            if let Some(link) = slot.links.get_mut(issue) {
+                link.recovered = link.count.min(link.recovered.saturating_add(*count));
+                slot.dirty_links.insert(issue.clone());
+            }
+            total = total.saturating_add(*count);
+        }
+        let run = &mut item.stored.run;
+        run.recovered = run.errors.min(run.recovered.saturating_add(total));
+        slot.dirty = true;
+        Ok(())
+    }
+}
+
+/// The chunk `chunk` of a run delta: the first carries the run and its
+/// parts, the others only more of its issues.
+fn delta_chunk(delta: &RunDelta, chunk: usize) -> RunDelta {
+    let start = chunk * ISSUES_PER_RUN_WRITE;
+    let end = (start + ISSUES_PER_RUN_WRITE).min(delta.issues.len());
+    let issues = delta.issues.get(start..end).unwrap_or_default().to_vec();
+    if chunk == 0 {
+        return RunDelta {
+            issues,
+            ..delta.clone()
+        };
+    }
+    let mut more = RunDelta::new(
+        delta.key.clone(),
+        delta.source,
+        delta.job.clone(),
+        delta.name.clone(),
+    );
+    more.log_group = delta.log_group.clone();
+    more.issues = issues;
+    more
+}
+
+/// Whether a run is due for settling at `now`, as the SQLite store's
+/// settling query says.
+fn is_due(run: &StoredRun, now: i64, settle_ms: i64, quiet_ms: i64) -> bool {
+    if run.run.settled_at.is_some() {
+        return false;
+    }
+    match run.run.ended {
+        Some(_) => run
+            .ended_at
+            .is_some_and(|at| at <= now.saturating_sub(settle_ms)),
+        None => run.run.last_event > 0 && run.run.last_event <= now.saturating_sub(quiet_ms),
+    }
+}
+
+/// The order runs are listed and settled in: by start (else end, else
+/// latest log event), then key.
+fn when(run: &Run) -> i64 {
+    run.started.or(run.ended).unwrap_or(run.last_event)
+}
+
+/// A transaction's actions, and what to call it in errors.
+struct Actions(Vec<TransactWriteItem>);
+
+impl Actions {
+    fn push_put(
+        &mut self,
+        table: &str,
+        item: Item,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<(), StoreError> {
+        let mut put = Put::builder().table_name(table).set_item(Some(item));
+        if let Some((expression, values)) = condition {
+            put = put.condition_expression(expression);
+            for (name, value) in values {
+                put = put.expression_attribute_values(name, value);
+            }
+            if expression.contains("#ver") {
+                put = put.expression_attribute_names("#ver", "ver");
+            }
+        }
+        let put = put
+            .build()
+            .map_err(|e| StoreError::Backend(format!("building a DynamoDB Put: {e}")))?;
+        self.0.push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    /// A Put conditioned on the item being as read: at `read_ver`, or not
+    /// there.
+    fn push_versioned(
+        &mut self,
+        table: &str,
+        item: Item,
+        read_ver: Option<u64>,
+    ) -> Result<(), StoreError> {
+        match read_ver {
+            None => self.push_put(table, item, Some(("attribute_not_exists(pk)", Vec::new()))),
+            Some(ver) => {
+                self.push_put(table, item, Some(("#ver = :read", vec![(":read", n(ver))])))
+            }
+        }
+    }
+
+    /// A check that an item read but not written is still as read.
+    fn push_check(
+        &mut self,
+        table: &str,
+        key: Item,
+        read_ver: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut check = ConditionCheck::builder()
+            .table_name(table)
+            .set_key(Some(key));
+        check = match read_ver {
+            None => check.condition_expression("attribute_not_exists(pk)"),
+            Some(ver) => check
+                .condition_expression("#ver = :read")
+                .expression_attribute_names("#ver", "ver")
+                .expression_attribute_values(":read", n(ver)),
+        };
+        let check = check
+            .build()
+            .map_err(|e| StoreError::Backend(format!("building a DynamoDB ConditionCheck: {e}")))?;
+        self.0
+            .push(TransactWriteItem::builder().condition_check(check).build());
+        Ok(())
+    }
+
+    fn push_delete(&mut self, table: &str, key: Item) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("building a DynamoDB Delete: {e}")))?;
+        self.0
+            .push(TransactWriteItem::builder().delete(delete).build());
+        Ok(())
+    }
+}
+
+/// How a transaction ended.
+enum Sent {
+    Committed,
+    /// Its first action's condition failed (the marker exists: recorded
+    /// before; or the run was settled meanwhile).
+    FirstFailed,
+    /// Another writer changed something it read: read again.
+    LostRace,
+}
+
+impl DynamoDbStore {
+    async fn send(&self, actions: Actions, token: String) -> Result<Sent, StoreError> {
+        if actions.0.len() > MAX_ACTIONS {
+            return Err(StoreError::Backend(format!(
+                "DynamoDB table {}: a run write needs {} actions, more than a transaction's {MAX_ACTIONS}",
+                self.table,
+                actions.0.len()
+            )));
+        }
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions.0))
+            .client_request_token(token)
+            .send()
+            .await;
+        let err = match sent {
+            Ok(_) => return Ok(Sent::Committed),
+            Err(err) => err,
+        };
+        let reasons: Vec<String> = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_string())
+                .collect(),
+            _ => return Err(classify("TransactWriteItems (runs)", &self.table, err)),
+        };
+        if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
+            return Ok(Sent::FirstFailed);
+        }
+        if let Some(reason) = reasons
+            .iter()
+            .find(|r| TRANSIENT_REASONS.contains(&r.as_str()))
+        {
+            return Err(StoreError::Transient(format!(
+                "DynamoDB table {}: transaction cancelled ({reason})",
+                self.table
+            )));
+        }
+        if reasons
+            .iter()
+            .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict")
+        {
+            return Ok(Sent::LostRace);
+        }
+        Err(StoreError::Backend(format!(
+            "DynamoDB table {}: transaction cancelled for reasons [{}]",
+            self.table,
+            reasons.join(", ")
+        )))
+    }
+
+    /// Every issue of a run, by a Query of its partition.
+    async fn links_of(&self, id: &str) -> Result<BTreeMap<String, RunIssue>, StoreError> {
+        let mut links = BTreeMap::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("RUN#{id}")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query (a run's issues)", &self.table, e))?;
+            for item in out.items() {
+                let link = link_from_item(item)?;
+                links.insert(link.id.clone(), link);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(links),
+            }
+        }
+    }
+
+    /// Every item of a partition.
+    async fn partition(&self, pk: &str, what: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(what, &self.table, e))?;
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Reads the runs (by key) and parts into `book`, with every issue of
+    /// each run that is there.
+    async fn read_into(
+        &self,
+        book: &mut Book,
+        runs: &[String],
+        parts: &[String],
+    ) -> Result<(), StoreError> {
+        let runs: Vec<&String> = runs
+            .iter()
+            .filter(|k| !book.runs.contains_key(*k))
+            .collect();
+        let parts: Vec<&String> = parts
+            .iter()
+            .filter(|k| !book.parts.contains_key(*k))
+            .collect();
+        let mut keys: Vec<Item> = runs.iter().map(|k| run_item_key(&run_id(k))).collect();
+        keys.extend(parts.iter().map(|k| part_item_key(k)));
+        let found = self.read_items_with(&keys, true, None).await?;
+        let mut by_key: HashMap<(String, String), &Item> = HashMap::new();
+        for item in &found {
+            by_key.insert(
+                (
+                    get_s(item, "pk")?.to_string(),
+                    get_s(item, "sk")?.to_string(),
+                ),
+                item,
+            );
+        }
+        for key in runs {
+            let id = run_id(key);
+            let slot = match by_key.get(&(RUNS_PK.to_string(), id.clone())) {
+                Some(item) => {
+                    let read = RunItem::from_item(item)?;
+                    let links = if read.live() {
+                        self.links_of(&id).await?
+                    } else {
+                        BTreeMap::new()
+                    };
+                    RunSlot {
+                        read_ver: Some(get_n(item, "ver")?),
+                        read_item: Some(read.clone()),
+                        item: Some(read),
+                        read_links: links.keys().cloned().collect(),
+                        links,
+                        dirty: false,
+                        dirty_links: BTreeSet::new(),
+                        dropped_links: BTreeSet::new(),
+                    }
+                }
+                None => RunSlot {
+                    read_ver: None,
+                    read_item: None,
+                    item: None,
+                    links: BTreeMap::new(),
+                    read_links: BTreeSet::new(),
+                    dirty: false,
+                    dirty_links: BTreeSet::new(),
+                    dropped_links: BTreeSet::new(),
+                },
+            };
+            book.runs.insert(key.clone(), slot);
+        }
+        for key in parts {
+            let slot = match by_key.get(&(format!("PART#{key}"), PART_SK.to_string())) {
+                Some(item) => PartSlot {
+                    read_ver: Some(get_n(item, "ver")?),
+                    part: Some(PartItem::from_item(item)?),
+                    dirty: false,
+                },
+                None => PartSlot {
+                    read_ver: None,
+                    part: None,
+                    dirty: false,
+                },
+            };
+            book.parts.insert(key.clone(), slot);
+        }
+        Ok(())
+    }
+
+    /// Records what `batch` says about runs, after its issues (`recorded`
+    /// says which of them it created or reopened). Returns whether any of
+    /// it was new (not recorded before).
+    pub(super) async fn record_runs(
+        &self,
+        batch: &BatchSummary,
+        recorded: &Recorded,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut wrote = false;
+        for (delta_no, delta) in batch.runs.iter().enumerate() {
+            let chunks = delta.issues.len().div_ceil(ISSUES_PER_RUN_WRITE).max(1);
+            for chunk in 0..chunks {
+                let part = delta_chunk(delta, chunk);
+                wrote |= self
+                    .record_run_chunk(batch, &part, delta_no, chunk, recorded, now)
+                    .await?;
+            }
+        }
+        Ok(wrote)
+    }
+
+    async fn record_run_chunk(
+        &self,
+        batch: &BatchSummary,
+        delta: &RunDelta,
+        delta_no: usize,
+        chunk: usize,
+        recorded: &Recorded,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        for attempt in 0..MAX_CONTENDED_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let mut book = Book::default();
+            let mut runs = vec![delta.key.clone()];
+            let mut parts = vec![delta.key.clone()];
+            for part in &delta.parts {
+                runs.push(part.key.clone());
+                parts.push(part.key.clone());
+            }
+            self.read_into(&mut book, &runs, &parts).await?;
+            if let Some(target) = book
+                .parts
+                .get(&delta.key)
+                .and_then(|slot| slot.part.as_ref())
+                .map(|p| p.run_key.clone())
+            {
+                self.read_into(&mut book, &[target], &[]).await?;
+            }
+            book.record(delta, recorded, now)?;
+            let mut actions = Actions(Vec::new());
+            let mut marker = marker_key(&batch.batch_id, delta_no, chunk);
+            marker.insert("processed_at".into(), n(now));
+            marker.insert(
+                TTL_ATTRIBUTE.into(),
+                n(now.saturating_add(BATCH_RETENTION_MS).div_euclid(1000)),
+            );
+            actions.push_put(
+                &self.table,
+                marker,
+                Some(("attribute_not_exists(pk)", Vec::new())),
+            )?;
+            self.write_book(&mut actions, &book)?;
+            let token = request_token(&batch.batch_id, 1000 + delta_no * 100 + chunk, attempt);
+            match self.send(actions, token).await? {
+                Sent::Committed => return Ok(true),
+                Sent::FirstFailed => return Ok(false),
+                Sent::LostRace => {
+                    tracing::debug!(batch = %batch.batch_id, run = %delta.key, attempt, "run changed under us; re-reading");
+                }
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "DynamoDB table {}: run {} kept changing under concurrent writers ({MAX_CONTENDED_ATTEMPTS} attempts)",
+            self.table, delta.key
+        )))
+    }
+
+    /// The actions that write what `book` changed, and check what it read.
+    fn write_book(&self, actions: &mut Actions, book: &Book) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        for (run_key, slot) in &book.runs {
+            let id = run_id(run_key);
+            let Some(item) = slot.item.as_ref().filter(|_| slot.dirty) else {
+                actions.push_check(table, run_item_key(&id), slot.read_ver)?;
+                continue;
+            };
+            let mut item = item.clone();
+            let before = book_prior(slot);
+            let settled = item.stored.run.settled_at.is_some();
+            let entry = if !item.live() {
+                Entry::Delete
+            } else if settled {
+                Entry::Keep
+            } else {
+                let last = item.stored.run.last_event;
+                let changed = before.is_none_or(|b| {
+                    b.stored.ended_at != item.stored.ended_at
+                        || b.stored.run.settled_at.is_some()
+                        || b.merged_into.is_some()
+                        || item
+                            .hint
+                            .is_none_or(|h| last >= h.saturating_add(HINT_STEP_MS))
+                });
+                if changed {
+                    item.hint = Some(last);
+                    Entry::Write
+                } else {
+                    Entry::Keep
+                }
+            };
+            let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
+            actions.push_versioned(table, item.to_item(ver), slot.read_ver)?;
+            match entry {
+                Entry::Write => {
+                    let mut e = unsettled_key(&id);
+                    e.insert("last_event".into(), n(item.stored.run.last_event));
+                    if let Some(at) = item
+                        .stored
+                        .ended_at
+                        .filter(|_| item.stored.run.ended.is_some())
+                    {
+                        e.insert("ended_at".into(), n(at));
+                    }
+                    actions.push_put(table, e, None)?;
+                }
+                Entry::Delete => actions.push_delete(table, unsettled_key(&id))?,
+                Entry::Keep => {}
+            }
+            for issue in &slot.dirty_links {
+                if let Some(link) = slot.links.get(issue) {
+                    actions.push_put(table, link_item(&id, link), None)?;
+                    if !slot.read_links.contains(issue) {
+                        actions.push_put(table, reverse_key(issue, &id), None)?;
+                    }
+                }
+            }
+            for issue in &slot.dropped_links {
+                if slot.read_links.contains(issue) {
+                    actions.push_delete(table, link_key(&id, issue))?;
+                }
+            }
+        }
+        for (part_key, slot) in &book.parts {
+            match slot.part.as_ref().filter(|_| slot.dirty) {
+                Some(part) => {
+                    let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
+                    actions.push_versioned(table, part.to_item(part_key, ver), slot.read_ver)?;
+                }
+                None => actions.push_check(table, part_item_key(part_key), slot.read_ver)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles every run that is due (see [`crate::store::Store::settle_runs`]).
+    pub(super) async fn settle_due(
+        &self,
+        now: i64,
+        settle_ms: i64,
+        policy: &Policy,
+    ) -> Result<Vec<String>, StoreError> {
+        let rules = policy.run_rules();
+        let mut candidates = Vec::new();
+        for entry in self
+            .partition(UNSETTLED_PK, "Query (unsettled runs)")
+            .await?
+        {
+            let ended_at: Option<i64> = get_opt_n(&entry, "ended_at")?;
+            let last: i64 = get_opt_n(&entry, "last_event")?.unwrap_or(0);
+            let due = match ended_at {
+                Some(at) => at <= now.saturating_sub(settle_ms),
+                None => last > 0 && last <= now.saturating_sub(rules.quiet_ms),
+            };
+            if due {
+                candidates.push(run_item_key(get_s(&entry, "sk")?));
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut due: Vec<StoredRun> = Vec::new();
+        for item in self.read_items_with(&candidates, true, None).await? {
+            let read = RunItem::from_item(&item)?;
+            if read.live() && is_due(&read.stored, now, settle_ms, rules.quiet_ms) {
+                due.push(read.stored);
+            }
+        }
+        due.sort_by(|a, b| {
+            a.run
+                .ended
+                .unwrap_or(a.run.last_event)
+                .cmp(&b.run.ended.unwrap_or(b.run.last_event))
+                .then_with(|| a.run.key.cmp(&b.run.key))
+        });
+        let mut settled = Vec::new();
+        for run in due {
+            if self.settle_one(&run.run.id, now, settle_ms, policy).await? {
+                settled.push(run.run.id);
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Settles one run if it is still due; whether this call settled it.
+    async fn settle_one(
+        &self,
+        id: &str,
+        now: i64,
+        settle_ms: i64,
+        policy: &Policy,
+    ) -> Result<bool, StoreError> {
+        let rules = policy.run_rules();
+        let table = self.table.as_str();
+        for attempt in 0..MAX_CONTENDED_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let out = self
+                .client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(run_item_key(id)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| classify("GetItem (run)", table, e))?;
+            let Some(read) = out.item() else {
+                return Ok(false);
+            };
+            let run_ver: u64 = get_n(read, "ver")?;
+            let mut item = RunItem::from_item(read)?;
+            if !item.live() || !is_due(&item.stored, now, settle_ms, rules.quiet_ms) {
+                return Ok(false);
+            }
+            let stored = &mut item.stored;
+            if stored.run.ended.is_none() {
+                stored.run.ended = Some(stored.run.last_event);
+                stored.run.outcome = Outcome::Unknown;
+                stored.ended_at = Some(now);
+            }
+            stored.run.issues = listed_issues(&stored.run, self.links_of(id).await?);
+            let job = stored.run.job.clone();
+            let job_read = self
+                .client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(job_key(&job)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| classify("GetItem (job)", table, e))?;
+            let (job_ver, settled_before, known) = match job_read.item() {
+                Some(j) => (
+                    Some(get_n::<u64>(j, "ver")?),
+                    get_n::<u64>(j, "settled")?,
+                    job_issues(j)?,
+                ),
+                None => (None, 0, Vec::new()),
+            };
+            let seq = settled_before.saturating_add(1);
+            let mut ids: Vec<String> = stored.run.issues.iter().map(|i| i.id.clone()).collect();
+            if rules.auto_resolve_after.is_some() {
+                ids.extend(known.iter().map(|j| j.issue_id.clone()));
+            }
+            let ids: BTreeSet<String> = ids.into_iter().collect();
+            let keys: Vec<Item> = ids.iter().map(|i| issue_key(i)).collect();
+            let mut now_state: HashMap<String, IssueNow> = HashMap::new();
+            let mut infos: HashMap<String, IssueInfo> = HashMap::new();
+            let mut issue_vers: HashMap<String, u64> = HashMap::new();
+            for issue in self.read_items_with(&keys, true, None).await? {
+                if get_s(&issue, "sk")? != ISSUE_SK {
+                    continue;
+                }
+                let issue_id = get_s(&issue, "issue_id")?.to_string();
+                let status = get_s(&issue, "status")?;
+                now_state.insert(
+                    issue_id.clone(),
+                    IssueNow {
+                        status: Status::parse(status).ok_or_else(|| {
+                            StoreError::Corrupt(format!("unknown issue status {status:?}"))
+                        })?,
+                        last_seen: get_n(&issue, "last_seen")?,
+                        held: get_bool(&issue, "held").unwrap_or(false),
+                    },
+                );
+                issue_vers.insert(issue_id.clone(), get_n(&issue, "ver")?);
+                infos.insert(issue_id, issue_info(&issue)?);
+            }
+            let settlement = lifecycle::settle(&stored.run, seq, &known, &now_state, &rules);
+
+            let mut actions = Actions(Vec::new());
+            stored.seq = Some(seq);
+            stored.run.settled_at = Some(now);
+            let run_item = item.to_item(run_ver.saturating_add(1));
+            actions.push_versioned(table, run_item, Some(run_ver))?;
+            let stored = &item.stored;
+            let mut streaks: BTreeMap<String, JobIssue> =
+                known.into_iter().map(|j| (j.issue_id.clone(), j)).collect();
+            for j in &settlement.job_issues {
+                streaks.insert(j.issue_id.clone(), j.clone());
+            }
+            let mut job_item = job_key(&job);
+            job_item.insert("settled".into(), n(seq));
+            job_item.insert("ver".into(), n(job_ver.map_or(1, |v| v.saturating_add(1))));
+            let rows: Vec<(&str, u64, u32)> = streaks
+                .values()
+                .map(|j| (j.issue_id.as_str(), j.last_run, j.streak))
+                .collect();
+            job_item.insert("issues".into(), s(json(&rows)));
+            actions.push_versioned(table, job_item, job_ver)?;
+            actions.push_delete(table, unsettled_key(id))?;
+
+            let mut alerts = Vec::new();
+            if settlement.digest {
+                alerts.push(run_fold::digest_alert(&stored.run, &infos, now));
+            }
+            // What fits beside the run, its job and its digest in one
+            // transaction; resolutions left out happen when the job's next
+            // run settles, held alerts when the issue's next run does.
+            let room = MAX_ACTIONS.saturating_sub(actions.0.len() + alerts.len());
+            let mut announce: Vec<&String> = settlement.announce.iter().collect();
+            announce.truncate(room / 2);
+            let resolve_room = room.saturating_sub(announce.len() * 2);
+            let announced: HashSet<&String> = announce.iter().copied().collect();
+            let mut resolve: Vec<&String> = settlement
+                .resolve
+                .iter()
+                .filter(|id| !announced.contains(id))
+                .collect();
+            resolve.truncate(resolve_room);
+            for issue in &announce {
+                if let Some(info) = infos.get(*issue) {
+                    alerts.push(run_fold::announce_alert(
+                        &stored.run,
+                        issue,
+                        info,
+                        &stored.run.log_group,
+                        now,
+                    ));
+                }
+            }
+            for issue in announce.iter().chain(resolve.iter()) {
+                let Some(ver) = issue_vers.get(*issue) else {
+                    continue;
+                };
+                let resolving = settlement.resolve.contains(issue);
+                let mut expression = String::from("REMOVE held");
+                if resolving {
+                    expression = "SET #s = :resolved REMOVE held, resolved_in, ignored_until, ignored_until_count, threshold_alerted_at".into();
+                }
+                expression.push_str(" ADD #ver :one");
+                let mut update = Update::builder()
+                    .table_name(table)
+                    .set_key(Some(issue_key(issue)))
+                    .update_expression(expression)
+                    .condition_expression("#ver = :read")
+                    .expression_attribute_names("#ver", "ver")
+                    .expression_attribute_values(":read", n(*ver))
+                    .expression_attribute_values(":one", n(1));
+                if resolving {
+                    update = update
+                        .expression_attribute_names("#s", "status")
+                        .expression_attribute_values(":resolved", s(Status::Resolved.as_str()));
+                }
+                let update = update
+                    .build()
+                    .map_err(|e| StoreError::Backend(format!("building a DynamoDB Update: {e}")))?;
+                actions
+                    .0
+                    .push(TransactWriteItem::builder().update(update).build());
+            }
+            for mut alert in alerts {
+                bound_alert(&mut alert);
+                actions.push_put(table, outbox_item(&alert, now)?, None)?;
+            }
+            match self.send(actions, request_token(id, 0, attempt)).await? {
+                Sent::Committed => return Ok(true),
+                Sent::FirstFailed | Sent::LostRace => {
+                    tracing::debug!(run = %id, attempt, "run or job changed under us; re-reading");
+                }
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "DynamoDB table {}: run {id} kept changing under concurrent settlers ({MAX_CONTENDED_ATTEMPTS} attempts)",
+            self.table
+        )))
+    }
+
+    /// Runs admitted by `filter`, newest first, with their issues.
+    pub(super) async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        let mut runs = Vec::new();
+        for item in self.partition(RUNS_PK, "Query (runs)").await? {
+            let read = RunItem::from_item(&item)?;
+            let run = &read.stored.run;
+            let admitted = read.live()
+                && filter
+                    .log_group
+                    .as_ref()
+                    .is_none_or(|g| *g == run.log_group)
+                && filter.job.as_ref().is_none_or(|j| *j == run.job)
+                && (!filter.settled || run.settled_at.is_some());
+            if admitted {
+                runs.push(read.stored.run);
+            }
+        }
+        self.finish_listing(runs, filter.limit).await
+    }
+
+    /// Sorts newest first, keeps `limit`, and reads each run's issues.
+    async fn finish_listing(
+        &self,
+        mut runs: Vec<Run>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Run>, StoreError> {
+        runs.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| a.key.cmp(&b.key)));
+        if let Some(limit) = limit {
+            runs.truncate(limit);
+        }
+        for run in &mut runs {
+            let links = self.links_of(&run.id).await?;
+            run.issues = listed_issues(run, links);
+        }
+        Ok(runs)
+    }
+
+    /// One run by exact id.
+    pub(super) async fn run_by_id(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(run_item_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem (run)", &self.table, e))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let read = RunItem::from_item(item)?;
+        if !read.live() {
+            return Ok(None);
+        }
+        let mut run = read.stored.run;
+        run.issues = listed_issues(&run, self.links_of(id).await?);
+        Ok(Some(run))
+    }
+
+    /// The runs an issue appeared in, newest first.
+    pub(super) async fn runs_of_issue(
+        &self,
+        issue: &str,
+        limit: usize,
+    ) -> Result<Vec<Run>, StoreError> {
+        let keys: Vec<Item> = self
+            .partition(&format!("ISSUERUNS#{issue}"), "Query (an issue's runs)")
+            .await?
+            .iter()
+            .map(|link| get_s(link, "sk").map(run_item_key))
+            .collect::<Result<_, _>>()?;
+        let mut runs = Vec::new();
+        for item in self.read_items_with(&keys, true, None).await? {
+            let read = RunItem::from_item(&item)?;
+            if read.live() {
+                runs.push(read.stored.run);
+            }
+        }
+        self.finish_listing(runs, Some(limit)).await
+    }
+}
+
+/// What [`DynamoDbStore::write_book`] does with a run's unsettled entry.
+enum Entry {
+    Write,
+    Delete,
+    Keep,
+}
+
+/// The run item as it was read, if there was one.
+fn book_prior(slot: &RunSlot) -> Option<&RunItem> {
+    slot.read_item.as_ref()
+}
+
+/// A run's issues as listed: most occurrences first. A run that succeeded
+/// got past every error it had, also those whose link was written before
+/// its end.
+fn listed_issues(run: &Run, links: BTreeMap<String, RunIssue>) -> Vec<RunIssue> {
+    let succeeded = run.outcome == Outcome::Succeeded;
+    let mut issues: Vec<RunIssue> = links
+        .into_values()
+        .map(|mut i| {
+            if succeeded {
+                i.recovered = i.count;
+            }
+            i
+        })
+        .collect();
+    issues.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+    issues
+}
+
+fn job_issues(item: &Item) -> Result<Vec<JobIssue>, StoreError> {
+    let Some(text) = opt_s(item, "issues")? else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(String, u64, u32)> = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("a job's issues: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|(issue_id, last_run, streak)| JobIssue {
+            issue_id,
+            last_run,
+            streak,
+        })
+        .collect())
+}
+
+/// What an alert about an issue says of it, from its item: the newest of
+/// its samples by time.
+fn issue_info(item: &Item) -> Result<IssueInfo, StoreError> {
+    let samples = super::items::get_string_list(item, "samples")?;
+    let sample = samples
+        .iter()
+        .filter_map(|json| serde_json::from_str::<Sample>(json).ok())
+        .max_by_key(|s| s.timestamp);
+    Ok(IssueInfo {
+        fingerprint: get_s(item, "fingerprint")?.to_string(),
+        kind: get_s(item, "kind")?.to_string(),
+        title: get_s(item, "title")?.to_string(),
+        count: get_n(item, "count")?,
+        first_seen: get_n(item, "first_seen")?,
+        sample,
+    })
+}
