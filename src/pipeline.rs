@@ -169,6 +169,8 @@ pub struct Flushed {
     /// The issues the sent alerts named, so a caller can say which of the
     /// issues it recorded went out and which were held back.
     pub announced: Vec<String>,
+    /// The runs settled before sending.
+    pub settled: Vec<String>,
 }
 
 pub struct Pipeline {
@@ -231,10 +233,14 @@ impl Pipeline {
     /// once in practice.
     pub async fn flush_alerts(&self) -> Result<Flushed, StoreError> {
         let now = (self.clock)();
-        self.store
+        let settled = self
+            .store
             .settle_runs(now, self.run_settle_ms, &self.policy)
             .await?;
-        let mut flushed = Flushed::default();
+        let mut flushed = Flushed {
+            settled,
+            ..Flushed::default()
+        };
         for alert in self.store.claim_alerts(now, ALERT_LEASE_MS).await? {
             if let Err(e) = self.notifier.send(&alert).await {
                 tracing::warn!(alert = %alert.id, error = %e, "alert kept for a later run");

@@ -582,3 +582,139 @@ fn a_stream_batch_the_store_cannot_take_is_retried_from_its_first_log_batch() {
         [("KeyError".to_string(), 1), ("ValueError".to_string(), 1)]
     );
 }
+
+/// The runs the CLI lists from `store`: (name, outcome), sorted.
+fn runs_listed(store: &str, env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let listing = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["runs", "--json", "--store", store])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    let mut listed: Vec<(String, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    listed.sort();
+    listed
+}
+
+/// The `event_type` of each SNS envelope, in order.
+fn event_types(envelopes: &[serde_json::Value]) -> Vec<String> {
+    envelopes
+        .iter()
+        .map(|e| {
+            e["MessageAttributes"]["event_type"]["Value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Runs reach the function as EventBridge job events and as log lines
+/// carrying the run id field the policy names (`run_fields`); a run that
+/// ended is settled (its digest sent) once `run_settle_minutes` have passed
+/// since its end, by whichever invocation comes then: here the settling
+/// schedule's tick.
+#[test]
+fn job_events_run_fields_and_the_settling_tick_reach_runs_through_the_function() {
+    let Some(moto) = support::moto() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (table, topic, queue) = runtime.block_on(async {
+        let store = moto.fresh_store("runs", None).await;
+        let (topic, queue) = moto.topic_with_queue("runs").await;
+        (store.table().to_string(), topic, queue)
+    });
+    let store = format!("dynamodb://{table}");
+    let group = "/aws/lambda/fanout";
+    let fields = format!("run_fields.\"{group}\".id=\"run_id\"");
+    let settings = |policy: String| {
+        vec![
+            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("FAULTLINE_STORE", store.clone()),
+            ("FAULTLINE_NOTIFY", format!("sns://{topic}")),
+            ("FAULTLINE_POLICY", policy),
+        ]
+    };
+    // Logged now, so the field's run is not quiet for a long while.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let line = r#"{"level":"error","message":"KeyError: 'sku'","run_id":"r-42"}"#;
+    let logs = envelope(&support::data_message_at(
+        group,
+        "2025/11/23/[$LATEST]0f",
+        1,
+        now,
+        &[line.to_string()],
+    ));
+    let failed = event("eventbridge-sfn-execution-failed.json");
+    let tick = event("eventbridge-scheduled.json");
+
+    // The default wait: 5 minutes after the execution's end.
+    let mut function = Running::start(&settings(fields.clone()));
+    let outcomes = function.invoke_all(&[failed.clone(), failed, logs, tick.clone()]);
+    drop(function);
+    let statuses: Vec<String> = outcomes
+        .iter()
+        .map(|o| json(o)["status"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["recorded", "duplicate", "recorded", "settled"],
+        "{outcomes:#?}"
+    );
+    assert_eq!(json(&outcomes[3])["runs"], 0, "nothing is due yet");
+    let sent = runtime.block_on(moto.drain(&queue));
+    assert_eq!(
+        event_types(&sent),
+        ["new_issue"],
+        "no digest before the wait"
+    );
+    let env = cli_env(&moto.endpoint);
+    assert_eq!(
+        runs_listed(&store, &env),
+        [
+            ("r-42".to_string(), "running".to_string()),
+            ("run-2025-11-23".to_string(), "failed".to_string()),
+        ],
+        "the execution from its event, the fan-out from its run_id field"
+    );
+
+    // Later, as far as the policy is concerned: the tick settles the
+    // execution, which ended, and not the fan-out, still logging.
+    let mut function = Running::start(&settings(format!("{fields};run_settle_minutes=0")));
+    let outcomes = function.invoke_all(&[tick]);
+    drop(function);
+    assert_eq!(
+        json(&outcomes[0]),
+        serde_json::json!({"status": "settled", "runs": 1, "alerts_sent": 1}),
+        "{outcomes:#?}"
+    );
+    let sent = runtime.block_on(moto.drain(&queue));
+    assert_eq!(event_types(&sent), ["run_digest"]);
+    let digest: serde_json::Value =
+        serde_json::from_str(sent[0]["Message"].as_str().unwrap_or_default())
+            .unwrap_or_else(|_| serde_json::json!({"text": sent[0]["Message"]}));
+    assert!(
+        digest.to_string().contains("run-2025-11-23"),
+        "the execution's digest: {digest}"
+    );
+}

@@ -1,6 +1,8 @@
 //! What Lambda hands the function, read straight from the invocation's
 //! bytes: one CloudWatch Logs batch from a subscription, the records of a
-//! Kinesis stream from an event source mapping, or something else.
+//! Kinesis stream from an event source mapping, an EventBridge event (a
+//! job's state change, or the settling schedule's tick), or something
+//! else.
 //!
 //! Read by hand rather than as an untagged enum, which would first copy the
 //! whole event into a buffer to try each shape; here the first key decides,
@@ -25,6 +27,11 @@ pub enum Invocation {
     Subscription(Base64Data),
     /// `{"Records":[...]}`: records of a stream CloudWatch Logs writes to.
     Stream(Vec<KinesisEventRecord>),
+    /// `{"detail-type":...,"source":...,"detail":{...}}`: an EventBridge
+    /// event, as JSON again for [`faultline::pipeline::prepare_job_event`].
+    /// EventBridge events are small (at most 256 KB), so keeping the other
+    /// keys' values until the end of the object costs little.
+    EventBridge(Vec<u8>),
     /// What the event was instead.
     Unrecognised(&'static str),
 }
@@ -42,11 +49,35 @@ enum Key {
     AwsLogs,
     #[serde(rename = "Records")]
     Records,
+    #[serde(rename = "detail-type")]
+    DetailType,
+    #[serde(rename = "source")]
+    Source,
+    #[serde(rename = "detail")]
+    Detail,
+    #[serde(rename = "id")]
+    Id,
+    #[serde(rename = "time")]
+    Time,
     #[serde(other)]
     Other,
 }
 
-const NEITHER: &str = "neither a CloudWatch Logs subscription payload ({\"awslogs\":{\"data\":...}}) nor a Kinesis event ({\"Records\":[...]})";
+impl Key {
+    /// The keys of an EventBridge event that its reader uses.
+    fn eventbridge_name(&self) -> Option<&'static str> {
+        match self {
+            Key::DetailType => Some("detail-type"),
+            Key::Source => Some("source"),
+            Key::Detail => Some("detail"),
+            Key::Id => Some("id"),
+            Key::Time => Some("time"),
+            _ => None,
+        }
+    }
+}
+
+const NEITHER: &str = "neither a CloudWatch Logs subscription payload ({\"awslogs\":{\"data\":...}}), a Kinesis event ({\"Records\":[...]}) nor an EventBridge event ({\"detail-type\":...})";
 
 /// The visits of a [`Visitor`] for every JSON value but an object: each
 /// skips the value and answers `$value`.
@@ -88,6 +119,9 @@ impl<'de> Visitor<'de> for InvocationVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Invocation, A::Error> {
         let mut found = None;
+        // The keys an EventBridge event's reader uses, kept until the
+        // object ends: they may come in any order.
+        let mut event = serde_json::Map::new();
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::AwsLogs if found.is_none() => {
@@ -96,10 +130,21 @@ impl<'de> Visitor<'de> for InvocationVisitor {
                 Key::Records if found.is_none() => {
                     found = Some(Invocation::Stream(map.next_value()?));
                 }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                key => match key.eventbridge_name() {
+                    Some(name) if found.is_none() => {
+                        event.insert(name.to_string(), map.next_value()?);
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                },
             }
+        }
+        if found.is_none() && event.contains_key("detail-type") {
+            // A map of JSON values encodes without fail.
+            return Ok(Invocation::EventBridge(
+                serde_json::to_vec(&event).unwrap_or_default(),
+            ));
         }
         Ok(found.unwrap_or(Invocation::Unrecognised(NEITHER)))
     }
@@ -172,6 +217,24 @@ mod tests {
             records[0].kinesis.data,
             Base64Data::Bytes(b"hello".to_vec())
         );
+    }
+
+    #[test]
+    fn an_eventbridge_event_keeps_what_its_reader_uses_in_any_order() {
+        let Invocation::EventBridge(json) = read(
+            r#"{"version":"0","detail":{"status":"FAILED"},"id":"e1","detail-type":"Step Functions Execution Status Change","resources":["arn"],"source":"aws.states","time":"2025-11-23T00:00:00Z"}"#,
+        ) else {
+            panic!("an EventBridge event");
+        };
+        let kept: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            kept,
+            serde_json::json!({"detail": {"status": "FAILED"}, "id": "e1", "detail-type": "Step Functions Execution Status Change", "source": "aws.states", "time": "2025-11-23T00:00:00Z"})
+        );
+        assert!(matches!(
+            read(r#"{"source":"aws.events","detail":{}}"#),
+            Invocation::Unrecognised(_)
+        ));
     }
 
     #[test]

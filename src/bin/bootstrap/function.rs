@@ -1,5 +1,9 @@
 //! The function: its settings, and what one invocation does with a
-//! subscription's batch or a stream's records.
+//! subscription's batch, a stream's records, or an EventBridge event: a
+//! job's state change is recorded as a batch of runs, and the settling
+//! schedule's tick settles the runs that are due and sends what is queued
+//! (every invocation does that after recording; the tick is for the hours
+//! when nothing else arrives).
 //!
 //! Batches from this function's own log group are refused (logged, not
 //! failed): processing them would feed every alert back into itself.
@@ -44,6 +48,11 @@ pub enum Response {
     Duplicate(Counts),
     ControlMessage,
     OwnLogGroupSkipped,
+    /// The schedule's tick: the runs it settled and the alerts it sent.
+    Settled {
+        runs: usize,
+        alerts_sent: usize,
+    },
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -112,6 +121,9 @@ impl Function {
                 self.subscription(data).await.map(Output::Subscription)
             }
             Invocation::Stream(records) => self.stream(records).await.map(Output::Stream),
+            Invocation::EventBridge(event) => {
+                self.eventbridge(&event).await.map(Output::Subscription)
+            }
             Invocation::Unrecognised(what) => Err(Failure::UndecodablePayload(what.into())),
         };
         if let Err(failure) = &result {
@@ -135,6 +147,50 @@ impl Function {
         let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
         let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
         self.emit(&batch, &recorded);
+        if !ingested.flushed.failed.is_empty() {
+            return Err(Failure::AlertsPending(ingested.flushed.failed.len()));
+        }
+        let counts = Counts {
+            events: batch.events,
+            errors: batch.errors,
+            new_issues: recorded.new_issues,
+            alerts_sent: ingested.flushed.sent,
+        };
+        Ok(if recorded.duplicate {
+            Response::Duplicate(counts)
+        } else {
+            Response::Recorded(counts)
+        })
+    }
+
+    /// An EventBridge event: a job's state change recorded exactly once
+    /// (its event id, or an ECS task's version, is its batch id), or the
+    /// schedule's tick. Runs are settled `run_settle_minutes` after their
+    /// end, whichever invocation comes then.
+    async fn eventbridge(&self, event: &[u8]) -> Result<Response, Failure> {
+        let batch = match pipeline::prepare_job_event(event) {
+            Some(Ok(Prepared::Batch(batch))) => batch,
+            Some(Ok(Prepared::Control)) => {
+                let flushed = self.pipeline.flush_alerts().await?;
+                let runs = flushed.settled.len();
+                if !flushed.failed.is_empty() {
+                    return Err(Failure::AlertsPending(flushed.failed.len()));
+                }
+                tracing::info!(runs, alerts_sent = flushed.sent, "scheduled tick");
+                return Ok(Response::Settled {
+                    runs,
+                    alerts_sent: flushed.sent,
+                });
+            }
+            Some(Err(e)) => return Err(Failure::UndecodablePayload(e.to_string())),
+            None => {
+                return Err(Failure::UndecodablePayload(
+                    "an EventBridge event that is not valid JSON".into(),
+                ));
+            }
+        };
+        let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
+        let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
         if !ingested.flushed.failed.is_empty() {
             return Err(Failure::AlertsPending(ingested.flushed.failed.len()));
         }

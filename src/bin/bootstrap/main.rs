@@ -1,5 +1,6 @@
 //! The Lambda: CloudWatch Logs batches in, from a subscription or from a
-//! Kinesis stream, issues and alerts out.
+//! Kinesis stream, and EventBridge job events and schedule ticks for runs;
+//! issues, runs and alerts out.
 //!
 //! A thin shell over the pipeline, as the aws-lambda-rust-runtime examples
 //! are: typed events in ([`event`]), typed responses out ([`function`]),
