@@ -64,6 +64,20 @@ const START: i64 = 1_763_899_500_000;
 /// Batch `n` of one container's stream: `errors` among the runtime's
 /// START/END/REPORT lines.
 fn batch(n: usize, stream: usize, first_id: u64, errors: &[String]) -> Vec<u8> {
+    batch_in(
+        ("/aws/lambda/order-importer", &lambda_stream(stream)),
+        START + n as i64 * 30_000,
+        first_id,
+        errors,
+    )
+}
+
+fn lambda_stream(stream: usize) -> String {
+    format!("2025/11/23/[$LATEST]{:032x}", stream * 0x1f2e3d)
+}
+
+/// The same in a log group and stream of its own (`at`), logged at `time`.
+fn batch_in(at: (&str, &str), time: i64, first_id: u64, errors: &[String]) -> Vec<u8> {
     let mut messages = Vec::new();
     for (i, error) in errors.iter().enumerate() {
         let request = format!("{:08x}-1111-2222-3333-{:012x}", first_id, i);
@@ -74,13 +88,7 @@ fn batch(n: usize, stream: usize, first_id: u64, errors: &[String]) -> Vec<u8> {
             "REPORT RequestId: {request}\tDuration: 812.34 ms\tBilled Duration: 813 ms\tMemory Size: 1024 MB\tMax Memory Used: 301 MB\t\n"
         ));
     }
-    support::data_message_at(
-        "/aws/lambda/order-importer",
-        &format!("2025/11/23/[$LATEST]{:032x}", stream * 0x1f2e3d),
-        first_id,
-        START + n as i64 * 30_000,
-        &messages,
-    )
+    support::data_message_at(at.0, at.1, first_id, time, &messages)
 }
 
 /// The cost of each batch of a scenario, recorded one after the other.
@@ -241,4 +249,65 @@ async fn what_a_batch_of_a_thousand_issues_costs() {
     );
     header();
     Row::new("1,000 issues, 1,000 events", many).print();
+}
+
+/// The hot issue's batches logged from `start` on, from eight Lambda
+/// streams, or from eight ECS tasks' streams (`PREFIX/CONTAINER/TASK_ID`),
+/// where every batch belongs to a run (its task) that the store records
+/// beside the issue.
+fn hot_batches_from(start: i64, in_tasks: bool) -> Vec<Vec<u8>> {
+    (0..120)
+        .map(|b| {
+            let errors: Vec<String> = (0..20).map(|i| java_sdk_error(b * 20 + i)).collect();
+            let (group, stream) = if in_tasks {
+                let task = format!("{:032x}", (b % 8 + 1) * 0x1f2e3d);
+                ("/ecs/order-importer", format!("importer/app/{task}"))
+            } else {
+                ("/aws/lambda/order-importer", lambda_stream(b % 8))
+            };
+            batch_in(
+                (group, &stream),
+                start + b as i64 * 30_000,
+                (b as u64) * 1_000,
+                &errors,
+            )
+        })
+        .collect()
+}
+
+/// What runs add to a batch: the same batches with and without a run,
+/// each in a table of its own, in the same run of the test. They are
+/// logged from now on, as live logs are, so no run is quiet (which would
+/// settle it at once) while they are recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_runs_add_to_a_batch() {
+    let now = faultline::pipeline::system_clock();
+    let Some(without) = bills("cost-norun", &hot_batches_from(now, false)).await else {
+        return;
+    };
+    let with = bills("cost-run", &hot_batches_from(now, true))
+        .await
+        .unwrap();
+    eprintln!("in a task's run, first batch: {}", with[0].describe());
+    eprintln!(
+        "in a task's run, last batch: {}",
+        with[with.len() - 1].describe()
+    );
+    header();
+    let rows = [
+        Row::new("1 hot issue, 20 events, no run", without),
+        Row::new("1 hot issue, 20 events, in an ECS task's run", with),
+    ];
+    for row in &rows {
+        row.print();
+    }
+    let added = rows[1].writes_mean - rows[0].writes_mean;
+    eprintln!(
+        "runs add {added:.1} WCU per later batch ({:.2}x), {:.1} on the first",
+        rows[1].writes_mean / rows[0].writes_mean,
+        rows[1].first.all_writes() - rows[0].first.all_writes()
+    );
+    // A run's items are small: what it adds stays a few units however long
+    // the run or the issue's history.
+    assert!(added > 0.0 && added <= 12.0, "runs add {added:.1} WCU");
 }

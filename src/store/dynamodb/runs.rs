@@ -96,6 +96,8 @@ const UNSETTLED_PK: &str = "UNSETTLED";
 const JOB_SK: &str = "JOB";
 const PART_SK: &str = "PART";
 const LINK_PREFIX: &str = "I#";
+/// The key prefix of a container task's run ([`crate::runs::container::key`]).
+const TASK_PREFIX: &str = "task:";
 
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
@@ -886,7 +888,13 @@ impl DynamoDbStore {
             }
             let mut book = Book::default();
             let mut runs = vec![delta.key.clone()];
-            let mut parts = vec![delta.key.clone()];
+            // Only a task can be a part of another run (a Batch job's
+            // attempt): other runs need no part read, nor its check (which
+            // DynamoDB bills as a write).
+            let mut parts = Vec::new();
+            if delta.key.starts_with(TASK_PREFIX) {
+                parts.push(delta.key.clone());
+            }
             for part in &delta.parts {
                 runs.push(part.key.clone());
                 parts.push(part.key.clone());
