@@ -154,8 +154,9 @@ fn every_reference_names_a_parameter_resource_or_condition() {
             Some(name)
         } else if let Some(caps) = inline_if.captures(line) {
             caps.get(1).map(|m| m.as_str())
-        } else if trimmed == "!If" {
-            // `- !If` on a line of its own names its condition on the next.
+        } else if trimmed == "!If" || trimmed.ends_with(": !If") {
+            // `- !If` or `key: !If` ending a line names its condition on
+            // the next.
             Some(next().trim_start_matches("- "))
         } else {
             None
@@ -895,4 +896,108 @@ fn the_ingestion_parameter_chooses_a_subscription_or_a_stream() {
         "arn:aws:logs:us-east-1:999999999999:destination:faultline-faultline"
     );
     assert!(destination.contains(r#"DestinationName: !Sub "${AWS::StackName}-faultline""#));
+}
+
+/// A sample event's top-level string `key`, and `detail.key`.
+fn sample(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(root().join("events").join(name)).expect("sample event");
+    serde_json::from_str(&text).expect("sample event is JSON")
+}
+
+#[test]
+fn job_events_and_the_settling_schedule_invoke_the_function() {
+    let text = template();
+    // (rule, its permission, condition, sample, the detail keys it narrows
+    // by and filters on, the parameter that narrows it)
+    let rules = [
+        (
+            "StateMachineRunsRule",
+            "StateMachineRunsPermission",
+            "FollowStateMachines",
+            "eventbridge-sfn-execution-failed.json",
+            "stateMachineArn",
+            "status",
+            "RunStateMachineArns",
+        ),
+        (
+            "BatchRunsRule",
+            "BatchRunsPermission",
+            "FollowJobQueues",
+            "eventbridge-batch-job-succeeded.json",
+            "jobQueue",
+            "status",
+            "RunJobQueueArns",
+        ),
+        (
+            "EcsRunsRule",
+            "EcsRunsPermission",
+            "FollowClusters",
+            "eventbridge-ecs-task-stopped.json",
+            "clusterArn",
+            "lastStatus",
+            "RunClusterArns",
+        ),
+    ];
+    for (rule, permission, condition, file, narrowed_by, state, parameter) in rules {
+        let (properties, on) = resource(&text, rule);
+        assert_eq!(on.as_deref(), Some(condition), "{rule}");
+        assert!(
+            properties.contains("Arn: !GetAtt FaultlineFunction.Arn"),
+            "{rule} invokes the function"
+        );
+        assert!(
+            properties.contains(&format!("{narrowed_by}: !Ref {parameter}")),
+            "{parameter} narrows {rule}"
+        );
+        // The sample of what the rule lets through matches its source,
+        // detail type and states, and the function reads it as a run.
+        let event = sample(file);
+        for key in ["source", "detail-type"] {
+            let value = event[key].as_str().unwrap();
+            assert!(
+                properties.contains(&format!("- {value}")),
+                "{rule} lets {key} {value} through"
+            );
+        }
+        let status = event["detail"][state].as_str().unwrap();
+        let states = properties
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("- {state}: [")))
+            .unwrap_or_else(|| panic!("{rule} filters on {state}"));
+        assert!(states.contains(status), "{rule} lets {status} through");
+        let bytes = serde_json::to_vec(&event).unwrap();
+        match faultline::pipeline::prepare_job_event(&bytes) {
+            Some(Ok(faultline::pipeline::Prepared::Batch(batch))) => {
+                assert!(!batch.runs.is_empty(), "{file} is a run's event")
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+        let (granted, granted_on) = resource(&text, permission);
+        assert_eq!(granted_on.as_deref(), Some(condition), "{permission}");
+        assert!(granted.contains("Principal: events.amazonaws.com"));
+        assert!(
+            granted.contains(&format!("SourceArn: !GetAtt {rule}.Arn")),
+            "{permission} lets only {rule} invoke the function"
+        );
+        // Empty follows everything, off nothing, ARNs narrow.
+        let pattern = allowed_pattern(&text, parameter);
+        let arn = event["detail"][narrowed_by].as_str().unwrap();
+        for good in ["", "off", arn] {
+            assert!(pattern.is_match(good), "{parameter} refuses {good:?}");
+        }
+        for bad in ["all", "*", "nightly", &format!("{arn} ")] {
+            assert!(!pattern.is_match(bad), "{parameter} admits {bad:?}");
+        }
+    }
+    let (schedule, always) = resource(&text, "SettleRunsSchedule");
+    assert_eq!(always, None, "runs are settled whatever is followed");
+    assert!(schedule.contains("ScheduleExpression: rate(5 minutes)"));
+    assert!(schedule.contains("Arn: !GetAtt FaultlineFunction.Arn"));
+    let (granted, _) = resource(&text, "SettleRunsPermission");
+    assert!(granted.contains("SourceArn: !GetAtt SettleRunsSchedule.Arn"));
+    let tick = serde_json::to_vec(&sample("eventbridge-scheduled.json")).unwrap();
+    assert!(matches!(
+        faultline::pipeline::prepare_job_event(&tick),
+        Some(Ok(faultline::pipeline::Prepared::Control))
+    ));
 }
