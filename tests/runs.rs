@@ -1,6 +1,7 @@
 //! Runs end to end, as a user meets them: the real binary on a real SQLite
-//! file, fed a job's logs and its EventBridge events run after run, and
-//! checked through `faultline runs`, `issues` and the alerts it prints.
+//! file, and again on a DynamoDB table in moto, fed a job's logs and its
+//! EventBridge events run after run, and checked through `faultline runs`,
+//! `issues` and the alerts it prints.
 //!
 //! One scenario per source: a Step Functions state machine (executions
 //! that fail, that a retry recovers, that run clean), an AWS Batch array
@@ -8,12 +9,101 @@
 //! an ECS task; and one for item counts named in a log field.
 
 use std::path::Path;
+use std::process::Output;
 
 use serde_json::{Value, json};
+use tempfile::TempDir;
 
 mod common;
+mod support;
 
-use common::{faultline, ok};
+/// The settings a folder's scenario runs with: none for the SQLite file
+/// in the folder, a table and the emulator's endpoint for DynamoDB (see
+/// [`dynamodb_folder`]).
+fn settings(cwd: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(cwd.join("store.env"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `faultline ARGS` in `cwd`, on the folder's store.
+fn faultline(args: &[&str], cwd: &Path) -> Output {
+    common::faultline_with(args, cwd, &settings(cwd))
+}
+
+/// [`faultline`], which must succeed; its standard output.
+fn ok(args: &[&str], cwd: &Path) -> String {
+    let out = faultline(args, cwd);
+    assert!(
+        out.status.success(),
+        "faultline {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("output is UTF-8")
+}
+
+/// A scenario's folder, its store the SQLite file the CLI makes in it.
+fn sqlite_folder() -> Option<TempDir> {
+    Some(tempfile::tempdir().unwrap())
+}
+
+/// A scenario's folder whose store is a fresh DynamoDB table in moto;
+/// `None` (the scenario is skipped) when moto is not installed.
+fn dynamodb_folder() -> Option<TempDir> {
+    let moto = support::moto()?;
+    let table = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { moto.fresh_store("runs", None).await.table().to_string() });
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("FAULTLINE_STORE", format!("dynamodb://{table}")),
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+    ];
+    let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(dir.path().join("store.env"), text).unwrap();
+    Some(dir)
+}
+
+/// Each scenario, on both stores: the same story, the same answers.
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(super::sqlite_folder);
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario(super::dynamodb_folder);
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    a_state_machine_lifecycle_is_counted_in_runs,
+    digests_follow_run_digest_and_alerts_wait_for_alert_after_runs,
+    a_batch_array_job_is_one_run_whether_its_logs_or_its_events_come_first,
+    an_ecs_task_ends_with_its_stop_event,
+    a_run_named_by_a_log_field_shows_the_failed_share_of_its_items,
+);
+
+/// Where a scenario runs: a fresh folder and its store, or `None` to skip.
+type Folder = fn() -> Option<TempDir>;
 
 const DAY: i64 = 86_400_000;
 const T0: i64 = 1_763_856_000_000; // 2025-11-23T00:00:00Z
@@ -172,9 +262,8 @@ fn recovered_execution(name: &str, t: i64) -> Vec<String> {
     )]
 }
 
-#[test]
-fn a_state_machine_lifecycle_is_counted_in_runs() {
-    let dir = tempfile::tempdir().unwrap();
+fn a_state_machine_lifecycle_is_counted_in_runs(folder: Folder) {
+    let Some(dir) = folder() else { return };
     let cwd = dir.path();
     policy(cwd, "auto_resolve_after_runs = 2\n");
 
@@ -332,9 +421,8 @@ fn a_state_machine_lifecycle_is_counted_in_runs() {
     assert_eq!(runs(cwd), all);
 }
 
-#[test]
-fn digests_follow_run_digest_and_alerts_wait_for_alert_after_runs() {
-    let dir = tempfile::tempdir().unwrap();
+fn digests_follow_run_digest_and_alerts_wait_for_alert_after_runs(folder: Folder) {
+    let Some(dir) = folder() else { return };
     let cwd = dir.path();
     policy(cwd, "run_digest = \"always\"\nalert_after_runs = 2\n");
     let printed = ingest(cwd, "run-1", &recovered_execution("a", T0));
@@ -511,10 +599,9 @@ fn check_batch_run(cwd: &Path, printed: &str) {
     );
 }
 
-#[test]
-fn a_batch_array_job_is_one_run_whether_its_logs_or_its_events_come_first() {
+fn a_batch_array_job_is_one_run_whether_its_logs_or_its_events_come_first(folder: Folder) {
     for logs_first in [true, false] {
-        let dir = tempfile::tempdir().unwrap();
+        let Some(dir) = folder() else { return };
         let cwd = dir.path();
         policy(cwd, "");
         // One ingest, in this order: its inputs are recorded in order, and
@@ -529,9 +616,8 @@ fn a_batch_array_job_is_one_run_whether_its_logs_or_its_events_come_first() {
     }
 }
 
-#[test]
-fn an_ecs_task_ends_with_its_stop_event() {
-    let dir = tempfile::tempdir().unwrap();
+fn an_ecs_task_ends_with_its_stop_event(folder: Folder) {
+    let Some(dir) = folder() else { return };
     let cwd = dir.path();
     policy(cwd, "");
     let task = "c13b4cb40f1f4fe4a2971f76ae5a47ad";
@@ -576,9 +662,8 @@ fn an_ecs_task_ends_with_its_stop_event() {
     assert!(ingest(cwd, "again", &[again.to_string()]).is_empty());
 }
 
-#[test]
-fn a_run_named_by_a_log_field_shows_the_failed_share_of_its_items() {
-    let dir = tempfile::tempdir().unwrap();
+fn a_run_named_by_a_log_field_shows_the_failed_share_of_its_items(folder: Folder) {
+    let Some(dir) = folder() else { return };
     let cwd = dir.path();
     policy(
         cwd,

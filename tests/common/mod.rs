@@ -9,12 +9,19 @@ use std::process::{Command, Output};
 /// Runs `faultline ARGS` in `cwd`, with the store and notifier settings of
 /// the developer's environment removed so each test sees the defaults.
 pub fn faultline(args: &[&str], cwd: &Path) -> Output {
+    faultline_with(args, cwd, &[])
+}
+
+/// [`faultline`] with these environment variables set after the
+/// developer's are removed (a store in an emulator, say).
+pub fn faultline_with(args: &[&str], cwd: &Path, env: &[(String, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(args)
         .current_dir(cwd)
         .env_remove("FAULTLINE_STORE")
         .env_remove("FAULTLINE_NOTIFY")
         .env_remove("FAULTLINE_POLICY")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("the faultline binary runs")
 }
