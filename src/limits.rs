@@ -74,6 +74,11 @@ pub const MAX_SAMPLES: usize = 10;
 /// Distinct values an issue keeps per facet; later values count as
 /// [`crate::model::OTHER`].
 pub const MAX_FACET_VALUES: usize = 50;
+
+/// The most merged issues an issue lists as merged into it (DynamoDB keeps
+/// the list in the issue item, which every batch rewrites). Merging more
+/// still works: routing reads the merged issue, not this list.
+pub const MAX_MERGED_FROM_KEPT: usize = 100;
 /// How long hourly counts are kept: the timeline covers the last 30 days.
 pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
 

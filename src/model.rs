@@ -160,6 +160,9 @@ pub enum Status {
     Open,
     Resolved,
     Ignored,
+    /// Merged into another issue ([`Issue::merged_into`]): its later
+    /// occurrences count there, and it is listed only when asked for.
+    Merged,
 }
 
 impl Status {
@@ -168,6 +171,7 @@ impl Status {
             Status::Open => "open",
             Status::Resolved => "resolved",
             Status::Ignored => "ignored",
+            Status::Merged => "merged",
         }
     }
 
@@ -176,9 +180,14 @@ impl Status {
             "open" => Some(Status::Open),
             "resolved" => Some(Status::Resolved),
             "ignored" => Some(Status::Ignored),
+            "merged" => Some(Status::Merged),
             _ => None,
         }
     }
+
+    /// The statuses of the issues a listing shows unless asked for merged
+    /// ones: every status that still counts occurrences.
+    pub const LIVE: [Status; 3] = [Status::Open, Status::Resolved, Status::Ignored];
 }
 
 /// Which issues a listing shows.
@@ -187,17 +196,30 @@ pub enum StatusFilter {
     Open,
     Resolved,
     Ignored,
+    /// Issues merged into others (`faultline issues unmerge` undoes it).
+    Merged,
+    /// Every issue that counts occurrences of its own: all but the merged.
     All,
 }
 
 impl StatusFilter {
     pub fn admits(self, status: Status) -> bool {
         match self {
-            StatusFilter::All => true,
+            StatusFilter::All => status != Status::Merged,
             StatusFilter::Open => status == Status::Open,
             StatusFilter::Resolved => status == Status::Resolved,
             StatusFilter::Ignored => status == Status::Ignored,
+            StatusFilter::Merged => status == Status::Merged,
         }
+    }
+
+    /// The stored statuses this filter admits.
+    pub fn statuses(self) -> Vec<Status> {
+        Status::LIVE
+            .into_iter()
+            .chain([Status::Merged])
+            .filter(|s| self.admits(*s))
+            .collect()
     }
 }
 
@@ -401,6 +423,9 @@ pub struct Issue {
     /// Ignored until the count reaches this total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_until_count: Option<u64>,
+    /// The issue this one was merged into (status [`Status::Merged`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 /// How a user changes an issue's status.
@@ -451,6 +476,9 @@ pub struct IssueDetail {
     pub hours: Vec<HourCount>,
     /// Context fields worth a look, by name.
     pub facets: Vec<Facet>,
+    /// The issues merged into this one, whose later occurrences count here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 /// What recording a batch did.

@@ -293,6 +293,52 @@ fn an_issue_is_shown_resolved_ignored_and_reopened_by_id_prefix() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no issue with id"));
 }
 
+/// Two issues that are one bug to the person reading them.
+const TWO_ISSUES: &str = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/t","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"1","timestamp":1763900000000,"message":"[ERROR] KeyError: 'x'\n"},{"id":"2","timestamp":1763900000001,"message":"[ERROR] ValueError: bad x\n"}]}"#;
+
+#[test]
+fn issues_are_merged_and_unmerged_by_id_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), TWO_ISSUES).unwrap();
+    ok(&["ingest", "--notify", "none", "in.json"], dir.path());
+    let issues = issues_json(dir.path());
+    let id = |kind: &str| {
+        issues
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == kind)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (key, value) = (id("KeyError"), id("ValueError"));
+
+    let said = ok(&["issues", "merge", &key[..6], &value[..6]], dir.path());
+    assert!(
+        said.contains(&format!("{value} merged into {key}")) && said.contains("unmerge"),
+        "{said}"
+    );
+    let live = issues_json(dir.path());
+    assert_eq!(live.as_array().unwrap().len(), 1);
+    assert_eq!(live[0]["count"], 2);
+    let merged: serde_json::Value =
+        serde_json::from_str(&ok(&["issues", "--status", "merged", "--json"], dir.path())).unwrap();
+    assert_eq!(merged[0]["id"], value.as_str());
+    let shown = ok(&["issues", "show", &value], dir.path());
+    assert!(shown.contains(&format!("merged into  {key}")), "{shown}");
+
+    let refused = faultline(&["issues", "resolve", &value], dir.path());
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("unmerge"), "{stderr}");
+
+    let said = ok(&["issues", "unmerge", &value], dir.path());
+    assert!(said.contains(&format!("{value} is now open")), "{said}");
+    assert_eq!(issues_json(dir.path()).as_array().unwrap().len(), 2);
+}
+
 #[test]
 fn every_command_has_help() {
     let dir = tempfile::tempdir().unwrap();
@@ -306,6 +352,8 @@ fn every_command_has_help() {
         vec!["issues", "resolve", "--help"],
         vec!["issues", "ignore", "--help"],
         vec!["issues", "reopen", "--help"],
+        vec!["issues", "merge", "--help"],
+        vec!["issues", "unmerge", "--help"],
         vec!["store", "--help"],
         vec!["store", "init", "--help"],
     ] {

@@ -1,6 +1,7 @@
 //! `faultline serve` used as a person uses it, in headless Chromium: filter
 //! the list by a context value, open an issue, follow a facet link, resolve
-//! the issue and see it leave the open list. And log lines that carry markup
+//! the issue and see it leave the open list; merge one issue into another
+//! and undo it. And log lines that carry markup
 //! and script show as text, with no script run.
 
 #[path = "support/browser.rs"]
@@ -233,6 +234,91 @@ async fn a_person_filters_drills_down_and_resolves() {
         .await
         .unwrap();
     assert_eq!(list_titles(&b).await, ["PaymentDeclined: card declined"]);
+    b.close().await;
+}
+
+/// The issue id a list link leads to.
+async fn id_of_link(b: &Browser, text: &str) -> String {
+    let link = b.client.find(Locator::LinkText(text)).await.unwrap();
+    let href = link.attr("href").await.unwrap().unwrap_or_default();
+    href.trim_start_matches("/issues/")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn flash(b: &Browser) -> String {
+    b.client
+        .wait()
+        .for_element(Locator::Css("p.flash"))
+        .await
+        .unwrap_or_else(|e| panic!("no confirmation: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_person_merges_two_issues_and_undoes_it() {
+    let Some((chromium, driver)) = browser::installed() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    store_with_environments(dir.path());
+    let server = Server::start(dir.path(), &[]);
+    let b = Browser::start(&chromium, &driver).await;
+
+    b.client.goto(&server.url).await.unwrap();
+    let sku = id_of_link(&b, "MissingSku: no sku on line item").await;
+    let timeout = id_of_link(&b, "InventoryTimeout: upstream timed out").await;
+    click_link(&b, "InventoryTimeout: upstream timed out").await;
+    let form = b
+        .client
+        .form(Locator::Css("form[action$='/merge']"))
+        .await
+        .unwrap();
+    // A prefix, as the CLI takes.
+    form.set_by_name("into", &sku[..6]).await.unwrap();
+    form.submit_with(Locator::Css("button[value=merge]"))
+        .await
+        .unwrap();
+    assert_eq!(flash(&b).await, "Merged: its later occurrences count here.");
+    let url = b.client.current_url().await.unwrap();
+    assert!(url.path().ends_with(&sku), "shows the issue kept: {url}");
+    let text = b.text().await;
+    assert!(
+        text.contains("2 occurrences"),
+        "the history is summed: {text}"
+    );
+    b.client.goto(&server.url).await.unwrap();
+    assert_eq!(
+        list_titles(&b).await,
+        [
+            "MissingSku: no sku on line item",
+            "PaymentDeclined: card declined"
+        ]
+    );
+
+    b.client
+        .goto(&format!("{}/issues/{timeout}", server.url))
+        .await
+        .unwrap();
+    let merged = b.client.find(Locator::Id("merged")).await.unwrap();
+    assert!(merged.text().await.unwrap().contains(&sku));
+    b.client
+        .find(Locator::Css("button[value=unmerge]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        flash(&b).await,
+        "Unmerged: it counts its own occurrences again."
+    );
+    b.client.goto(&server.url).await.unwrap();
+    assert_eq!(list_titles(&b).await.len(), 3);
     b.close().await;
 }
 

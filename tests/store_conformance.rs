@@ -13,7 +13,7 @@ use faultline::model::{IssueQuery, IssueSort, LISTING_HOURS, Status, StatusChang
 use faultline::model::{Outcome, RunDelta, RunIssueDelta, RunPart, RunSource};
 use faultline::policy::{Policy, Threshold};
 use faultline::store::fold::SAMPLE_INTERVAL_MS;
-use faultline::store::{RunFilter, Store};
+use faultline::store::{RunFilter, Store, StoreError};
 
 pub mod cases {
     use super::*;
@@ -1082,6 +1082,30 @@ pub mod cases {
         assert_eq!((runs.len(), runs[0].errors, runs[0].recovered), (1, 4, 4));
     }
 
+    pub async fn a_run_counts_a_merged_issue_under_the_issue_it_went_to(store: &dyn Store) {
+        let first = run_batch("r1", run("r1", &[("fp-a", 1, 0), ("fp-b", 1, 0)]), 1000);
+        record(store, &first, NOW).await;
+        let (a, b) = (id_of("fp-a"), id_of("fp-b"));
+        store.merge(&a, &b).await.unwrap();
+        let later = run_batch("r2", run("r2", &[("fp-a", 2, 1), ("fp-b", 3, 0)]), 2000);
+        record(store, &later, NOW + 1).await;
+        let r2 = store
+            .runs(&RunFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.name == "r2")
+            .unwrap();
+        let issues: Vec<(String, u64, u64)> = r2
+            .issues
+            .iter()
+            .map(|i| (i.id.clone(), i.count, i.recovered))
+            .collect();
+        assert_eq!(issues, vec![(a.clone(), 5, 1)], "one issue, both counts");
+        let runs_of_a = store.issue_runs(&a, 10).await.unwrap();
+        assert_eq!(runs_of_a.len(), 2);
+    }
+
     pub async fn runs_are_listed_newest_first_and_by_issue(store: &dyn Store) {
         for (i, name) in ["r1", "r2", "r3"].iter().enumerate() {
             let issues: &[(&str, u64, u64)] = if i == 1 {
@@ -1130,6 +1154,177 @@ pub mod cases {
         );
     }
 
+    /// A delta as the current algorithm keys it, carrying the key the
+    /// previous one gave the same occurrences.
+    fn upgraded(fingerprint: &str, previous: &str, count: u64, t: i64) -> IssueDelta {
+        IssueDelta {
+            previous: vec!["v2:unrelated".into(), previous.into()],
+            ..delta(fingerprint, count, t)
+        }
+    }
+
+    pub async fn a_new_fingerprint_algorithm_announces_no_known_issue_again(store: &dyn Store) {
+        record(store, &batch("b1", vec![delta("v2:a", 2, 1000)]), NOW).await;
+        drain(store, NOW).await;
+        let old = id_of("v2:a");
+
+        let b2 = batch(
+            "b2",
+            vec![
+                upgraded("v3:a", "v2:a", 3, 2000),
+                upgraded("v3:new", "v2:new", 1, 2000),
+            ],
+        );
+        let r = record(store, &b2, NOW + 1).await;
+        assert_eq!(
+            r.new_issues,
+            vec![id_of("v3:new")],
+            "only the unknown one is new"
+        );
+        let alerts = drain(store, NOW + 1).await;
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].issues[0].id, id_of("v3:new"));
+        assert_eq!(store.issue(&old).await.unwrap().unwrap().issue.count, 5);
+        assert!(store.issue(&id_of("v3:a")).await.unwrap().is_none());
+
+        // Later batches no longer carry the old key the alias was found by.
+        let r = record(store, &batch("b3", vec![delta("v3:a", 4, 3000)]), NOW + 2).await;
+        assert!(r.new_issues.is_empty());
+        assert!(drain(store, NOW + 2).await.is_empty());
+        let kept = store.issue(&old).await.unwrap().unwrap().issue;
+        assert_eq!(kept.count, 9);
+        assert_eq!(kept.last_seen, 3010);
+        assert_eq!(store.issues(StatusFilter::All).await.unwrap().len(), 2);
+
+        // Still the same issue for the policy: resolved, it regresses.
+        store
+            .set_status(&old, &StatusChange::Resolved { in_version: None })
+            .await
+            .unwrap();
+        let r = record(store, &batch("b4", vec![delta("v3:a", 1, 4000)]), NOW + 3).await;
+        assert_eq!(r.regressions, vec![old]);
+    }
+
+    async fn two_issues_to_merge(store: &dyn Store) -> (String, String) {
+        let b = batch(
+            "b1",
+            vec![delta("fp-a", 2, 1000), delta("fp-b", 3, 3_601_000)],
+        );
+        record(store, &b, NOW).await;
+        drain(store, NOW).await;
+        (id_of("fp-a"), id_of("fp-b"))
+    }
+
+    pub async fn a_merged_issue_counts_into_its_target_and_alerts_nothing(store: &dyn Store) {
+        let (a, b) = two_issues_to_merge(store).await;
+        let merged = store.merge(&a, &b).await.unwrap();
+        assert_eq!(merged.id, a);
+        assert_eq!(merged.count, 5, "the history is summed");
+        assert_eq!((merged.first_seen, merged.last_seen), (1000, 3_601_010));
+        let detail = store.issue(&a).await.unwrap().unwrap();
+        assert_eq!(detail.merged_from, vec![b.clone()]);
+        let hours: Vec<u64> = detail.hours.iter().map(|h| h.count).collect();
+        assert_eq!(hours, [2, 3]);
+        let kept: Vec<i64> = detail.samples.iter().map(|s| s.timestamp).collect();
+        assert_eq!(kept, [3_601_002, 1001], "each one's sample, newest first");
+        let stream = detail
+            .facets
+            .iter()
+            .find(|f| f.name == "log_stream")
+            .unwrap();
+        assert_eq!(stream.top, vec![("s".to_string(), 5)]);
+
+        let source = store.issue(&b).await.unwrap().unwrap().issue;
+        assert_eq!(source.status, Status::Merged);
+        assert_eq!(source.merged_into.as_deref(), Some(a.as_str()));
+        let live: Vec<String> = store
+            .issues(StatusFilter::All)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(
+            live,
+            vec![a.clone()],
+            "a merged issue is not listed as live"
+        );
+        let merged_list = store.issues(StatusFilter::Merged).await.unwrap();
+        assert_eq!(merged_list.len(), 1);
+        assert_eq!(merged_list[0].id, b);
+        assert!(store.claim_alerts(NOW, LEASE).await.unwrap().is_empty());
+
+        let r = record(store, &batch("b2", vec![delta("fp-b", 4, 5000)]), NOW + 1).await;
+        assert!(r.new_issues.is_empty());
+        assert!(drain(store, NOW + 1).await.is_empty(), "nothing alerts");
+        assert_eq!(store.issue(&a).await.unwrap().unwrap().issue.count, 9);
+        assert_eq!(store.issue(&b).await.unwrap().unwrap().issue.count, 3);
+    }
+
+    pub async fn unmerge_lets_an_issue_count_its_own_again(store: &dyn Store) {
+        let (a, b) = two_issues_to_merge(store).await;
+        store.merge(&a, &b).await.unwrap();
+        let refused = store
+            .set_status(&b, &StatusChange::Resolved { in_version: None })
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Refused(_)), "{refused}");
+        assert!(refused.to_string().contains("unmerge"), "{refused}");
+
+        let back = store.unmerge(&b).await.unwrap();
+        assert_eq!((back.status, back.merged_into), (Status::Open, None));
+        assert!(
+            store
+                .issue(&a)
+                .await
+                .unwrap()
+                .unwrap()
+                .merged_from
+                .is_empty()
+        );
+        record(store, &batch("b2", vec![delta("fp-b", 4, 5000)]), NOW + 1).await;
+        assert_eq!(store.issue(&b).await.unwrap().unwrap().issue.count, 7);
+        assert_eq!(
+            store.issue(&a).await.unwrap().unwrap().issue.count,
+            5,
+            "what the merge summed stays"
+        );
+        let again = store.unmerge(&b).await.unwrap_err();
+        assert!(matches!(again, StoreError::Refused(_)), "{again}");
+    }
+
+    pub async fn merges_join_live_issues_and_chains_are_followed(store: &dyn Store) {
+        let (a, b) = two_issues_to_merge(store).await;
+        record(store, &batch("b2", vec![delta("fp-c", 1, 1000)]), NOW).await;
+        drain(store, NOW).await;
+        let c = id_of("fp-c");
+        let refusal = |e: StoreError| matches!(e, StoreError::Refused(_));
+        assert!(refusal(store.merge(&a, &a).await.unwrap_err()));
+        assert!(matches!(
+            store.merge(&a, "000000000000").await.unwrap_err(),
+            StoreError::NotFound(_)
+        ));
+        store.merge(&a, &b).await.unwrap();
+        assert!(
+            refusal(store.merge(&c, &b).await.unwrap_err()),
+            "already merged"
+        );
+        assert!(
+            refusal(store.merge(&b, &c).await.unwrap_err()),
+            "into a merged one"
+        );
+
+        // b into a, then a into c: b's occurrences reach c.
+        store.merge(&c, &a).await.unwrap();
+        record(store, &batch("b3", vec![delta("fp-b", 10, 5000)]), NOW + 1).await;
+        assert_eq!(store.issue(&c).await.unwrap().unwrap().issue.count, 16);
+        // Undo the second merge only: b counts into a again.
+        store.unmerge(&a).await.unwrap();
+        record(store, &batch("b4", vec![delta("fp-b", 100, 6000)]), NOW + 2).await;
+        assert_eq!(store.issue(&a).await.unwrap().unwrap().issue.count, 105);
+        assert!(drain(store, NOW + 2).await.is_empty());
+    }
+
     pub async fn unknown_ids_are_reported(store: &dyn Store) {
         assert!(store.issue("000000000000").await.unwrap().is_none());
         let err = store
@@ -1155,6 +1350,7 @@ macro_rules! runs_conformance {
             conformance!(@case $make, recovered_and_run_counted_alerts_are_held);
             conformance!(@case $make, a_part_is_folded_into_its_run);
             conformance!(@case $make, runs_are_listed_newest_first_and_by_issue);
+            conformance!(@case $make, a_run_counts_a_merged_issue_under_the_issue_it_went_to);
         }
     };
 }
@@ -1187,6 +1383,10 @@ macro_rules! conformance {
             conformance!(@case $make, listing_sorts_by_count_last_first_and_trend);
             conformance!(@case $make, listing_pages_through_the_order_and_counts_the_total);
             conformance!(@case $make, listed_issues_carry_their_last_day_by_hour);
+            conformance!(@case $make, a_new_fingerprint_algorithm_announces_no_known_issue_again);
+            conformance!(@case $make, a_merged_issue_counts_into_its_target_and_alerts_nothing);
+            conformance!(@case $make, unmerge_lets_an_issue_count_its_own_again);
+            conformance!(@case $make, merges_join_live_issues_and_chains_are_followed);
         }
     };
     (@case $make:expr, $name:ident) => {

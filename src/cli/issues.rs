@@ -118,6 +118,19 @@ enum IssuesAction {
     },
     /// Mark an issue open again.
     Reopen(IdArgs),
+    /// Count other issues as this one: later occurrences of each FROM count
+    /// into INTO, INTO takes their history, and nothing alerts for them.
+    /// Undo with `unmerge`.
+    Merge {
+        /// The issue to keep (an id or a unique prefix of one).
+        into: String,
+        /// The issues that become part of it.
+        #[arg(required = true)]
+        from: Vec<String>,
+    },
+    /// Let a merged issue count its own occurrences again (open). What the
+    /// merge summed into the other issue stays there.
+    Unmerge(IdArgs),
 }
 
 #[derive(Args)]
@@ -136,7 +149,7 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
         .filter(|_| !matches!(action, IssuesAction::List))
     {
         return Err(Error::Usage(format!(
-            "{option} chooses which issues to list; it does not apply to show, resolve, ignore or reopen"
+            "{option} chooses which issues to list; it does not apply to show, resolve, ignore, reopen, merge or unmerge"
         )));
     }
     let style = Style::of_stdout(pipeline::system_clock());
@@ -215,6 +228,17 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
             set_status(&opts, id, change, &mut out).await?
         }
         IssuesAction::Reopen(id) => set_status(&opts, id, StatusChange::Open, &mut out).await?,
+        IssuesAction::Merge { into, from } => merge(&opts, &into, &from, &mut out).await?,
+        IssuesAction::Unmerge(id) => {
+            let store = super::open_existing(&opts.store, Access::Write).await?;
+            let resolved = store::resolve_id(store.as_ref(), &id.id).await?;
+            let issue = store.unmerge(&resolved).await?;
+            if opts.json {
+                render::issue_json(&issue, &mut out)?;
+            } else {
+                writeln!(out, "{}", render::status_line(&issue)).map_err(Error::Output)?;
+            }
+        }
     }
     out.flush().map_err(Error::Output)?;
     Ok(ExitCode::SUCCESS)
@@ -250,6 +274,37 @@ async fn set_status(
         render::issue_json(&issue, out)
     } else {
         writeln!(out, "{}", render::status_line(&issue)).map_err(Error::Output)
+    }
+}
+
+/// Merges each of `from` into `into`, one at a time, so that every merge
+/// that was made is reported even when a later one is refused.
+async fn merge(
+    opts: &Opts,
+    into: &str,
+    from: &[String],
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let store = super::open_existing(&opts.store, Access::Write).await?;
+    let into = store::resolve_id(store.as_ref(), into).await?;
+    let mut sources = Vec::with_capacity(from.len());
+    for typed in from {
+        let id = store::resolve_id(store.as_ref(), typed).await?;
+        if !sources.contains(&id) {
+            sources.push(id);
+        }
+    }
+    let mut merged = None;
+    for id in &sources {
+        let issue = store.merge(&into, id).await?;
+        if !opts.json {
+            writeln!(out, "{}", render::merged_line(&issue, id)).map_err(Error::Output)?;
+        }
+        merged = Some(issue);
+    }
+    match merged {
+        Some(issue) if opts.json => render::issue_json(&issue, out),
+        _ => Ok(()),
     }
 }
 

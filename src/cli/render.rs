@@ -32,6 +32,7 @@ struct IssueView<'a> {
     resolved_in: Option<&'a str>,
     ignored_until: Option<String>,
     ignored_until_count: Option<u64>,
+    merged_into: Option<&'a str>,
 }
 
 impl<'a> From<&'a Issue> for IssueView<'a> {
@@ -50,6 +51,7 @@ impl<'a> From<&'a Issue> for IssueView<'a> {
             resolved_in: issue.resolved_in.as_deref(),
             ignored_until: issue.ignored_until.map(rfc3339),
             ignored_until_count: issue.ignored_until_count,
+            merged_into: issue.merged_into.as_deref(),
         }
     }
 }
@@ -62,6 +64,7 @@ struct DetailView<'a> {
     samples: Vec<SampleView<'a>>,
     hours: Vec<HourView>,
     facets: Vec<FacetView<'a>>,
+    merged_from: &'a [String],
     /// The runs it appeared in, and how often in its job's recent runs;
     /// left out where the store records no runs (DynamoDB, for now).
     #[serde(flatten)]
@@ -161,6 +164,7 @@ pub fn issue_detail_json(
                     .collect(),
             })
             .collect(),
+        merged_from: &detail.merged_from,
     };
     json(&view, out)
 }
@@ -194,8 +198,21 @@ pub fn status_line(issue: &Issue) -> String {
     if let Some(c) = issue.ignored_until_count {
         line.push_str(&format!(" until its count reaches {c}"));
     }
+    if let Some(into) = &issue.merged_into {
+        line.push_str(&format!(" into {into}"));
+    }
     line.push_str(&format!(": {}", printable(&issue.title)));
     line
+}
+
+/// What `issues merge` did, in one line per merged issue.
+pub fn merged_line(into: &Issue, from: &str) -> String {
+    format!(
+        "{from} merged into {}: its later occurrences count there ({} in all now; `faultline issues unmerge {from}` undoes it): {}",
+        into.id,
+        into.count,
+        printable(&into.title)
+    )
 }
 
 /// The listing as a table. On a terminal it fits the width by cutting
@@ -272,7 +289,7 @@ pub fn issues_table(
         let status = match issue.status {
             Status::Open => paint(style, "31", &status),
             Status::Resolved => paint(style, "32", &status),
-            Status::Ignored => paint(style, "2", &status),
+            Status::Ignored | Status::Merged => paint(style, "2", &status),
         };
         writeln!(
             out,
@@ -301,6 +318,18 @@ pub fn issue_detail(
     let mut text = String::new();
     text.push_str(&format!("{}  {}\n", issue.id, printable(&issue.title)));
     text.push_str(&format!("  status       {}\n", issue.status.as_str()));
+    if let Some(into) = &issue.merged_into {
+        text.push_str(&format!(
+            "  merged into  {into}  (its occurrences count there; `faultline issues unmerge {}` undoes it)\n",
+            issue.id
+        ));
+    }
+    if !detail.merged_from.is_empty() {
+        text.push_str(&format!(
+            "  merged from  {}\n",
+            detail.merged_from.join(", ")
+        ));
+    }
     if let Some(at) = issue.regressed_at {
         text.push_str(&format!("  regressed    {}\n", rfc3339(at)));
     }

@@ -109,6 +109,7 @@ mod tests {
                 resolved_in: None,
                 ignored_until: None,
                 ignored_until_count: None,
+                merged_into: None,
             },
             samples: vec![Sample {
                 log_group: "/aws/lambda/f".into(),
@@ -136,6 +137,7 @@ mod tests {
                 capped: false,
                 top: vec![("<i>prod</i>".into(), 1)],
             }],
+            merged_from: Vec::new(),
         }
     }
 

@@ -101,6 +101,10 @@ impl IssueView {
             Status::Open => issue
                 .regressed_at
                 .map(|at| format!("regressed {}", format::minute(at))),
+            Status::Merged => issue
+                .merged_into
+                .as_ref()
+                .map(|into| format!("into {into}")),
         };
         let mut versions = Vec::new();
         let mut facets = Vec::new();

@@ -1,7 +1,7 @@
-//! The buttons that change an issue: resolve, ignore, reopen. They check
-//! and mean what the CLI's `faultline issues resolve|ignore|reopen` do
-//! ([`crate::change`]), and each carries the CSRF token of the page it was
-//! on.
+//! The buttons that change an issue: resolve, ignore, reopen, merge and
+//! unmerge. They check and mean what the CLI's `faultline issues
+//! resolve|ignore|reopen|merge|unmerge` do ([`crate::change`], the store's
+//! own checks), and each carries the CSRF token of the page it was on.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -67,6 +67,43 @@ pub async fn reopen(
 ) -> Result<Redirect, PageError> {
     check(&state, &form.csrf)?;
     apply(&state, &id, StatusChange::Open, "reopened").await
+}
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    into: String,
+}
+
+/// Merges this issue into the one named (an id or a unique prefix), and
+/// shows that one.
+pub async fn merge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<MergeForm>,
+) -> Result<Redirect, PageError> {
+    check(&state, &form.csrf)?;
+    let typed = form.into.trim();
+    if typed.is_empty() {
+        return Err(PageError::MissingInto);
+    }
+    let from = store::resolve_id(state.store.as_ref(), &id).await?;
+    let into = store::resolve_id(state.store.as_ref(), typed).await?;
+    state.store.merge(&into, &from).await?;
+    Ok(Redirect::to(&format!("/issues/{into}?done=merged")))
+}
+
+pub async fn unmerge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<PlainForm>,
+) -> Result<Redirect, PageError> {
+    check(&state, &form.csrf)?;
+    let id = store::resolve_id(state.store.as_ref(), &id).await?;
+    state.store.unmerge(&id).await?;
+    Ok(Redirect::to(&format!("/issues/{id}?done=unmerged")))
 }
 
 /// A form sends every box, filled or not: an empty one is a value not given.

@@ -147,6 +147,8 @@ fn router(state: AppState) -> Router {
         .route("/issues/{id}/resolve", post(actions::resolve))
         .route("/issues/{id}/ignore", post(actions::ignore))
         .route("/issues/{id}/reopen", post(actions::reopen))
+        .route("/issues/{id}/merge", post(actions::merge))
+        .route("/issues/{id}/unmerge", post(actions::unmerge))
         .route("/assets/style.css", get(pages::style))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

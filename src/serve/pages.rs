@@ -35,6 +35,8 @@ pub enum PageError {
     NotFound(String),
     #[error("no such page")]
     NoPage,
+    #[error("give the id of the issue to merge this one into")]
+    MissingInto,
     #[error(
         "this form is out of date (the server was restarted since it was loaded): go back, reload the page and try again"
     )]
@@ -46,7 +48,10 @@ pub enum PageError {
 impl PageError {
     fn status(&self) -> StatusCode {
         match self {
-            PageError::Query(_) | PageError::Change(_) => StatusCode::BAD_REQUEST,
+            PageError::Query(_) | PageError::Change(_) | PageError::MissingInto => {
+                StatusCode::BAD_REQUEST
+            }
+            PageError::Store(StoreError::Refused(_)) => StatusCode::CONFLICT,
             PageError::Store(StoreError::NotFound(_)) | PageError::NotFound(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -273,6 +278,9 @@ struct IssuePage {
     done: Option<&'static str>,
     back: String,
     is_open: bool,
+    /// The issue this one is merged into, if it is.
+    merged_into: Option<String>,
+    merged_from: Vec<String>,
     as_of: Time,
 }
 
@@ -307,6 +315,8 @@ pub async fn issue(
         "resolved" => Some("Resolved."),
         "ignored" => Some("Ignored."),
         "reopened" => Some("Reopened."),
+        "merged" => Some("Merged: its later occurrences count here."),
+        "unmerged" => Some("Unmerged: it counts its own occurrences again."),
         _ => None,
     });
     let page = IssuePage {
@@ -323,6 +333,8 @@ pub async fn issue(
             .collect(),
         done,
         back: ListQuery::default().url(),
+        merged_into: detail.issue.merged_into.clone(),
+        merged_from: detail.merged_from.clone(),
         as_of: Time::at(as_of),
     };
     Ok(Html(page.render()?).into_response())

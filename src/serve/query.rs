@@ -66,10 +66,11 @@ impl Sort {
     }
 }
 
-pub const STATUSES: [StatusFilter; 4] = [
+pub const STATUSES: [StatusFilter; 5] = [
     StatusFilter::Open,
     StatusFilter::Resolved,
     StatusFilter::Ignored,
+    StatusFilter::Merged,
     StatusFilter::All,
 ];
 
@@ -78,6 +79,7 @@ pub fn status_str(status: StatusFilter) -> &'static str {
         StatusFilter::Open => "open",
         StatusFilter::Resolved => "resolved",
         StatusFilter::Ignored => "ignored",
+        StatusFilter::Merged => "merged",
         StatusFilter::All => "all",
     }
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::RangeInclusive;
 
 use crate::limits::{HOURS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
-use crate::model::{Facet, FacetCount, IssueDelta, IssueState, OTHER, Sample, hour_of};
+use crate::model::{Facet, FacetCount, HourCount, IssueDelta, IssueState, OTHER, Sample, hour_of};
 use crate::policy::{self, Decision, Policy};
 
 /// The most bytes of facet names and values one issue keeps, counted as
@@ -130,6 +130,29 @@ pub fn choose_sample<'a>(
     Some((oldest, newest))
 }
 
+/// The samples an issue keeps once another is merged into it: the newest
+/// [`MAX_SAMPLES`] of both (`(timestamp, sample)`), newest first, which is
+/// also the slot order they are written in.
+pub fn merged_samples<T>(mut both: Vec<(i64, T)>) -> Vec<T> {
+    both.sort_by_key(|(timestamp, _)| std::cmp::Reverse(*timestamp));
+    both.into_iter().take(MAX_SAMPLES).map(|(_, s)| s).collect()
+}
+
+/// Two issues' hourly counts summed, oldest first, keeping the hours
+/// [`HOURS_RETENTION_MS`] before `last_seen` (the merged issue's latest
+/// occurrence), as [`oldest_hour_kept`] does for a batch.
+pub fn merged_hours(a: &[HourCount], b: &[HourCount], last_seen: i64) -> Vec<HourCount> {
+    let oldest = hour_of(last_seen).saturating_sub(HOURS_RETENTION_MS);
+    let mut sum: BTreeMap<i64, u64> = BTreeMap::new();
+    for h in a.iter().chain(b).filter(|h| h.hour >= oldest) {
+        let count = sum.entry(h.hour).or_default();
+        *count = count.saturating_add(h.count);
+    }
+    sum.into_iter()
+        .map(|(hour, count)| HourCount { hour, count })
+        .collect()
+}
+
 /// What one kept facet value weighs against [`MAX_FACET_BYTES`]: the value
 /// JSON-encoded and room for a 20-digit count and separators.
 pub fn facet_entry_bytes(text: &str) -> usize {
@@ -236,7 +259,7 @@ pub fn summarise_facets<'a>(kept: impl IntoIterator<Item = (&'a str, &'a str, u6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{HourCount, Status};
+    use crate::model::Status;
     use crate::policy::Threshold;
 
     fn delta(count: u64, hour: i64) -> IssueDelta {
@@ -403,6 +426,22 @@ mod tests {
             None,
             "an old one never"
         );
+    }
+
+    #[test]
+    fn a_merge_keeps_the_newest_samples_of_both_and_sums_the_hours_it_retains() {
+        let kept = merged_samples((0..15).map(|t| (t, t)).collect());
+        assert_eq!(kept.len(), MAX_SAMPLES);
+        assert_eq!(kept.first(), Some(&14));
+        assert_eq!(kept.last(), Some(&(15 - MAX_SAMPLES as i64)));
+        let h = |hour: i64, count: u64| HourCount { hour, count };
+        let ancient = H - HOURS_RETENTION_MS - 3_600_000;
+        let sum = merged_hours(
+            &[h(H, 2), h(ancient, 9)],
+            &[h(H, 3), h(H - 3_600_000, 1)],
+            H + 5,
+        );
+        assert_eq!(sum, vec![h(H - 3_600_000, 1), h(H, 5)]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::policy::Policy;
 
 pub mod dynamodb;
 pub mod fold;
+pub mod route;
 pub mod run_fold;
 pub mod sqlite;
 
@@ -44,6 +45,10 @@ pub enum StoreError {
     RunNotFound(String),
     #[error("run {0} is ambiguous: {1}")]
     RunAmbiguous(String, String),
+    /// The change asked for cannot be made as asked; the message says why
+    /// and what to do instead.
+    #[error("{0}")]
+    Refused(String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
     /// The store's layout is one this faultline cannot use as it is (written
@@ -120,8 +125,23 @@ pub trait Store: Send + Sync {
     /// Occurrences per hour of one issue from `since` (epoch ms) on.
     async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError>;
 
-    /// Changes an issue's status by exact id and returns it.
+    /// Changes an issue's status by exact id and returns it. A merged
+    /// issue is refused: its occurrences count into another.
     async fn set_status(&self, id: &str, change: &StatusChange) -> Result<Issue, StoreError>;
+
+    /// Merges issue `from` into issue `into` (exact ids), atomically: later
+    /// occurrences of `from`'s fingerprint, and of everything merged into
+    /// it, count into `into`; `into` takes `from`'s history (count, first
+    /// and last seen, hours, context fields, samples); `from` keeps its own
+    /// and gets status merged. Nothing is alerted, now or for those later
+    /// occurrences as such. Both must be issues that count their own
+    /// occurrences ([`route::check_merge`]). Returns `into` after.
+    async fn merge(&self, into: &str, from: &str) -> Result<Issue, StoreError>;
+
+    /// Undoes a merge for later occurrences: issue `id` counts its own
+    /// again, open. What the merge summed into the other issue stays there.
+    /// Returns the issue after.
+    async fn unmerge(&self, id: &str) -> Result<Issue, StoreError>;
 
     /// Takes the alerts waiting to be sent, leasing them to the caller until
     /// `now + lease_ms` so that concurrent callers do not send them twice.
@@ -232,18 +252,23 @@ pub async fn resolve_run(store: &dyn Store, typed: &str) -> Result<String, Store
     }
 }
 
-/// Resolves what a user typed (an id or a unique prefix of one) to an id.
+/// Resolves what a user typed (an id or a unique prefix of one) to an id,
+/// merged issues included.
 pub async fn resolve_id(store: &dyn Store, typed: &str) -> Result<String, StoreError> {
     if store.issue(typed).await?.is_some() {
         return Ok(typed.to_string());
     }
-    let matches: Vec<String> = store
-        .issues(StatusFilter::All)
-        .await?
-        .into_iter()
-        .map(|i| i.id)
-        .filter(|id| !typed.is_empty() && id.starts_with(typed))
-        .collect();
+    let mut matches: Vec<String> = Vec::new();
+    for filter in [StatusFilter::All, StatusFilter::Merged] {
+        matches.extend(
+            store
+                .issues(filter)
+                .await?
+                .into_iter()
+                .map(|i| i.id)
+                .filter(|id| !typed.is_empty() && id.starts_with(typed)),
+        );
+    }
     match matches.len() {
         0 => Err(StoreError::NotFound(typed.to_string())),
         1 => Ok(matches.into_iter().next().unwrap_or_default()),

@@ -12,6 +12,7 @@ use crate::model::{
     Alert, BatchSummary, Facet, FacetCount, HourCount, Issue, IssueDelta, IssueState, Status,
     issue_id,
 };
+use crate::store::route::Entry;
 use crate::store::{StoreError, fold};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -59,6 +60,8 @@ pub(super) struct StoredIssue {
     /// Its new-issue alert is held until a run settles or an occurrence no
     /// retry got past announces it ([`crate::store::run_fold::hold`]).
     pub(super) held: bool,
+    /// Ids of the issues merged into this one (a string set in the item).
+    pub(super) merged_from: Vec<String>,
 }
 
 impl StoredIssue {
@@ -78,6 +81,7 @@ impl StoredIssue {
                 resolved_in: None,
                 ignored_until: None,
                 ignored_until_count: None,
+                merged_into: None,
             },
             created_at: now,
             ver: 0,
@@ -87,6 +91,7 @@ impl StoredIssue {
             hours: Vec::new(),
             facets: Facets::new(),
             held: false,
+            merged_from: Vec::new(),
         }
     }
 
@@ -127,6 +132,10 @@ impl StoredIssue {
             hours: decode_hours(item)?,
             facets,
             held: matches!(item.get("held"), Some(AttributeValue::Bool(true))),
+            merged_from: match item.get("merged_from") {
+                Some(AttributeValue::Ss(ids)) => ids.clone(),
+                _ => Vec::new(),
+            },
             issue,
         })
     }
@@ -161,6 +170,12 @@ impl StoredIssue {
             ("ignored_until_count", issue.ignored_until_count.map(n)),
             ("last_alert_at", self.last_alert_at.map(n)),
             ("threshold_alerted_at", self.threshold_alerted_at.map(n)),
+            ("merged_into", issue.merged_into.as_deref().map(s)),
+            (
+                "merged_from",
+                (!self.merged_from.is_empty())
+                    .then(|| AttributeValue::Ss(self.merged_from.clone())),
+            ),
         ];
         for (name, value) in optional {
             if let Some(value) = value {
@@ -283,7 +298,46 @@ pub(super) fn issue_from_item(item: &Item) -> Result<Issue, StoreError> {
         },
         ignored_until: get_opt_n(item, "ignored_until")?,
         ignored_until_count: get_opt_n(item, "ignored_until_count")?,
+        merged_into: match item.get("merged_into") {
+            Some(AttributeValue::S(into)) => Some(into.clone()),
+            _ => None,
+        },
     })
+}
+
+/// An alias item: the issue id `id` (a fingerprint's) counts into `target`
+/// ([`crate::store::route`]). It sits where an issue with that id would, so
+/// reading a batch's issues reads it, and it has no `status`, so it never
+/// enters the listing index.
+pub(super) fn alias_item(id: &str, target: &str, now: i64) -> Item {
+    let mut item = issue_key(id);
+    item.insert(ALIAS_ATTRIBUTE.into(), s(target));
+    item.insert("created_at".into(), n(now));
+    item
+}
+
+/// The attribute that makes an item at `ISSUE#<id>` an alias.
+pub(super) const ALIAS_ATTRIBUTE: &str = "alias_of";
+
+/// What an item at `ISSUE#<id>` is to the router: an issue (merged or not)
+/// or an alias.
+pub(super) fn entry_of(item: &Item) -> Result<Entry, StoreError> {
+    if let Some(AttributeValue::S(target)) = item.get(ALIAS_ATTRIBUTE) {
+        return Ok(Entry::Alias {
+            target: target.clone(),
+        });
+    }
+    let issue = issue_from_item(item)?;
+    Ok(Entry::of_issue(
+        issue.status,
+        &issue.fingerprint,
+        issue.merged_into.as_deref(),
+    ))
+}
+
+/// Whether an item at `ISSUE#<id>` is an alias rather than an issue.
+pub(super) fn is_alias(item: &Item) -> bool {
+    item.contains_key(ALIAS_ATTRIBUTE)
 }
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

@@ -15,17 +15,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::DynamoDbStore;
 use super::items::{Facets, Item, decode_hours, get_s, issue_key};
 use crate::model::{
-    HourCount, Issue, IssuePage, IssueQuery, IssueSort, ListedIssue, Status, hour_of, sort_listing,
+    HourCount, Issue, IssuePage, IssueQuery, IssueSort, ListedIssue, hour_of, sort_listing,
 };
 use crate::store::StoreError;
 
 impl DynamoDbStore {
     pub(super) async fn list_issues(&self, query: &IssueQuery) -> Result<IssuePage, StoreError> {
         let mut candidates: Vec<Issue> = Vec::new();
-        for status in [Status::Open, Status::Resolved, Status::Ignored] {
-            if query.status.admits(status) {
-                candidates.extend(self.query_status(status).await?);
-            }
+        for status in query.status.statuses() {
+            candidates.extend(self.query_status(status).await?);
         }
         candidates.retain(|issue| query.admits(issue));
         let mut hours: HashMap<String, Vec<HourCount>> = HashMap::new();

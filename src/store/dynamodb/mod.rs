@@ -8,7 +8,8 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | issue | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver samples hours facets`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held` |
+//! | issue | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver samples hours facets`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from` |
+//! | alias | `ISSUE#<id>` | `ISSUE` | `alias_of created_at`: a fingerprint the store knows under another issue ([`crate::store::route`]) |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
 //!
@@ -17,6 +18,13 @@
 //! [`runs`] for their layout and why they too count exactly once. An issue
 //! item's `held` says its new-issue alert waits for runs
 //! ([`crate::store::run_fold::hold`]).
+//!
+//! An alias sits where an issue with its id would, so the read a batch makes
+//! of its issues finds it; it has no `status`, so it never enters the
+//! listing index. A merged issue keeps its item with `status = merged` and
+//! `merged_into`; its target lists it in `merged_from` (a string set). A
+//! batch whose issues are merged or aliased reads their targets in a second
+//! `BatchGetItem`; the usual batch, whose issues are their own, does not.
 //!
 //! Everything the SQLite store keeps in side tables lives in the issue item,
 //! because every batch that touches an issue rewrites the item anyway:
@@ -151,6 +159,7 @@ mod admin;
 mod bounds;
 mod items;
 mod listing;
+mod merge;
 mod plan;
 mod record;
 mod retry;
@@ -165,6 +174,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::route::{self, merged_refusal};
 use super::{RunFilter, Store, StoreError};
 use crate::limits::truncate;
 use crate::model::{
@@ -178,7 +188,8 @@ pub use bounds::{
     MAX_SEPARATE_NEW_ISSUE_ALERTS, MAX_STORED_SAMPLE_BYTES, MAX_VERSION_BYTES, bounded_sample,
 };
 use items::{
-    OUTBOX_PK, decode_hours, facets_of, get_n, get_s, issue_from_item, issue_key, n, outbox_key, s,
+    OUTBOX_PK, StoredIssue, decode_hours, facets_of, get_n, get_s, issue_from_item, issue_key, n,
+    outbox_key, s,
 };
 use retry::{classify, lease_token};
 
@@ -294,24 +305,33 @@ impl Store for DynamoDbStore {
                 );
             }
         }
+        let mut moved = HashMap::new();
         for outcome in outcomes {
             recorded.duplicate = false;
             recorded.new_issues.extend(outcome.new_issues);
             recorded.regressions.extend(outcome.regressions);
             recorded.alerts += outcome.alerts;
+            moved.extend(outcome.moved);
         }
-        if !batch.runs.is_empty() && self.record_runs(batch, &recorded, now).await? {
-            recorded.duplicate = false;
+        if !batch.runs.is_empty() {
+            // Runs count errors under the issues that took them. (Were the
+            // invocation to die between the issue chunks and the runs, the
+            // retry finds the chunks recorded and knows no longer where a
+            // merged or aliased fingerprint went: its run then names the
+            // fingerprint's own issue id.)
+            let mut routed = batch.clone();
+            route::reroute_runs(&mut routed.runs, &moved);
+            if self.record_runs(&routed, &recorded, now).await? {
+                recorded.duplicate = false;
+            }
         }
         Ok(recorded)
     }
 
     async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError> {
         let mut issues = Vec::new();
-        for status in [Status::Open, Status::Resolved, Status::Ignored] {
-            if filter.admits(status) {
-                issues.extend(self.query_status(status).await?);
-            }
+        for status in filter.statuses() {
+            issues.extend(self.query_status(status).await?);
         }
         issues.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
         Ok(issues)
@@ -336,11 +356,14 @@ impl Store for DynamoDbStore {
         // Slots hold samples in the order they were replaced, not by time.
         samples.sort_by_key(|s| std::cmp::Reverse(s.timestamp));
         let facets = facets_of(&stored.facets);
+        let mut merged_from = stored.merged_from;
+        merged_from.sort();
         Ok(Some(IssueDetail {
             issue: stored.issue,
             samples,
             hours: stored.hours,
             facets,
+            merged_from,
         }))
     }
 
@@ -376,9 +399,10 @@ impl Store for DynamoDbStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(issue_key(id)))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(#s) AND #s <> :merged")
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#ver", "ver")
+            .expression_attribute_values(":merged", s(Status::Merged.as_str()))
             .expression_attribute_values(":s", s(change.status().as_str()))
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
@@ -436,11 +460,29 @@ impl Store for DynamoDbStore {
                 ))),
             },
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::NotFound(id.to_string()))
+                match self.get_issue(id).await? {
+                    Some(StoredIssue {
+                        issue:
+                            Issue {
+                                merged_into: Some(into),
+                                ..
+                            },
+                        ..
+                    }) => Err(merged_refusal(id, &into)),
+                    _ => Err(StoreError::NotFound(id.to_string())),
+                }
             }
             Err(e) => Err(classify("UpdateItem (status)", &self.table, e)),
         }
     }
+    async fn merge(&self, into: &str, from: &str) -> Result<Issue, StoreError> {
+        self.merge_issues(into, from).await
+    }
+
+    async fn unmerge(&self, id: &str) -> Result<Issue, StoreError> {
+        self.unmerge_issue(id).await
+    }
+
     async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError> {
         let mut candidates = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;

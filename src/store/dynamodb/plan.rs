@@ -196,7 +196,7 @@ pub(super) fn apply_delta(
 }
 
 /// When a stored sample happened: all [`fold::choose_sample`] needs of it.
-fn sample_timestamp(json: &str) -> Result<i64, StoreError> {
+pub(super) fn sample_timestamp(json: &str) -> Result<i64, StoreError> {
     #[derive(serde::Deserialize)]
     struct Stamp {
         timestamp: i64,

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::items::{
-    ISSUE_SK, Item, StoredIssue, get_s, get_string_list, issue_key, marker_item, marker_key, n,
-    outbox_item,
+    ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias, issue_key,
+    marker_item, marker_key, n, outbox_item,
 };
 use super::plan::plan_chunk;
 use super::retry::{
@@ -19,6 +19,7 @@ use super::{DynamoDbStore, ISSUES_PER_WRITE};
 use crate::model::{BatchSummary, issue_id};
 use crate::policy::Policy;
 use crate::store::StoreError;
+use crate::store::route::Router;
 
 /// What one committed chunk did.
 #[derive(Debug, Default)]
@@ -26,6 +27,9 @@ pub(super) struct ChunkOutcome {
     pub new_issues: Vec<String>,
     pub regressions: Vec<String>,
     pub alerts: usize,
+    /// Fingerprints the chunk counted into other issues (merges, aliases),
+    /// with where each went, for the batch's runs.
+    pub moved: HashMap<String, String>,
 }
 
 impl DynamoDbStore {
@@ -61,11 +65,14 @@ impl DynamoDbStore {
     ) -> Result<Option<ChunkOutcome>, StoreError> {
         let start = chunk_no * ISSUES_PER_WRITE;
         let end = (start + ISSUES_PER_WRITE).min(batch.issues.len());
-        let deltas = batch.issues.get(start..end).unwrap_or_default();
+        let chunk = BatchSummary {
+            issues: batch.issues.get(start..end).unwrap_or_default().to_vec(),
+            ..batch.clone()
+        };
         let is_last = chunk_no + 1 == chunks;
         let mut keys: Vec<Item> = Vec::new();
         let mut seen = HashSet::new();
-        for delta in deltas {
+        for delta in &chunk.issues {
             let id = issue_id(&delta.fingerprint);
             if seen.insert(id.clone()) {
                 keys.push(issue_key(&id));
@@ -80,12 +87,46 @@ impl DynamoDbStore {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            let items = self.read_items(&keys).await?;
+            let mut items = self.read_items(&keys).await?;
+            // Where the chunk's issues really are (merges, aliases): usually
+            // nothing more to read, the issue items came with the first read.
+            let mut router = Router::new();
+            for item in &items {
+                if get_s(item, "sk")? == ISSUE_SK {
+                    let id = get_s(item, "pk")?.trim_start_matches("ISSUE#");
+                    router.learn(id, Some(entry_of(item)?));
+                }
+            }
+            for id in &seen {
+                if !router.knows(id) {
+                    router.learn(id, None);
+                }
+            }
+            loop {
+                let wanted: Vec<String> = router.wanted(&chunk)?;
+                if wanted.is_empty() {
+                    break;
+                }
+                let more = self
+                    .read_items(&wanted.iter().map(|id| issue_key(id)).collect::<Vec<_>>())
+                    .await?;
+                for item in more {
+                    let id = get_s(&item, "pk")?.trim_start_matches("ISSUE#");
+                    router.learn(id, Some(entry_of(&item)?));
+                    items.push(item);
+                }
+                for id in wanted {
+                    if !router.knows(&id) {
+                        router.learn(&id, None);
+                    }
+                }
+            }
+            let routed = router.route(&chunk)?;
             let mut current = HashMap::new();
             let mut earlier_new: Vec<String> = Vec::new();
             let mut markers_found = 0;
             for item in &items {
-                if get_s(item, "sk")? == ISSUE_SK {
+                if get_s(item, "sk")? == ISSUE_SK && !is_alias(item) {
                     let stored = StoredIssue::from_item(item)?;
                     current.insert(stored.issue.id.clone(), stored);
                 }
@@ -114,7 +155,15 @@ impl DynamoDbStore {
                     )));
                 }
             }
-            let plan = plan_chunk(batch, deltas, &current, &earlier_new, is_last, now, policy)?;
+            let plan = plan_chunk(
+                batch,
+                &routed.batch.issues,
+                &current,
+                &earlier_new,
+                is_last,
+                now,
+                policy,
+            )?;
             let mut actions = Vec::with_capacity(1 + plan.writes.len() + plan.alerts.len());
             actions.push(
                 TransactWriteItem::builder()
@@ -136,6 +185,19 @@ impl DynamoDbStore {
                 };
                 actions.push(TransactWriteItem::builder().put(put).build());
             }
+            for alias in &routed.aliases {
+                // Conditional, so that an issue or alias created at the same
+                // id meanwhile cancels the transaction and the chunk re-routes.
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(
+                            alias_item(&alias.id, &alias.target, now),
+                            Some("attribute_not_exists(pk)"),
+                            None,
+                        )?)
+                        .build(),
+                );
+            }
             for alert in &plan.alerts {
                 actions.push(
                     TransactWriteItem::builder()
@@ -156,6 +218,7 @@ impl DynamoDbStore {
                         new_issues: plan.new_issues,
                         regressions: plan.regressions,
                         alerts: plan.alerts.len(),
+                        moved: routed.moved,
                     }));
                 }
                 Err(err) => err,
@@ -200,7 +263,7 @@ impl DynamoDbStore {
 
     /// A Put of `item`, optionally conditional; `read_ver` fills `:read` in
     /// a `#ver = :read` condition.
-    fn put(
+    pub(super) fn put(
         &self,
         item: Item,
         condition: Option<&str>,
@@ -293,6 +356,9 @@ impl DynamoDbStore {
             .send()
             .await
             .map_err(|e| classify("GetItem", &self.table, e))?;
-        out.item().map(StoredIssue::from_item).transpose()
+        out.item()
+            .filter(|item| !is_alias(item))
+            .map(StoredIssue::from_item)
+            .transpose()
     }
 }

@@ -136,15 +136,17 @@ fn where_clause(query: &IssueQuery, first: usize) -> (String, Vec<Value>) {
         args.push(value);
         format!("?{}", first + args.len() - 1)
     };
-    let status = match query.status {
-        StatusFilter::All => None,
-        StatusFilter::Open => Some(Status::Open),
-        StatusFilter::Resolved => Some(Status::Resolved),
-        StatusFilter::Ignored => Some(Status::Ignored),
-    };
-    if let Some(status) = status {
-        let p = arg(&mut args, Value::Text(status.as_str().into()));
-        conditions.push(format!("status = {p}"));
+    match query.status {
+        StatusFilter::All => {
+            let p = arg(&mut args, Value::Text(Status::Merged.as_str().into()));
+            conditions.push(format!("status != {p}"));
+        }
+        filter => {
+            for status in filter.statuses() {
+                let p = arg(&mut args, Value::Text(status.as_str().into()));
+                conditions.push(format!("status = {p}"));
+            }
+        }
     }
     if let Some(group) = &query.log_group {
         let p = arg(&mut args, Value::Text(group.clone()));

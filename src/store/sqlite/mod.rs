@@ -17,6 +17,7 @@ mod runs;
 mod schema;
 
 use super::fold::{self, FacetBook, Folded, Prior};
+use super::route::{self, Entry, Router, merged_refusal, not_merged_refusal};
 use super::{RunFilter, Store, StoreError, run_fold};
 use crate::limits::MAX_SAMPLES;
 use crate::model::{
@@ -113,6 +114,9 @@ impl SqliteStore {
         if version > schema::VERSION {
             return Err(schema::newer(path, version));
         }
+        if (1..schema::VERSION).contains(&version) {
+            conn.execute_batch(schema::READ_OLDER).map_err(err)?;
+        }
         Ok(SqliteStore {
             path: path.to_string(),
             conn: Mutex::new(conn),
@@ -194,6 +198,15 @@ impl SqliteStore {
                 ..Recorded::default()
             });
         }
+        let routed = self.route(tx, batch)?;
+        for alias in &routed.aliases {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO aliases (id, target, created_at) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut insert| insert.execute(params![alias.id, alias.target, now]))
+            .map_err(|e| self.err(e))?;
+        }
+        let batch = &routed.batch;
         let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
         let mut recorded = Recorded::default();
         let rules = policy.run_rules();
@@ -229,6 +242,142 @@ impl SqliteStore {
         }
         Ok(recorded)
     }
+
+    /// The batch pointed at the issues that take its occurrences
+    /// ([`route`]): what the file holds at each id the router asks for.
+    fn route(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        batch: &BatchSummary,
+    ) -> Result<route::Routed, StoreError> {
+        let mut router = Router::new();
+        loop {
+            let wanted = router.wanted(batch)?;
+            if wanted.is_empty() {
+                return router.route(batch);
+            }
+            for id in wanted {
+                let entry = entry_at(tx, &id).map_err(|e| self.err(e))?;
+                router.learn(&id, entry);
+            }
+        }
+    }
+
+    /// Sums `from`'s history into `into` and marks `from` merged, in `tx`.
+    fn merge_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        into: &str,
+        from: &str,
+    ) -> Result<(), rusqlite::Error> {
+        let seen = |id: &str| {
+            tx.query_row(
+                "SELECT count, first_seen, last_seen FROM issues WHERE id = ?1",
+                params![id],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+        };
+        let (into_count, into_first, into_last) = seen(into)?;
+        let (from_count, from_first, from_last) = seen(from)?;
+        let last_seen = into_last.max(from_last);
+        tx.execute(
+            "UPDATE issues SET count = ?2, first_seen = ?3, last_seen = ?4 WHERE id = ?1",
+            params![
+                into,
+                into_count.saturating_add(from_count),
+                into_first.min(from_first),
+                last_seen
+            ],
+        )?;
+        let hours = fold::merged_hours(
+            &hours_since(tx, into, i64::MIN)?,
+            &hours_since(tx, from, i64::MIN)?,
+            last_seen,
+        );
+        tx.execute("DELETE FROM hours WHERE issue_id = ?1", params![into])?;
+        for h in hours {
+            tx.execute(
+                "INSERT INTO hours (issue_id, hour, count) VALUES (?1, ?2, ?3)",
+                params![into, h.hour, h.count as i64],
+            )?;
+        }
+        let facets = |id: &str| -> Result<Vec<(String, String, i64)>, rusqlite::Error> {
+            tx.prepare("SELECT name, value, count FROM facets WHERE issue_id = ?1")?
+                .query_map(params![id], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect()
+        };
+        let mut book = FacetBook::new();
+        for (name, value, _) in facets(into)? {
+            book.keep(&name, &value);
+        }
+        for (name, value, count) in facets(from)? {
+            let facet = crate::model::FacetCount {
+                name,
+                value,
+                count: count.max(0) as u64,
+            };
+            if let Some(counted) = book.admit(&facet) {
+                tx.execute(
+                    "INSERT INTO facets (issue_id, name, value, count) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (issue_id, name, value) DO UPDATE SET count = count + excluded.count",
+                    params![into, counted.name, counted.value, counted.count as i64],
+                )?;
+            }
+        }
+        let samples: Vec<(i64, String)> = tx
+            .prepare("SELECT timestamp, sample FROM samples WHERE issue_id IN (?1, ?2)")?
+            .query_map(params![into, from], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let kept = fold::merged_samples(samples.into_iter().map(|(t, s)| (t, (t, s))).collect());
+        tx.execute("DELETE FROM samples WHERE issue_id = ?1", params![into])?;
+        for (slot, (timestamp, sample)) in kept.into_iter().enumerate() {
+            tx.execute(
+                "INSERT INTO samples (issue_id, slot, timestamp, sample) VALUES (?1, ?2, ?3, ?4)",
+                params![into, slot as i64, timestamp, sample],
+            )?;
+        }
+        tx.execute(
+            "UPDATE issues SET status = 'merged', merged_into = ?2 WHERE id = ?1",
+            params![from, into],
+        )?;
+        Ok(())
+    }
+}
+
+/// What the file holds at an issue id, for [`route`]: an issue (merged or
+/// not), an alias, or nothing.
+fn entry_at(conn: &Connection, id: &str) -> Result<Option<Entry>, rusqlite::Error> {
+    let issue = conn
+        .prepare_cached("SELECT status, fingerprint, merged_into FROM issues WHERE id = ?1")?
+        .query_row(params![id], |row| {
+            let status: String = row.get(0)?;
+            let fingerprint: String = row.get(1)?;
+            let merged_into: Option<String> = row.get(2)?;
+            Ok(Entry::of_issue(
+                Status::parse(&status).unwrap_or_default(),
+                &fingerprint,
+                merged_into.as_deref(),
+            ))
+        })
+        .optional()?;
+    if issue.is_some() {
+        return Ok(issue);
+    }
+    conn.prepare_cached("SELECT target FROM aliases WHERE id = ?1")?
+        .query_row(params![id], |row| {
+            Ok(Entry::Alias {
+                target: row.get(0)?,
+            })
+        })
+        .optional()
 }
 
 /// Applies one issue's delta inside the batch's transaction: reads what the
@@ -422,11 +571,12 @@ fn issue_from_row(row: &rusqlite::Row<'_>) -> Result<Issue, rusqlite::Error> {
         resolved_in: row.get(10)?,
         ignored_until: row.get(11)?,
         ignored_until_count: row.get::<_, Option<i64>>(12)?.map(|c| c.max(0) as u64),
+        merged_into: row.get(13)?,
     })
 }
 
 const ISSUE_COLUMNS: &str = "id, fingerprint, log_group, title, kind, status, count, first_seen,
-     last_seen, regressed_at, resolved_in, ignored_until, ignored_until_count";
+     last_seen, regressed_at, resolved_in, ignored_until, ignored_until_count, merged_into";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -513,11 +663,19 @@ impl Store for SqliteStore {
             }
             let hours = hours_since(conn, id, i64::MIN).map_err(|e| self.err(e))?;
             let facets = facets_of(conn, id).map_err(|e| self.err(e))?;
+            let merged_from = conn
+                .prepare_cached("SELECT id FROM issues WHERE merged_into = ?1 ORDER BY id")
+                .and_then(|mut stmt| {
+                    stmt.query_map(params![id], |row| row.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(|e| self.err(e))?;
             Ok(Some(IssueDetail {
                 issue,
                 samples,
                 hours,
                 facets,
+                merged_from,
             }))
         })
     }
@@ -533,6 +691,9 @@ impl Store for SqliteStore {
             StatusChange::Ignored { until, for_count } => (None, *until, *for_count),
         };
         self.with_conn(|conn| {
+            if let Some(Entry::Merged { into }) = entry_at(conn, id).map_err(|e| self.err(e))? {
+                return Err(merged_refusal(id, &into));
+            }
             // Resolving clears the threshold mark: a fixed issue that comes
             // back and crosses the threshold again deserves a new alert.
             let changed = conn
@@ -540,7 +701,7 @@ impl Store for SqliteStore {
                     "UPDATE issues SET status = ?2, resolved_in = ?3, ignored_until = ?4,
                          ignored_until_count = CASE WHEN ?5 IS NULL THEN NULL ELSE count + ?5 END,
                          threshold_alerted_at = CASE WHEN ?2 = 'resolved' THEN NULL ELSE threshold_alerted_at END
-                     WHERE id = ?1",
+                     WHERE id = ?1 AND status != 'merged'",
                     params![
                         id,
                         change.status().as_str(),
@@ -559,6 +720,52 @@ impl Store for SqliteStore {
                 issue_from_row,
             )
             .map_err(|e| self.err(e))
+        })
+    }
+
+    async fn merge(&self, into: &str, from: &str) -> Result<Issue, StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.err(e))?;
+            let into_entry = entry_at(&tx, into).map_err(|e| self.err(e))?;
+            let from_entry = entry_at(&tx, from).map_err(|e| self.err(e))?;
+            route::check_merge(into, into_entry.as_ref(), from, from_entry.as_ref())?;
+            self.merge_in(&tx, into, from).map_err(|e| self.err(e))?;
+            let merged = tx
+                .query_row(
+                    &format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?1"),
+                    params![into],
+                    issue_from_row,
+                )
+                .map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(merged)
+        })
+    }
+
+    async fn unmerge(&self, id: &str) -> Result<Issue, StoreError> {
+        self.with_conn(|conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE issues SET status = 'open', merged_into = NULL
+                     WHERE id = ?1 AND status = 'merged'",
+                    params![id],
+                )
+                .map_err(|e| self.err(e))?;
+            let issue = conn
+                .query_row(
+                    &format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?1"),
+                    params![id],
+                    issue_from_row,
+                )
+                .optional()
+                .map_err(|e| self.err(e))?
+                .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+            if changed == 0 {
+                return Err(not_merged_refusal(id));
+            }
+            Ok(issue)
         })
     }
 

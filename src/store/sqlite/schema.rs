@@ -13,8 +13,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::StoreError;
 
 /// The layout this faultline writes: 2 keeps samples in slots (the fold's
-/// `choose_sample`) instead of a queue of every sample seen.
-pub const VERSION: i64 = 2;
+/// `choose_sample`) instead of a queue of every sample seen; 3 adds merges
+/// (`issues.merged_into`, status `merged`) and aliases
+/// ([`crate::store::route`]), which an older faultline would count past.
+pub const VERSION: i64 = 3;
 
 pub const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS issues (
@@ -33,8 +35,15 @@ CREATE TABLE IF NOT EXISTS issues (
     ignored_until INTEGER,
     ignored_until_count INTEGER,
     last_alert_at INTEGER,
-    threshold_alerted_at INTEGER
+    threshold_alerted_at INTEGER,
+    merged_into  TEXT
 );
+CREATE INDEX IF NOT EXISTS issues_merged_into ON issues (merged_into) WHERE merged_into IS NOT NULL;
+CREATE TABLE IF NOT EXISTS aliases (
+    id         TEXT PRIMARY KEY,
+    target     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hours (
     issue_id TEXT NOT NULL,
     hour     INTEGER NOT NULL,
@@ -98,6 +107,18 @@ INSERT INTO samples (issue_id, slot, timestamp, sample)
 DROP TABLE samples_v1;
 ";
 
+/// Version 2 to 3: issues can be merged (the aliases table is created with
+/// the others).
+const FROM_2: &str = "ALTER TABLE issues ADD COLUMN merged_into TEXT;";
+
+/// What a file of an older layout lacks, shown to a read-only connection as
+/// temporary objects (which shadow the file's own for unqualified names), so
+/// every query reads it as if it were current: no merges, no aliases.
+pub const READ_OLDER: &str = "
+CREATE TEMP VIEW issues AS SELECT *, NULL AS merged_into FROM main.issues;
+CREATE TEMP TABLE aliases (id TEXT PRIMARY KEY, target TEXT NOT NULL, created_at INTEGER NOT NULL);
+";
+
 /// The version a file was written in: 0 for a new file, 1 for one written
 /// before versions were recorded.
 pub fn version_of(conn: &Connection) -> Result<i64, rusqlite::Error> {
@@ -137,7 +158,10 @@ pub fn prepare(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
     }
     if version == 1 {
         tx.execute_batch(FROM_1).map_err(err)?;
-        tracing::info!(%path, "store migrated from layout 1 to {VERSION}");
+    }
+    if (1..=2).contains(&version) {
+        tx.execute_batch(FROM_2).map_err(err)?;
+        tracing::info!(%path, "store migrated from layout {version} to {VERSION}");
     }
     tx.execute_batch(TABLES).map_err(err)?;
     // The runs' tables are only ever added: a file without them is one no
@@ -261,8 +285,11 @@ mod tests {
     #[test]
     fn a_file_of_a_newer_layout_is_refused_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE issues (id TEXT PRIMARY KEY); PRAGMA user_version = 3;")
-            .unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE issues (id TEXT PRIMARY KEY); PRAGMA user_version = {};",
+            VERSION + 1
+        ))
+        .unwrap();
         let refused = prepare(&mut conn, "f.db").unwrap_err().to_string();
         assert!(refused.contains("newer faultline"), "{refused}");
         let tables: i64 = conn
