@@ -91,17 +91,54 @@ fn the_table_fits_the_terminal_by_cutting_titles_and_says_how_long_ago() {
         }
         assert!(lines[1].contains(" d ago"), "{}", lines[1]);
         assert!(lines[1].contains('…'), "the title is cut: {}", lines[1]);
-        assert!(
-            lines[0].ends_with("TITLE"),
-            "every column is kept: {}",
-            lines[0]
-        );
+        assert!(lines[0].ends_with("TITLE"), "{}", lines[0]);
     }
     // In a pipe the rows are fixed text: no colour, no relative time.
     let piped = ok(&["issues"], dir.path());
     assert!(
         !piped.contains('\x1b') && !piped.contains(" ago"),
         "{piped}"
+    );
+}
+
+/// What the title column shows of the row `line`: from the title's start
+/// to the end of the line.
+fn title_shown(line: &str) -> usize {
+    line.find("Error")
+        .map_or(0, |at| line[at..].chars().count())
+}
+
+#[test]
+fn the_title_keeps_its_room_at_80_and_120_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_long_titles(dir.path());
+
+    let narrow = uncoloured(&on_terminal(dir.path(), 80, &[], "issues"));
+    let lines: Vec<&str> = narrow.lines().filter(|l| !l.is_empty()).collect();
+    // Below 100 columns the day's sparkline and the log group give way.
+    assert!(
+        !lines[0].contains("LAST 24H") && !lines[0].contains("LOG GROUP"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("LAST SEEN") && lines[0].contains("COUNT"));
+    assert!(
+        title_shown(lines[1]) >= 35,
+        "title at 80 columns: {}",
+        lines[1]
+    );
+
+    let wide = uncoloured(&on_terminal(dir.path(), 120, &[], "issues"));
+    let lines: Vec<&str> = wide.lines().filter(|l| !l.is_empty()).collect();
+    assert!(
+        lines[0].contains("LAST 24H") && lines[0].contains("LOG GROUP"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        title_shown(lines[1]) >= 35,
+        "title at 120 columns: {}",
+        lines[1]
     );
 }
 

@@ -215,10 +215,60 @@ pub fn merged_line(into: &Issue, from: &str) -> String {
     )
 }
 
-/// The listing as a table. On a terminal it fits the width by cutting
-/// titles (and, when narrow, long log group names), never by dropping a
-/// column; statuses are coloured and the last-seen time says how long ago.
-/// In a pipe every row is the same fixed, time-independent text.
+/// Which columns the listing shows, and how wide.
+struct Layout {
+    /// LAST 24H: 24 hourly bars, 12 two-hour bars, or none.
+    spark: usize,
+    /// LAST SEEN: 19 (absolute, for pipes), 10 ("3 h ago") or 28 (both).
+    seen: usize,
+    /// LOG GROUP, unless the terminal is too narrow for it.
+    group: Option<usize>,
+    title: usize,
+}
+
+/// ID, STATUS and COUNT with the gaps after them: always shown.
+const ALWAYS: usize = 12 + 2 + 8 + 2 + 7 + 2;
+
+impl Layout {
+    /// The layout for a terminal `width` columns wide (`None`: a pipe),
+    /// with log group names up to `natural_group` long. The title is what a
+    /// reader scans the list for, so a narrow terminal gives up the day's
+    /// sparkline and the log group (which `issues show` names and
+    /// `--log-group` filters by) rather than cut the title to a word: below
+    /// 100 columns, the title gets all the room the ID, status, count and
+    /// last-seen time leave.
+    fn of(width: Option<usize>, natural_group: usize) -> Layout {
+        let Some(width) = width else {
+            return Layout {
+                spark: 24,
+                seen: 19,
+                group: Some(natural_group),
+                title: TITLE_WIDTH,
+            };
+        };
+        let (spark, seen, group_share) = match width {
+            w if w < 100 => (0, 10, None),
+            w if w < 160 => (12, 10, Some((1, 3))),
+            _ => (24, 16 + 2 + 10, Some((2, 5))),
+        };
+        let spark_gap = if spark > 0 { spark + 2 } else { 0 };
+        let rest = width.saturating_sub(ALWAYS + spark_gap + seen + 2);
+        let group = group_share.map(|(n, d)| natural_group.min((rest * n / d).max(9)));
+        let title = rest.saturating_sub(group.map_or(0, |g| g + 2)).max(10);
+        Layout {
+            spark,
+            seen,
+            group,
+            title,
+        }
+    }
+}
+
+/// The listing as a table. On a terminal it fits the width: titles are
+/// cut, and below 100 columns the LAST 24H and LOG GROUP columns are left
+/// out so the title keeps its room (see [`Layout::of`]); statuses are
+/// coloured and the last-seen time says how long ago. In a pipe every row
+/// is the same fixed, time-independent text with every column.
 pub fn issues_table(
     issues: &[Issue],
     sparklines: &[String],
@@ -239,48 +289,42 @@ pub fn issues_table(
         .max()
         .unwrap_or(9)
         .clamp(9, 40);
-    // ID, STATUS, COUNT, LAST 24H and LAST SEEN, with the gaps after them.
-    // A narrow terminal gets the day in 12 two-hour bars and the last-seen
-    // time as "3 h ago" alone; a wide one both times.
-    let width = style.width;
-    let (spark_width, seen_width) = match width {
-        None => (24, 19),
-        Some(w) if w < 100 => (12, 10),
-        Some(w) if w < 140 => (24, 10),
-        Some(_) => (24, 16 + 2 + 10),
-    };
-    let fixed = 12 + 2 + 8 + 2 + 7 + 2 + spark_width + 2 + seen_width + 2;
-    let (group_width, title_width) = match width {
-        None => (natural_group, TITLE_WIDTH),
-        Some(width) => {
-            let rest = width.saturating_sub(fixed);
-            let group = natural_group.min((rest * 2 / 5).max(9));
-            (group, rest.saturating_sub(group + 2).max(10))
+    let layout = Layout::of(style.width, natural_group);
+    let row = |status: &str, count: &str, spark: &str, seen: &str, group: &str, title: &str| {
+        let mut line = format!("{status}  {count:>7}  ");
+        if layout.spark > 0 {
+            line.push_str(&format!("{spark:<w$}  ", w = layout.spark));
         }
+        line.push_str(&format!("{seen:<w$}  ", w = layout.seen));
+        if let Some(w) = layout.group {
+            line.push_str(&format!("{group:<w$}  "));
+        }
+        line.push_str(title);
+        line
     };
     let header = format!(
-        "{:<12}  {:<8}  {:>7}  {:<pw$}  {:<sw$}  {:<gw$}  TITLE",
+        "{:<12}  {}",
         "ID",
-        "STATUS",
-        "COUNT",
-        "LAST 24H",
-        "LAST SEEN",
-        "LOG GROUP",
-        pw = spark_width,
-        sw = seen_width,
-        gw = group_width
+        row(
+            &format!("{:<8}", "STATUS"),
+            "COUNT",
+            "LAST 24H",
+            "LAST SEEN",
+            "LOG GROUP",
+            "TITLE"
+        )
     );
     writeln!(out, "{}", paint(style, "1", &header)).map_err(Error::Output)?;
     for (i, issue) in issues.iter().enumerate() {
         let absolute = rfc3339(issue.last_seen);
         let relative = ago(style.now, issue.last_seen);
-        let seen = match seen_width {
+        let seen = match layout.seen {
             19 => absolute[..19].to_string(),
             10 => relative,
             _ => format!("{}  {relative:>10}", absolute[..16].replace('T', " ")),
         };
         let spark = sparklines.get(i).map(String::as_str).unwrap_or("");
-        let spark = if spark_width == 12 {
+        let spark = if layout.spark == 12 {
             halve(spark)
         } else {
             spark.to_string()
@@ -291,20 +335,15 @@ pub fn issues_table(
             Status::Resolved => paint(style, "32", &status),
             Status::Ignored | Status::Merged => paint(style, "2", &status),
         };
-        writeln!(
-            out,
-            "{:<12}  {status}  {:>7}  {:<pw$}  {:<sw$}  {:<gw$}  {}",
-            issue.id,
-            issue.count,
-            spark,
-            seen,
-            clip(&printable(&issue.log_group), group_width),
-            clip(&printable(&issue.title), title_width),
-            pw = spark_width,
-            sw = seen_width,
-            gw = group_width
-        )
-        .map_err(Error::Output)?;
+        let line = row(
+            &status,
+            &issue.count.to_string(),
+            &spark,
+            &seen,
+            &clip(&printable(&issue.log_group), layout.group.unwrap_or(0)),
+            &clip(&printable(&issue.title), layout.title),
+        );
+        writeln!(out, "{:<12}  {line}", issue.id).map_err(Error::Output)?;
     }
     Ok(())
 }
