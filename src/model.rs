@@ -492,6 +492,23 @@ pub struct Recorded {
     pub regressions: Vec<String>,
     /// How many alerts the batch queued.
     pub alerts: usize,
+    /// New issues and regressions of this batch that queued no alert, and
+    /// why: so a user who expected one is told which issue and what held it.
+    pub held_back: Vec<(String, HeldBack)>,
+}
+
+/// Why recording a new issue or a regression queued no alert for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldBack {
+    /// The alert policy turns this event type off (`new_issue = false`,
+    /// `regression = false`).
+    TurnedOff(EventType),
+    /// The issue alerted less than the policy's `cooldown_minutes` ago.
+    Cooldown,
+    /// Its occurrences were in job runs that a retry got past
+    /// (`alert_recovered = false`) or that are still being counted
+    /// (`alert_after_runs`): the run decides when it alerts.
+    ByRuns,
 }
 
 /// What a store knows about an issue before a batch touches it.

@@ -171,6 +171,9 @@ pub struct Flushed {
     pub announced: Vec<String>,
     /// The runs settled before sending.
     pub settled: Vec<String>,
+    /// The issues the failed alerts named (not delivered, or delivered
+    /// but not marked sent: either way still queued).
+    pub unsent: Vec<String>,
 }
 
 pub struct Pipeline {
@@ -244,6 +247,9 @@ impl Pipeline {
         for alert in self.store.claim_alerts(now, ALERT_LEASE_MS).await? {
             if let Err(e) = self.notifier.send(&alert).await {
                 tracing::warn!(alert = %alert.id, error = %e, "alert kept for a later run");
+                flushed
+                    .unsent
+                    .extend(alert.issues.iter().map(|i| i.id.clone()));
                 flushed.failed.push(alert.id);
                 continue;
             }
@@ -260,6 +266,9 @@ impl Pipeline {
                 }
                 Err(e) => {
                     tracing::warn!(alert = %alert.id, error = %e, "alert sent but not marked; it may be sent again");
+                    flushed
+                        .unsent
+                        .extend(alert.issues.iter().map(|i| i.id.clone()));
                     flushed.failed.push(alert.id);
                 }
             }

@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Alert, AlertIssue, BatchSummary, EventType, IssueDelta, IssueState, Status, issue_id,
+    Alert, AlertIssue, BatchSummary, EventType, HeldBack, IssueDelta, IssueState, Status, issue_id,
 };
 use crate::runs::RunConfig;
 use crate::runs::RunFields;
@@ -212,6 +212,8 @@ pub struct Decision {
     /// Set when this batch reopened a resolved issue.
     pub regressed: bool,
     pub alert: Option<EventType>,
+    /// Why a new issue, a regression or a threshold crossing alerts not.
+    pub held_back: Option<HeldBack>,
 }
 
 /// Applies `delta` to an issue's prior state (`None`: the issue is new).
@@ -236,12 +238,14 @@ pub fn decide(
             state,
             regressed: false,
             alert: policy.new_issue.then_some(EventType::NewIssue),
+            held_back: (!policy.new_issue).then_some(HeldBack::TurnedOff(EventType::NewIssue)),
         };
     };
     let mut state = prior.clone();
     state.count = prior.count + delta.count;
     let mut regressed = false;
     let mut alert = None;
+    let mut held_back = None;
     match prior.status {
         Status::Resolved if regresses(prior.resolved_in.as_deref(), &delta.versions) => {
             state.status = Status::Open;
@@ -250,6 +254,8 @@ pub fn decide(
             regressed = true;
             if policy.regression {
                 alert = Some(EventType::Regression);
+            } else {
+                held_back = Some(HeldBack::TurnedOff(EventType::Regression));
             }
         }
         Status::Ignored => {
@@ -283,13 +289,26 @@ pub fn decide(
             state.last_alert_at = Some(now);
         } else {
             alert = None;
+            held_back = Some(HeldBack::Cooldown);
         }
     }
     Decision {
         state,
         regressed,
         alert,
+        held_back,
     }
+}
+
+/// Why a new issue or a regression that a store recorded queued no alert:
+/// `alert` is what the decision raised once the issue's runs had their say
+/// (`None` when they hold it). `None` when it alerts, or when the issue is
+/// neither new nor regressed (its repeats are not expected to alert).
+pub fn held_back(created: bool, decision: &Decision, alert: Option<EventType>) -> Option<HeldBack> {
+    if !(created || decision.regressed) || alert.is_some() {
+        return None;
+    }
+    Some(decision.held_back.unwrap_or(HeldBack::ByRuns))
 }
 
 /// The alerts a recorded batch raises, from the store's per-issue decisions.
@@ -538,6 +557,51 @@ mod tests {
         };
         let held = decide(Some(&recent), &delta(5, &[]), 10, &policy, NOW);
         assert_eq!(held.alert, None, "within the cooldown");
+    }
+
+    #[test]
+    fn a_new_issue_or_regression_without_an_alert_says_what_held_it() {
+        let quiet = Policy {
+            new_issue: false,
+            regression: false,
+            ..Policy::default()
+        };
+        let new = decide(None, &delta(1, &[]), 1, &quiet, NOW);
+        assert_eq!(
+            held_back(true, &new, new.alert),
+            Some(HeldBack::TurnedOff(EventType::NewIssue))
+        );
+        let resolved = IssueState {
+            status: Status::Resolved,
+            count: 1,
+            ..IssueState::default()
+        };
+        let off = decide(Some(&resolved), &delta(1, &[]), 1, &quiet, NOW);
+        assert_eq!(
+            held_back(false, &off, off.alert),
+            Some(HeldBack::TurnedOff(EventType::Regression))
+        );
+        let alerted = IssueState {
+            last_alert_at: Some(NOW - 60_000),
+            ..resolved
+        };
+        let cooling = decide(Some(&alerted), &delta(1, &[]), 1, &Policy::default(), NOW);
+        assert!(cooling.regressed);
+        assert_eq!(
+            held_back(false, &cooling, cooling.alert),
+            Some(HeldBack::Cooldown)
+        );
+        // A new-issue alert its runs took back.
+        let loud = decide(None, &delta(1, &[]), 1, &Policy::default(), NOW);
+        assert_eq!(held_back(true, &loud, loud.alert), None);
+        assert_eq!(held_back(true, &loud, None), Some(HeldBack::ByRuns));
+        // Repeats of an open issue are not expected to alert.
+        let open = IssueState {
+            count: 1,
+            ..IssueState::default()
+        };
+        let repeat = decide(Some(&open), &delta(1, &[]), 1, &Policy::default(), NOW);
+        assert_eq!(held_back(false, &repeat, repeat.alert), None);
     }
 
     #[test]

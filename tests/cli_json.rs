@@ -191,8 +191,24 @@ fn alerts_held_back_are_said_and_the_summary_counts_the_alerts_sent() {
     assert!(held.stdout.is_empty(), "no alert line");
     assert!(
         stderr.contains(&format!(
-            "no alert sent by this run for 1 of the new issues and regressions: {id} (regression)"
-        )) && stderr.contains("cooldown"),
+            "no alert sent by this run for 1 of the new issues and regressions: {id} (regression: it alerted less than the policy's cooldown_minutes = 60 ago)"
+        )),
+        "{stderr}"
+    );
+
+    // A policy that turns new-issue alerts off: each new issue is named
+    // with the setting that held it.
+    std::fs::write(dir.join("quiet.toml"), "new_issue = false\n").unwrap();
+    std::fs::write(
+        dir.join("d.json"),
+        batch_with("4", now).replace("KeyError", "ValueError"),
+    )
+    .unwrap();
+    let quiet = common::faultline(&["ingest", "--policy", "quiet.toml", "d.json"], dir);
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(quiet.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(new issue: the alert policy has new_issue = false)"),
         "{stderr}"
     );
 }

@@ -119,7 +119,7 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         args.store.store,
         run.totals.counts()
     );
-    if let Some(line) = run.totals.held_back() {
+    if let Some(line) = run.totals.held_back(&pipeline.policy) {
         eprintln!("{line}");
     }
     if run.totals.failed_alerts > 0 {

@@ -7,7 +7,7 @@ use clap::Args;
 
 use faultline::decode::text::TextBatches;
 use faultline::decode::{DecodeError, LogBatch, Naming};
-use faultline::model::{BatchSummary, Recorded};
+use faultline::model::{BatchSummary, EventType, HeldBack, Recorded};
 use faultline::pipeline::{self, Ingested, Pipeline, Prepared};
 use faultline::runs::RunConfig;
 use faultline::stream::Streams;
@@ -178,7 +178,7 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         "{}",
         totals.summary(sources.len() - broken, &args.store.store)
     );
-    if let Some(line) = totals.held_back() {
+    if let Some(line) = totals.held_back(&pipeline.policy) {
         eprintln!("{line}");
     }
     if broken > 0 {
@@ -347,6 +347,7 @@ impl<'a> Run<'a> {
         self.totals.failed_alerts += flushed.failed.len();
         self.totals.alerts_sent += flushed.sent;
         self.totals.announced.extend(flushed.announced);
+        self.totals.unsent.extend(flushed.unsent);
         self.chunk.clear();
         self.chunk_bytes = 0;
         Ok(())
@@ -402,8 +403,12 @@ pub struct IngestTotals {
     pub alerts_sent: usize,
     /// Issues named by the alerts this run sent.
     pub announced: std::collections::HashSet<String>,
+    /// Issues named by alerts this run could not send.
+    pub unsent: std::collections::HashSet<String>,
     /// New issues and regressions this run recorded, in order.
     pub raised: Vec<(String, &'static str)>,
+    /// Why recording queued no alert for some of them.
+    pub held: std::collections::HashMap<String, HeldBack>,
 }
 
 impl IngestTotals {
@@ -429,6 +434,7 @@ impl IngestTotals {
                 .iter()
                 .map(|id| (id.clone(), "regression")),
         );
+        self.held.extend(recorded.held_back.iter().cloned());
     }
 
     pub fn summary(&self, inputs: usize, store: &str) -> String {
@@ -464,16 +470,17 @@ impl IngestTotals {
     }
 
     /// One line about the new issues and regressions this run recorded but
-    /// sent no alert for, if any: held back by the alert policy (a
-    /// regression inside its cooldown, an event type turned off), queued
-    /// under another run's lease (that run sends them), or left for the next
-    /// run after a failed send.
-    pub fn held_back(&self) -> Option<String> {
+    /// sent no alert for, if any, naming each and why: the alert policy
+    /// held it back (an event type turned off, a regression inside the
+    /// cooldown, a job run that decides), its alert could not be sent (it
+    /// stays queued), or its alert is queued under another run's lease (that
+    /// run sends it).
+    pub fn held_back(&self, policy: &Policy) -> Option<String> {
         let held: Vec<String> = self
             .raised
             .iter()
             .filter(|(id, _)| !self.announced.contains(id))
-            .map(|(id, what)| format!("{id} ({what})"))
+            .map(|(id, what)| format!("{id} ({what}: {})", self.why_held(id, policy)))
             .collect();
         if held.is_empty() {
             return None;
@@ -481,13 +488,35 @@ impl IngestTotals {
         let shown = held.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
         let more = held.len().saturating_sub(10);
         let more = if more > 0 {
-            format!(" and {more} more")
+            format!(", and {more} more (`faultline issues` lists them)")
         } else {
             String::new()
         };
         Some(format!(
-            "faultline: no alert sent by this run for {} of the new issues and regressions: {shown}{more}; held back by the alert policy (a regression inside its cooldown, an event type turned off), queued under another run's lease (that run sends them), or waiting for the next run after a failed send",
+            "faultline: no alert sent by this run for {} of the new issues and regressions: {shown}{more}",
             held.len()
         ))
+    }
+
+    /// Why the issue `id` that this run raised got no alert from it.
+    fn why_held(&self, id: &str, policy: &Policy) -> String {
+        match self.held.get(id) {
+            Some(HeldBack::TurnedOff(EventType::NewIssue)) => {
+                "the alert policy has new_issue = false".into()
+            }
+            Some(HeldBack::TurnedOff(_)) => "the alert policy has regression = false".into(),
+            Some(HeldBack::Cooldown) => format!(
+                "it alerted less than the policy's cooldown_minutes = {} ago",
+                policy.cooldown_minutes
+            ),
+            Some(HeldBack::ByRuns) => format!(
+                "its job runs decide: a retry got past it (alert_recovered = {}) or it has been in fewer than alert_after_runs = {} runs",
+                policy.alert_recovered, policy.alert_after_runs
+            ),
+            None if self.unsent.contains(id) => {
+                "its alert could not be sent; it stays queued and the next ingest retries it".into()
+            }
+            None => "its alert is queued under another run's lease; that run sends it".into(),
+        }
     }
 }

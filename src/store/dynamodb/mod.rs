@@ -310,6 +310,7 @@ impl Store for DynamoDbStore {
             recorded.duplicate = false;
             recorded.new_issues.extend(outcome.new_issues);
             recorded.regressions.extend(outcome.regressions);
+            recorded.held_back.extend(outcome.held_back);
             recorded.alerts += outcome.alerts;
             moved.extend(outcome.moved);
         }

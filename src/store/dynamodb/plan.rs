@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::bounds::{MAX_SEPARATE_NEW_ISSUE_ALERTS, bound_alert, stored_sample_json};
 use super::items::{StoredIssue, add_facet, facet_book};
-use crate::model::{Alert, BatchSummary, EventType, IssueDelta, issue_id};
+use crate::model::{Alert, BatchSummary, EventType, HeldBack, IssueDelta, issue_id};
 use crate::policy::{self, Decision, Policy};
 use crate::store::StoreError;
 use crate::store::{fold, run_fold};
@@ -16,6 +16,7 @@ pub(super) struct ChunkPlan {
     pub alerts: Vec<Alert>,
     pub new_issues: Vec<String>,
     pub regressions: Vec<String>,
+    pub held_back: Vec<(String, HeldBack)>,
     /// Fingerprints of the issues this chunk created with a new-issue
     /// decision, for the batch's last chunk (empty in the last chunk).
     pub marker_new: Vec<String>,
@@ -44,6 +45,7 @@ pub(super) fn plan_chunk(
     let mut new_issues = Vec::new();
     let mut regressions = Vec::new();
     let rules = policy.run_rules();
+    let mut held_back = Vec::new();
     for delta in deltas {
         let id = issue_id(&delta.fingerprint);
         // A batch normally has one delta per issue; two fingerprints sharing
@@ -67,6 +69,9 @@ pub(super) fn plan_chunk(
         }
         if decision.regressed {
             regressions.push(id.clone());
+        }
+        if let Some(why) = policy::held_back(created, &decision, alert) {
+            held_back.push((id.clone(), why));
         }
         if let Some(event_type) = alert {
             raised.push((event_type, delta));
@@ -124,6 +129,7 @@ pub(super) fn plan_chunk(
         alerts,
         new_issues,
         regressions,
+        held_back,
         marker_new,
     })
 }

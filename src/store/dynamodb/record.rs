@@ -16,7 +16,7 @@ use super::retry::{
     KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token,
 };
 use super::{DynamoDbStore, ISSUES_PER_WRITE};
-use crate::model::{BatchSummary, issue_id};
+use crate::model::{BatchSummary, HeldBack, issue_id};
 use crate::policy::Policy;
 use crate::store::StoreError;
 use crate::store::route::Router;
@@ -26,6 +26,7 @@ use crate::store::route::Router;
 pub(super) struct ChunkOutcome {
     pub new_issues: Vec<String>,
     pub regressions: Vec<String>,
+    pub held_back: Vec<(String, HeldBack)>,
     pub alerts: usize,
     /// Fingerprints the chunk counted into other issues (merges, aliases),
     /// with where each went, for the batch's runs.
@@ -217,6 +218,7 @@ impl DynamoDbStore {
                     return Ok(Some(ChunkOutcome {
                         new_issues: plan.new_issues,
                         regressions: plan.regressions,
+                        held_back: plan.held_back,
                         alerts: plan.alerts.len(),
                         moved: routed.moved,
                     }));

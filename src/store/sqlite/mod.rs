@@ -219,6 +219,9 @@ impl SqliteStore {
             if held_after != held {
                 runs::set_held(tx, &id, held_after, now).map_err(|e| self.err(e))?;
             }
+            if let Some(why) = policy::held_back(folded.created, &folded.decision, alert) {
+                recorded.held_back.push((id.clone(), why));
+            }
             if folded.created {
                 recorded.new_issues.push(id.clone());
             }
