@@ -82,6 +82,21 @@ pub const MAX_MERGED_FROM_KEPT: usize = 100;
 /// How long hourly counts are kept: the timeline covers the last 30 days.
 pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
 
+/// How long the Lambda's failed-events queue keeps a payload:
+/// `FailedEventsQueue.MessageRetentionPeriod` in template.yaml, 14 days, the
+/// longest SQS keeps a message (tests/template.rs checks the two agree).
+pub const FAILED_EVENTS_RETENTION_MS: i64 = 14 * 24 * 3_600_000;
+
+/// How long a recorded batch's id is kept, so that a batch delivered again
+/// counts once. A payload replayed from the failed-events queue may have
+/// been half recorded before it failed, and it can sit in the queue for
+/// [`FAILED_EVENTS_RETENTION_MS`] after Lambda's retries (up to 6 hours)
+/// gave up on it; CloudWatch Logs' own retries (up to 24 hours) come before
+/// either. A day on top of the queue's retention covers all of it: with a
+/// week, a payload replayed after its eighth day counted twice.
+pub const BATCH_RETENTION_MS: i64 = FAILED_EVENTS_RETENTION_MS + 24 * 3_600_000;
+const _: () = assert!(BATCH_RETENTION_MS > FAILED_EVENTS_RETENTION_MS + 6 * 3_600_000);
+
 // ---- Cutting text --------------------------------------------------------------
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character

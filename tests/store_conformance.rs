@@ -6,7 +6,7 @@
 
 mod support;
 
-use faultline::limits::{MAX_FACET_VALUES, MAX_SAMPLES};
+use faultline::limits::{FAILED_EVENTS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
 use faultline::model::EventType;
 use faultline::model::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
 use faultline::model::{IssueQuery, IssueSort, LISTING_HOURS, Status, StatusChange, StatusFilter};
@@ -153,6 +153,22 @@ pub mod cases {
         let a = store.issue(&id_of("fp-a")).await.unwrap().unwrap().issue;
         assert_eq!(a.count, 7);
         assert_eq!(store.claim_alerts(NOW, LEASE).await.unwrap().len(), 2);
+    }
+
+    /// A payload that failed can be replayed from the failed-events queue
+    /// until the queue drops it, with other batches recorded meanwhile; its
+    /// batch must still be known then, or its errors count twice.
+    pub async fn a_batch_replayed_from_the_failed_events_queue_counts_once(store: &dyn Store) {
+        let b = batch("b1", vec![delta("fp-a", 4, 1000)]);
+        record(store, &b, NOW).await;
+        let day = 24 * 3_600_000;
+        let later = batch("b2", vec![delta("fp-b", 1, 2000)]);
+        record(store, &later, NOW + 10 * day).await;
+        let replay_at = NOW + FAILED_EVENTS_RETENTION_MS + 6 * 3_600_000;
+        let replayed = record(store, &b, replay_at).await;
+        assert!(replayed.duplicate, "replayed on day 14");
+        let a = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
+        assert_eq!(a.issue.count, 4);
     }
 
     pub async fn later_batches_add_to_counts_and_widen_seen_times(store: &dyn Store) {
@@ -1364,6 +1380,7 @@ macro_rules! conformance {
             use super::*;
             conformance!(@case $make, a_batch_creates_its_issues_with_counts);
             conformance!(@case $make, replaying_a_batch_changes_nothing);
+            conformance!(@case $make, a_batch_replayed_from_the_failed_events_queue_counts_once);
             conformance!(@case $make, later_batches_add_to_counts_and_widen_seen_times);
             conformance!(@case $make, batches_recorded_together_count_as_recorded_one_by_one);
             conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);

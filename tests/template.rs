@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
+use faultline::limits::FAILED_EVENTS_RETENTION_MS;
 use faultline::store::dynamodb::{LISTING_ATTRIBUTES, STATUS_INDEX, TTL_ATTRIBUTE};
 
 fn root() -> PathBuf {
@@ -415,6 +416,21 @@ fn the_alert_policy_parameter_admits_the_policies_the_function_accepts() {
         !key.is_match("alias/aws/sns"),
         "IAM grants on a key need its ARN"
     );
+}
+
+/// The queue's retention in the template is the one the batch markers are
+/// sized for: a longer queue would let a replay count twice.
+#[test]
+fn the_failed_events_queue_keeps_payloads_as_long_as_the_store_expects() {
+    let text = template();
+    let (queue, _) = resource(&text, "FailedEventsQueue");
+    let seconds: i64 = queue
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("MessageRetentionPeriod: "))
+        .expect("FailedEventsQueue sets MessageRetentionPeriod")
+        .parse()
+        .expect("a number of seconds");
+    assert_eq!(seconds * 1000, FAILED_EVENTS_RETENTION_MS);
 }
 
 #[test]

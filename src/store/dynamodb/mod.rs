@@ -60,8 +60,8 @@
 //!   carry `status`, so markers and alerts never enter the index. Index reads
 //!   are eventually consistent: a listing may lag a write by a moment;
 //!   `issue(id)` reads the base table and never does.
-//! - Batch markers expire after [`BATCH_RETENTION_MS`] (a week: Lambda retries
-//!   an async event for up to 6 hours, CloudWatch Logs delivery for up to 24).
+//! - Batch markers expire after [`BATCH_RETENTION_MS`] (15 days: a payload
+//!   can wait 14 days in the failed-events queue before it is replayed).
 //! - Queued alerts live in the `OUTBOX` partition until delivered, then are
 //!   deleted, so claiming reads only what is pending (usually nothing: one
 //!   0.5-RCU Query per invocation).
@@ -194,7 +194,7 @@ use items::{
 use retry::{classify, lease_token};
 
 /// Batch markers are kept this long (the same retention as the SQLite store).
-pub const BATCH_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+pub use crate::limits::BATCH_RETENTION_MS;
 
 /// The index `issues` lists from.
 pub const STATUS_INDEX: &str = "by_status";

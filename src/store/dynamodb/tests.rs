@@ -343,3 +343,31 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
     let back = StoredIssue::from_item(&plan.writes[0].item.to_item()).unwrap();
     assert_eq!(back, plan.writes[0].item);
 }
+
+/// DynamoDB deletes a marker once `expires_at` passes: it must outlive a
+/// payload's stay in the failed-events queue and Lambda's retries before it.
+#[test]
+fn a_batch_marker_outlives_the_failed_events_queue() {
+    let batch = BatchSummary {
+        batch_id: "b".into(),
+        owner: "1".into(),
+        log_group: "/g".into(),
+        log_stream: "s".into(),
+        events: 1,
+        errors: 0,
+        issues: Vec::new(),
+        runs: Vec::new(),
+    };
+    let now = 1_763_900_000_000;
+    let item = marker_item(&batch, 0, &[], now);
+    let Some(AttributeValue::N(expires)) = item.get("expires_at") else {
+        panic!("no expires_at: {item:?}");
+    };
+    let expires_ms = expires.parse::<i64>().unwrap() * 1000;
+    let retries = 6 * 3_600_000;
+    assert!(
+        expires_ms >= now + crate::limits::FAILED_EVENTS_RETENTION_MS + retries,
+        "expires {} days after it was written",
+        (expires_ms - now) / 86_400_000
+    );
+}

@@ -19,17 +19,12 @@ mod schema;
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::route::{self, Entry, Router, merged_refusal, not_merged_refusal};
 use super::{RunFilter, Store, StoreError, run_fold};
-use crate::limits::MAX_SAMPLES;
+use crate::limits::{BATCH_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
     IssueQuery, IssueState, Recorded, Run, Sample, Status, StatusChange, StatusFilter, issue_id,
 };
 use crate::policy::{self, Policy};
-
-/// Batch ids are kept this long. Lambda retries an async event for up to six
-/// hours and CloudWatch Logs retries delivery for up to 24; a week covers both
-/// with room to spare while keeping the table small.
-const BATCH_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
 pub struct SqliteStore {
     path: String,
