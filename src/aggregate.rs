@@ -235,7 +235,9 @@ fn field_facets(occurrence: &Occurrence) -> Vec<(&'static str, &str)> {
 
 /// CloudWatch gives every log event a unique id, so the ids of a batch's
 /// events identify the batch; the group and stream guard against ids reused
-/// across hand-made test inputs.
+/// across hand-made test inputs. An event without an id (a hand-made file)
+/// is known by its message too: two different batches of id-less events
+/// with the same timestamps are not a replay of each other.
 pub fn batch_id(batch: &LogBatch<'_>) -> String {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     for part in [&batch.owner, &batch.log_group, &batch.log_stream] {
@@ -245,6 +247,10 @@ pub fn batch_id(batch: &LogBatch<'_>) -> String {
     for event in &batch.log_events {
         hasher.update(event.id.as_bytes());
         hasher.update(&event.timestamp.to_le_bytes());
+        if event.id.is_empty() {
+            hasher.update(&(event.message.len() as u64).to_le_bytes());
+            hasher.update(event.message.as_bytes());
+        }
         hasher.update(&[0]);
     }
     format!("{:032x}", hasher.digest128())
@@ -351,6 +357,14 @@ mod tests {
         let id = |j: &str| summarise(&decode::parse(j.as_bytes()).unwrap()).batch_id;
         assert_eq!(id(&a), id(&a));
         assert_ne!(id(&a), id(&b));
+        // Without ids, the same timestamps carry other messages.
+        let idless = |m: &str| {
+            format!(
+                r#"{{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s","logEvents":[{{"timestamp":1700000000000,"message":"{m}"}}]}}"#
+            )
+        };
+        assert_eq!(id(&idless("[ERROR] x")), id(&idless("[ERROR] x")));
+        assert_ne!(id(&idless("[ERROR] x")), id(&idless("[ERROR] y")));
     }
 
     #[test]

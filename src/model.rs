@@ -481,6 +481,30 @@ pub struct IssueDetail {
     pub merged_from: Vec<String>,
 }
 
+/// What a store holds and how big each part of it is
+/// (`faultline store stats`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoreStats {
+    /// The parts, in the order the store lists them.
+    pub parts: Vec<StorePart>,
+    /// Everything the store takes, where it can say.
+    pub total_bytes: Option<u64>,
+    /// How fresh or exact the figures are, where that needs saying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One kind of thing a store keeps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StorePart {
+    pub name: String,
+    /// What it holds, in a few words.
+    pub what: String,
+    pub rows: u64,
+    /// Bytes it takes, indexes included, where the store can say.
+    pub bytes: Option<u64>,
+}
+
 /// What recording a batch did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recorded {

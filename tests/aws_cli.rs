@@ -74,6 +74,19 @@ async fn store_init_ingest_and_list_on_dynamodb_and_sns_from_the_environment() {
     ));
     let shown = ok(faultline(moto, &["issues", "show", &id, "--store", &store]));
     assert!(shown.contains("resolved"), "{shown}");
+    // What the table holds, as DynamoDB counts it: the issues at least, and
+    // the listing index beside it.
+    let stats: serde_json::Value = serde_json::from_str(&ok(faultline(
+        moto,
+        &["store", "stats", "--store", &store, "--json"],
+    )))
+    .unwrap();
+    let parts = stats["parts"].as_array().unwrap();
+    assert!(
+        parts[0]["rows"].as_u64().unwrap() >= ids.len() as u64,
+        "{stats}"
+    );
+    assert!(parts.iter().any(|p| p["name"] == "by_status"), "{stats}");
     // The events hold a Step Functions execution's log: its run is listed.
     let runs: serde_json::Value =
         serde_json::from_str(&ok(faultline(moto, &["runs", "--store", &store, "--json"]))).unwrap();

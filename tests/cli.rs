@@ -340,6 +340,41 @@ fn issues_are_merged_and_unmerged_by_id_prefix() {
 }
 
 #[test]
+fn store_stats_says_what_each_part_holds_and_sent_alerts_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = faultline(&["store", "stats"], dir.path());
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no store at"));
+
+    std::fs::write(dir.path().join("in.json"), TWO_ISSUES).unwrap();
+    ok(&["ingest", "in.json"], dir.path());
+    let stats: serde_json::Value =
+        serde_json::from_str(&ok(&["store", "stats", "--json"], dir.path())).unwrap();
+    let rows = |name: &str| {
+        stats["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no part {name}: {stats}"))["rows"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(rows("issues"), 2);
+    assert!(rows("batches") >= 1, "{stats}");
+    assert_eq!(rows("outbox"), 0, "the console sent both alerts: {stats}");
+    let parts: u64 = stats["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(parts <= stats["total_bytes"].as_u64().unwrap(), "{stats}");
+    let table = ok(&["store", "stats"], dir.path());
+    assert!(table.contains("issues") && table.contains("KB"), "{table}");
+}
+
+#[test]
 fn every_command_has_help() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
@@ -356,6 +391,7 @@ fn every_command_has_help() {
         vec!["issues", "unmerge", "--help"],
         vec!["store", "--help"],
         vec!["store", "init", "--help"],
+        vec!["store", "stats", "--help"],
     ] {
         let out = ok(&args, dir.path());
         assert!(out.contains("Usage:"), "{args:?}: {out}");

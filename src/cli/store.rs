@@ -2,11 +2,14 @@
 
 use std::process::ExitCode;
 
+use std::io::{BufWriter, Write};
+
 use clap::{Args, Subcommand};
 
+use faultline::model::StoreStats;
 use faultline::store::{self, DEFAULT_URL};
 
-use super::Error;
+use super::{Access, Error, render};
 
 #[derive(Args)]
 pub struct StoreArgs {
@@ -28,6 +31,12 @@ pub struct StoreArgs {
 pub enum StoreCommand {
     /// Create the store's tables (idempotent).
     Init,
+    /// What the store holds and how big each part of it is.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(args: StoreArgs) -> Result<ExitCode, Error> {
@@ -38,5 +47,61 @@ pub async fn run(args: StoreArgs) -> Result<ExitCode, Error> {
             println!("store ready: {}", args.store);
             Ok(ExitCode::SUCCESS)
         }
+        StoreCommand::Stats { json } => {
+            let store = super::open_existing(&args.store, Access::Read).await?;
+            let stats = store.stats().await?;
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            if json {
+                render::json(&stats, &mut out)?;
+            } else {
+                write_stats(&args.store, &stats, &mut out).map_err(Error::Output)?;
+            }
+            out.flush().map_err(Error::Output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn write_stats(url: &str, stats: &StoreStats, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "{url}")?;
+    let width = stats.parts.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    writeln!(
+        out,
+        "  {:<width$}  {:>10}  {:>10}  WHAT",
+        "PART", "ROWS", "SIZE"
+    )?;
+    for part in &stats.parts {
+        writeln!(
+            out,
+            "  {:<width$}  {:>10}  {:>10}  {}",
+            part.name,
+            part.rows,
+            part.bytes.map_or_else(|| "?".to_string(), size),
+            part.what
+        )?;
+    }
+    if let Some(total) = stats.total_bytes {
+        writeln!(
+            out,
+            "  {:<width$}  {:>10}  {:>10}",
+            "total",
+            "",
+            size(total)
+        )?;
+    }
+    if let Some(note) = &stats.note {
+        writeln!(out, "{note}")?;
+    }
+    Ok(())
+}
+
+/// Bytes as a person reads them: 512 B, 3.4 KB, 12 MB (powers of 1,000).
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1_000 => format!("{b} B"),
+        b if b < 1_000_000 => format!("{:.1} KB", b as f64 / 1e3),
+        b if b < 1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{:.1} GB", b as f64 / 1e9),
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::model::{
     Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Run,
-    StatusChange, StatusFilter,
+    StatusChange, StatusFilter, StoreStats,
 };
 use crate::policy::Policy;
 
@@ -142,6 +142,9 @@ pub trait Store: Send + Sync {
     /// again, open. What the merge summed into the other issue stays there.
     /// Returns the issue after.
     async fn unmerge(&self, id: &str) -> Result<Issue, StoreError>;
+
+    /// What the store holds, part by part, and how big each part is.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
 
     /// Takes the alerts waiting to be sent, leasing them to the caller until
     /// `now + lease_ms` so that concurrent callers do not send them twice.

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::retry::classify;
 use super::{DynamoDbStore, LISTING_ATTRIBUTES, STATUS_INDEX, TTL_ATTRIBUTE};
+use crate::model::{StorePart, StoreStats};
 use crate::store::StoreError;
 
 impl DynamoDbStore {
@@ -44,6 +45,48 @@ impl DynamoDbStore {
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
             Err(e) => Err(classify("DescribeTable", &self.table, e)),
         }
+    }
+
+    /// The table's and its index's item counts and sizes, as DescribeTable
+    /// reports them: DynamoDB refreshes them about every six hours, and
+    /// counting item by item would read the whole table.
+    pub(super) async fn table_stats(&self) -> Result<StoreStats, StoreError> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTable", &self.table, e))?;
+        let Some(table) = out.table() else {
+            return Err(StoreError::Backend(format!(
+                "DynamoDB table {}: DescribeTable described nothing",
+                self.table
+            )));
+        };
+        let count = |n: Option<i64>| n.unwrap_or(0).max(0) as u64;
+        let mut parts = vec![StorePart {
+            name: self.table.clone(),
+            what: "issues, aliases, runs, batch ids and queued alerts".into(),
+            rows: count(table.item_count()),
+            bytes: table.table_size_bytes().map(|b| b.max(0) as u64),
+        }];
+        for index in table.global_secondary_indexes() {
+            parts.push(StorePart {
+                name: index.index_name().unwrap_or_default().to_string(),
+                what: "the listing index (issues by status)".into(),
+                rows: count(index.item_count()),
+                bytes: index.index_size_bytes().map(|b| b.max(0) as u64),
+            });
+        }
+        let total = parts.iter().filter_map(|p| p.bytes).sum();
+        Ok(StoreStats {
+            parts,
+            total_bytes: Some(total),
+            note: Some(
+                "DynamoDB refreshes these figures about every six hours; items expired by TTL are counted until they are deleted".into(),
+            ),
+        })
     }
 
     async fn create_table(&self) -> Result<(), StoreError> {

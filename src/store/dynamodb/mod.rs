@@ -179,7 +179,7 @@ use super::{RunFilter, Store, StoreError};
 use crate::limits::truncate;
 use crate::model::{
     Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Run,
-    Sample, Status, StatusChange, StatusFilter,
+    Sample, Status, StatusChange, StatusFilter, StoreStats,
 };
 use crate::policy::Policy;
 
@@ -476,6 +476,10 @@ impl Store for DynamoDbStore {
             Err(e) => Err(classify("UpdateItem (status)", &self.table, e)),
         }
     }
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.table_stats().await
+    }
+
     async fn merge(&self, into: &str, from: &str) -> Result<Issue, StoreError> {
         self.merge_issues(into, from).await
     }

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 mod listing;
 mod runs;
 mod schema;
+mod stats;
 
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::route::{self, Entry, Router, merged_refusal, not_merged_refusal};
@@ -22,7 +23,8 @@ use super::{RunFilter, Store, StoreError, run_fold};
 use crate::limits::{BATCH_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
-    IssueQuery, IssueState, Recorded, Run, Sample, Status, StatusChange, StatusFilter, issue_id,
+    IssueQuery, IssueState, Recorded, Run, Sample, Status, StatusChange, StatusFilter, StoreStats,
+    issue_id,
 };
 use crate::policy::{self, Policy};
 
@@ -158,6 +160,10 @@ impl SqliteStore {
                 .and_then(|mut prune| {
                     prune.execute(params![now.saturating_sub(BATCH_RETENTION_MS)])
                 })
+                .map_err(|e| self.err(e))?;
+            // Sent alerts an older faultline kept (it marked them sent).
+            tx.prepare_cached("DELETE FROM outbox WHERE sent_at IS NOT NULL")
+                .and_then(|mut prune| prune.execute([]))
                 .map_err(|e| self.err(e))?;
             tx.commit().map_err(|e| self.err(e))?;
             Ok(recorded)
@@ -767,6 +773,10 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.with_conn(|conn| stats::stats(conn).map_err(|e| self.err(e)))
+    }
+
     async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError> {
         self.with_conn(|conn| {
             let tx = conn
@@ -825,13 +835,13 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn alert_sent(&self, alert_id: &str, now: i64) -> Result<(), StoreError> {
+    /// A sent alert is deleted, as on DynamoDB: nothing reads it again (a
+    /// replayed batch is refused by its batch id before it could queue the
+    /// alert twice), and kept, sent alerts were most of a busy store's bytes.
+    async fn alert_sent(&self, alert_id: &str, _now: i64) -> Result<(), StoreError> {
         self.with_conn(|conn| {
-            conn.execute(
-                "UPDATE outbox SET sent_at = ?2 WHERE alert_id = ?1",
-                params![alert_id, now],
-            )
-            .map_err(|e| self.err(e))?;
+            conn.execute("DELETE FROM outbox WHERE alert_id = ?1", params![alert_id])
+                .map_err(|e| self.err(e))?;
             Ok(())
         })
     }
@@ -902,5 +912,44 @@ mod tests {
         );
         drop(writer);
         assert_eq!(version(&path), schema::VERSION);
+    }
+
+    #[tokio::test]
+    async fn sent_alerts_leave_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.db").display().to_string();
+        let store = SqliteStore::open(&path).unwrap();
+        let json = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s","logEvents":[{"id":"1","timestamp":1700000000000,"message":"[ERROR] KeyError: 'x'"}]}"#;
+        let batch = crate::pipeline::summarise(&crate::decode::parse(json.as_bytes()).unwrap());
+        let policy = Policy::default();
+        store.record(&batch, 1, &policy).await.unwrap();
+        let rows = |store: &SqliteStore| {
+            store
+                .with_conn(|conn| {
+                    conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))
+                        .map_err(|e| store.err(e))
+                })
+                .unwrap()
+        };
+        let alerts = store.claim_alerts(2, 60_000).await.unwrap();
+        assert_eq!((alerts.len(), rows(&store)), (1, 1));
+        store.alert_sent(&alerts[0].id, 3).await.unwrap();
+        assert_eq!(rows(&store), 0);
+
+        // What an older faultline left: a row marked sent, pruned on the
+        // next write.
+        store
+            .with_conn(|conn| {
+                conn.execute(
+                    "INSERT INTO outbox (alert_id, payload, created_at, sent_at) VALUES ('old', '{}', 0, 1)",
+                    [],
+                )
+                .map_err(|e| store.err(e))
+            })
+            .unwrap();
+        let mut later = batch.clone();
+        later.batch_id = "later".into();
+        store.record(&later, 4, &policy).await.unwrap();
+        assert_eq!(rows(&store), 0);
     }
 }
