@@ -596,3 +596,63 @@ async fn a_lease_whose_answer_was_lost_is_still_the_claimers() {
     assert!(played.failures.is_empty());
     assert_eq!(rig.proxy.pending(), []);
 }
+
+/// A batch's runs are written after its issues, in a transaction of their
+/// own: a delivery that dies between the two leaves the runs to the retry,
+/// which counts them once and still marks the run's issue new in it (read
+/// from the issue chunk's marker), and a third delivery writes nothing.
+#[tokio::test]
+async fn runs_left_to_the_retry_still_know_which_issues_were_new_in_them() {
+    let Some(rig) = Rig::new("runretry", Retries::Off).await else {
+        return;
+    };
+    // The first transaction records the issue, the second would the run.
+    rig.proxy.fail("TransactWriteItems", 2, Fault::ServerError);
+    let input = support::data_message(
+        "/ecs/importer",
+        "importer/app/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        1,
+        &["[ERROR] KeyError: 'sku'".to_string()],
+    );
+    let Ok(Prepared::Batch(batch)) = pipeline::prepare(&input) else {
+        panic!("a log batch")
+    };
+    assert_eq!(batch.runs.len(), 1, "an ECS task's stream is its run");
+    assert!(
+        rig.pipeline.apply(&batch).await.is_err(),
+        "the run's write failed"
+    );
+    let retried = rig.pipeline.apply(&batch).await.unwrap();
+    assert!(!retried.duplicate, "the retry wrote the run");
+    assert!(
+        retried.new_issues.is_empty(),
+        "the issue was recorded before"
+    );
+    let runs = rig
+        .pipeline
+        .store
+        .runs(&faultline::store::RunFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].errors, runs[0].issues.len()), (1, 1));
+    assert!(runs[0].issues[0].new, "new in this run: {runs:?}");
+    let writes_before = rig
+        .proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "TransactWriteItems")
+        .count();
+    assert!(rig.pipeline.apply(&batch).await.unwrap().duplicate);
+    let writes_after = rig
+        .proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "TransactWriteItems")
+        .count();
+    assert_eq!(
+        writes_after,
+        writes_before + 1,
+        "a replay tries the issue chunk only (refused), not the run"
+    );
+}

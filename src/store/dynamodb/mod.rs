@@ -293,11 +293,11 @@ impl Store for DynamoDbStore {
             ..Recorded::default()
         };
         let mut outcomes = Vec::new();
+        let chunks = batch.issues.len().div_ceil(ISSUES_PER_WRITE);
         if batch.issues.is_empty() {
             outcomes.extend(self.record_quiet(batch, now).await?);
         } else {
             // In order: the last chunk relies on every earlier marker existing.
-            let chunks = batch.issues.len().div_ceil(ISSUES_PER_WRITE);
             for chunk_no in 0..chunks {
                 outcomes.extend(
                     self.record_chunk(batch, chunk_no, chunks, now, policy)
@@ -305,6 +305,7 @@ impl Store for DynamoDbStore {
                 );
             }
         }
+        let delivered_before = outcomes.len() < chunks.max(1);
         let mut moved = HashMap::new();
         for outcome in outcomes {
             recorded.duplicate = false;
@@ -317,12 +318,16 @@ impl Store for DynamoDbStore {
         if !batch.runs.is_empty() {
             // Runs count errors under the issues that took them. (Were the
             // invocation to die between the issue chunks and the runs, the
-            // retry finds the chunks recorded and knows no longer where a
-            // merged or aliased fingerprint went: its run then names the
-            // fingerprint's own issue id.)
+            // retry finds the chunks recorded: which issues were new or
+            // regressed it reads from their markers (see `runs`), but where
+            // a merged or aliased fingerprint went it knows no longer: its
+            // run then names the fingerprint's own issue id.)
             let mut routed = batch.clone();
             route::reroute_runs(&mut routed.runs, &moved);
-            if self.record_runs(&routed, &recorded, now).await? {
+            if self
+                .record_runs(&routed, &recorded, delivered_before, now)
+                .await?
+            {
                 recorded.duplicate = false;
             }
         }

@@ -169,7 +169,11 @@ impl DynamoDbStore {
             actions.push(
                 TransactWriteItem::builder()
                     .put(self.put(
-                        marker_item(batch, chunk_no, &plan.marker_new, now),
+                        super::runs::with_changes(
+                            marker_item(batch, chunk_no, &plan.marker_new, now),
+                            &plan.new_issues,
+                            &plan.regressions,
+                        ),
                         Some("attribute_not_exists(pk)"),
                         None,
                     )?)

@@ -39,12 +39,14 @@
 //! recorded under a part's key) are checked in the same transaction
 //! (`ConditionCheck`), so a decision made on them holds when it commits.
 //!
-//! Known limit: the runs are written after the batch's issue chunks, in
-//! transactions of their own. An invocation that dies between the two
-//! leaves the runs to its retry, which counts them exactly once but finds
-//! the issue chunks recorded (duplicates), so it no longer knows which
-//! issues were new or regressed in the batch: those run issues lose their
-//! `new`/`regressed` marks (counts, alerts and digests are unaffected).
+//! The runs are written after the batch's issue chunks, in transactions of
+//! their own. An invocation that dies between the two leaves the runs to
+//! its retry, which finds the issue chunks recorded (duplicates): which
+//! issues the batch created or reopened, which a run's issues are marked
+//! with, is then read from the issue chunks' markers (`created`,
+//! `regressed`), and the runs markers already there are skipped without a
+//! write (a refused conditional write is billed as one). Only a batch
+//! delivered before pays for that read.
 //!
 //! # Settling
 //!
@@ -68,7 +70,7 @@ use aws_sdk_dynamodb::types::{
 use super::bounds::bound_alert;
 use super::items::{ISSUE_SK, Item, get_n, get_opt_n, get_s, issue_key, json, n, outbox_item, s};
 use super::retry::{MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token};
-use super::{BATCH_RETENTION_MS, DynamoDbStore, TTL_ATTRIBUTE};
+use super::{BATCH_RETENTION_MS, DynamoDbStore, ISSUES_PER_WRITE, TTL_ATTRIBUTE};
 use crate::model::{
     BatchSummary, Outcome, Recorded, Run, RunDelta, RunIssue, RunSource, Sample, Status, run_id,
 };
@@ -132,6 +134,18 @@ fn marker_key(batch_id: &str, delta_no: usize, chunk: usize) -> Item {
         format!("BATCH#{batch_id}"),
         format!("RUN#{delta_no}#{chunk}"),
     )
+}
+
+/// An issue chunk's marker with the issues the chunk created and reopened
+/// (ids), for the batch's runs to read should they be written by a later
+/// delivery; nothing is added for a chunk that did neither.
+pub(super) fn with_changes(mut marker: Item, created: &[String], regressed: &[String]) -> Item {
+    for (name, ids) in [("created", created), ("regressed", regressed)] {
+        if !ids.is_empty() {
+            marker.insert(name.into(), AttributeValue::L(ids.iter().map(s).collect()));
+        }
+    }
+    marker
 }
 
 /// A run item as read or to be written.
@@ -852,21 +866,60 @@ impl DynamoDbStore {
     }
 
     /// Records what `batch` says about runs, after its issues (`recorded`
-    /// says which of them it created or reopened). Returns whether any of
-    /// it was new (not recorded before).
+    /// says which of them it created or reopened; `delivered_before`: some
+    /// of its issue chunks were recorded before, by an earlier delivery).
+    /// Returns whether any of it was new (not recorded before).
     pub(super) async fn record_runs(
         &self,
         batch: &BatchSummary,
         recorded: &Recorded,
+        delivered_before: bool,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let chunks_of = |delta: &RunDelta| delta.issues.len().div_ceil(ISSUES_PER_RUN_WRITE).max(1);
+        let mut done: HashSet<(usize, usize)> = HashSet::new();
+        let mut recorded = recorded.clone();
+        if delivered_before {
+            let issue_chunks = batch.issues.len().div_ceil(ISSUES_PER_WRITE);
+            let mut keys: Vec<Item> = (0..issue_chunks)
+                .map(|c| super::items::marker_key(&batch.batch_id, c))
+                .collect();
+            for (delta_no, delta) in batch.runs.iter().enumerate() {
+                keys.extend(
+                    (0..chunks_of(delta)).map(|c| marker_key(&batch.batch_id, delta_no, c)),
+                );
+            }
+            for marker in self.read_items_with(&keys, true, None).await? {
+                let sk = get_s(&marker, "sk")?;
+                if let Some(rest) = sk.strip_prefix("RUN#") {
+                    if let Some((d, c)) = rest.split_once('#') {
+                        if let (Ok(d), Ok(c)) = (d.parse(), c.parse()) {
+                            done.insert((d, c));
+                        }
+                    }
+                    continue;
+                }
+                for (name, ids) in [
+                    ("created", &mut recorded.new_issues),
+                    ("regressed", &mut recorded.regressions),
+                ] {
+                    for id in super::items::get_string_list(&marker, name)? {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+            }
+        }
         let mut wrote = false;
         for (delta_no, delta) in batch.runs.iter().enumerate() {
-            let chunks = delta.issues.len().div_ceil(ISSUES_PER_RUN_WRITE).max(1);
-            for chunk in 0..chunks {
+            for chunk in 0..chunks_of(delta) {
+                if done.contains(&(delta_no, chunk)) {
+                    continue;
+                }
                 let part = delta_chunk(delta, chunk);
                 wrote |= self
-                    .record_run_chunk(batch, &part, delta_no, chunk, recorded, now)
+                    .record_run_chunk(batch, &part, delta_no, chunk, &recorded, now)
                     .await?;
             }
         }
