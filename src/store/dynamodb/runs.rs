@@ -371,9 +371,12 @@ impl Book {
         let (stored, change) = run_fold::fold_run(prior, delta, now);
         let hint = slot.item.as_ref().filter(|i| i.live()).and_then(|i| i.hint);
         if change.succeeded_now {
-            for (id, link) in slot.links.iter_mut() {
+            // A run that succeeded got past every error: its issues read as
+            // recovered whatever their items say ([`listed_issues`]), so
+            // they are not rewritten (a run with many issues would not fit
+            // one transaction, and each rewrite is billed).
+            for link in slot.links.values_mut() {
                 link.recovered = link.count;
-                slot.dirty_links.insert(id.clone());
             }
         }
         let succeeded = stored.run.outcome == Outcome::Succeeded;
