@@ -1017,3 +1017,161 @@ fn job_events_and_the_settling_schedule_invoke_the_function() {
         Some(Ok(faultline::pipeline::Prepared::Control))
     ));
 }
+
+/// Puts each case's event on a bus in moto whose one rule is the
+/// template's, as deployed with the case's `Run*` parameter, and says
+/// whether the rule let it through.
+const JOB_RULES_IN_MOTO: &str = r#"
+import json, sys
+import boto3
+from cfnlint.decode import decode_str
+from moto import mock_aws
+
+root, cases = sys.argv[1], json.loads(sys.argv[2])
+template, problems = decode_str(open(f"{root}/template.yaml").read())
+assert not problems, problems
+resources, conditions = template["Resources"], template["Conditions"]
+region = "eu-west-1"
+
+def resolve(value, params, narrowed):
+    if isinstance(value, dict):
+        if "Fn::If" in value:
+            name, then, otherwise = value["Fn::If"]
+            return resolve(then if name in narrowed else otherwise, params, narrowed)
+        if "Ref" in value:
+            return params[value["Ref"]]
+        return {k: resolve(v, params, narrowed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, params, narrowed) for v in value]
+    return value
+
+out = []
+with mock_aws():
+    sqs, events = boto3.client("sqs", region_name=region), boto3.client("events", region_name=region)
+    for n, (rule, parameter, narrowed_by, condition, event) in enumerate(cases):
+        url = sqs.create_queue(QueueName=f"q{n}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        narrowed = {condition} if narrowed_by else set()
+        pattern = resolve(resources[rule]["Properties"]["EventPattern"], {parameter: narrowed_by}, narrowed)
+        events.put_rule(Name=f"r{n}", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=f"r{n}", Targets=[{"Id": "q", "Arn": arn}])
+        events.put_events(Entries=[{"Source": event["source"], "DetailType": event["detail-type"],
+                                     "Resources": event.get("resources", []), "Detail": json.dumps(event["detail"])}])
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        events.remove_targets(Rule=f"r{n}", Ids=["q"])
+        events.delete_rule(Name=f"r{n}")
+        out.append(len(got))
+print(json.dumps(out))
+"#;
+
+#[test]
+fn the_job_event_rules_let_through_what_the_function_reads() {
+    let python = root().join(".venv/bin/python");
+    if !python.exists() {
+        let why = "the venv with moto is not installed (run scripts/setup-test-env.sh)";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true and {why}");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPING the job-event rules: {why} ***\n"
+        );
+        return;
+    }
+    let with = |file: &str, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut event = sample(file);
+        change(&mut event);
+        event
+    };
+    let sfn = "eventbridge-sfn-execution-failed.json";
+    let batch = "eventbridge-batch-job-succeeded.json";
+    let ecs = "eventbridge-ecs-task-stopped.json";
+    let machine = sample(sfn)["detail"]["stateMachineArn"].clone();
+    let queue = sample(batch)["detail"]["jobQueue"].clone();
+    let cluster = sample(ecs)["detail"]["clusterArn"].clone();
+    let other =
+        |arn: &serde_json::Value| serde_json::json!([format!("{}-other", arn.as_str().unwrap())]);
+    let same = |arn: &serde_json::Value| serde_json::json!([arn]);
+    let none = serde_json::json!([""]);
+    let sfn_rule = (
+        "StateMachineRunsRule",
+        "RunStateMachineArns",
+        "NarrowStateMachines",
+    );
+    let batch_rule = ("BatchRunsRule", "RunJobQueueArns", "NarrowJobQueues");
+    let ecs_rule = ("EcsRunsRule", "RunClusterArns", "NarrowClusters");
+    // (rule, the parameter's value, the event, whether it gets through)
+    let cases = [
+        (sfn_rule, none.clone(), sample(sfn), true),
+        (sfn_rule, same(&machine), sample(sfn), true),
+        (sfn_rule, other(&machine), sample(sfn), false),
+        (
+            sfn_rule,
+            none.clone(),
+            with(sfn, &|e| e["detail"]["status"] = "RUNNING".into()),
+            false,
+        ),
+        (batch_rule, none.clone(), sample(batch), true),
+        (batch_rule, same(&queue), sample(batch), true),
+        (batch_rule, other(&queue), sample(batch), false),
+        (
+            batch_rule,
+            none.clone(),
+            with(batch, &|e| e["detail"]["status"] = "RUNNING".into()),
+            true,
+        ),
+        (
+            batch_rule,
+            none.clone(),
+            with(batch, &|e| e["detail"]["status"] = "RUNNABLE".into()),
+            false,
+        ),
+        (ecs_rule, none.clone(), sample(ecs), true),
+        (ecs_rule, same(&cluster), sample(ecs), true),
+        (ecs_rule, other(&cluster), sample(ecs), false),
+        (
+            ecs_rule,
+            none.clone(),
+            with(ecs, &|e| e["detail"]["group"] = "service:web".into()),
+            false,
+        ),
+        (
+            ecs_rule,
+            none,
+            with(ecs, &|e| e["detail"]["lastStatus"] = "RUNNING".into()),
+            false,
+        ),
+    ];
+    let argument: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|((rule, parameter, condition), value, event, _)| {
+            let narrowed = if value[0] == "" {
+                serde_json::Value::Null
+            } else {
+                value.clone()
+            };
+            serde_json::json!([rule, parameter, narrowed, condition, event])
+        })
+        .collect();
+    let out = Command::new(&python)
+        .args(["-c", JOB_RULES_IN_MOTO])
+        .arg(root())
+        .arg(serde_json::Value::from(argument).to_string())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let delivered: Vec<u64> = serde_json::from_slice(&out.stdout).unwrap();
+    for (case, got) in cases.iter().zip(&delivered) {
+        let ((rule, _, _), value, event, expected) = case;
+        assert_eq!(
+            *got > 0,
+            *expected,
+            "{rule} with {value}: {}",
+            serde_json::to_string(&event["detail"]).unwrap()
+        );
+    }
+}
