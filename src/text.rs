@@ -55,7 +55,8 @@ mod tests {
 
 /// Reads a point in time a user typed, relative to `now` (epoch ms):
 /// a duration from now (`30m`, `12h`, `7d`, `2w`), a date (`2025-12-01`, UTC
-/// midnight) or an RFC 3339 UTC time (`2025-12-01T08:00:00Z`).
+/// midnight) or an RFC 3339 UTC time (`2025-12-01T08:00:00Z`, with any
+/// fraction of a second kept to the millisecond: `08:00:00.123Z`).
 pub fn parse_time(text: &str, now: i64) -> Option<i64> {
     let text = text.trim();
     let last = text.char_indices().last().map_or(0, |(i, _)| i);
@@ -81,10 +82,16 @@ pub fn parse_time(text: &str, now: i64) -> Option<i64> {
         return None;
     }
     let mut seconds = days_from_civil(y, m, d) * 86_400;
+    let mut millis = 0;
     if let Some(time) = time {
-        let mut hms = time
-            .split(':')
-            .map(|p| p.split('.').next().and_then(|s| s.parse::<i64>().ok()));
+        // Fractional seconds are kept to the millisecond: faultline writes
+        // times that way, and reading one back must give the same instant.
+        let (time, fraction) = time.split_once('.').unwrap_or((time, ""));
+        if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        millis = format!("{fraction:0<3}").get(..3)?.parse::<i64>().ok()?;
+        let mut hms = time.split(':').map(|p| p.parse::<i64>().ok());
         let h = hms.next().flatten()?;
         let min = hms.next().flatten().unwrap_or(0);
         let s = hms.next().flatten().unwrap_or(0);
@@ -93,7 +100,7 @@ pub fn parse_time(text: &str, now: i64) -> Option<i64> {
         }
         seconds += h * 3600 + min * 60 + s;
     }
-    Some(seconds * 1000)
+    Some(seconds * 1000 + millis)
 }
 
 /// Reads a point in the past a user typed: a duration back from `now`

@@ -80,9 +80,17 @@ fn the_table_fits_the_terminal_by_cutting_titles_and_says_how_long_ago() {
     for cols in [80, 100, 140, 200] {
         let screen = on_terminal(dir.path(), cols, &[], "issues");
         let text = uncoloured(&screen);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        let (table, footer) = text.split_once("\n\n").unwrap_or((&text, ""));
+        let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "a header and three rows at {cols}:\n{text}");
-        for line in &lines {
+        assert!(
+            footer.contains("faultline serve") && footer.contains("\nhttp://127.0.0.1:7878/"),
+            "where to look further: {footer}"
+        );
+        for line in lines
+            .iter()
+            .chain(footer.lines().take(1).collect::<Vec<_>>().iter())
+        {
             assert!(
                 line.chars().count() <= cols,
                 "{} columns on a {cols}-column terminal: {line}",
@@ -93,11 +101,23 @@ fn the_table_fits_the_terminal_by_cutting_titles_and_says_how_long_ago() {
         assert!(lines[1].contains('…'), "the title is cut: {}", lines[1]);
         assert!(lines[0].ends_with("TITLE"), "{}", lines[0]);
     }
-    // In a pipe the rows are fixed text: no colour, no relative time.
+    // In a pipe the rows are fixed text: no colour, no relative time, no
+    // advice.
     let piped = ok(&["issues"], dir.path());
     assert!(
-        !piped.contains('\x1b') && !piped.contains(" ago"),
+        !piped.contains('\x1b') && !piped.contains(" ago") && !piped.contains("serve"),
         "{piped}"
+    );
+    // The view's filters are in the address.
+    let filtered = uncoloured(&on_terminal(
+        dir.path(),
+        120,
+        &[],
+        "issues --status all --grep Error1 --sort count",
+    ));
+    assert!(
+        filtered.contains("http://127.0.0.1:7878/?status=all&q=Error1&sort=count"),
+        "{filtered}"
     );
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use faultline::model::{IssueQuery, IssueSort, Status, StatusChange, StatusFilter};
+use faultline::serve::query::{ListQuery, Sort as ViewSort};
 use faultline::store::DEFAULT_URL;
 use faultline::text::sparkline;
 use faultline::{change, pipeline, store};
@@ -197,6 +198,15 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
                 render::issues_json(&issues, &mut out)?;
             } else {
                 render::issues_table(&issues, &lines, &style, &mut out)?;
+                if style.width.is_some() && !issues.is_empty() {
+                    // A person at a terminal: where to look further.
+                    writeln!(
+                        out,
+                        "\nthe same view in a browser (run `faultline serve`):\nhttp://127.0.0.1:7878{}",
+                        browser_view(filter, since)
+                    )
+                    .map_err(Error::Output)?;
+                }
             }
         }
         IssuesAction::Show(id) => {
@@ -242,6 +252,26 @@ pub async fn run(args: IssuesArgs) -> Result<ExitCode, Error> {
     }
     out.flush().map_err(Error::Output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `faultline serve` address of the listing these filters select.
+fn browser_view(filter: &ListFilter, since: Option<i64>) -> String {
+    ListQuery {
+        status: filter.status,
+        log_group: filter.log_group.clone(),
+        kind: filter.kind.clone(),
+        text: filter.grep.clone(),
+        from: since.map(faultline::text::rfc3339),
+        sort: match filter.sort.unwrap_or(Sort::Last) {
+            Sort::Last => ViewSort::Last,
+            Sort::Count => ViewSort::Count,
+            Sort::First => ViewSort::First,
+            Sort::Trend => ViewSort::Trend,
+        },
+        page: 1,
+        ..ListQuery::default()
+    }
+    .url()
 }
 
 /// The options every action shares.

@@ -270,19 +270,7 @@ fn millis(v: Option<&Value>) -> Option<i64> {
 
 /// `2020-01-23T17:57:58.103Z` as epoch milliseconds.
 fn iso_ms(text: &str) -> Option<i64> {
-    let whole = crate::text::parse_time(text, 0)?;
-    let fraction = text
-        .split_once('.')
-        .map(|(_, f)| f.trim_end_matches('Z'))
-        .filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
-    let ms = match fraction {
-        Some(f) => {
-            let digits: String = f.chars().chain("000".chars()).take(3).collect();
-            digits.parse::<i64>().unwrap_or(0)
-        }
-        None => 0,
-    };
-    Some(whole + ms)
+    crate::text::parse_time(text, 0)
 }
 
 #[cfg(test)]

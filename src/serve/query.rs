@@ -106,7 +106,7 @@ pub struct ListQuery {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
-    #[error("unknown status {0:?}: use open, resolved, ignored or all")]
+    #[error("unknown status {0:?}: use open, resolved, ignored, merged or all")]
     Status(String),
     #[error("unknown range {0:?}: use 24h, 7d or 30d")]
     Range(String),
@@ -310,6 +310,15 @@ mod tests {
     fn params(pairs: &[(&str, &str)]) -> ListParams {
         let q = serde_urlencoded::to_string(pairs).unwrap();
         serde_urlencoded::from_str(&q).unwrap()
+    }
+
+    #[test]
+    fn the_clis_since_reads_back_as_the_same_instant() {
+        // `faultline issues --since` prints its view's address with the
+        // boundary as faultline writes times (milliseconds, UTC).
+        let since = 1_763_900_123_456;
+        let q = ListQuery::parse(params(&[("from", &crate::text::rfc3339(since))])).unwrap();
+        assert_eq!(q.from_ms(), Some(since));
     }
 
     #[test]
