@@ -27,7 +27,7 @@
 //! rewrites the batch so that each delta carries its target's fingerprint:
 //! everything after it (the fold, alerts, runs) needs no notion of aliases.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{BatchSummary, IssueDelta, RunDelta, RunIssueDelta, Status, issue_id};
 use crate::store::StoreError;
@@ -90,19 +90,20 @@ pub fn reroute_runs(runs: &mut [RunDelta], moved: &HashMap<String, String>) {
     }
     for run in runs {
         let mut issues: Vec<RunIssueDelta> = Vec::with_capacity(run.issues.len());
+        let mut at: HashMap<String, usize> = HashMap::new();
         for mut issue in std::mem::take(&mut run.issues) {
             if let Some(target) = moved.get(&issue.fingerprint) {
                 issue.fingerprint = target.clone();
             }
-            match issues
-                .iter_mut()
-                .find(|i| i.fingerprint == issue.fingerprint)
-            {
+            match at.get(&issue.fingerprint).and_then(|&i| issues.get_mut(i)) {
                 Some(same) => {
                     same.count = same.count.saturating_add(issue.count);
                     same.recovered = same.recovered.saturating_add(issue.recovered);
                 }
-                None => issues.push(issue),
+                None => {
+                    at.insert(issue.fingerprint.clone(), issues.len());
+                    issues.push(issue);
+                }
             }
         }
         run.issues = issues;
@@ -144,9 +145,12 @@ impl Router {
     /// The ids to read next for `batch`, distinct, in batch order; empty
     /// when [`Router::route`] can answer.
     pub fn wanted(&self, batch: &BatchSummary) -> Result<Vec<String>, StoreError> {
+        // A set beside the list: a batch may create thousands of issues,
+        // and a search of the list for each was quadratic.
         let mut wanted: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         let mut want = |id: String| {
-            if !wanted.contains(&id) {
+            if seen.insert(id.clone()) {
                 wanted.push(id);
             }
         };
@@ -174,6 +178,7 @@ impl Router {
     pub fn route(&self, batch: &BatchSummary) -> Result<Routed, StoreError> {
         let mut routed = batch.clone();
         let mut aliases: Vec<NewAlias> = Vec::new();
+        let mut aliased: HashSet<String> = HashSet::new();
         let mut moved: HashMap<String, String> = HashMap::new();
         for delta in &mut routed.issues {
             let given = delta.fingerprint.clone();
@@ -182,7 +187,7 @@ impl Router {
                 Walk::Issue(_, fingerprint) => delta.fingerprint = fingerprint,
                 Walk::Absent | Walk::Unknown(_) => {
                     if let Some((target, fingerprint)) = self.previous_issue(delta)? {
-                        if !aliases.iter().any(|a| a.id == own) {
+                        if aliased.insert(own.clone()) {
                             aliases.push(NewAlias { id: own, target });
                         }
                         delta.fingerprint = fingerprint;
