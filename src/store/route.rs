@@ -27,6 +27,7 @@
 //! rewrites the batch so that each delta carries its target's fingerprint:
 //! everything after it (the fold, alerts, runs) needs no notion of aliases.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{BatchSummary, IssueDelta, RunDelta, RunIssueDelta, Status, issue_id};
@@ -70,11 +71,11 @@ pub struct NewAlias {
 
 /// A batch rewritten to count into the issues that take its occurrences.
 #[derive(Debug, Clone)]
-pub struct Routed {
+pub struct Routed<'b> {
     /// The batch, each delta carrying its target's fingerprint (deltas keep
     /// their positions, so a store that writes a batch in chunks by position
     /// chunks every delivery the same way).
-    pub batch: BatchSummary,
+    pub batch: Cow<'b, BatchSummary>,
     /// The aliases to write with the batch, in the same atomic write.
     pub aliases: Vec<NewAlias>,
     /// Each fingerprint sent elsewhere, with the one it went to.
@@ -175,32 +176,49 @@ impl Router {
     /// The batch with each delta pointed at the issue that takes it, and
     /// the aliases that sends through. Call once [`Router::wanted`] is
     /// empty; an id not read yet is treated as absent.
-    pub fn route(&self, batch: &BatchSummary) -> Result<Routed, StoreError> {
-        let mut routed = batch.clone();
+    pub fn route<'b>(&self, batch: &'b BatchSummary) -> Result<Routed<'b>, StoreError> {
         let mut aliases: Vec<NewAlias> = Vec::new();
         let mut aliased: HashSet<String> = HashSet::new();
         let mut moved: HashMap<String, String> = HashMap::new();
-        for delta in &mut routed.issues {
-            let given = delta.fingerprint.clone();
+        // Where each delta goes, `None` for its own issue: the batch is
+        // copied only when one goes elsewhere (rarely), since it can hold
+        // thousands of issues with their samples.
+        let mut targets: Vec<Option<String>> = Vec::with_capacity(batch.issues.len());
+        for delta in &batch.issues {
             let own = issue_id(&delta.fingerprint);
-            match self.walk(&own)? {
-                Walk::Issue(_, fingerprint) => delta.fingerprint = fingerprint,
-                Walk::Absent | Walk::Unknown(_) => {
-                    if let Some((target, fingerprint)) = self.previous_issue(delta)? {
+            let target = match self.walk(&own)? {
+                Walk::Issue(_, fingerprint) => fingerprint,
+                Walk::Absent | Walk::Unknown(_) => match self.previous_issue(delta)? {
+                    Some((target, fingerprint)) => {
                         if aliased.insert(own.clone()) {
                             aliases.push(NewAlias { id: own, target });
                         }
-                        delta.fingerprint = fingerprint;
+                        fingerprint
                     }
-                }
-            }
-            if delta.fingerprint != given {
-                moved.insert(given, delta.fingerprint.clone());
+                    None => delta.fingerprint.clone(),
+                },
+            };
+            if target == delta.fingerprint {
+                targets.push(None);
+            } else {
+                moved.insert(delta.fingerprint.clone(), target.clone());
+                targets.push(Some(target));
             }
         }
-        reroute_runs(&mut routed.runs, &moved);
+        let batch = if moved.is_empty() {
+            Cow::Borrowed(batch)
+        } else {
+            let mut routed = batch.clone();
+            for (delta, target) in routed.issues.iter_mut().zip(targets) {
+                if let Some(target) = target {
+                    delta.fingerprint = target;
+                }
+            }
+            reroute_runs(&mut routed.runs, &moved);
+            Cow::Owned(routed)
+        };
         Ok(Routed {
-            batch: routed,
+            batch,
             aliases,
             moved,
         })

@@ -249,11 +249,11 @@ impl SqliteStore {
 
     /// The batch pointed at the issues that take its occurrences
     /// ([`route`]): what the file holds at each id the router asks for.
-    fn route(
+    fn route<'b>(
         &self,
         tx: &rusqlite::Transaction<'_>,
-        batch: &BatchSummary,
-    ) -> Result<route::Routed, StoreError> {
+        batch: &'b BatchSummary,
+    ) -> Result<route::Routed<'b>, StoreError> {
         let mut router = Router::new();
         loop {
             let wanted = router.wanted(batch)?;
