@@ -60,6 +60,43 @@ def peak():
     print(f"input: {payload} bytes (Lambda payload), {size / 1e6:.1f} MB of events requested")
     print(f"peak RSS ingest: {ours / 1024:.1f} MB; decode-only floor: {base / 1024:.1f} MB; ratio {ours / base:.2f} (target: ingest < 64 MB)")
 
+    # The worst legal payload for memory: 10,000 distinct errors, each a new
+    # issue, in one Lambda payload under 1 MiB that decompresses to just
+    # under faultline's 32 MiB cap.
+    distinct = os.path.join(ROOT, "target", "bench-distinct")
+    os.makedirs(distinct, exist_ok=True)
+    path = os.path.join(distinct, "payload.json")
+    write_distinct_payload(path, 10_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = rss([faultline, "ingest", "--notify", "none", "--store", f"sqlite:{tmp}/peak.db", distinct])
+    base = rss([floor, distinct])
+    print(f"input: {os.path.getsize(path)} bytes (Lambda payload), 10,000 distinct errors")
+    print(f"peak RSS ingest: {ours / 1024:.1f} MB; decode-only floor: {base / 1024:.1f} MB; ratio {ours / base:.2f}")
+
+
+def write_distinct_payload(path, errors):
+    """One subscription payload of `errors` distinct Python errors (own type,
+    own in-app frame), each followed by six INFO lines."""
+    import base64
+    import gzip
+    import json
+    events = []
+    t = 1763900000000
+    for i in range(errors):
+        message = (f"[ERROR]\t2025-11-23T12:00:00.000Z\tr-{i}\tError{i}: record {i} failed in step_{i}\n"
+                   f"Traceback (most recent call last):\n  File \"/var/task/handler.py\", line 10, in handler\n"
+                   f"    return step_{i}(record)\n  File \"/var/task/steps/s{i}.py\", line 3, in step_{i}\n"
+                   f"    raise Error{i}(record)\n")
+        events.append({"id": f"{i:056d}", "timestamp": t + i, "message": message})
+        for j in range(6):
+            events.append({"id": f"{i:050d}{j:06d}", "timestamp": t + i,
+                           "message": "INFO processing row of the batch " + "x" * 300})
+    batch = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/distinct",
+             "logStream": "2025/11/23/[1]abc", "subscriptionFilters": ["f"], "logEvents": events}
+    data = gzip.compress(json.dumps(batch).encode(), 9, mtime=0)
+    with open(path, "w") as out:
+        json.dump({"awslogs": {"data": base64.b64encode(data).decode()}}, out)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
