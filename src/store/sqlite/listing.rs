@@ -21,23 +21,20 @@ const IDS_PER_QUERY: usize = 500;
 
 pub(super) fn list(conn: &Connection, query: &IssueQuery) -> Result<IssuePage, rusqlite::Error> {
     let (filters, args) = where_clause(query, 1);
-    let at = match query.at {
-        Some(at) => at,
-        None => conn
-            .prepare_cached(&format!(
-                "SELECT MAX(last_seen) FROM issues WHERE {filters}"
-            ))?
-            .query_row(params_from_iter(args.iter()), |row| {
-                row.get::<_, Option<i64>>(0)
-            })?
-            .unwrap_or(0),
-    };
+    // The newest occurrence and the total in one pass over the filter: a
+    // text search reads each issue's newest sample, and every pass repeats
+    // that (three passes made `--grep` 4 times a plain listing).
+    let (newest, total): (Option<i64>, i64) = conn
+        .prepare_cached(&format!(
+            "SELECT MAX(last_seen), COUNT(*) FROM issues WHERE {filters}"
+        ))?
+        .query_row(params_from_iter(args.iter()), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    let at = query.at.unwrap_or(newest.unwrap_or(0));
     let at_hour = hour_of(at);
     let span = LISTING_HOURS as i64 * 3_600_000;
     let first_hour = at_hour.saturating_sub(span - 3_600_000);
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM issues WHERE {filters}"))?
-        .query_row(params_from_iter(args.iter()), |row| row.get(0))?;
 
     let order = match query.sort {
         IssueSort::Last => "last_seen DESC, id",
