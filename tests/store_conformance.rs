@@ -1309,6 +1309,34 @@ pub mod cases {
         assert!(matches!(again, StoreError::Refused(_)), "{again}");
     }
 
+    pub async fn a_merge_racing_batches_loses_no_occurrence(store: &dyn Store) {
+        let (a, b) = two_issues_to_merge(store).await;
+        let p = policy();
+        let batches: Vec<BatchSummary> = (0..6)
+            .map(|i| batch(&format!("race-{i}"), vec![delta("fp-b", 1, 5000 + i)]))
+            .collect();
+        // Each batch lands in fp-b before the merge (and is summed into a)
+        // or after it (and is routed to a); none may be lost or doubled.
+        let (merged, r0, r1, r2, r3, r4, r5) = tokio::join!(
+            store.merge(&a, &b),
+            store.record(&batches[0], NOW, &p),
+            store.record(&batches[1], NOW, &p),
+            store.record(&batches[2], NOW, &p),
+            store.record(&batches[3], NOW, &p),
+            store.record(&batches[4], NOW, &p),
+            store.record(&batches[5], NOW, &p),
+        );
+        merged.unwrap();
+        for r in [r0, r1, r2, r3, r4, r5] {
+            assert!(!r.unwrap().duplicate);
+        }
+        let kept = store.issue(&a).await.unwrap().unwrap().issue;
+        assert_eq!(kept.count, 2 + 3 + 6);
+        let source = store.issue(&b).await.unwrap().unwrap().issue;
+        assert_eq!(source.status, Status::Merged);
+        assert!(drain(store, NOW).await.is_empty(), "nothing alerts");
+    }
+
     pub async fn merges_join_live_issues_and_chains_are_followed(store: &dyn Store) {
         let (a, b) = two_issues_to_merge(store).await;
         record(store, &batch("b2", vec![delta("fp-c", 1, 1000)]), NOW).await;
@@ -1404,6 +1432,7 @@ macro_rules! conformance {
             conformance!(@case $make, a_merged_issue_counts_into_its_target_and_alerts_nothing);
             conformance!(@case $make, unmerge_lets_an_issue_count_its_own_again);
             conformance!(@case $make, merges_join_live_issues_and_chains_are_followed);
+            conformance!(@case $make, a_merge_racing_batches_loses_no_occurrence);
         }
     };
     (@case $make:expr, $name:ident) => {
