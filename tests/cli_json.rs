@@ -36,7 +36,7 @@ fn is_timestamp(value: &serde_json::Value) -> bool {
         && text.chars().filter(char::is_ascii_digit).count() == 17
 }
 
-const ISSUE_KEYS: [&str; 13] = [
+const ISSUE_KEYS: [&str; 14] = [
     "id",
     "fingerprint",
     "log_group",
@@ -50,6 +50,7 @@ const ISSUE_KEYS: [&str; 13] = [
     "resolved_in",
     "ignored_until",
     "ignored_until_count",
+    "merged_into",
 ];
 
 fn issue_part(value: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
@@ -75,6 +76,7 @@ fn every_command_prints_the_same_issue_shape_with_one_timestamp_format() {
         "resolved_in",
         "ignored_until",
         "ignored_until_count",
+        "merged_into",
     ] {
         assert!(listed[key].is_null(), "absent {key} is null: {listed}");
     }
@@ -90,6 +92,7 @@ fn every_command_prints_the_same_issue_shape_with_one_timestamp_format() {
     assert_eq!(sample["fields"]["service"], "orders", "{sample}");
     assert!(is_timestamp(&shown["hours"][0]["hour"]), "{shown}");
     assert!(shown["facets"].is_array());
+    assert_eq!(shown["merged_from"], serde_json::json!([]), "{shown}");
 
     let resolved = json(
         &["issues", "resolve", &id, "--in-version", "1.3", "--json"],
