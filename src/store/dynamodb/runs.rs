@@ -59,6 +59,20 @@
 //! on the job's `ver`), the issues it resolves or announces (conditioned on
 //! theirs), the alerts, and the entry's deletion. Concurrent settlers
 //! cannot both commit; the loser re-reads and finds the run settled.
+//!
+//! # Limits
+//!
+//! - One transaction takes at most 100 actions. A run chunk that folds in
+//!   a part with more than about 45 issues of its own (a Batch attempt's
+//!   task that logged that many before its job event came) does not fit
+//!   and fails (the event goes to the failed-events queue); settling a run
+//!   writes the announcements and resolutions that fit, and leaves the
+//!   rest to the job's next run.
+//! - Run items share the `RUNS` partition and unsettled entries share
+//!   `UNSETTLED`: DynamoDB serves one partition 1,000 write units a second,
+//!   about 500 run writes a second for the whole table. Listing runs reads
+//!   the whole `RUNS` partition, and runs are kept without end, as in the
+//!   SQLite store.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
