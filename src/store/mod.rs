@@ -15,6 +15,7 @@ use crate::policy::Policy;
 pub mod dynamodb;
 pub mod fold;
 pub mod route;
+pub mod run_book;
 pub mod run_fold;
 pub mod sqlite;
 

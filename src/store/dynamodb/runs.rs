@@ -1,10 +1,11 @@
 //! Runs in the DynamoDB store: recorded exactly once beside the batch that
 //! brings them, settled exactly once, read for `faultline runs`.
 //!
-//! The decisions are the shared ones ([`crate::store::run_fold`],
+//! The decisions and the bookkeeping are the shared ones
+//! ([`crate::store::run_fold`], [`crate::store::run_book`],
 //! [`crate::runs::lifecycle`]), as in the SQLite store; this file reads
-//! what they need, keeps it in a working set ([`Book`]) while they run,
-//! and writes the result in one conditional transaction.
+//! what they need into the shared working set ([`Book`]) and writes what
+//! changed in one conditional transaction.
 //!
 //! # Items
 //!
@@ -90,7 +91,8 @@ use crate::model::{
 };
 use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
-use crate::store::run_fold::{self, IssueAdd, IssueInfo, StoredRun};
+use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
+use crate::store::run_fold::{self, IssueInfo, StoredRun};
 use crate::store::{RunFilter, StoreError};
 
 /// A run delta's issues are written this many to a transaction: with the
@@ -112,8 +114,6 @@ const UNSETTLED_PK: &str = "UNSETTLED";
 const JOB_SK: &str = "JOB";
 const PART_SK: &str = "PART";
 const LINK_PREFIX: &str = "I#";
-/// The key prefix of a container task's run ([`crate::runs::container::key`]).
-const TASK_PREFIX: &str = "task:";
 
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
@@ -278,290 +278,38 @@ fn link_item(run: &str, issue: &RunIssue) -> Item {
     item
 }
 
-/// A part as stored: the run it belongs to, whether it recovered once
-/// that is known, and until then the counts waiting for it.
-#[derive(Debug, Clone, PartialEq, Default)]
-struct PartItem {
-    run_key: String,
-    recovered: Option<bool>,
-    pending: BTreeMap<String, u64>,
+fn part_from_item(item: &Item) -> Result<BookPart, StoreError> {
+    let pending = match opt_s(item, "pending")? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("a part's pending counts: {e}")))?,
+        None => BTreeMap::new(),
+    };
+    Ok(BookPart {
+        run_key: get_s(item, "run_key")?.to_string(),
+        recovered: get_bool(item, "recovered"),
+        pending,
+    })
 }
 
-impl PartItem {
-    fn from_item(item: &Item) -> Result<PartItem, StoreError> {
-        let pending = match opt_s(item, "pending")? {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("a part's pending counts: {e}")))?,
-            None => BTreeMap::new(),
-        };
-        Ok(PartItem {
-            run_key: get_s(item, "run_key")?.to_string(),
-            recovered: get_bool(item, "recovered"),
-            pending,
-        })
+fn part_to_item(part: &BookPart, key: &str, ver: u64) -> Item {
+    let mut item = part_item_key(key);
+    item.insert("run_key".into(), s(&part.run_key));
+    item.insert("ver".into(), n(ver));
+    if let Some(recovered) = part.recovered {
+        item.insert("recovered".into(), AttributeValue::Bool(recovered));
     }
-
-    fn to_item(&self, part: &str, ver: u64) -> Item {
-        let mut item = part_item_key(part);
-        item.insert("run_key".into(), s(&self.run_key));
-        item.insert("ver".into(), n(ver));
-        if let Some(recovered) = self.recovered {
-            item.insert("recovered".into(), AttributeValue::Bool(recovered));
-        }
-        if !self.pending.is_empty() {
-            item.insert("pending".into(), s(json(&self.pending)));
-        }
-        item
+    if !part.pending.is_empty() {
+        item.insert("pending".into(), s(json(&part.pending)));
     }
+    item
 }
 
-/// A run as read into the working set, with all its issues.
-#[derive(Debug, Clone)]
-struct RunSlot {
-    /// `None`: no item was there.
-    read_ver: Option<u64>,
-    item: Option<RunItem>,
-    /// The run's issues (empty for a run not there or merged away).
-    links: BTreeMap<String, RunIssue>,
-    /// The item as read.
-    read_item: Option<RunItem>,
-    /// The issue ids that had a link item when read.
-    read_links: BTreeSet<String>,
-    dirty: bool,
-    dirty_links: BTreeSet<String>,
-    /// Link items to delete (a part's, once folded into its run).
-    dropped_links: BTreeSet<String>,
-}
-
-#[derive(Debug, Clone)]
-struct PartSlot {
-    read_ver: Option<u64>,
-    part: Option<PartItem>,
-    dirty: bool,
-}
-
-/// What one transaction reads and changes of runs: the working set in
-/// which the steps of the SQLite store's run bookkeeping (see
-/// `src/store/sqlite/runs.rs`) run over items instead of rows.
+/// What one run chunk read: the shared book, and the `hint` of each run
+/// item read (the `last_event` its unsettled entry holds).
 #[derive(Debug, Default)]
-struct Book {
-    runs: BTreeMap<String, RunSlot>,
-    parts: BTreeMap<String, PartSlot>,
-}
-
-fn unread(what: &str, key: &str) -> StoreError {
-    StoreError::Backend(format!(
-        "the {what} {key} was used without being read first"
-    ))
-}
-
-impl Book {
-    fn run(&self, key: &str) -> Option<&StoredRun> {
-        self.runs
-            .get(key)
-            .and_then(|slot| slot.item.as_ref())
-            .filter(|item| item.live())
-            .map(|item| &item.stored)
-    }
-
-    fn run_slot(&mut self, key: &str) -> Result<&mut RunSlot, StoreError> {
-        self.runs.get_mut(key).ok_or_else(|| unread("run", key))
-    }
-
-    fn part_slot(&mut self, key: &str) -> Result<&mut PartSlot, StoreError> {
-        self.parts.get_mut(key).ok_or_else(|| unread("part", key))
-    }
-
-    /// Folds `delta` into its run and adds `adds` to the run's issues.
-    fn apply(
-        &mut self,
-        delta: &RunDelta,
-        adds: &[IssueAdd],
-        recorded: Option<&Recorded>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let slot = self.run_slot(&delta.key)?;
-        let prior = slot.item.as_ref().filter(|i| i.live()).map(|i| &i.stored);
-        let (stored, change) = run_fold::fold_run(prior, delta, now);
-        let hint = slot.item.as_ref().filter(|i| i.live()).and_then(|i| i.hint);
-        if change.succeeded_now {
-            // A run that succeeded got past every error: its issues read as
-            // recovered whatever their items say ([`listed_issues`]), so
-            // they are not rewritten (a run with many issues would not fit
-            // one transaction, and each rewrite is billed).
-            for link in slot.links.values_mut() {
-                link.recovered = link.count;
-            }
-        }
-        let succeeded = stored.run.outcome == Outcome::Succeeded;
-        slot.item = Some(RunItem {
-            stored,
-            merged_into: None,
-            hint,
-        });
-        slot.dirty = true;
-        for add in adds {
-            let is = |ids: Option<&Vec<String>>| ids.is_some_and(|ids| ids.contains(&add.issue_id));
-            let link = slot
-                .links
-                .entry(add.issue_id.clone())
-                .or_insert_with(|| RunIssue {
-                    id: add.issue_id.clone(),
-                    ..RunIssue::default()
-                });
-            link.count = link.count.saturating_add(add.count);
-            link.recovered = link
-                .recovered
-                .saturating_add(run_fold::recovered_of(add, succeeded));
-            link.new |= is(recorded.map(|r| &r.new_issues));
-            link.regressed |= is(recorded.map(|r| &r.regressions));
-            slot.dirty_links.insert(add.issue_id.clone());
-            slot.dropped_links.remove(&add.issue_id);
-        }
-        Ok(())
-    }
-
-    fn add_pending(&mut self, part_key: &str, adds: &[IssueAdd]) -> Result<(), StoreError> {
-        let slot = self.part_slot(part_key)?;
-        let Some(part) = slot.part.as_mut() else {
-            return Err(unread("part", part_key));
-        };
-        for add in adds {
-            let pending = run_fold::pending_of(add);
-            let entry = part.pending.entry(add.issue_id.clone()).or_insert(0);
-            *entry = entry.saturating_add(pending);
-        }
-        slot.dirty = true;
-        Ok(())
-    }
-
-    /// What one chunk of a batch's run delta does.
-    fn record(
-        &mut self,
-        delta: &RunDelta,
-        recorded: &Recorded,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut adds = run_fold::issue_adds(delta);
-        let part = self
-            .parts
-            .get(&delta.key)
-            .and_then(|slot| slot.part.clone());
-        match part {
-            Some(part) => {
-                let to_run = run_fold::part_to_run(delta, &part.run_key, part.recovered, &mut adds);
-                self.apply(&to_run, &adds, Some(recorded), now)?;
-                if part.recovered.is_none() {
-                    self.add_pending(&delta.key, &adds)?;
-                }
-            }
-            None => self.apply(delta, &adds, Some(recorded), now)?,
-        }
-        for part in &delta.parts {
-            self.link(&delta.key, &part.key, part.recovered, now)?;
-        }
-        Ok(())
-    }
-
-    /// Makes `part_key` a part of `run_key`, as the SQLite store's `link`.
-    fn link(
-        &mut self,
-        run_key: &str,
-        part_key: &str,
-        recovered: Option<bool>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        if part_key == run_key {
-            return Ok(());
-        }
-        let slot = self.part_slot(part_key)?;
-        let before = slot.part.as_ref().map(|p| p.recovered);
-        let known = recovered.or(before.flatten());
-        let pending = slot
-            .part
-            .as_ref()
-            .map(|p| p.pending.clone())
-            .unwrap_or_default();
-        slot.part = Some(PartItem {
-            run_key: run_key.to_string(),
-            recovered: known,
-            pending: if known.is_none() {
-                pending.clone()
-            } else {
-                BTreeMap::new()
-            },
-        });
-        slot.dirty = true;
-        if let Some(part_run) = self.run(part_key).cloned() {
-            // Its logs came before the job event: fold that run into the job.
-            let part_slot = self.run_slot(part_key)?;
-            let part_links: Vec<RunIssue> = part_slot.links.values().cloned().collect();
-            let (to_run, adds) = run_fold::merge_part(&part_run.run, &part_links, run_key, known);
-            self.apply(&to_run, &adds, None, now)?;
-            let target = self.run_slot(run_key)?;
-            // What the part was new or regressed in, it was in the run.
-            for part_link in &part_links {
-                if let Some(link) = target.links.get_mut(&part_link.id) {
-                    link.new |= part_link.new;
-                    link.regressed |= part_link.regressed;
-                }
-            }
-            if known.is_none() {
-                self.add_pending(part_key, &adds)?;
-            }
-            let part_slot = self.run_slot(part_key)?;
-            let ids: Vec<String> = part_slot.links.keys().cloned().collect();
-            for id in ids {
-                part_slot.links.remove(&id);
-                part_slot.dirty_links.remove(&id);
-                part_slot.dropped_links.insert(id);
-            }
-            if let Some(item) = part_slot.item.as_mut() {
-                item.merged_into = Some(run_key.to_string());
-            }
-            part_slot.dirty = true;
-            return Ok(());
-        }
-        if before.flatten().is_none() {
-            if let Some(outcome) = known {
-                self.settle_part(run_key, outcome, &pending)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// A part's outcome became known: its pending counts become recovered
-    /// when a later attempt succeeded, and stay failures if not. A run
-    /// already settled keeps what it was settled with.
-    fn settle_part(
-        &mut self,
-        run_key: &str,
-        recovered: bool,
-        pending: &BTreeMap<String, u64>,
-    ) -> Result<(), StoreError> {
-        if !recovered || pending.is_empty() {
-            return Ok(());
-        }
-        let slot = self.run_slot(run_key)?;
-        let Some(item) = slot.item.as_mut().filter(|i| i.live()) else {
-            return Ok(());
-        };
-        if item.stored.run.settled_at.is_some() {
-            return Ok(());
-        }
-        let mut total = 0u64;
-        for (issue, count) in pending {
-            if let Some(link) = slot.links.get_mut(issue) {
-                link.recovered = link.count.min(link.recovered.saturating_add(*count));
-                slot.dirty_links.insert(issue.clone());
-            }
-            total = total.saturating_add(*count);
-        }
-        let run = &mut item.stored.run;
-        run.recovered = run.errors.min(run.recovered.saturating_add(total));
-        slot.dirty = true;
-        Ok(())
-    }
+struct Read {
+    book: Book,
+    hints: HashMap<String, i64>,
 }
 
 /// The chunk `chunk` of a run delta: the first carries the run and its
@@ -801,14 +549,15 @@ impl DynamoDbStore {
         }
     }
 
-    /// Reads the runs (by key) and parts into `book`, with every issue of
+    /// Reads the runs (by key) and parts into `read`, with every issue of
     /// each run that is there.
     async fn read_into(
         &self,
-        book: &mut Book,
+        read: &mut Read,
         runs: &[String],
         parts: &[String],
     ) -> Result<(), StoreError> {
+        let book = &mut read.book;
         let runs: Vec<&String> = runs
             .iter()
             .filter(|k| !book.runs.contains_key(*k))
@@ -834,50 +583,33 @@ impl DynamoDbStore {
             let id = run_id(key);
             let slot = match by_key.get(&(RUNS_PK.to_string(), id.clone())) {
                 Some(item) => {
-                    let read = RunItem::from_item(item)?;
-                    let links = if read.live() {
+                    let found = RunItem::from_item(item)?;
+                    let links = if found.live() {
                         self.links_of(&id).await?
                     } else {
                         BTreeMap::new()
                     };
-                    RunSlot {
-                        read_ver: Some(get_n(item, "ver")?),
-                        read_item: Some(read.clone()),
-                        item: Some(read),
-                        read_links: links.keys().cloned().collect(),
-                        links,
-                        dirty: false,
-                        dirty_links: BTreeSet::new(),
-                        dropped_links: BTreeSet::new(),
+                    if let Some(hint) = found.hint {
+                        read.hints.insert(key.clone(), hint);
                     }
+                    let run = BookRun {
+                        stored: found.stored,
+                        merged_into: found.merged_into,
+                    };
+                    RunSlot::read(Some(get_n(item, "ver")?), Some(run), links)
                 }
-                None => RunSlot {
-                    read_ver: None,
-                    read_item: None,
-                    item: None,
-                    links: BTreeMap::new(),
-                    read_links: BTreeSet::new(),
-                    dirty: false,
-                    dirty_links: BTreeSet::new(),
-                    dropped_links: BTreeSet::new(),
-                },
+                None => RunSlot::read(None, None, BTreeMap::new()),
             };
-            book.runs.insert(key.clone(), slot);
+            read.book.runs.insert(key.clone(), slot);
         }
         for key in parts {
             let slot = match by_key.get(&(format!("PART#{key}"), PART_SK.to_string())) {
-                Some(item) => PartSlot {
-                    read_ver: Some(get_n(item, "ver")?),
-                    part: Some(PartItem::from_item(item)?),
-                    dirty: false,
-                },
-                None => PartSlot {
-                    read_ver: None,
-                    part: None,
-                    dirty: false,
-                },
+                Some(item) => {
+                    PartSlot::read(Some(get_n(item, "ver")?), Some(part_from_item(item)?))
+                }
+                None => PartSlot::read(None, None),
             };
-            book.parts.insert(key.clone(), slot);
+            read.book.parts.insert(key.clone(), slot);
         }
         Ok(())
     }
@@ -956,29 +688,13 @@ impl DynamoDbStore {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            let mut book = Book::default();
-            let mut runs = vec![delta.key.clone()];
-            // Only a task can be a part of another run (a Batch job's
-            // attempt): other runs need no part read, nor its check (which
-            // DynamoDB bills as a write).
-            let mut parts = Vec::new();
-            if delta.key.starts_with(TASK_PREFIX) {
-                parts.push(delta.key.clone());
+            let mut read = Read::default();
+            let (runs, parts) = run_book::to_read(delta);
+            self.read_into(&mut read, &runs, &parts).await?;
+            if let Some(target) = read.book.redirect(delta) {
+                self.read_into(&mut read, &[target], &[]).await?;
             }
-            for part in &delta.parts {
-                runs.push(part.key.clone());
-                parts.push(part.key.clone());
-            }
-            self.read_into(&mut book, &runs, &parts).await?;
-            if let Some(target) = book
-                .parts
-                .get(&delta.key)
-                .and_then(|slot| slot.part.as_ref())
-                .map(|p| p.run_key.clone())
-            {
-                self.read_into(&mut book, &[target], &[]).await?;
-            }
-            book.record(delta, recorded, now)?;
+            read.book.record(delta, recorded, now)?;
             let mut actions = Actions(Vec::new());
             let mut marker = marker_key(&batch.batch_id, delta_no, chunk);
             marker.insert("processed_at".into(), n(now));
@@ -991,7 +707,7 @@ impl DynamoDbStore {
                 marker,
                 Some(("attribute_not_exists(pk)", Vec::new())),
             )?;
-            self.write_book(&mut actions, &book)?;
+            self.write_book(&mut actions, &read)?;
             let token = request_token(&batch.batch_id, 1000 + delta_no * 100 + chunk, attempt);
             match self.send(actions, token).await? {
                 Sent::Committed => return Ok(true),
@@ -1008,16 +724,21 @@ impl DynamoDbStore {
     }
 
     /// The actions that write what `book` changed, and check what it read.
-    fn write_book(&self, actions: &mut Actions, book: &Book) -> Result<(), StoreError> {
+    fn write_book(&self, actions: &mut Actions, read: &Read) -> Result<(), StoreError> {
         let table = self.table.as_str();
+        let book = &read.book;
         for (run_key, slot) in &book.runs {
             let id = run_id(run_key);
-            let Some(item) = slot.item.as_ref().filter(|_| slot.dirty) else {
+            let Some(run) = slot.run.as_ref().filter(|_| slot.dirty) else {
                 actions.push_check(table, run_item_key(&id), slot.read_ver)?;
                 continue;
             };
-            let mut item = item.clone();
-            let before = book_prior(slot);
+            let mut item = RunItem {
+                stored: run.stored.clone(),
+                merged_into: run.merged_into.clone(),
+                hint: read.hints.get(run_key).copied(),
+            };
+            let before = slot.read.as_ref();
             let settled = item.stored.run.settled_at.is_some();
             let entry = if !item.live() {
                 Entry::Delete
@@ -1076,7 +797,11 @@ impl DynamoDbStore {
             match slot.part.as_ref().filter(|_| slot.dirty) {
                 Some(part) => {
                     let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
-                    actions.push_versioned(table, part.to_item(part_key, ver), slot.read_ver)?;
+                    actions.push_versioned(
+                        table,
+                        part_to_item(part, part_key, ver),
+                        slot.read_ver,
+                    )?;
                 }
                 None => actions.push_check(table, part_item_key(part_key), slot.read_ver)?,
             }
@@ -1170,7 +895,8 @@ impl DynamoDbStore {
                 stored.run.outcome = Outcome::Unknown;
                 stored.ended_at = Some(now);
             }
-            stored.run.issues = listed_issues(&stored.run, self.links_of(id).await?);
+            stored.run.issues =
+                run_book::listed(stored.run.outcome, self.links_of(id).await?.into_values());
             let job = stored.run.job.clone();
             let job_read = self
                 .client
@@ -1350,7 +1076,7 @@ impl DynamoDbStore {
         }
         for run in &mut runs {
             let links = self.links_of(&run.id).await?;
-            run.issues = listed_issues(run, links);
+            run.issues = run_book::listed(run.outcome, links.into_values());
         }
         Ok(runs)
     }
@@ -1374,7 +1100,7 @@ impl DynamoDbStore {
             return Ok(None);
         }
         let mut run = read.stored.run;
-        run.issues = listed_issues(&run, self.links_of(id).await?);
+        run.issues = run_book::listed(run.outcome, self.links_of(id).await?.into_values());
         Ok(Some(run))
     }
 
@@ -1406,29 +1132,6 @@ enum Entry {
     Write,
     Delete,
     Keep,
-}
-
-/// The run item as it was read, if there was one.
-fn book_prior(slot: &RunSlot) -> Option<&RunItem> {
-    slot.read_item.as_ref()
-}
-
-/// A run's issues as listed: most occurrences first. A run that succeeded
-/// got past every error it had, also those whose link was written before
-/// its end.
-fn listed_issues(run: &Run, links: BTreeMap<String, RunIssue>) -> Vec<RunIssue> {
-    let succeeded = run.outcome == Outcome::Succeeded;
-    let mut issues: Vec<RunIssue> = links
-        .into_values()
-        .map(|mut i| {
-            if succeeded {
-                i.recovered = i.count;
-            }
-            i
-        })
-        .collect();
-    issues.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
-    issues
 }
 
 fn job_issues(item: &Item) -> Result<Vec<JobIssue>, StoreError> {

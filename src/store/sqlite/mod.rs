@@ -233,7 +233,7 @@ impl SqliteStore {
                 raised.push((event_type, delta));
             }
         }
-        runs::record(tx, batch, &recorded, now).map_err(|e| self.err(e))?;
+        runs::record(tx, batch, &recorded, now, &|e| self.err(e))?;
         for alert in policy::alerts_for_batch(batch, &raised, policy.digest_over, now) {
             let payload =
                 serde_json::to_string(&alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -1,7 +1,8 @@
 //! Runs in the SQLite store: recorded in the transaction of the batch that
 //! brings them, settled in one transaction, read for `faultline runs`.
 //!
-//! The decisions are the shared ones ([`crate::store::run_fold`],
+//! The decisions and the bookkeeping are the shared ones
+//! ([`crate::store::run_fold`], [`crate::store::run_book`],
 //! [`crate::runs::lifecycle`]); this file only reads and writes. A Batch
 //! job's attempts are first known by their ECS task (`task:ID`, from the
 //! log stream name) and are folded into the job when a job event names
@@ -9,17 +10,16 @@
 //! part's counts until the job event says whether a later attempt
 //! recovered it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::model::{
-    BatchSummary, Outcome, Recorded, Run, RunDelta, RunIssue, RunSource, Sample, Status,
-};
+use crate::model::{BatchSummary, Outcome, Recorded, Run, RunIssue, RunSource, Sample, Status};
 use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
-use crate::store::RunFilter;
-use crate::store::run_fold::{self, IssueAdd, IssueInfo, StoredRun};
+use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
+use crate::store::run_fold::{self, IssueInfo, StoredRun};
+use crate::store::{RunFilter, StoreError};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -176,177 +176,141 @@ fn issues_of(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Vec<RunIs
     rows.collect()
 }
 
-/// Folds `delta` into its run and adds `issues` to the run's issues.
-fn apply(
+/// Reads the runs (by key, merged or not) and parts into `book`, with
+/// every issue of each run that is there.
+fn read_into(
     tx: &Transaction<'_>,
-    delta: &RunDelta,
-    issues: &[IssueAdd],
-    recorded: Option<&Recorded>,
-    now: i64,
-) -> rusqlite::Result<StoredRun> {
-    let prior = load(tx, &delta.key)?;
-    let (stored, change) = run_fold::fold_run(prior.as_ref(), delta, now);
-    save(tx, &stored)?;
-    if change.succeeded_now {
-        tx.prepare_cached("UPDATE run_issues SET recovered = count WHERE run_key = ?1")?
-            .execute(params![delta.key])?;
+    book: &mut Book,
+    runs: &[String],
+    parts: &[String],
+) -> rusqlite::Result<()> {
+    for key in runs {
+        if book.runs.contains_key(key) {
+            continue;
+        }
+        let row = tx
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS}, merged_into FROM runs WHERE key = ?1"
+            ))?
+            .query_row(params![key], |row| {
+                Ok(BookRun {
+                    stored: stored_from_row(row)?,
+                    merged_into: row.get(17)?,
+                })
+            })
+            .optional()?;
+        let links = match &row {
+            Some(run) if run.live() => issues_of(tx, key)?
+                .into_iter()
+                .map(|i| (i.id.clone(), i))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        book.runs
+            .insert(key.clone(), RunSlot::read(None, row, links));
     }
-    let succeeded = stored.run.outcome == Outcome::Succeeded;
-    for added in issues {
-        let is = |ids: Option<&Vec<String>>| ids.is_some_and(|ids| ids.contains(&added.issue_id));
+    for key in parts {
+        if book.parts.contains_key(key) {
+            continue;
+        }
+        let row: Option<(String, Option<bool>)> = tx
+            .prepare_cached("SELECT run_key, recovered FROM run_parts WHERE part_key = ?1")?
+            .query_row(params![key], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let part = match row {
+            Some((run_key, recovered)) => {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT issue_id, count FROM part_issues WHERE part_key = ?1",
+                )?;
+                let pending = stmt
+                    .query_map(params![key], |row| Ok((row.get(0)?, count(row.get(1)?))))?
+                    .collect::<rusqlite::Result<BTreeMap<String, u64>>>()?;
+                Some(BookPart {
+                    run_key,
+                    recovered,
+                    pending,
+                })
+            }
+            None => None,
+        };
+        book.parts.insert(key.clone(), PartSlot::read(None, part));
+    }
+    Ok(())
+}
+
+/// Writes what `book` changed.
+fn write_book(tx: &Transaction<'_>, book: &Book) -> rusqlite::Result<()> {
+    for (key, slot) in &book.runs {
+        if let Some(run) = slot.run.as_ref().filter(|_| slot.dirty) {
+            save(tx, &run.stored)?;
+            tx.prepare_cached("UPDATE runs SET merged_into = ?2 WHERE key = ?1")?
+                .execute(params![key, run.merged_into])?;
+        }
+        for issue in &slot.dirty_links {
+            if let Some(link) = slot.links.get(issue) {
+                tx.prepare_cached(
+                    "INSERT INTO run_issues (run_key, issue_id, count, recovered, new, regressed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (run_key, issue_id) DO UPDATE SET count = excluded.count,
+                         recovered = excluded.recovered, new = excluded.new,
+                         regressed = excluded.regressed",
+                )?
+                .execute(params![
+                    key,
+                    issue,
+                    link.count as i64,
+                    link.recovered as i64,
+                    link.new,
+                    link.regressed
+                ])?;
+            }
+        }
+        for issue in &slot.dropped_links {
+            tx.prepare_cached("DELETE FROM run_issues WHERE run_key = ?1 AND issue_id = ?2")?
+                .execute(params![key, issue])?;
+        }
+    }
+    for (key, slot) in &book.parts {
+        let Some(part) = slot.part.as_ref().filter(|_| slot.dirty) else {
+            continue;
+        };
         tx.prepare_cached(
-            "INSERT INTO run_issues (run_key, issue_id, count, recovered, new, regressed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (run_key, issue_id) DO UPDATE SET count = count + excluded.count,
-                 recovered = recovered + excluded.recovered, new = MAX(new, excluded.new),
-                 regressed = MAX(regressed, excluded.regressed)",
+            "INSERT INTO run_parts (part_key, run_key, recovered) VALUES (?1, ?2, ?3)
+             ON CONFLICT (part_key) DO UPDATE SET run_key = ?2, recovered = ?3",
         )?
-        .execute(params![
-            delta.key,
-            added.issue_id,
-            added.count as i64,
-            run_fold::recovered_of(added, succeeded) as i64,
-            is(recorded.map(|r| &r.new_issues)),
-            is(recorded.map(|r| &r.regressions)),
-        ])?;
+        .execute(params![key, part.run_key, part.recovered])?;
+        tx.prepare_cached("DELETE FROM part_issues WHERE part_key = ?1")?
+            .execute(params![key])?;
+        for (issue, pending) in &part.pending {
+            tx.prepare_cached(
+                "INSERT INTO part_issues (part_key, issue_id, count) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![key, issue, *pending as i64])?;
+        }
     }
-    Ok(stored)
+    Ok(())
 }
 
 /// Records what `batch` says about runs, in the batch's transaction, after
-/// its issues (`recorded` says which it created or reopened).
+/// its issues (`recorded` says which it created or reopened), through the
+/// shared bookkeeping ([`run_book`]). `err` names a SQLite failure.
 pub(super) fn record(
     tx: &Transaction<'_>,
     batch: &BatchSummary,
     recorded: &Recorded,
     now: i64,
-) -> rusqlite::Result<()> {
+    err: &dyn Fn(rusqlite::Error) -> StoreError,
+) -> Result<(), StoreError> {
     for delta in &batch.runs {
-        let mut issues = run_fold::issue_adds(delta);
-        let part: Option<(String, Option<bool>)> = tx
-            .prepare_cached("SELECT run_key, recovered FROM run_parts WHERE part_key = ?1")?
-            .query_row(params![delta.key], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
-        match part {
-            Some((run_key, recovered)) => {
-                let to_run = run_fold::part_to_run(delta, &run_key, recovered, &mut issues);
-                apply(tx, &to_run, &issues, Some(recorded), now)?;
-                if recovered.is_none() {
-                    add_part_issues(tx, &delta.key, &issues)?;
-                }
-            }
-            None => {
-                apply(tx, delta, &issues, Some(recorded), now)?;
-            }
+        let mut book = Book::default();
+        let (runs, parts) = run_book::to_read(delta);
+        read_into(tx, &mut book, &runs, &parts).map_err(err)?;
+        if let Some(target) = book.redirect(delta) {
+            read_into(tx, &mut book, &[target], &[]).map_err(err)?;
         }
-        for part in &delta.parts {
-            link(tx, &delta.key, &part.key, part.recovered, now)?;
-        }
+        book.record(delta, recorded, now)?;
+        write_book(tx, &book).map_err(err)?;
     }
-    Ok(())
-}
-
-fn add_part_issues(
-    tx: &Transaction<'_>,
-    part_key: &str,
-    issues: &[IssueAdd],
-) -> rusqlite::Result<()> {
-    for added in issues {
-        tx.prepare_cached(
-            "INSERT INTO part_issues (part_key, issue_id, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (part_key, issue_id) DO UPDATE SET count = count + excluded.count",
-        )?
-        .execute(params![
-            part_key,
-            added.issue_id,
-            run_fold::pending_of(added) as i64
-        ])?;
-    }
-    Ok(())
-}
-
-/// Makes `part_key` a part of `run_key`: a run recorded under the part's
-/// own key is folded in, and once the part's outcome is known its pending
-/// counts are recovered (a later attempt succeeded) or dropped.
-fn link(
-    tx: &Transaction<'_>,
-    run_key: &str,
-    part_key: &str,
-    recovered: Option<bool>,
-    now: i64,
-) -> rusqlite::Result<()> {
-    if part_key == run_key {
-        return Ok(());
-    }
-    let before: Option<Option<bool>> = tx
-        .prepare_cached("SELECT recovered FROM run_parts WHERE part_key = ?1")?
-        .query_row(params![part_key], |row| row.get(0))
-        .optional()?;
-    let known = recovered.or(before.flatten());
-    tx.prepare_cached(
-        "INSERT INTO run_parts (part_key, run_key, recovered) VALUES (?1, ?2, ?3)
-         ON CONFLICT (part_key) DO UPDATE SET run_key = ?2, recovered = ?3",
-    )?
-    .execute(params![part_key, run_key, known])?;
-    if let Some(part) = load(tx, part_key)? {
-        // Its logs came before the job event: fold that run into the job.
-        let (to_run, issues) =
-            run_fold::merge_part(&part.run, &issues_of(tx, part_key)?, run_key, known);
-        apply(tx, &to_run, &issues, None, now)?;
-        // What the part was new or regressed in, it was in the run.
-        tx.prepare_cached(
-            "UPDATE run_issues SET new = MAX(new, (SELECT p.new FROM run_issues p WHERE p.run_key = ?2 AND p.issue_id = run_issues.issue_id)),
-                 regressed = MAX(regressed, (SELECT p.regressed FROM run_issues p WHERE p.run_key = ?2 AND p.issue_id = run_issues.issue_id))
-             WHERE run_key = ?1 AND issue_id IN (SELECT issue_id FROM run_issues WHERE run_key = ?2)",
-        )?
-        .execute(params![run_key, part_key])?;
-        if known.is_none() {
-            add_part_issues(tx, part_key, &issues)?;
-        }
-        tx.prepare_cached("DELETE FROM run_issues WHERE run_key = ?1")?
-            .execute(params![part_key])?;
-        tx.prepare_cached("UPDATE runs SET merged_into = ?2 WHERE key = ?1")?
-            .execute(params![part_key, run_key])?;
-        return Ok(());
-    }
-    if before.flatten().is_none() {
-        if let Some(outcome) = known {
-            settle_part(tx, run_key, part_key, outcome)?;
-        }
-    }
-    Ok(())
-}
-
-/// A part's outcome became known: its pending counts become recovered when
-/// a later attempt succeeded, and are dropped (they stay failures) if not.
-fn settle_part(
-    tx: &Transaction<'_>,
-    run_key: &str,
-    part_key: &str,
-    recovered: bool,
-) -> rusqlite::Result<()> {
-    if recovered {
-        let pending: Vec<(String, i64)> = {
-            let mut stmt =
-                tx.prepare_cached("SELECT issue_id, count FROM part_issues WHERE part_key = ?1")?;
-            let rows = stmt.query_map(params![part_key], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let mut total = 0;
-        for (issue, n) in &pending {
-            tx.prepare_cached(
-                "UPDATE run_issues SET recovered = MIN(count, recovered + ?3) WHERE run_key = ?1 AND issue_id = ?2",
-            )?
-            .execute(params![run_key, issue, n])?;
-            total += n;
-        }
-        tx.prepare_cached(
-            "UPDATE runs SET recovered = MIN(errors, recovered + ?2) WHERE key = ?1",
-        )?
-        .execute(params![run_key, total])?;
-    }
-    tx.prepare_cached("DELETE FROM part_issues WHERE part_key = ?1")?
-        .execute(params![part_key])?;
     Ok(())
 }
 
@@ -438,7 +402,7 @@ pub(super) fn settle(
             stored.run.outcome = Outcome::Unknown;
             stored.ended_at = Some(now);
         }
-        stored.run.issues = issues_of(tx, &key)?;
+        stored.run.issues = run_book::listed(stored.run.outcome, issues_of(tx, &key)?);
         let job = stored.run.job.clone();
         let seq: i64 = tx
             .prepare_cached(
@@ -578,7 +542,7 @@ pub(super) fn list(conn: &rusqlite::Connection, filter: &RunFilter) -> rusqlite:
     let mut runs = Vec::new();
     for row in rows {
         let mut run = row?.run;
-        run.issues = issues_of(conn, &run.key)?;
+        run.issues = run_book::listed(run.outcome, issues_of(conn, &run.key)?);
         runs.push(run);
     }
     Ok(runs)
@@ -599,7 +563,7 @@ pub(super) fn by_id(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<O
         return Ok(None);
     };
     let mut run = stored.run;
-    run.issues = issues_of(conn, &run.key)?;
+    run.issues = run_book::listed(run.outcome, issues_of(conn, &run.key)?);
     Ok(Some(run))
 }
 
@@ -626,7 +590,7 @@ pub(super) fn of_issue(
     let mut runs = Vec::new();
     for row in rows {
         let mut run = row?.run;
-        run.issues = issues_of(conn, &run.key)?;
+        run.issues = run_book::listed(run.outcome, issues_of(conn, &run.key)?);
         runs.push(run);
     }
     Ok(runs)
