@@ -4,7 +4,7 @@
 //!     cargo bench --bench listing
 //!
 //! Builds a store of 50,000 issues (in 10 log groups, 5 kinds, hours over
-//! the last two days, a few context fields each), then times each query
+//! the last two days, a few context fields and one sample each), then times each query
 //! (median of 9 runs) against a baseline measured in the same run: reading
 //! every open issue the way `faultline issues` did before the listing query
 //! (`Store::issues`, one row per issue, nothing else).
@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use faultline::model::{
-    BatchSummary, FacetCount, HourCount, IssueDelta, IssueQuery, IssueSort, StatusFilter,
+    BatchSummary, FacetCount, HourCount, IssueDelta, IssueQuery, IssueSort, Sample, StatusFilter,
 };
 use faultline::policy::Policy;
 
@@ -50,7 +50,23 @@ fn delta(i: usize) -> IssueDelta {
         count,
         first_seen: hours.iter().map(|h| h.hour).min().unwrap_or(NOW),
         last_seen: hours.iter().map(|h| h.hour).max().unwrap_or(NOW) + 1_000,
-        samples: Vec::new(),
+        // One kept sample each, whose message says more than the title:
+        // `--grep` looks in it on SQLite.
+        samples: vec![Sample {
+            log_group: "/aws/lambda/app".into(),
+            log_stream: "s".into(),
+            event_id: i.to_string(),
+            timestamp: NOW,
+            kind: kind.into(),
+            message: format!(
+                "{kind}: record bench-{i:06} could not be processed: upstream answered 503 to request {i:08x} after 3 attempts"
+            ),
+            shape: "python-text".into(),
+            fields: vec![(
+                "stack".into(),
+                "  File \"/var/task/app.py\", line 41, in handler".into(),
+            )],
+        }],
         hours,
         facets: vec![
             facet(
@@ -124,6 +140,13 @@ async fn main() {
             "text 'record bench-04', count",
             IssueQuery {
                 text: Some("record bench-04".into()),
+                ..page(IssueSort::Count)
+            },
+        ),
+        (
+            "text only in sample messages 'request 0000c3', count",
+            IssueQuery {
+                text: Some("request 0000c3".into()),
                 ..page(IssueSort::Count)
             },
         ),

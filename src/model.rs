@@ -254,7 +254,11 @@ pub struct IssueQuery {
     pub log_group: Option<String>,
     /// Exactly this error kind (`KeyError`, `java.lang.NullPointerException`).
     pub kind: Option<String>,
-    /// Text the title or the kind contains, ignoring ASCII case.
+    /// Text the title or the kind contains, ignoring ASCII case. The
+    /// SQLite store also matches the message of the newest sample it keeps; the
+    /// DynamoDB store does not, since its listing reads only the status
+    /// index, which carries no samples (reading every candidate's item for
+    /// them would cost its whole size, up to 400 KB, per issue).
     pub text: Option<String>,
     /// Seen at or after this time (epoch ms): `last_seen >= since`.
     pub since: Option<i64>,
@@ -294,7 +298,8 @@ impl IssueQuery {
     }
 
     /// Whether `issue` passes every filter but the context fields (which
-    /// a store checks against what it keeps of each issue's facets).
+    /// a store checks against what it keeps of each issue's facets); `text`
+    /// against the title and kind only, as the DynamoDB store applies it.
     pub fn admits(&self, issue: &Issue) -> bool {
         let contains = |haystack: &str, needle: &str| {
             haystack

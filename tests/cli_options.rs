@@ -371,3 +371,36 @@ fn the_listing_finds_what_you_look_for() {
         "{trend:?}"
     );
 }
+
+/// `--grep` on a SQLite store also finds what only a kept sample says: a
+/// word past the end of the title, cut at 160 bytes.
+#[test]
+fn grep_finds_words_of_the_message_that_the_title_cuts_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let long = format!(
+        "[ERROR] KeyError: {} while reading shard-7f3e\n",
+        "the order had no such field ".repeat(8)
+    );
+    for (n, message) in [long.as_str(), "[ERROR] ValueError: bad row\n"]
+        .iter()
+        .enumerate()
+    {
+        let batch = serde_json::json!({
+            "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/lambda/orders",
+            "logStream": "s", "logEvents": [{"id": n.to_string(), "timestamp": 1_763_900_000_000i64 + n as i64, "message": message}],
+        });
+        std::fs::write(dir.join(format!("{n}.json")), batch.to_string()).unwrap();
+    }
+    ok(&["ingest", "--notify", "none", "."], dir);
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&["issues", "--json", "--grep", "SHARD-7F3E"], dir)).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["kind"], "KeyError");
+    assert!(
+        !listed[0]["title"].as_str().unwrap().contains("shard-7f3e"),
+        "the word is past the title: {}",
+        listed[0]["title"]
+    );
+}

@@ -51,6 +51,9 @@ struct ListFilter {
     #[arg(long, global = true, value_name = "KIND")]
     kind: Option<String>,
     /// Only issues whose title or kind contains this text (ignoring case).
+    /// A SQLite store also matches the message of the newest sample it keeps; a
+    /// DynamoDB store matches title and kind only (its listing index holds
+    /// no samples).
     #[arg(long, global = true, value_name = "TEXT")]
     grep: Option<String>,
     /// Only issues seen since then: 30m, 24h, 7d, or a UTC date/time.

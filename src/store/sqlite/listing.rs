@@ -155,9 +155,15 @@ fn where_clause(query: &IssueQuery, first: usize) -> (String, Vec<Value>) {
     }
     if let Some(text) = &query.text {
         // SQLite's lower() folds ASCII only, as IssueQuery::admits does.
+        // For issues whose title and kind miss, the newest kept sample's
+        // message is looked at (found through the samples' primary key):
+        // one message per issue however many samples it keeps, so the cost
+        // stays one JSON read per issue (BENCHMARKS.md, listing).
         let p = arg(&mut args, Value::Text(text.to_ascii_lowercase()));
         conditions.push(format!(
-            "(instr(lower(title), {p}) > 0 OR instr(lower(kind), {p}) > 0)"
+            "(instr(lower(title), {p}) > 0 OR instr(lower(kind), {p}) > 0
+              OR instr(lower((SELECT json_extract(s.sample, '$.message') FROM samples s
+                              WHERE s.issue_id = issues.id ORDER BY s.timestamp DESC LIMIT 1)), {p}) > 0)"
         ));
     }
     if let Some(since) = query.since {
