@@ -151,13 +151,15 @@ pub enum PipelineError {
 }
 
 /// What recording some batches did.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Ingested {
     /// One per batch, in order.
     pub recorded: Vec<Recorded>,
     /// The alerts sent afterwards (those the batches queued, and any left
-    /// by an earlier run).
-    pub flushed: Flushed,
+    /// by an earlier run), or why the outbox could not be read. The batches
+    /// are recorded either way: a caller reports them before this, since a
+    /// retry of the same batches is a duplicate that reports nothing.
+    pub flushed: Result<Flushed, StoreError>,
 }
 
 /// What flushing the outbox did.
@@ -278,14 +280,16 @@ impl Pipeline {
 
     /// The one way both binaries write: records prepared batches, each
     /// exactly once and in as few writes as the store allows, then sends
-    /// the alerts waiting in the outbox.
+    /// the alerts waiting in the outbox. An error is a failed write: nothing
+    /// of these batches was recorded. A failure after the write is in
+    /// [`Ingested::flushed`], beside what was recorded.
     pub async fn record(&self, batches: &[BatchSummary]) -> Result<Ingested, StoreError> {
         let recorded = if batches.is_empty() {
             Vec::new()
         } else {
             self.apply_all(batches).await?
         };
-        let flushed = self.flush_alerts().await?;
+        let flushed = self.flush_alerts().await;
         Ok(Ingested { recorded, flushed })
     }
 
@@ -296,7 +300,8 @@ impl Pipeline {
             Prepared::Batch(batch) => Some(batch),
         };
         let ingested = self.record(batch.as_slice()).await?;
-        Ok((ingested.recorded.into_iter().next(), ingested.flushed))
+        let flushed = ingested.flushed?;
+        Ok((ingested.recorded.into_iter().next(), flushed))
     }
 }
 

@@ -274,6 +274,70 @@ fn failures_carry_the_type_of_what_went_wrong() {
     }
 }
 
+/// A batch recorded before the function fails on its alerts is not
+/// recorded again by Lambda's retry (a duplicate prints no metrics), so its
+/// metrics line must be out before the alerts are read; the failure is
+/// counted beside it.
+#[test]
+fn a_batch_recorded_before_its_alerts_fail_still_prints_its_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.db");
+    let store = format!("sqlite:{}", path.display());
+    let init = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["store", "init", "--store", &store])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    // An alert the function cannot read: reading the outbox fails after
+    // the batch is written.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO outbox (alert_id, payload, created_at) VALUES ('damaged', 'not an alert', 0)",
+            [],
+        )
+        .unwrap();
+    let printed = dir.path().join("stdout");
+    let api = RuntimeApi::start();
+    let mut child = api.spawn_to(
+        env!("CARGO_BIN_EXE_bootstrap"),
+        &[
+            ("FAULTLINE_STORE", store),
+            ("FAULTLINE_NOTIFY", "none".into()),
+        ],
+        std::fs::File::create(&printed).unwrap().into(),
+    );
+    assert!(api.first_poll(Duration::from_secs(30)).is_some());
+    let outcomes = api.invoke_all(
+        &[event("python-uncaught-text.json")],
+        Duration::from_secs(120),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(outcomes[0].kind, "error", "{outcomes:?}");
+    assert_eq!(json(&outcomes[0])["errorType"], "StoreMisconfigured");
+
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&printed)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let metrics = lines
+        .iter()
+        .find(|l| l.get("ErrorOccurrences").is_some())
+        .unwrap_or_else(|| panic!("no metrics line: {lines:?}"));
+    assert!(
+        metrics["ErrorOccurrences"].as_u64().unwrap() > 0,
+        "{metrics}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["InvocationFailures"] == 1 && l["ErrorType"] == "StoreMisconfigured"),
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn the_lambda_is_ready_for_its_first_event_quickly() {
     let dir = tempfile::tempdir().unwrap();

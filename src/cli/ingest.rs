@@ -338,18 +338,21 @@ impl<'a> Run<'a> {
         self.chunk.iter().map(|b| b.errors).sum()
     }
 
-    /// Records the chunk gathered so far and sends its alerts.
+    /// Records the chunk gathered so far and sends its alerts. When the
+    /// alerts cannot be read after the chunk was recorded, the chunk still
+    /// counts in the totals: the summary printed with the error says so.
     pub async fn flush(&mut self) -> Result<(), Error> {
         let Ingested { recorded, flushed } = self.pipeline.record(&self.chunk).await?;
         for (batch, recorded) in self.chunk.iter().zip(&recorded) {
             self.totals.add(batch, recorded);
         }
+        self.chunk.clear();
+        self.chunk_bytes = 0;
+        let flushed = flushed?;
         self.totals.failed_alerts += flushed.failed.len();
         self.totals.alerts_sent += flushed.sent;
         self.totals.announced.extend(flushed.announced);
         self.totals.unsent.extend(flushed.unsent);
-        self.chunk.clear();
-        self.chunk_bytes = 0;
         Ok(())
     }
 }

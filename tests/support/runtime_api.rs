@@ -166,6 +166,12 @@ impl RuntimeApi {
 
     /// Starts `binary` as Lambda would, pointed at this server.
     pub fn spawn(&self, binary: &str, env: &[(&str, String)]) -> Child {
+        self.spawn_to(binary, env, Stdio::null())
+    }
+
+    /// [`RuntimeApi::spawn`], with the function's standard output (where
+    /// Lambda's metrics lines go) sent to `stdout`.
+    pub fn spawn_to(&self, binary: &str, env: &[(&str, String)], stdout: Stdio) -> Child {
         let mut command = Command::new(binary);
         command
             .env("AWS_LAMBDA_RUNTIME_API", &self.address)
@@ -175,7 +181,7 @@ impl RuntimeApi {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/faultline")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "2025/11/23/[$LATEST]test")
             .env("AWS_REGION", "us-east-1")
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::null());
         for (name, value) in env {
             command.env(name, value);

@@ -144,17 +144,29 @@ impl Function {
             Err(e) => return Err(Failure::UndecodablePayload(e.to_string())),
         };
         drop(payload);
-        let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
+        let ingested = match self.pipeline.record(std::slice::from_ref(&batch)).await {
+            Ok(ingested) => ingested,
+            Err(e) => {
+                // Nothing was recorded, so no metrics line (Lambda's retry
+                // prints it once recorded); the log says what was lost.
+                tracing::error!(log_group = %batch.log_group, events = batch.events, errors = batch.errors, "batch not recorded; Lambda retries it");
+                return Err(e.into());
+            }
+        };
         let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
+        // The batch is recorded whatever happens to the alerts below, and
+        // the retry a failure there causes is a duplicate that prints
+        // nothing: its metrics line goes out now or never.
         self.emit(&batch, &recorded);
-        if !ingested.flushed.failed.is_empty() {
-            return Err(Failure::AlertsPending(ingested.flushed.failed.len()));
+        let flushed = ingested.flushed?;
+        if !flushed.failed.is_empty() {
+            return Err(Failure::AlertsPending(flushed.failed.len()));
         }
         let counts = Counts {
             events: batch.events,
             errors: batch.errors,
             new_issues: recorded.new_issues,
-            alerts_sent: ingested.flushed.sent,
+            alerts_sent: flushed.sent,
         };
         Ok(if recorded.duplicate {
             Response::Duplicate(counts)
@@ -191,14 +203,15 @@ impl Function {
         };
         let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
         let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
-        if !ingested.flushed.failed.is_empty() {
-            return Err(Failure::AlertsPending(ingested.flushed.failed.len()));
+        let flushed = ingested.flushed?;
+        if !flushed.failed.is_empty() {
+            return Err(Failure::AlertsPending(flushed.failed.len()));
         }
         let counts = Counts {
             events: batch.events,
             errors: batch.errors,
             new_issues: recorded.new_issues,
-            alerts_sent: ingested.flushed.sent,
+            alerts_sent: flushed.sent,
         };
         Ok(if recorded.duplicate {
             Response::Duplicate(counts)
@@ -252,23 +265,42 @@ impl Function {
         }
         let (sent, duplicates) = match self.pipeline.record(&batches).await {
             Ok(ingested) => {
+                // Recorded: their metrics go out now, whatever happens to
+                // the alerts (a retry of a recorded batch prints nothing).
                 for (batch, recorded) in batches.iter().zip(&ingested.recorded) {
                     self.emit(batch, recorded);
                 }
-                if !ingested.flushed.failed.is_empty() {
-                    tracing::warn!(
-                        alerts = ingested.flushed.failed.len(),
-                        "alerts could not be sent; asking Lambda to retry the last record"
-                    );
-                    self.count("AlertsPending");
-                    failed.extend(last);
-                }
                 let duplicates = ingested.recorded.iter().filter(|r| r.duplicate).count();
-                (ingested.flushed.sent, duplicates)
+                match ingested.flushed {
+                    Ok(flushed) => {
+                        if !flushed.failed.is_empty() {
+                            tracing::warn!(
+                                alerts = flushed.failed.len(),
+                                "alerts could not be sent; asking Lambda to retry the last record"
+                            );
+                            self.count("AlertsPending");
+                            failed.extend(last);
+                        }
+                        (flushed.sent, duplicates)
+                    }
+                    Err(e) => {
+                        let failure = Failure::from(e);
+                        tracing::error!(error_type = failure.error_type(), error = %failure, "stream records recorded, but queued alerts could not be read; asking Lambda to retry the last record");
+                        self.count(failure.error_type());
+                        failed.extend(last);
+                        (0, duplicates)
+                    }
+                }
             }
             Err(e) => {
                 let failure = Failure::from(e);
-                tracing::error!(error_type = failure.error_type(), error = %failure, "stream records not recorded; asking Lambda to retry from the first batch");
+                tracing::error!(
+                    error_type = failure.error_type(),
+                    error = %failure,
+                    events = batches.iter().map(|b| b.events).sum::<usize>(),
+                    errors = batches.iter().map(|b| b.errors).sum::<usize>(),
+                    "stream records not recorded; asking Lambda to retry from the first batch"
+                );
                 self.count(failure.error_type());
                 // With no batch, what failed was sending queued alerts.
                 failed.extend(sources.first().cloned().or(last));
