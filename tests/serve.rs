@@ -164,3 +164,33 @@ fn beyond_loopback_a_token_is_required_and_then_checked() {
     let cookie = format!("Cookie: faultline_token={token}\r\n");
     assert!(get(&server, "/", &cookie).starts_with("HTTP/1.1 200"));
 }
+
+#[test]
+fn an_issue_page_lists_the_runs_it_appeared_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/step-functions.json");
+    ok(
+        &["ingest", "--notify", "none", events.to_str().unwrap()],
+        dir.path(),
+    );
+    let runs: serde_json::Value =
+        serde_json::from_str(&ok(&["runs", "--json"], dir.path())).unwrap();
+    let run = &runs[0];
+    let issue = run["issues"][0]["id"].as_str().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let page = get(&server, &format!("/issues/{issue}"), "");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let table = &page[page.find("<table class=\"runs\">").expect("a runs table")..];
+    assert!(
+        table.contains(run["name"].as_str().unwrap())
+            && table.contains(run["outcome"].as_str().unwrap()),
+        "{table}"
+    );
+    // An issue no run had says so instead.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = store_with_one_issue(elsewhere.path());
+    let server = Server::start(elsewhere.path(), &[]);
+    let page = get(&server, &format!("/issues/{other}"), "");
+    assert!(page.contains("No job run has had this issue"), "{page}");
+    assert!(!page.contains("<table class=\"runs\">"), "{page}");
+}

@@ -281,7 +281,24 @@ struct IssuePage {
     /// The issue this one is merged into, if it is.
     merged_into: Option<String>,
     merged_from: Vec<String>,
+    /// The runs it appeared in, newest first, at most [`RUNS_SHOWN`].
+    runs: Vec<RunRow>,
     as_of: Time,
+}
+
+/// The runs an issue page lists.
+const RUNS_SHOWN: usize = 20;
+
+/// One run on an issue's page: which, how it ended, and this issue in it.
+struct RunRow {
+    name: String,
+    job: String,
+    outcome: &'static str,
+    started: Option<Time>,
+    /// This issue's occurrences in the run, and how many a retry got past.
+    count: u64,
+    recovered: u64,
+    new: bool,
 }
 
 pub async fn issue(
@@ -303,6 +320,24 @@ pub async fn issue(
     let as_of = listing::newest(state.store.as_ref())
         .await?
         .unwrap_or(detail.issue.last_seen);
+    let runs: Vec<RunRow> = state
+        .store
+        .issue_runs(&detail.issue.id, RUNS_SHOWN)
+        .await?
+        .into_iter()
+        .map(|run| {
+            let here = run.issues.iter().find(|i| i.id == detail.issue.id);
+            RunRow {
+                outcome: run.outcome.as_str(),
+                started: run.started.map(Time::at),
+                count: here.map_or(0, |i| i.count),
+                recovered: here.map_or(0, |i| i.recovered),
+                new: here.is_some_and(|i| i.new),
+                name: run.name,
+                job: run.job,
+            }
+        })
+        .collect();
     let facet_link = |name: &str, value: &str| Some(ListQuery::for_field(name, value));
     let options = ViewOptions {
         window: Window::ending_at(as_of, range),
@@ -335,6 +370,7 @@ pub async fn issue(
         back: ListQuery::default().url(),
         merged_into: detail.issue.merged_into.clone(),
         merged_from: detail.merged_from.clone(),
+        runs,
         as_of: Time::at(as_of),
     };
     Ok(Html(page.render()?).into_response())
