@@ -214,13 +214,7 @@ async fn a_person_filters_drills_down_and_resolves() {
         .unwrap();
     // The click returns once the form is sent, not once the answer is shown:
     // wait for the confirmation itself rather than read the old page.
-    let flash = b
-        .client
-        .wait()
-        .for_element(Locator::Css("p.flash"))
-        .await
-        .unwrap_or_else(|e| panic!("no confirmation after resolving: {e}"));
-    assert_eq!(flash.text().await.unwrap(), "Resolved.");
+    assert_eq!(flash(&b).await, "Resolved.");
     b.client.goto(&server.url).await.unwrap();
     assert_eq!(
         list_titles(&b).await,
@@ -248,6 +242,8 @@ async fn id_of_link(b: &Browser, text: &str) -> String {
         .to_string()
 }
 
+/// The confirmation a change leads to, waited for: a click returns once the
+/// form is sent, not once the answer is shown.
 async fn flash(b: &Browser) -> String {
     b.client
         .wait()

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::DynamoDbStore;
 use super::items::{
-    Item, StoredIssue, add_facet, entry_of, facet_book, issue_from_item, issue_key, n, s,
+    StoredIssue, add_facet, entry_of, facet_book, issue_from_item, issue_key, n, s,
 };
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
 use crate::limits::MAX_MERGED_FROM_KEPT;
@@ -29,8 +29,8 @@ impl DynamoDbStore {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            let target_item = self.get_item(into).await?;
-            let source_item = self.get_item(from).await?;
+            let target_item = self.get_item(issue_key(into), "GetItem").await?;
+            let source_item = self.get_item(issue_key(from), "GetItem").await?;
             route::check_merge(
                 into,
                 target_item.as_ref().map(entry_of).transpose()?.as_ref(),
@@ -82,7 +82,7 @@ impl DynamoDbStore {
     /// (dropping it from `merged_from`), in a transaction; `ver` is bumped on
     /// both so that a batch decided on the old state is re-decided.
     pub(super) async fn unmerge_issue(&self, id: &str) -> Result<Issue, StoreError> {
-        let Some(item) = self.get_item(id).await? else {
+        let Some(item) = self.get_item(issue_key(id), "GetItem").await? else {
             return Err(StoreError::NotFound(id.to_string()));
         };
         let issue = match entry_of(&item)? {
@@ -135,19 +135,6 @@ impl DynamoDbStore {
             }
             Err(err) => Err(classify("TransactWriteItems (unmerge)", &self.table, err)),
         }
-    }
-
-    async fn get_item(&self, id: &str) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(issue_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", &self.table, e))?;
-        Ok(out.item().cloned())
     }
 }
 

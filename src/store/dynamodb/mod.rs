@@ -495,30 +495,12 @@ impl Store for DynamoDbStore {
 
     async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError> {
         let mut candidates = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(OUTBOX_PK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query (outbox)", &self.table, e))?;
-            for item in out.items() {
-                if get_n::<i64>(item, "lease_until")? <= now {
-                    candidates.push((
-                        get_s(item, "sk")?.to_string(),
-                        get_s(item, "payload")?.to_string(),
-                    ));
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
+        for item in self.partition(OUTBOX_PK, "Query (outbox)").await? {
+            if get_n::<i64>(&item, "lease_until")? <= now {
+                candidates.push((
+                    get_s(&item, "sk")?.to_string(),
+                    get_s(&item, "payload")?.to_string(),
+                ));
             }
         }
         // A token of this claim: if the answer to a lease is lost and the SDK

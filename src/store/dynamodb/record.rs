@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::items::{
     ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias, issue_key,
-    marker_item, marker_key, n, outbox_item,
+    marker_item, marker_key, n, outbox_item, s,
 };
 use super::plan::plan_chunk;
 use super::retry::{
@@ -353,18 +353,51 @@ impl DynamoDbStore {
     }
 
     pub(super) async fn get_issue(&self, id: &str) -> Result<Option<StoredIssue>, StoreError> {
+        self.get_item(issue_key(id), "GetItem")
+            .await?
+            .filter(|item| !is_alias(item))
+            .as_ref()
+            .map(StoredIssue::from_item)
+            .transpose()
+    }
+
+    /// One item by key, strongly consistent; `what` names the request in
+    /// errors.
+    pub(super) async fn get_item(&self, key: Item, what: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(issue_key(id)))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| classify("GetItem", &self.table, e))?;
-        out.item()
-            .filter(|item| !is_alias(item))
-            .map(StoredIssue::from_item)
-            .transpose()
+            .map_err(|e| classify(what, &self.table, e))?;
+        Ok(out.item().cloned())
+    }
+
+    /// Every item of a partition, strongly consistent, page by page; `what`
+    /// names the request in errors.
+    pub(super) async fn partition(&self, pk: &str, what: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(what, &self.table, e))?;
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
     }
 }

@@ -525,30 +525,6 @@ impl DynamoDbStore {
         }
     }
 
-    /// Every item of a partition.
-    async fn partition(&self, pk: &str, what: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify(what, &self.table, e))?;
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
-        }
-    }
-
     /// Reads the runs (by key) and parts into `read`, with every issue of
     /// each run that is there.
     async fn read_into(
@@ -1083,19 +1059,10 @@ impl DynamoDbStore {
 
     /// One run by exact id.
     pub(super) async fn run_by_id(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(run_item_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem (run)", &self.table, e))?;
-        let Some(item) = out.item() else {
+        let Some(item) = self.get_item(run_item_key(id), "GetItem (run)").await? else {
             return Ok(None);
         };
-        let read = RunItem::from_item(item)?;
+        let read = RunItem::from_item(&item)?;
         if !read.live() {
             return Ok(None);
         }
