@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use faultline::decode::DecodeError;
 use faultline::decode::kinesis::{Base64Data, KinesisEventRecord};
-use faultline::model::BatchSummary;
-use faultline::pipeline::{self, Pipeline, Prepared};
+use faultline::model::{BatchSummary, Recorded};
+use faultline::pipeline::{self, Flushed, Pipeline, Prepared};
 use faultline::policy::Policy;
 use faultline::runs::RunConfig;
 use faultline::{metrics, notify, store};
@@ -158,21 +158,7 @@ impl Function {
         // the retry a failure there causes is a duplicate that prints
         // nothing: its metrics line goes out now or never.
         self.emit(&batch, &recorded);
-        let flushed = ingested.flushed?;
-        if !flushed.failed.is_empty() {
-            return Err(Failure::AlertsPending(flushed.failed.len()));
-        }
-        let counts = Counts {
-            events: batch.events,
-            errors: batch.errors,
-            new_issues: recorded.new_issues,
-            alerts_sent: flushed.sent,
-        };
-        Ok(if recorded.duplicate {
-            Response::Duplicate(counts)
-        } else {
-            Response::Recorded(counts)
-        })
+        answer(&batch, recorded, ingested.flushed?)
     }
 
     /// An EventBridge event: a job's state change recorded exactly once
@@ -203,21 +189,7 @@ impl Function {
         };
         let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
         let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
-        let flushed = ingested.flushed?;
-        if !flushed.failed.is_empty() {
-            return Err(Failure::AlertsPending(flushed.failed.len()));
-        }
-        let counts = Counts {
-            events: batch.events,
-            errors: batch.errors,
-            new_issues: recorded.new_issues,
-            alerts_sent: flushed.sent,
-        };
-        Ok(if recorded.duplicate {
-            Response::Duplicate(counts)
-        } else {
-            Response::Recorded(counts)
-        })
+        answer(&batch, recorded, ingested.flushed?)
     }
 
     /// A stream's records: each one CloudWatch Logs batch, all recorded in
@@ -354,6 +326,26 @@ impl Function {
             metrics::failure_emf(error_type, (self.pipeline.clock)())
         );
     }
+}
+
+/// What the function answers for a recorded batch: its counts, as recorded
+/// or as a duplicate, once every alert it raised is sent (otherwise the
+/// invocation fails so that Lambda retries it and the alerts go out).
+fn answer(batch: &BatchSummary, recorded: Recorded, flushed: Flushed) -> Result<Response, Failure> {
+    if !flushed.failed.is_empty() {
+        return Err(Failure::AlertsPending(flushed.failed.len()));
+    }
+    let counts = Counts {
+        events: batch.events,
+        errors: batch.errors,
+        new_issues: recorded.new_issues,
+        alerts_sent: flushed.sent,
+    };
+    Ok(if recorded.duplicate {
+        Response::Duplicate(counts)
+    } else {
+        Response::Recorded(counts)
+    })
 }
 
 #[cfg(test)]
