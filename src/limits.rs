@@ -97,6 +97,28 @@ pub const FAILED_EVENTS_RETENTION_MS: i64 = 14 * 24 * 3_600_000;
 pub const BATCH_RETENTION_MS: i64 = FAILED_EVENTS_RETENTION_MS + 24 * 3_600_000;
 const _: () = assert!(BATCH_RETENTION_MS > FAILED_EVENTS_RETENTION_MS + 6 * 3_600_000);
 
+/// How long a settled run is kept, with its issues and the list of runs
+/// each issue appeared in: `faultline runs`, `issues show` and the report
+/// show the runs of the last quarter, enough to read a weekly or monthly
+/// job's pattern, while an hourly job's runs (2,000 a quarter) stop
+/// growing the store. No decision reads a run once it is settled:
+/// `auto_resolve_after_runs` and `alert_after_runs` keep their streaks in
+/// the job's own record, which is kept without end, so retention only caps
+/// what "seen in N of the last M runs" can count (M is then at most the
+/// job's runs of this window).
+pub const RUN_RETENTION_MS: i64 = 90 * 24 * 3_600_000;
+
+/// How long after its last write a run's issue link (and a Batch part) is
+/// kept beyond [`RUN_RETENTION_MS`] on DynamoDB, where each item expires on
+/// its own: a link written while its run was still going must outlive the
+/// run item, which starts its retention only when the run settles, and
+/// settling reads the links. Runs end, or go quiet, long before this: only
+/// a run still logging more than [`RUN_RETENTION_MS`] plus this after an
+/// issue's last occurrence in it would settle without that issue (its job
+/// would count the run as clean for it).
+pub const RUN_LINK_GRACE_MS: i64 = 30 * 24 * 3_600_000;
+const _: () = assert!(RUN_RETENTION_MS > HOURS_RETENTION_MS);
+
 // ---- Cutting text --------------------------------------------------------------
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character

@@ -7,6 +7,7 @@
 mod support;
 
 use faultline::limits::{FAILED_EVENTS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
+use faultline::limits::{RUN_LINK_GRACE_MS, RUN_RETENTION_MS};
 use faultline::model::EventType;
 use faultline::model::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
 use faultline::model::{IssueQuery, IssueSort, LISTING_HOURS, Status, StatusChange, StatusFilter};
@@ -14,6 +15,8 @@ use faultline::model::{Outcome, RunDelta, RunIssueDelta, RunPart, RunSource};
 use faultline::policy::{Policy, Threshold};
 use faultline::store::fold::SAMPLE_INTERVAL_MS;
 use faultline::store::{RunFilter, Store, StoreError};
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod cases {
     use super::*;
@@ -1170,6 +1173,78 @@ pub mod cases {
         );
     }
 
+    pub async fn settled_runs_expire_after_retention(store: &dyn Store, aging: &super::Aging) {
+        const DAY: i64 = 24 * 60 * MINUTE;
+        let p = Policy {
+            auto_resolve_after_runs: Some(2),
+            ..policy()
+        };
+        let record_at = |b: BatchSummary, t: i64| {
+            let p = p.clone();
+            async move {
+                store.record(&b, t, &p).await.unwrap();
+            }
+        };
+        let r1 = ended(
+            run("r1", &[("fp-a", 1, 0), ("fp-b", 1, 0)]),
+            NOW - MINUTE,
+            Outcome::Failed,
+        );
+        let (r1_key, r1_id) = (r1.key.clone(), faultline::model::run_id(&r1.key));
+        record_at(run_batch("b1", r1, NOW), NOW).await;
+        store.settle_runs(NOW, 0, &p).await.unwrap();
+        let second = NOW + RUN_RETENTION_MS - DAY;
+        let r2 = ended(run("r2", &[("fp-a", 1, 0)]), second, Outcome::Failed);
+        record_at(run_batch("b2", r2, second), second).await;
+        store.settle_runs(second + MINUTE, 0, &p).await.unwrap();
+
+        // r1 settled more than the retention ago.
+        let later = NOW + RUN_RETENTION_MS + DAY;
+        let r3 = ended(run("r3", &[("fp-a", 1, 0)]), later, Outcome::Failed);
+        record_at(run_batch("b3", r3, later), later).await;
+        let mut r4 = run("r4", &[("fp-c", 1, 0)]);
+        r4.last_event = Some(later + MINUTE);
+        record_at(run_batch("b4", r4, later), later).await;
+        aging.pass(later + MINUTE).await;
+        store.settle_runs(later + MINUTE, 0, &p).await.unwrap();
+        let mut names: Vec<String> = runs_of(store).await.into_iter().map(|r| r.name).collect();
+        names.sort();
+        assert_eq!(names, ["r2", "r3", "r4"], "r1 expired");
+        assert_eq!(store.run(&r1_id).await.unwrap(), None);
+        let of_a: Vec<String> = store
+            .issue_runs(&id_of("fp-a"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(of_a, ["r3", "r2"]);
+        let detail = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
+        assert_eq!(
+            detail.issue.count, 3,
+            "issues outlive the runs they were in"
+        );
+        // The job's streaks outlive its runs: r2 and r3 are fp-b's two
+        // clean runs, though the run fp-b was last in expired.
+        let b = store.issue(&id_of("fp-b")).await.unwrap().unwrap();
+        assert_eq!(b.issue.status, Status::Resolved);
+
+        // Once everything of r1 is past its time, nothing of it is left;
+        // a run not settled yet (r4) never expires.
+        let much_later = later + RUN_RETENTION_MS + RUN_LINK_GRACE_MS;
+        record_at(batch("b5", vec![delta("fp-d", 1, much_later)]), much_later).await;
+        aging.pass(much_later).await;
+        // Queued alerts name runs too; they go once sent.
+        drain(store, much_later).await;
+        assert_eq!(
+            aging.mentioning(&r1_key, &r1_id).await,
+            0,
+            "r1 left items behind"
+        );
+        let names: Vec<String> = runs_of(store).await.into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["r4"]);
+    }
+
     /// A delta as the current algorithm keys it, carrying the key the
     /// previous one gave the same occurrences.
     fn upgraded(fingerprint: &str, previous: &str, count: u64, t: i64) -> IssueDelta {
@@ -1442,6 +1517,108 @@ macro_rules! conformance {
             cases::$name(store.as_ref()).await;
         }
     };
+}
+
+/// Time passing for a store's expiring records. DynamoDB deletes items
+/// whose `expires_at` (seconds) has passed in a process of its own, which
+/// moto does not run: [`Aging::pass`] does what it does. SQLite prunes on
+/// write and needs nothing.
+pub enum Aging {
+    Sqlite(std::path::PathBuf),
+    DynamoDb(aws_sdk_dynamodb::Client, String),
+}
+
+impl Aging {
+    async fn items(
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = client
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .unwrap();
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return items,
+            }
+        }
+    }
+
+    pub async fn pass(&self, now: i64) {
+        let Aging::DynamoDb(client, table) = self else {
+            return;
+        };
+        for item in Self::items(client, table).await {
+            let expired = match item.get("expires_at") {
+                Some(AttributeValue::N(at)) => at.parse::<i64>().unwrap() <= now / 1000,
+                _ => false,
+            };
+            if expired {
+                let key = ["pk", "sk"].map(|k| (k.to_string(), item[k].clone()));
+                client
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(key.into_iter().collect()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// How many stored records belong to the run `key` (`id`).
+    pub async fn mentioning(&self, key: &str, id: &str) -> usize {
+        match self {
+            Aging::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.query_row(
+                    "SELECT (SELECT count(*) FROM runs WHERE key = ?1 OR id = ?2 OR merged_into = ?1)
+                          + (SELECT count(*) FROM run_issues WHERE run_key = ?1)
+                          + (SELECT count(*) FROM run_parts WHERE run_key = ?1)",
+                    rusqlite::params![key, id],
+                    |row| row.get::<_, i64>(0),
+                )
+                .unwrap() as usize
+            }
+            Aging::DynamoDb(client, table) => Self::items(client, table)
+                .await
+                .iter()
+                .filter(|item| {
+                    ["pk", "sk"].iter().any(|k| match item.get(*k) {
+                        Some(AttributeValue::S(v)) => v.contains(id),
+                        _ => false,
+                    })
+                })
+                .count(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_settled_runs_expire_after_retention() {
+    let (store, dir) = sqlite_store().await;
+    let aging = Aging::Sqlite(dir.path().join("faultline.db"));
+    cases::settled_runs_expire_after_retention(store.as_ref(), &aging).await;
+}
+
+#[tokio::test]
+async fn dynamodb_settled_runs_expire_after_retention() {
+    let Some(moto) = support::moto() else {
+        return;
+    };
+    let client = moto.dynamodb(None).await;
+    let table = support::unique("conformance");
+    let store = faultline::store::dynamodb::DynamoDbStore::new(client.clone(), &table).unwrap();
+    store.init().await.unwrap();
+    let aging = Aging::DynamoDb(client, table);
+    cases::settled_runs_expire_after_retention(&store, &aging).await;
 }
 
 async fn sqlite_store() -> (Box<dyn Store>, tempfile::TempDir) {

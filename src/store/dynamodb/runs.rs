@@ -11,10 +11,10 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint` |
-//! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed` |
-//! | an issue's run | `ISSUERUNS#<issue id>` | `<run id>` | (none: the key is the link) |
-//! | part of a run | `PART#<part key>` | `PART` | `run_key ver`, `recovered` once known, `pending` (JSON `{issue id: count}`) while not |
+//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at` |
+//! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed expires_at` |
+//! | an issue's run | `ISSUERUNS#<issue id>` | `<run id>` | `expires_at` (the key is the link) |
+//! | part of a run | `PART#<part key>` | `PART` | `run_key ver expires_at`, `recovered` once known, `pending` (JSON `{issue id: count}`) while not |
 //! | unsettled run | `UNSETTLED` | `<run id>` | `last_event`, `ended_at` once ended |
 //! | job | `JOB#<job>` | `JOB` | `settled ver issues` (JSON `[[issue id, last run, streak], ...]`) |
 //! | runs marker | `BATCH#<batch id>` | `RUN#<n>#<chunk>` | `processed_at expires_at` |
@@ -61,6 +61,21 @@
 //! theirs), the alerts, and the entry's deletion. Concurrent settlers
 //! cannot both commit; the loser re-reads and finds the run settled.
 //!
+//! # Retention
+//!
+//! A settled run item expires (TTL on `expires_at`) [`RUN_RETENTION_MS`]
+//! after it settled; a run not settled yet has no `expires_at`, so its
+//! unsettled entry always finds it. Links, reverse links and parts expire
+//! [`RUN_RETENTION_MS`] + [`RUN_LINK_GRACE_MS`] after their last write:
+//! each item expires on its own, and this keeps a run's links at least as
+//! long as the run item for any run that settles within the grace of its
+//! issues' last occurrences. Listings read the run items, so a link left
+//! behind by an expired run is never shown. Job items do not expire: they
+//! hold the streaks `auto_resolve_after_runs` and `alert_after_runs` decide
+//! on, which no longer need the runs they came from. Readers do not filter
+//! on `expires_at`: DynamoDB deletes expired items within days, and a run
+//! shown a few days past its retention harms nothing.
+//!
 //! # Limits
 //!
 //! - One transaction takes at most 100 actions. A run chunk that folds in
@@ -72,8 +87,8 @@
 //! - Run items share the `RUNS` partition and unsettled entries share
 //!   `UNSETTLED`: DynamoDB serves one partition 1,000 write units a second,
 //!   about 500 run writes a second for the whole table. Listing runs reads
-//!   the whole `RUNS` partition, and runs are kept without end, as in the
-//!   SQLite store.
+//!   the whole `RUNS` partition (of the runs settled within retention and
+//!   those not settled yet).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -86,6 +101,7 @@ use super::bounds::bound_alert;
 use super::items::{ISSUE_SK, Item, get_n, get_opt_n, get_s, issue_key, json, n, outbox_item, s};
 use super::retry::{MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token};
 use super::{BATCH_RETENTION_MS, DynamoDbStore, ISSUES_PER_WRITE, TTL_ATTRIBUTE};
+use crate::limits::{RUN_LINK_GRACE_MS, RUN_RETENTION_MS};
 use crate::model::{
     BatchSummary, Outcome, Recorded, Run, RunDelta, RunIssue, RunSource, Sample, Status, run_id,
 };
@@ -129,6 +145,24 @@ fn link_key(run: &str, issue: &str) -> Item {
 
 fn reverse_key(issue: &str, run: &str) -> Item {
     key(format!("ISSUERUNS#{issue}"), run.into())
+}
+
+/// The TTL value (seconds) of an item to expire `after` ms past `at`.
+fn expiry(at: i64, after: i64) -> AttributeValue {
+    n(at.saturating_add(after).div_euclid(1000))
+}
+
+/// The TTL value of a run's link, reverse link or part written at `now`:
+/// kept past the run item, whose retention starts when the run settles.
+fn link_expiry(now: i64) -> AttributeValue {
+    expiry(now, RUN_RETENTION_MS.saturating_add(RUN_LINK_GRACE_MS))
+}
+
+/// An issue's link to a run it appeared in.
+fn reverse_item(issue: &str, run: &str, now: i64) -> Item {
+    let mut item = reverse_key(issue, run);
+    item.insert(TTL_ATTRIBUTE.into(), link_expiry(now));
+    item
 }
 
 fn part_item_key(part: &str) -> Item {
@@ -221,7 +255,11 @@ impl RunItem {
         })
     }
 
-    fn to_item(&self, ver: u64) -> Item {
+    /// The item at `ver`, written at `now`. A settled run expires
+    /// [`RUN_RETENTION_MS`] after it settled, a run folded into another as
+    /// its links do; a run not settled yet never expires (its unsettled
+    /// entry would point at nothing).
+    fn to_item(&self, ver: u64, now: i64) -> Item {
         let r = &self.stored.run;
         let mut item = run_item_key(&r.id);
         item.insert("key".into(), s(&r.key));
@@ -244,6 +282,7 @@ impl RunItem {
             ("settled_at", r.settled_at.map(n)),
             ("merged_into", self.merged_into.as_deref().map(s)),
             ("hint", self.hint.map(n)),
+            (TTL_ATTRIBUTE, self.expires_at(now)),
         ];
         for (name, value) in optional {
             if let Some(value) = value {
@@ -255,6 +294,14 @@ impl RunItem {
 
     fn live(&self) -> bool {
         self.merged_into.is_none()
+    }
+
+    fn expires_at(&self, now: i64) -> Option<AttributeValue> {
+        if !self.live() {
+            return Some(link_expiry(now));
+        }
+        let settled = self.stored.run.settled_at?;
+        Some(expiry(settled, RUN_RETENTION_MS))
     }
 }
 
@@ -269,8 +316,9 @@ fn link_from_item(item: &Item) -> Result<RunIssue, StoreError> {
     })
 }
 
-fn link_item(run: &str, issue: &RunIssue) -> Item {
+fn link_item(run: &str, issue: &RunIssue, now: i64) -> Item {
     let mut item = link_key(run, &issue.id);
+    item.insert(TTL_ATTRIBUTE.into(), link_expiry(now));
     item.insert("count".into(), n(issue.count));
     item.insert("recovered".into(), n(issue.recovered));
     item.insert("new".into(), AttributeValue::Bool(issue.new));
@@ -291,8 +339,9 @@ fn part_from_item(item: &Item) -> Result<BookPart, StoreError> {
     })
 }
 
-fn part_to_item(part: &BookPart, key: &str, ver: u64) -> Item {
+fn part_to_item(part: &BookPart, key: &str, ver: u64, now: i64) -> Item {
     let mut item = part_item_key(key);
+    item.insert(TTL_ATTRIBUTE.into(), link_expiry(now));
     item.insert("run_key".into(), s(&part.run_key));
     item.insert("ver".into(), n(ver));
     if let Some(recovered) = part.recovered {
@@ -683,7 +732,7 @@ impl DynamoDbStore {
                 marker,
                 Some(("attribute_not_exists(pk)", Vec::new())),
             )?;
-            self.write_book(&mut actions, &read)?;
+            self.write_book(&mut actions, &read, now)?;
             let token = request_token(&batch.batch_id, 1000 + delta_no * 100 + chunk, attempt);
             match self.send(actions, token).await? {
                 Sent::Committed => return Ok(true),
@@ -700,7 +749,7 @@ impl DynamoDbStore {
     }
 
     /// The actions that write what `book` changed, and check what it read.
-    fn write_book(&self, actions: &mut Actions, read: &Read) -> Result<(), StoreError> {
+    fn write_book(&self, actions: &mut Actions, read: &Read, now: i64) -> Result<(), StoreError> {
         let table = self.table.as_str();
         let book = &read.book;
         for (run_key, slot) in &book.runs {
@@ -738,7 +787,7 @@ impl DynamoDbStore {
                 }
             };
             let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
-            actions.push_versioned(table, item.to_item(ver), slot.read_ver)?;
+            actions.push_versioned(table, item.to_item(ver, now), slot.read_ver)?;
             match entry {
                 Entry::Write => {
                     let mut e = unsettled_key(&id);
@@ -757,9 +806,9 @@ impl DynamoDbStore {
             }
             for issue in &slot.dirty_links {
                 if let Some(link) = slot.links.get(issue) {
-                    actions.push_put(table, link_item(&id, link), None)?;
+                    actions.push_put(table, link_item(&id, link, now), None)?;
                     if !slot.read_links.contains(issue) {
-                        actions.push_put(table, reverse_key(issue, &id), None)?;
+                        actions.push_put(table, reverse_item(issue, &id, now), None)?;
                     }
                 }
             }
@@ -775,7 +824,7 @@ impl DynamoDbStore {
                     let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
                     actions.push_versioned(
                         table,
-                        part_to_item(part, part_key, ver),
+                        part_to_item(part, part_key, ver, now),
                         slot.read_ver,
                     )?;
                 }
@@ -925,7 +974,7 @@ impl DynamoDbStore {
             let mut actions = Actions(Vec::new());
             stored.seq = Some(seq);
             stored.run.settled_at = Some(now);
-            let run_item = item.to_item(run_ver.saturating_add(1));
+            let run_item = item.to_item(run_ver.saturating_add(1), now);
             actions.push_versioned(table, run_item, Some(run_ver))?;
             let stored = &item.stored;
             let mut streaks: BTreeMap<String, JobIssue> =

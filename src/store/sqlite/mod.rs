@@ -161,6 +161,7 @@ impl SqliteStore {
                     prune.execute(params![now.saturating_sub(BATCH_RETENTION_MS)])
                 })
                 .map_err(|e| self.err(e))?;
+            runs::prune(&tx, now).map_err(|e| self.err(e))?;
             // Sent alerts an older faultline kept (it marked them sent).
             tx.prepare_cached("DELETE FROM outbox WHERE sent_at IS NOT NULL")
                 .and_then(|mut prune| prune.execute([]))

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use crate::limits::RUN_RETENTION_MS;
 use crate::model::{BatchSummary, Outcome, Recorded, Run, RunIssue, RunSource, Sample, Status};
 use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_unsettled ON runs (settled_at, ended_at);
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, seq);
+CREATE INDEX IF NOT EXISTS runs_merged ON runs (merged_into) WHERE merged_into IS NOT NULL;
 CREATE TABLE IF NOT EXISTS run_issues (
     run_key   TEXT NOT NULL,
     issue_id  TEXT NOT NULL,
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS part_issues (
     count    INTEGER NOT NULL,
     PRIMARY KEY (part_key, issue_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_parts_run ON run_parts (run_key);
 CREATE TABLE IF NOT EXISTS jobs (
     job     TEXT PRIMARY KEY,
     settled INTEGER NOT NULL
@@ -312,6 +315,39 @@ pub(super) fn record(
         write_book(tx, &book).map_err(err)?;
     }
     Ok(())
+}
+
+/// The most expired runs one write removes: a store opened after a long
+/// pause catches up over a few writes instead of making one of them slow.
+const PRUNED_PER_WRITE: i64 = 100;
+
+/// Removes the runs settled more than [`RUN_RETENTION_MS`] before `now`,
+/// with their issues, their parts and the runs folded into them. Their
+/// job's record stays: it holds the streaks the run-counted policies
+/// decide on. Returns how many runs went.
+pub(super) fn prune(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<usize> {
+    let expired: Vec<String> = tx
+        .prepare_cached(
+            "SELECT key FROM runs WHERE settled_at < ?1 AND merged_into IS NULL LIMIT ?2",
+        )?
+        .query_map(
+            params![now.saturating_sub(RUN_RETENTION_MS), PRUNED_PER_WRITE],
+            |row| row.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    for key in &expired {
+        for sql in [
+            "DELETE FROM part_issues WHERE part_key IN (SELECT part_key FROM run_parts WHERE run_key = ?1)",
+            "DELETE FROM run_parts WHERE run_key = ?1",
+            "DELETE FROM run_issues WHERE run_key IN (SELECT key FROM runs WHERE merged_into = ?1)",
+            "DELETE FROM runs WHERE merged_into = ?1",
+            "DELETE FROM run_issues WHERE run_key = ?1",
+            "DELETE FROM runs WHERE key = ?1",
+        ] {
+            tx.prepare_cached(sql)?.execute(params![key])?;
+        }
+    }
+    Ok(expired.len())
 }
 
 /// Whether an issue's new-issue alert is held.
