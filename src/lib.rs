@@ -11,6 +11,7 @@
 
 pub mod aggregate;
 pub mod aws;
+pub mod carry;
 pub mod change;
 pub mod decode;
 pub mod extract;

@@ -76,6 +76,15 @@ pub struct BatchSummary {
     pub runs: Vec<RunDelta>,
 }
 
+/// A log event a batch of a stream left unfinished (the start of a trace
+/// the batch boundary cut), kept to be judged with the stream's next batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldEvent {
+    pub id: String,
+    pub timestamp: i64,
+    pub message: String,
+}
+
 /// What one batch adds to one issue.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssueDelta {

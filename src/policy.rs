@@ -32,6 +32,7 @@
 //! alert_recovered = false       # alert on new issues a retry got past
 //! run_quiet_minutes = 30        # a run with no end event ends after 30 quiet minutes
 //! run_settle_minutes = 5        # the Lambda waits 5 minutes after a run's end for its last logs
+//! held_trace_minutes = 2        # the Lambda waits 2 minutes for the rest of a trace a batch cut
 //!
 //! [run_fields."/aws/lambda/nightly-fanout"]   # a log group (or a prefix ending in *)
 //! id = "run_id"                 # the field holding the run id
@@ -81,6 +82,11 @@ pub struct Policy {
     /// `faultline ingest` has all its inputs when it settles, and does not
     /// wait.
     pub run_settle_minutes: u64,
+    /// How long the Lambda waits for the next batch of a stream whose last
+    /// batch ended inside a trace before judging the trace as it is
+    /// ([`crate::carry`]); the settling schedule's tick does it, so the
+    /// wait ends at the first tick after this.
+    pub held_trace_minutes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +118,7 @@ impl Default for Policy {
             run_quiet_minutes: 30,
             run_fields: BTreeMap::new(),
             run_settle_minutes: 5,
+            held_trace_minutes: 2,
         }
     }
 }

@@ -11,10 +11,11 @@
 //! stream has no next batch, what it left is judged as it is
 //! ([`Streams::finish`]).
 //!
-//! This is the pure half, for readers that see a stream's batches in order
-//! in one process: `faultline ingest` over consecutive files. A Lambda sees
-//! one batch per invocation and needs the store to carry the pending events
-//! between invocations; until it does, it judges every batch whole.
+//! This is the pure half: [`Streams`] for readers that see a stream's
+//! batches in order in one process (`faultline ingest` over consecutive
+//! files), and [`stitch`] and [`judge_held`] for the Lambda, which sees one
+//! batch per invocation and carries the pending events between invocations
+//! through the store ([`crate::carry`]).
 //!
 //! The stages run in the pipeline's order: extract, scrub, fingerprint,
 //! aggregate.
@@ -24,7 +25,7 @@ use std::collections::HashMap;
 
 use crate::aggregate::{self, Keyed};
 use crate::decode::{self, DecodeError, LogBatch, LogEvent, Naming};
-use crate::model::{BatchSummary, Occurrence};
+use crate::model::{BatchSummary, HeldEvent, Occurrence};
 use crate::pipeline::{self, Prepared};
 use crate::runs::RunConfig;
 use crate::{extract, fingerprint, runs, scrub};
@@ -34,18 +35,10 @@ use crate::{extract, fingerprint, runs, scrub};
 /// streams a run reads (each holds at most one bounded trace).
 pub const MAX_PENDING_STREAMS: usize = 1024;
 
-/// An event a batch left unfinished.
-#[derive(Debug, Clone)]
-struct Held {
-    id: String,
-    timestamp: i64,
-    message: String,
-}
-
 /// The unfinished traces of every stream read so far.
 #[derive(Default)]
 pub struct Streams {
-    held: HashMap<(String, String), (u64, Vec<Held>)>,
+    held: HashMap<(String, String), (u64, Vec<HeldEvent>)>,
     /// The run id and item count fields the policy names per log group.
     runs: RunConfig,
     /// Counts batches, to find the streams held longest.
@@ -97,22 +90,8 @@ impl Streams {
         self.clock += 1;
         let key = (batch.log_group.to_string(), batch.log_stream.to_string());
         let held = self.held.remove(&key).map(|(_, h)| h).unwrap_or_default();
-        let carried: Vec<&str> = held.iter().map(|h| h.message.as_str()).collect();
-        let got = extract::extract_stream(&carried, &batch.log_events, false);
-        let mut next: Vec<Held> = held[held.len() - got.pending_carried..].to_vec();
-        let first_pending = batch.log_events.len() - got.pending_events;
-        next.extend(batch.log_events[first_pending..].iter().map(|e| Held {
-            id: e.id.to_string(),
-            timestamp: e.timestamp,
-            message: e.message.to_string(),
-        }));
-        let mut out = vec![summarise_with(
-            batch,
-            &held,
-            got.carried,
-            got.found,
-            &self.runs,
-        )];
+        let (summary, next) = stitch(&held, batch, &self.runs, false);
+        let mut out = vec![summary];
         if !next.is_empty() {
             self.held.insert(key, (self.clock, next));
             if self.held.len() > MAX_PENDING_STREAMS {
@@ -154,11 +133,39 @@ impl Streams {
     }
 }
 
+/// One batch of a stream judged together with `held`, the events its
+/// stream's previous batch left unfinished: the batch's summary, and the
+/// events this batch leaves unfinished in turn (empty when none, or when
+/// `at_end` says no batch will follow and everything is judged now).
+///
+/// A trace the held events start is counted here, as an event of this
+/// batch, with the identity it has whole; the summary keeps the batch's own
+/// id and event count, so a delivery of the same batch with or without what
+/// came before it is recognised as the same batch.
+pub fn stitch(
+    held: &[HeldEvent],
+    batch: &LogBatch<'_>,
+    runs: &RunConfig,
+    at_end: bool,
+) -> (BatchSummary, Vec<HeldEvent>) {
+    let carried: Vec<&str> = held.iter().map(|h| h.message.as_str()).collect();
+    let got = extract::extract_stream(&carried, &batch.log_events, at_end);
+    let mut next: Vec<HeldEvent> = held[held.len() - got.pending_carried..].to_vec();
+    let first_pending = batch.log_events.len() - got.pending_events;
+    next.extend(batch.log_events[first_pending..].iter().map(|e| HeldEvent {
+        id: e.id.to_string(),
+        timestamp: e.timestamp,
+        message: e.message.to_string(),
+    }));
+    let summary = summarise_with(batch, held, got.carried, got.found, runs);
+    (summary, next)
+}
+
 /// The summary of a batch whose events follow `held` (the events the
 /// stream's previous batch left), given what extraction found in each.
 fn summarise_with(
     batch: &LogBatch<'_>,
-    held: &[Held],
+    held: &[HeldEvent],
     carried: Vec<Option<Occurrence>>,
     found: Vec<Option<Occurrence>>,
     runs: &RunConfig,
@@ -199,11 +206,44 @@ fn summarise_with(
     summary
 }
 
+/// A stream's held events judged as they are, as one batch of their own
+/// whose id is `batch_id`: no batch of the stream came to complete them.
+/// They count no events (the batches that delivered them counted those).
+pub fn judge_held(
+    log_group: &str,
+    log_stream: &str,
+    held: &[HeldEvent],
+    runs: &RunConfig,
+    batch_id: String,
+) -> BatchSummary {
+    let mut summary = judge_as_it_is(log_group, log_stream, held, runs);
+    summary.events = 0;
+    summary.batch_id = batch_id;
+    summary
+}
+
 /// A stream's held events judged as they are, as one batch of their own.
 fn judged_whole(
     log_group: &str,
     log_stream: &str,
-    held: &[Held],
+    held: &[HeldEvent],
+    runs: &RunConfig,
+) -> BatchSummary {
+    let mut summary = judge_as_it_is(log_group, log_stream, held, runs);
+    // Counted as events with the batches that delivered them.
+    summary.events = 0;
+    // An id of its own: when the batch that delivered these events held
+    // nothing else, the same events would give that batch's id, and the
+    // store would take this for that batch delivered again and drop the
+    // trace. Derived from it, so a replayed run still gives the same id.
+    summary.batch_id = held_batch_id(&summary.batch_id);
+    summary
+}
+
+fn judge_as_it_is(
+    log_group: &str,
+    log_stream: &str,
+    held: &[HeldEvent],
     runs: &RunConfig,
 ) -> BatchSummary {
     let events: Vec<LogEvent<'_>> = held
@@ -223,15 +263,7 @@ fn judged_whole(
     };
     let found = extract::extract_events(&batch.log_events);
     let keyed = key_all(log_group, found.into_iter().enumerate());
-    let mut summary = aggregate::fold(&batch, keyed, runs::identify(&batch, runs));
-    // Counted as events with the batches that delivered them.
-    summary.events = 0;
-    // An id of its own: when the batch that delivered these events held
-    // nothing else, the same events would give that batch's id, and the
-    // store would take this for that batch delivered again and drop the
-    // trace. Derived from it, so a replayed run still gives the same id.
-    summary.batch_id = held_batch_id(&summary.batch_id);
-    summary
+    aggregate::fold(&batch, keyed, runs::identify(&batch, runs))
 }
 
 fn held_batch_id(delivered_as: &str) -> String {

@@ -584,7 +584,8 @@ fn a_batch_read_from_a_stream_is_the_batch_a_subscription_delivers() {
         delivered["status"], "duplicate",
         "the subscription's copy has the id the stream's record was recorded under: {delivered}"
     );
-    assert_eq!(delivered["errors"], 3);
+    // Its answer's counts are what it judged this time (its last error
+    // waiting for the stream's next batch); what counts is the store's.
     assert_eq!(
         counts_by_kind(&store, &[]),
         [("KeyError".to_string(), 2), ("ValueError".to_string(), 1)]
@@ -781,4 +782,171 @@ fn job_events_run_fields_and_the_settling_tick_reach_runs_through_the_function()
         digest.to_string().contains("run-2025-11-23"),
         "the execution's digest: {digest}"
     );
+}
+
+/// A Python trace as the awslogs driver writes it: one event per line.
+const TRACE: [&str; 6] = [
+    "2024-05-01 10:00:00,001 ERROR could not load shard 3",
+    "Traceback (most recent call last):",
+    "  File \"/app/load.py\", line 8, in load",
+    "    raise KeyError(name)",
+    "KeyError: 'shard-3'",
+    "done",
+];
+
+/// Lines `from..to` of the trace as one DATA_MESSAGE of `stream`, each
+/// event's id its place in the stream.
+fn trace_part(stream: &str, from: usize, to: usize) -> Vec<u8> {
+    let lines: Vec<String> = TRACE[from..to].iter().map(|l| l.to_string()).collect();
+    support::data_message("/aws/batch/job", stream, from as u64 + 1, &lines)
+}
+
+/// Issues as the CLI lists them from `store`: (fingerprint, kind, count),
+/// sorted.
+fn issues_listed(store: &str, env: &[(&str, &str)]) -> Vec<(String, String, u64)> {
+    let listing = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["issues", "--status", "all", "--json", "--store", store])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let issues: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    let mut listed: Vec<(String, String, u64)> = issues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["fingerprint"].as_str().unwrap().to_string(),
+                i["kind"].as_str().unwrap().to_string(),
+                i["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    listed.sort();
+    listed
+}
+
+/// What `faultline ingest` records from these DATA_MESSAGEs, each file
+/// ingested by a run of its own (so each is judged alone, as it is).
+fn ingested_alone(
+    dir: &std::path::Path,
+    name: &str,
+    messages: &[Vec<u8>],
+) -> Vec<(String, String, u64)> {
+    let store = format!("sqlite:{}", dir.join(format!("{name}.db")).display());
+    for (i, message) in messages.iter().enumerate() {
+        let path = dir.join(format!("{name}-{i}.json"));
+        std::fs::write(&path, message).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["ingest", "--notify", "none", "--store", &store])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    issues_listed(&store, &[])
+}
+
+#[test]
+fn a_trace_cut_across_two_deliveries_is_one_issue_with_its_whole_identity() {
+    let Some(moto) = support::moto() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let table =
+        runtime.block_on(async { moto.fresh_store("held", None).await.table().to_string() });
+    let store = format!("dynamodb://{table}");
+    let head = envelope(&trace_part("job/default/0f", 0, 2));
+    let rest = envelope(&trace_part("job/default/0f", 2, TRACE.len()));
+    let mut function = Running::start(&[
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("FAULTLINE_STORE", store.clone()),
+        ("FAULTLINE_NOTIFY", "none".into()),
+    ]);
+    // Each delivered twice, as Lambda may: the second of each changes nothing.
+    let outcomes = function.invoke_all(&[head.clone(), rest.clone(), rest, head]);
+    drop(function);
+    let statuses: Vec<String> = outcomes
+        .iter()
+        .map(|o| json(o)["status"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["recorded", "recorded", "duplicate", "duplicate"],
+        "{outcomes:#?}"
+    );
+    assert_eq!(
+        json(&outcomes[0])["errors"],
+        0,
+        "the head waits for the rest"
+    );
+    assert_eq!(json(&outcomes[1])["errors"], 1, "which completes it");
+    let dir = tempfile::tempdir().unwrap();
+    let whole = ingested_alone(
+        dir.path(),
+        "whole",
+        &[trace_part("job/default/0f", 0, TRACE.len())],
+    );
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].1, "KeyError");
+    assert_eq!(
+        issues_listed(&store, &cli_env(&moto.endpoint)),
+        whole,
+        "one issue, counted once, with the identity of the trace whole"
+    );
+}
+
+#[test]
+fn the_tick_judges_a_trace_whose_rest_never_came_and_out_of_order_batches_count_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("lambda.db").display());
+    let orphan = trace_part("orphan", 0, 2);
+    let (late_head, early_rest) = (
+        trace_part("swapped", 0, 2),
+        trace_part("swapped", 2, TRACE.len()),
+    );
+    let mut function = Running::start(&[
+        ("FAULTLINE_STORE", store.clone()),
+        ("FAULTLINE_NOTIFY", "none".into()),
+        ("FAULTLINE_POLICY", "held_trace_minutes=0".into()),
+    ]);
+    let tick = event("eventbridge-scheduled.json");
+    let outcomes = function.invoke_all(&[
+        envelope(&orphan),
+        envelope(&early_rest),
+        envelope(&late_head),
+        tick.clone(),
+        tick,
+    ]);
+    drop(function);
+    let errors: Vec<u64> = outcomes[..3]
+        .iter()
+        .map(|o| json(o)["errors"].as_u64().unwrap_or(u64::MAX))
+        .collect();
+    assert_eq!(
+        errors,
+        [0, 0, 0],
+        "each ends inside what may be a trace: {outcomes:#?}"
+    );
+    // The orphan's head, the swapped head (its rest came first, so it is no
+    // batch's to take) and the last lines of the swapped rest.
+    assert_eq!(json(&outcomes[3])["held_traces_judged"], 3, "{outcomes:#?}");
+    assert_eq!(
+        json(&outcomes[4])["held_traces_judged"],
+        serde_json::Value::Null,
+        "judged once"
+    );
+    // Each part counted once, as it is: what judging each batch alone gives.
+    let alone = ingested_alone(dir.path(), "alone", &[orphan, early_rest, late_head]);
+    assert_eq!(issues_listed(&store, &[]), alone);
 }

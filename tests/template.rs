@@ -229,7 +229,9 @@ fn the_function_gets_only_what_its_code_uses() {
     // logs: its own group; record: BatchGetItem + TransactWriteItems (=
     // PutItem, UpdateItem) and PutItem for error-free batches;
     // claim_alerts: Query + UpdateItem; alert_sent: DeleteItem; alerts:
-    // Publish, and the topic's key when it has one; the on-failure
+    // Publish, and the topic's key when it has one; held traces: Query,
+    // TransactWriteItems with a ConditionCheck (ConditionCheckItem),
+    // DeleteItem; the on-failure
     // destination: SendMessage; with a stream, what the event source
     // mapping reads it with. Nothing else runs in the Lambda.
     let expected: BTreeSet<String> = [
@@ -240,6 +242,7 @@ fn the_function_gets_only_what_its_code_uses() {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
         "sns:Publish",
         "sqs:SendMessage",
         "kms:GenerateDataKey",
@@ -344,6 +347,7 @@ fn the_alert_policy_parameter_admits_the_policies_the_function_accepts() {
         "alert_recovered=true",
         "run_quiet_minutes=45",
         "run_settle_minutes=0",
+        "held_trace_minutes=0",
         "run_fields.\"/aws/lambda/fanout\".id=\"run_id\"",
     ];
     let policy = faultline::policy::Policy::from_setting(every_key).unwrap();

@@ -14,6 +14,7 @@ use crate::policy::Policy;
 
 pub mod dynamodb;
 pub mod fold;
+pub mod pending;
 pub mod route;
 pub mod run_book;
 pub mod run_fold;
@@ -82,6 +83,13 @@ impl StoreError {
 pub trait Store: Send + Sync {
     /// Creates tables (or checks they exist). Idempotent.
     async fn init(&self) -> Result<(), StoreError>;
+
+    /// Where the store keeps the events a stream's batch left unfinished
+    /// for the stream's next batch ([`pending`]); `None` when it keeps none,
+    /// and every batch is judged whole.
+    fn held(&self) -> Option<&dyn pending::HeldTails> {
+        None
+    }
 
     /// Applies a batch exactly once: counts, first/last seen, samples, status
     /// changes, and the alerts they raise (queued in the outbox in the same

@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use faultline::decode::DecodeError;
 use faultline::decode::kinesis::{Base64Data, KinesisEventRecord};
+use faultline::decode::{self, DecodeError};
 use faultline::model::{BatchSummary, Recorded};
 use faultline::pipeline::{self, Flushed, Pipeline, Prepared};
 use faultline::policy::Policy;
 use faultline::runs::RunConfig;
-use faultline::{metrics, notify, store};
+use faultline::{carry, metrics, notify, store};
 
 use crate::error::{Failure, InitError};
 use crate::event::Invocation;
@@ -29,6 +29,9 @@ pub struct Function {
     pub own_log_group: Option<String>,
     /// The run id and item count fields the policy names per log group.
     pub run_fields: RunConfig,
+    /// How long a trace a batch left unfinished waits for the stream's
+    /// next batch before the tick judges it as it is ([`carry`]).
+    pub held_wait_ms: i64,
 }
 
 /// What an invocation answers: for a subscription, what it did; for a
@@ -52,6 +55,9 @@ pub enum Response {
     Settled {
         runs: usize,
         alerts_sent: usize,
+        /// Traces whose stream's next batch never came, judged as they are.
+        #[serde(skip_serializing_if = "is_zero")]
+        held_traces_judged: usize,
     },
 }
 
@@ -94,6 +100,7 @@ impl Function {
         let store_url = setting("FAULTLINE_STORE").unwrap_or_else(|| DEFAULT_STORE.into());
         let notify_url = setting("FAULTLINE_NOTIFY").unwrap_or_else(|| "none".into());
         let run_fields = policy.run_config();
+        let held_wait_ms = (policy.held_trace_minutes as i64).saturating_mul(60_000);
         // A run's last logs may reach the function after its end: wait
         // before settling it (digest, lifecycle).
         let settle_ms = (policy.run_settle_minutes as i64).saturating_mul(60_000);
@@ -110,6 +117,7 @@ impl Function {
             pipeline,
             own_log_group,
             run_fields,
+            held_wait_ms,
         })
     }
 
@@ -137,22 +145,36 @@ impl Function {
         let payload = data
             .awslogs_payload()
             .map_err(|e| Failure::UndecodablePayload(e.to_string()))?;
-        let batch = match self.read(&payload) {
-            Ok(Read::Batch(batch)) => batch,
-            Ok(Read::Control) => return Ok(Response::ControlMessage),
-            Ok(Read::OwnLogGroup) => return Ok(Response::OwnLogGroupSkipped),
-            Err(e) => return Err(Failure::UndecodablePayload(e.to_string())),
-        };
-        drop(payload);
-        let ingested = match self.pipeline.record(std::slice::from_ref(&batch)).await {
-            Ok(ingested) => ingested,
+        let log =
+            decode::parse(&payload).map_err(|e| Failure::UndecodablePayload(e.to_string()))?;
+        if log.is_control() {
+            return Ok(Response::ControlMessage);
+        }
+        if self.is_own(&log.log_group) {
+            return Ok(Response::OwnLogGroupSkipped);
+        }
+        // Judged with what the stream's previous batch left unfinished,
+        // and leaving what this one leaves, through the store.
+        let carried = match carry::record_batch(&self.pipeline, &log, &self.run_fields).await {
+            Ok(carried) => carried,
             Err(e) => {
                 // Nothing was recorded, so no metrics line (Lambda's retry
                 // prints it once recorded); the log says what was lost.
-                tracing::error!(log_group = %batch.log_group, events = batch.events, errors = batch.errors, "batch not recorded; Lambda retries it");
+                tracing::error!(log_group = %log.log_group, events = log.log_events.len(), "batch not recorded; Lambda retries it");
                 return Err(e.into());
             }
         };
+        drop(log);
+        drop(payload);
+        if carried.carried > 0 || carried.left > 0 {
+            tracing::info!(
+                carried = carried.carried,
+                left = carried.left,
+                "a trace cut by a batch boundary"
+            );
+        }
+        let batch = carried.summary;
+        let ingested = carried.ingested;
         let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
         // The batch is recorded whatever happens to the alerts below, and
         // the retry a failure there causes is a duplicate that prints
@@ -169,15 +191,24 @@ impl Function {
         let batch = match pipeline::prepare_job_event(event) {
             Some(Ok(Prepared::Batch(batch))) => batch,
             Some(Ok(Prepared::Control)) => {
+                // Before the flush, so the alerts the traces raise go with it.
+                let held_traces_judged =
+                    carry::judge_stale(&self.pipeline, &self.run_fields, self.held_wait_ms).await?;
                 let flushed = self.pipeline.flush_alerts().await?;
                 let runs = flushed.settled.len();
                 if !flushed.failed.is_empty() {
                     return Err(Failure::AlertsPending(flushed.failed.len()));
                 }
-                tracing::info!(runs, alerts_sent = flushed.sent, "scheduled tick");
+                tracing::info!(
+                    runs,
+                    alerts_sent = flushed.sent,
+                    held_traces_judged,
+                    "scheduled tick"
+                );
                 return Ok(Response::Settled {
                     runs,
                     alerts_sent: flushed.sent,
+                    held_traces_judged,
                 });
             }
             Some(Err(e)) => return Err(Failure::UndecodablePayload(e.to_string())),
@@ -301,14 +332,19 @@ impl Function {
     fn read(&self, payload: &[u8]) -> Result<Read, DecodeError> {
         match pipeline::prepare_message_with(payload, &self.run_fields)? {
             Prepared::Control => Ok(Read::Control),
-            Prepared::Batch(batch)
-                if self.own_log_group.as_deref() == Some(batch.log_group.as_str()) =>
-            {
-                tracing::error!(log_group = %batch.log_group, "refusing to process this function's own log group; remove its subscription filter");
-                Ok(Read::OwnLogGroup)
-            }
+            Prepared::Batch(batch) if self.is_own(&batch.log_group) => Ok(Read::OwnLogGroup),
             Prepared::Batch(batch) => Ok(Read::Batch(batch)),
         }
+    }
+
+    /// Whether a batch comes from this function's own log group (then it is
+    /// refused, and the log says so).
+    fn is_own(&self, log_group: &str) -> bool {
+        let own = self.own_log_group.as_deref() == Some(log_group);
+        if own {
+            tracing::error!(%log_group, "refusing to process this function's own log group; remove its subscription filter");
+        }
+        own
     }
 
     /// The batch's metrics: standard output of a Lambda goes to CloudWatch
@@ -326,6 +362,10 @@ impl Function {
             metrics::failure_emf(error_type, (self.pipeline.clock)())
         );
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What the function answers for a recorded batch: its counts, as recorded
@@ -392,6 +432,7 @@ mod tests {
             pipeline,
             own_log_group: own_log_group.map(str::to_string),
             run_fields: RunConfig::default(),
+            held_wait_ms: 0,
         };
         (function, dir)
     }
@@ -426,7 +467,16 @@ mod tests {
     #[tokio::test]
     async fn other_log_groups_are_recorded_and_replays_recognised() {
         let (function, _dir) = local(Some(OWN)).await;
-        let data = gzip(&message("/aws/lambda/orders", "1", "[ERROR] KeyError: 'x'"));
+        // Not the batch's last line: an error there waits for the stream's
+        // next batch, which may carry a trace it heads.
+        let mut logged: serde_json::Value =
+            serde_json::from_slice(&message("/aws/lambda/orders", "1", "[ERROR] KeyError: 'x'"))
+                .unwrap();
+        logged["logEvents"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"id": "2", "timestamp": 1_763_900_000_001i64, "message": "END RequestId: 8f5e"}));
+        let data = gzip(&serde_json::to_vec(&logged).unwrap());
         let Output::Subscription(Response::Recorded(counts)) = function
             .invoke(Invocation::Subscription(data.clone()))
             .await

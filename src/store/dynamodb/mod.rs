@@ -160,6 +160,7 @@ mod bounds;
 mod items;
 mod listing;
 mod merge;
+mod pending;
 mod plan;
 mod record;
 mod retry;
@@ -280,6 +281,10 @@ impl Store for DynamoDbStore {
     /// waits for it to become active and enables TTL on `expires_at`.
     async fn init(&self) -> Result<(), StoreError> {
         self.ensure_table().await
+    }
+
+    fn held(&self) -> Option<&dyn crate::store::pending::HeldTails> {
+        Some(self)
     }
 
     async fn record(

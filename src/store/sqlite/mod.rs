@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 mod listing;
+mod pending;
 mod runs;
 mod schema;
 mod stats;
@@ -588,6 +589,10 @@ impl Store for SqliteStore {
     async fn init(&self) -> Result<(), StoreError> {
         // The schema is created on open; nothing more to do.
         Ok(())
+    }
+
+    fn held(&self) -> Option<&dyn super::pending::HeldTails> {
+        Some(self)
     }
 
     async fn record(

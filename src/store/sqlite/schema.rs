@@ -168,6 +168,7 @@ pub fn prepare(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
     // run was recorded in, and a faultline that predates them ignores them,
     // so they need no layout version of their own.
     tx.execute_batch(super::runs::SCHEMA).map_err(err)?;
+    tx.execute_batch(super::pending::SCHEMA).map_err(err)?;
     if version < VERSION {
         tx.pragma_update(None, "user_version", VERSION)
             .map_err(err)?;
