@@ -351,6 +351,12 @@ fn a_state_machine_lifecycle_is_counted_in_runs(folder: Folder) {
         json!({"job": "nightly-billing", "runs": 2, "of": 4})
     );
     assert_eq!(shown["runs"].as_array().unwrap().len(), 2);
+    let newest: Vec<Value> =
+        serde_json::from_str(&ok(&["runs", "--limit", "2", "--json"], cwd)).unwrap();
+    let names: Vec<&str> = newest.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["2025-11-26", "2025-11-25"], "the newest two");
+    let wrong = faultline(&["runs", "show", "2025-11-26", "--limit", "2"], cwd);
+    assert!(!wrong.status.success(), "--limit does not apply to show");
 
     // Run 5 times out (EventBridge says so; its log only logged the end).
     let printed = ingest(

@@ -36,7 +36,15 @@ pub struct RunsArgs {
     /// Only runs with log events in this log group.
     #[arg(long, global = true, value_name = "LOG_GROUP")]
     log_group: Option<String>,
+    /// At most this many runs, the newest (50 unless told).
+    #[arg(long, global = true, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    limit: Option<u32>,
 }
+
+/// How many runs `faultline runs` lists unless told: a screenful of an
+/// hourly job's last two days.
+const DEFAULT_LIMIT: u32 = 50;
 
 #[derive(Subcommand)]
 enum RunsAction {
@@ -126,9 +134,11 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
     let store = super::open_existing(&args.store, Access::Read).await?;
     match args.action.unwrap_or(RunsAction::List) {
         RunsAction::List => {
+            let limit = args.limit.unwrap_or(DEFAULT_LIMIT) as usize;
             let runs = store
                 .runs(&RunFilter {
                     log_group: args.log_group.clone(),
+                    limit: Some(limit),
                     ..RunFilter::default()
                 })
                 .await?;
@@ -138,12 +148,17 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
                 render::json(&views, &mut out)?;
             } else {
                 table(&runs, &mut out)?;
+                if runs.len() == limit {
+                    writeln!(out, "(the newest {limit}; --limit N lists more)")
+                        .map_err(Error::Output)?;
+                }
             }
         }
         RunsAction::Show { run } => {
-            if args.log_group.is_some() {
+            if args.log_group.is_some() || args.limit.is_some() {
                 return Err(Error::Usage(
-                    "--log-group chooses which runs to list; it does not apply to show".into(),
+                    "--log-group and --limit choose which runs to list; they do not apply to show"
+                        .into(),
                 ));
             }
             let id = store::resolve_run(store.as_ref(), &run).await?;

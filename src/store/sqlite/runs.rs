@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_unsettled ON runs (settled_at, ended_at);
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, seq);
+-- Listings read the newest runs first and stop at their limit.
+CREATE INDEX IF NOT EXISTS runs_when ON runs (COALESCE(started, ended, last_event) DESC, key);
 CREATE INDEX IF NOT EXISTS runs_merged ON runs (merged_into) WHERE merged_into IS NOT NULL;
 CREATE TABLE IF NOT EXISTS run_issues (
     run_key   TEXT NOT NULL,
