@@ -1050,6 +1050,67 @@ pub mod cases {
         }
     }
 
+    pub async fn a_run_with_many_issues_settles_once(store: &dyn Store) {
+        // More held alerts and resolutions than one DynamoDB transaction
+        // holds (100 actions), settled by two settlers at once.
+        let p = Policy {
+            alert_after_runs: 2,
+            auto_resolve_after_runs: Some(1),
+            run_digest: faultline::runs::lifecycle::DigestMode::Never,
+            ..policy()
+        };
+        let fps: Vec<String> = (0..120).map(|i| format!("fp-{i:03}")).collect();
+        let many: Vec<(&str, u64, u64)> = fps.iter().map(|f| (f.as_str(), 1, 0)).collect();
+        let settle_twice = |t: i64| {
+            let p = p.clone();
+            async move {
+                let (x, y) = tokio::join!(store.settle_runs(t, 0, &p), store.settle_runs(t, 0, &p));
+                x.unwrap().len() + y.unwrap().len()
+            }
+        };
+        for (i, name) in ["m1", "m2"].iter().enumerate() {
+            let i = i as i64;
+            let d = ended(run(name, &many), 10_000 + i * MINUTE * 2, Outcome::Failed);
+            store
+                .record(&run_batch(name, d, 1000), NOW + i, &p)
+                .await
+                .unwrap();
+            assert_eq!(settle_twice(NOW + i).await, 1, "{name} settles once");
+        }
+        let alerts = drain(store, NOW + 2).await;
+        let mut announced: Vec<String> = alerts
+            .iter()
+            .filter(|a| a.event_type == EventType::NewIssue)
+            .flat_map(|a| a.issues.iter().map(|i| i.id.clone()))
+            .collect();
+        announced.sort();
+        let mut expected: Vec<String> = fps.iter().map(|f| id_of(f)).collect();
+        expected.sort();
+        assert_eq!(announced.len(), 120);
+        assert_eq!(
+            announced, expected,
+            "each alert once, when its second run settled"
+        );
+
+        // A run of the job without them resolves all of them.
+        let clean = ended(
+            run("m3", &[("fp-x", 1, 0)]),
+            10_000 + 4 * MINUTE,
+            Outcome::Failed,
+        );
+        store
+            .record(&run_batch("m3", clean, 1000), NOW + 3, &p)
+            .await
+            .unwrap();
+        assert_eq!(settle_twice(NOW + 3).await, 1);
+        let resolved = store.issues(StatusFilter::Resolved).await.unwrap();
+        assert_eq!(resolved.len(), 120);
+        let open = store.issues(StatusFilter::Open).await.unwrap();
+        assert_eq!(open.len(), 1);
+        assert!(drain(store, NOW + 4).await.is_empty(), "nothing sent twice");
+        assert!(store.settle_runs(NOW + 5, 0, &p).await.unwrap().is_empty());
+    }
+
     pub async fn a_part_is_folded_into_its_run(store: &dyn Store) {
         let task = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a01";
         let mut attempt = RunDelta::new(
@@ -1468,6 +1529,7 @@ macro_rules! runs_conformance {
             conformance!(@case $make, k_clean_runs_resolve_an_issue_that_then_regresses);
             conformance!(@case $make, recovered_and_run_counted_alerts_are_held);
             conformance!(@case $make, a_part_is_folded_into_its_run);
+            conformance!(@case $make, a_run_with_many_issues_settles_once);
             conformance!(@case $make, runs_are_listed_newest_first_and_by_issue);
             conformance!(@case $make, a_run_counts_a_merged_issue_under_the_issue_it_went_to);
         }

@@ -11,7 +11,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at` |
+//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest` |
 //! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed expires_at` |
 //! | an issue's run | `ISSUERUNS#<issue id>` | `<run id>` | `expires_at` (the key is the link) |
 //! | part of a run | `PART#<part key>` | `PART` | `run_key ver expires_at`, `recovered` once known, `pending` (JSON `{issue id: count}`) while not |
@@ -61,6 +61,14 @@
 //! theirs), the alerts, and the entry's deletion. Concurrent settlers
 //! cannot both commit; the loser re-reads and finds the run settled.
 //!
+//! A run whose settlement sends more held alerts and resolves more issues
+//! than fit beside them in one transaction (100 actions: about 45 alerts,
+//! or 95 resolutions) keeps the rest in its run item (`rest`) and its
+//! unsettled entry: further transactions each take a chunk off the rest,
+//! conditioned on the run item's `ver` (so each chunk is written once), and
+//! the last one deletes the entry. A settler that dies between them leaves
+//! the rest to the next settling tick, which finds the entry.
+//!
 //! # Retention
 //!
 //! A settled run item expires (TTL on `expires_at`) [`RUN_RETENTION_MS`]
@@ -81,9 +89,7 @@
 //! - One transaction takes at most 100 actions. A run chunk that folds in
 //!   a part with more than about 45 issues of its own (a Batch attempt's
 //!   task that logged that many before its job event came) does not fit
-//!   and fails (the event goes to the failed-events queue); settling a run
-//!   writes the announcements and resolutions that fit, and leaves the
-//!   rest to the job's next run.
+//!   and fails (the event goes to the failed-events queue).
 //! - Run items share the `RUNS` partition and unsettled entries share
 //!   `UNSETTLED`: DynamoDB serves one partition 1,000 write units a second,
 //!   about 500 run writes a second for the whole table. Listing runs reads
@@ -203,6 +209,24 @@ struct RunItem {
     merged_into: Option<String>,
     /// The `last_event` the run's unsettled entry holds.
     hint: Option<i64>,
+    /// What settling the run still has to write.
+    rest: Option<Rest>,
+}
+
+/// What a settled run's settlement still has to write when it did not fit
+/// one transaction: the held alerts to send and the issues to resolve. The
+/// run item holds it, and its unsettled entry stays until it is written,
+/// so a settler that dies between chunks leaves it to the next tick.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Rest {
+    announce: Vec<String>,
+    resolve: Vec<String>,
+}
+
+impl Rest {
+    fn is_empty(&self) -> bool {
+        self.announce.is_empty() && self.resolve.is_empty()
+    }
 }
 
 fn opt_s(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
@@ -252,6 +276,13 @@ impl RunItem {
             },
             merged_into: opt_s(item, "merged_into")?,
             hint: get_opt_n(item, "hint")?,
+            rest: match opt_s(item, "rest")? {
+                Some(text) => Some(
+                    serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("a run's unsettled rest: {e}")))?,
+                ),
+                None => None,
+            },
         })
     }
 
@@ -282,6 +313,7 @@ impl RunItem {
             ("settled_at", r.settled_at.map(n)),
             ("merged_into", self.merged_into.as_deref().map(s)),
             ("hint", self.hint.map(n)),
+            ("rest", self.rest.as_ref().map(|r| s(json(r)))),
             (TTL_ATTRIBUTE, self.expires_at(now)),
         ];
         for (name, value) in optional {
@@ -359,6 +391,8 @@ fn part_to_item(part: &BookPart, key: &str, ver: u64, now: i64) -> Item {
 struct Read {
     book: Book,
     hints: HashMap<String, i64>,
+    /// The settlement rest of each run item read, written back unchanged.
+    rests: HashMap<String, Rest>,
 }
 
 /// The chunk `chunk` of a run delta: the first carries the run and its
@@ -617,6 +651,9 @@ impl DynamoDbStore {
                     if let Some(hint) = found.hint {
                         read.hints.insert(key.clone(), hint);
                     }
+                    if let Some(rest) = found.rest {
+                        read.rests.insert(key.clone(), rest);
+                    }
                     let run = BookRun {
                         stored: found.stored,
                         merged_into: found.merged_into,
@@ -762,6 +799,7 @@ impl DynamoDbStore {
                 stored: run.stored.clone(),
                 merged_into: run.merged_into.clone(),
                 hint: read.hints.get(run_key).copied(),
+                rest: read.rests.get(run_key).cloned(),
             };
             let before = slot.read.as_ref();
             let settled = item.stored.run.settled_at.is_some();
@@ -834,7 +872,8 @@ impl DynamoDbStore {
         Ok(())
     }
 
-    /// Settles every run that is due (see [`crate::store::Store::settle_runs`]).
+    /// Settles every run that is due (see [`crate::store::Store::settle_runs`]),
+    /// after finishing what earlier settlements left to write.
     pub(super) async fn settle_due(
         &self,
         now: i64,
@@ -863,7 +902,9 @@ impl DynamoDbStore {
         let mut due: Vec<StoredRun> = Vec::new();
         for item in self.read_items_with(&candidates, true, None).await? {
             let read = RunItem::from_item(&item)?;
-            if read.live() && is_due(&read.stored, now, settle_ms, rules.quiet_ms) {
+            if read.rest.is_some() {
+                self.settle_rest(&read.stored.run.id, now).await?;
+            } else if read.live() && is_due(&read.stored, now, settle_ms, rules.quiet_ms) {
                 due.push(read.stored);
             }
         }
@@ -883,7 +924,71 @@ impl DynamoDbStore {
         Ok(settled)
     }
 
+    /// The current state of `ids` (issue ids), for settling: what the
+    /// lifecycle decides on, what alerts say, and the version each was read at.
+    async fn issue_states(&self, ids: &BTreeSet<String>) -> Result<IssueStates, StoreError> {
+        let keys: Vec<Item> = ids.iter().map(|i| issue_key(i)).collect();
+        let mut states = IssueStates::default();
+        for issue in self.read_items_with(&keys, true, None).await? {
+            if get_s(&issue, "sk")? != ISSUE_SK {
+                continue;
+            }
+            let issue_id = get_s(&issue, "issue_id")?.to_string();
+            let status = get_s(&issue, "status")?;
+            states.now.insert(
+                issue_id.clone(),
+                IssueNow {
+                    status: Status::parse(status).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown issue status {status:?}"))
+                    })?,
+                    last_seen: get_n(&issue, "last_seen")?,
+                    held: get_bool(&issue, "held").unwrap_or(false),
+                },
+            );
+            states.vers.insert(issue_id.clone(), get_n(&issue, "ver")?);
+            states.infos.insert(issue_id, issue_info(&issue)?);
+        }
+        Ok(states)
+    }
+
+    /// The update that sends an issue's held alert (`resolving`: and
+    /// resolves it), conditioned on the version it was read at.
+    fn issue_update(
+        &self,
+        issue: &str,
+        ver: u64,
+        resolving: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expression = String::from("REMOVE held");
+        if resolving {
+            expression = "SET #s = :resolved REMOVE held, resolved_in, ignored_until, ignored_until_count, threshold_alerted_at".into();
+        }
+        expression.push_str(" ADD #ver :one");
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(issue_key(issue)))
+            .update_expression(expression)
+            .condition_expression("#ver = :read")
+            .expression_attribute_names("#ver", "ver")
+            .expression_attribute_values(":read", n(ver))
+            .expression_attribute_values(":one", n(1));
+        if resolving {
+            update = update
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":resolved", s(Status::Resolved.as_str()));
+        }
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Backend(format!("building a DynamoDB Update: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// Settles one run if it is still due; whether this call settled it.
+    ///
+    /// One transaction settles the run: the run, its job, its digest, and
+    /// as many of the alerts it sends and the issues it resolves as fit;
+    /// the rest ([`Rest`]) is written by [`Self::settle_rest`] in further
+    /// transactions, each conditional on the run item.
     async fn settle_one(
         &self,
         id: &str,
@@ -911,6 +1016,11 @@ impl DynamoDbStore {
             };
             let run_ver: u64 = get_n(read, "ver")?;
             let mut item = RunItem::from_item(read)?;
+            if item.rest.is_some() {
+                // Redriven before its last settlement was written out.
+                self.settle_rest(id, now).await?;
+                continue;
+            }
             if !item.live() || !is_due(&item.stored, now, settle_ms, rules.quiet_ms) {
                 return Ok(false);
             }
@@ -946,34 +1056,42 @@ impl DynamoDbStore {
                 ids.extend(known.iter().map(|j| j.issue_id.clone()));
             }
             let ids: BTreeSet<String> = ids.into_iter().collect();
-            let keys: Vec<Item> = ids.iter().map(|i| issue_key(i)).collect();
-            let mut now_state: HashMap<String, IssueNow> = HashMap::new();
-            let mut infos: HashMap<String, IssueInfo> = HashMap::new();
-            let mut issue_vers: HashMap<String, u64> = HashMap::new();
-            for issue in self.read_items_with(&keys, true, None).await? {
-                if get_s(&issue, "sk")? != ISSUE_SK {
-                    continue;
-                }
-                let issue_id = get_s(&issue, "issue_id")?.to_string();
-                let status = get_s(&issue, "status")?;
-                now_state.insert(
-                    issue_id.clone(),
-                    IssueNow {
-                        status: Status::parse(status).ok_or_else(|| {
-                            StoreError::Corrupt(format!("unknown issue status {status:?}"))
-                        })?,
-                        last_seen: get_n(&issue, "last_seen")?,
-                        held: get_bool(&issue, "held").unwrap_or(false),
-                    },
-                );
-                issue_vers.insert(issue_id.clone(), get_n(&issue, "ver")?);
-                infos.insert(issue_id, issue_info(&issue)?);
+            let states = self.issue_states(&ids).await?;
+            let settlement = lifecycle::settle(&stored.run, seq, &known, &states.now, &rules);
+
+            let mut alerts = Vec::new();
+            if settlement.digest {
+                alerts.push(run_fold::digest_alert(&stored.run, &states.infos, now));
             }
-            let settlement = lifecycle::settle(&stored.run, seq, &known, &now_state, &rules);
+            // The run, its job and its unsettled entry's deletion, beside
+            // the digest: what is left of a transaction goes to the held
+            // alerts (an update and an alert each) and the resolutions.
+            let room = MAX_ACTIONS.saturating_sub(3 + alerts.len());
+            let announced: HashSet<&String> = settlement.announce.iter().collect();
+            let mut rest = Rest {
+                announce: settlement.announce.clone(),
+                resolve: settlement
+                    .resolve
+                    .iter()
+                    .filter(|id| !announced.contains(id))
+                    .cloned()
+                    .collect(),
+            };
+            let announce: Vec<String> = rest
+                .announce
+                .drain(..rest.announce.len().min(room / 2))
+                .collect();
+            let resolve_room = room.saturating_sub(announce.len() * 2);
+            let resolve: Vec<String> = rest
+                .resolve
+                .drain(..rest.resolve.len().min(resolve_room))
+                .collect();
 
             let mut actions = Actions(Vec::new());
             stored.seq = Some(seq);
             stored.run.settled_at = Some(now);
+            let more = !rest.is_empty();
+            item.rest = more.then_some(rest);
             let run_item = item.to_item(run_ver.saturating_add(1), now);
             actions.push_versioned(table, run_item, Some(run_ver))?;
             let stored = &item.stored;
@@ -991,28 +1109,11 @@ impl DynamoDbStore {
                 .collect();
             job_item.insert("issues".into(), s(json(&rows)));
             actions.push_versioned(table, job_item, job_ver)?;
-            actions.push_delete(table, unsettled_key(id))?;
-
-            let mut alerts = Vec::new();
-            if settlement.digest {
-                alerts.push(run_fold::digest_alert(&stored.run, &infos, now));
+            if !more {
+                actions.push_delete(table, unsettled_key(id))?;
             }
-            // What fits beside the run, its job and its digest in one
-            // transaction; resolutions left out happen when the job's next
-            // run settles, held alerts when the issue's next run does.
-            let room = MAX_ACTIONS.saturating_sub(actions.0.len() + alerts.len());
-            let mut announce: Vec<&String> = settlement.announce.iter().collect();
-            announce.truncate(room / 2);
-            let resolve_room = room.saturating_sub(announce.len() * 2);
-            let announced: HashSet<&String> = announce.iter().copied().collect();
-            let mut resolve: Vec<&String> = settlement
-                .resolve
-                .iter()
-                .filter(|id| !announced.contains(id))
-                .collect();
-            resolve.truncate(resolve_room);
             for issue in &announce {
-                if let Some(info) = infos.get(*issue) {
+                if let Some(info) = states.infos.get(issue) {
                     alerts.push(run_fold::announce_alert(
                         &stored.run,
                         issue,
@@ -1023,41 +1124,23 @@ impl DynamoDbStore {
                 }
             }
             for issue in announce.iter().chain(resolve.iter()) {
-                let Some(ver) = issue_vers.get(*issue) else {
+                let Some(ver) = states.vers.get(issue) else {
                     continue;
                 };
                 let resolving = settlement.resolve.contains(issue);
-                let mut expression = String::from("REMOVE held");
-                if resolving {
-                    expression = "SET #s = :resolved REMOVE held, resolved_in, ignored_until, ignored_until_count, threshold_alerted_at".into();
-                }
-                expression.push_str(" ADD #ver :one");
-                let mut update = Update::builder()
-                    .table_name(table)
-                    .set_key(Some(issue_key(issue)))
-                    .update_expression(expression)
-                    .condition_expression("#ver = :read")
-                    .expression_attribute_names("#ver", "ver")
-                    .expression_attribute_values(":read", n(*ver))
-                    .expression_attribute_values(":one", n(1));
-                if resolving {
-                    update = update
-                        .expression_attribute_names("#s", "status")
-                        .expression_attribute_values(":resolved", s(Status::Resolved.as_str()));
-                }
-                let update = update
-                    .build()
-                    .map_err(|e| StoreError::Backend(format!("building a DynamoDB Update: {e}")))?;
-                actions
-                    .0
-                    .push(TransactWriteItem::builder().update(update).build());
+                actions.0.push(self.issue_update(issue, *ver, resolving)?);
             }
             for mut alert in alerts {
                 bound_alert(&mut alert);
                 actions.push_put(table, outbox_item(&alert, now)?, None)?;
             }
             match self.send(actions, request_token(id, 0, attempt)).await? {
-                Sent::Committed => return Ok(true),
+                Sent::Committed => {
+                    if more {
+                        self.settle_rest(id, now).await?;
+                    }
+                    return Ok(true);
+                }
                 Sent::FirstFailed | Sent::LostRace => {
                     tracing::debug!(run = %id, attempt, "run or job changed under us; re-reading");
                 }
@@ -1067,6 +1150,94 @@ impl DynamoDbStore {
             "DynamoDB table {}: run {id} kept changing under concurrent settlers ({MAX_CONTENDED_ATTEMPTS} attempts)",
             self.table
         )))
+    }
+
+    /// Writes what a settled run's settlement left ([`Rest`]), a
+    /// transaction at a time. Each takes a chunk off the run item's rest,
+    /// conditioned on the version it read, so a chunk is written once
+    /// however many settlers race; the last deletes the unsettled entry.
+    /// What changed since the run settled is checked again: an issue that
+    /// occurred since its run started is not resolved, and a held alert
+    /// that went out meanwhile is not sent twice.
+    async fn settle_rest(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        let mut attempt = 0;
+        loop {
+            let Some(read) = self.get_item(run_item_key(id), "GetItem (run)").await? else {
+                return Ok(());
+            };
+            let run_ver: u64 = get_n(&read, "ver")?;
+            let mut item = RunItem::from_item(&read)?;
+            let Some(mut rest) = item.rest.take() else {
+                return Ok(());
+            };
+            // The run item and the entry's deletion, then an update and
+            // an alert per held alert, an update per resolution.
+            let room = MAX_ACTIONS - 2;
+            let announce: Vec<String> = rest
+                .announce
+                .drain(..rest.announce.len().min(room / 2))
+                .collect();
+            let resolve_room = room - announce.len() * 2;
+            let resolve: Vec<String> = rest
+                .resolve
+                .drain(..rest.resolve.len().min(resolve_room))
+                .collect();
+            let ids: BTreeSet<String> = announce.iter().chain(&resolve).cloned().collect();
+            let states = self.issue_states(&ids).await?;
+            let done = rest.is_empty();
+            item.rest = (!done).then_some(rest);
+            let mut actions = Actions(Vec::new());
+            actions.push_versioned(
+                table,
+                item.to_item(run_ver.saturating_add(1), now),
+                Some(run_ver),
+            )?;
+            if done {
+                actions.push_delete(table, unsettled_key(id))?;
+            }
+            let run = &item.stored.run;
+            let since = run.started.or(run.ended).unwrap_or(i64::MAX);
+            for issue in &announce {
+                let (Some(state), Some(ver), Some(info)) = (
+                    states.now.get(issue),
+                    states.vers.get(issue),
+                    states.infos.get(issue),
+                ) else {
+                    continue;
+                };
+                if !state.held {
+                    continue;
+                }
+                actions.0.push(self.issue_update(issue, *ver, false)?);
+                let mut alert = run_fold::announce_alert(run, issue, info, &run.log_group, now);
+                bound_alert(&mut alert);
+                actions.push_put(table, outbox_item(&alert, now)?, None)?;
+            }
+            for issue in &resolve {
+                let (Some(state), Some(ver)) = (states.now.get(issue), states.vers.get(issue))
+                else {
+                    continue;
+                };
+                if state.status == Status::Open && state.last_seen < since {
+                    actions.0.push(self.issue_update(issue, *ver, true)?);
+                }
+            }
+            match self.send(actions, request_token(id, 1, attempt)).await? {
+                Sent::Committed => attempt = 0,
+                Sent::FirstFailed | Sent::LostRace => {
+                    attempt += 1;
+                    if attempt >= MAX_CONTENDED_ATTEMPTS {
+                        return Err(StoreError::Transient(format!(
+                            "DynamoDB table {}: run {id}'s settlement kept changing under concurrent settlers ({MAX_CONTENDED_ATTEMPTS} attempts); the next settling tick goes on with it",
+                            self.table
+                        )));
+                    }
+                    tracing::debug!(run = %id, attempt, "run or an issue changed under us; re-reading");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
     }
 
     /// Runs admitted by `filter`, newest first, with their issues.
@@ -1141,6 +1312,14 @@ impl DynamoDbStore {
         }
         self.finish_listing(runs, Some(limit)).await
     }
+}
+
+/// Issues as settling reads them, by id.
+#[derive(Debug, Default)]
+struct IssueStates {
+    now: HashMap<String, IssueNow>,
+    infos: HashMap<String, IssueInfo>,
+    vers: HashMap<String, u64>,
 }
 
 /// What [`DynamoDbStore::write_book`] does with a run's unsettled entry.
