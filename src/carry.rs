@@ -76,10 +76,9 @@ use crate::decode::{LogBatch, LogEvent};
 use crate::model::{BatchSummary, HeldEvent};
 use crate::pipeline::{Ingested, Pipeline};
 use crate::runs::RunConfig;
-use crate::scrub;
 use crate::store::StoreError;
 use crate::store::pending::{HeldTails, Tail, TakeRule, position};
-use crate::stream;
+use crate::{extract, scrub, stream};
 
 /// At most this many tails judged per tick, so a tick stays short after an
 /// outage; the rest wait for the next tick.
@@ -157,9 +156,10 @@ pub async fn record_batch(
 }
 
 /// Whether what a batch leaves unfinished is worth holding in the store.
-/// Several events are a trace begun. A lone last line is held only when it
-/// is an error alone (the logging line a trace follows: `ERROR failed to
-/// load`, then the traceback) or opens a trace itself; the extractor also
+/// Several events are a trace begun. A lone last line is held when it is
+/// an error alone (the logging line a trace follows: `ERROR failed to
+/// load`, then the traceback) or opens a trace itself (`Traceback ...`,
+/// `Error: order 7 not found` before Node's frames). The extractor also
 /// waits on a last INFO or WARN line (a trace after it would be logged
 /// below ERROR), but most batches end with such a line, and holding them
 /// would cost writes on nearly every batch to spare a rare miscount.
@@ -167,17 +167,8 @@ fn worth_holding(next: &[HeldEvent]) -> bool {
     let [one] = next else {
         return true;
     };
-    let line = one.message.trim_start();
-    let opens_a_trace = [
-        "Traceback (most recent call last)",
-        "panic: ",
-        "fatal error: ",
-    ]
-    .iter()
-    .any(|start| line.starts_with(start))
-        || line.starts_with("Exception in thread ");
-    opens_a_trace
-        || crate::extract::extract_events(&[LogEvent {
+    extract::opens_a_trace(&one.message)
+        || extract::extract_events(&[LogEvent {
             id: Cow::Borrowed(one.id.as_str()),
             timestamp: one.timestamp,
             message: Cow::Borrowed(one.message.as_str()),

@@ -93,6 +93,13 @@ fn batch_in(at: (&str, &str), time: i64, first_id: u64, errors: &[String]) -> Ve
 
 /// The cost of each batch of a scenario, recorded one after the other.
 async fn bills(prefix: &str, batches: &[Vec<u8>]) -> Option<Vec<Bill>> {
+    bills_through(prefix, batches, false).await
+}
+
+/// The same, each batch judged as the Lambda judges a subscription's
+/// delivery when `carried`: with what its stream's previous batch left
+/// unfinished, through the store (`carry::record_batch`).
+async fn bills_through(prefix: &str, batches: &[Vec<u8>], carried: bool) -> Option<Vec<Bill>> {
     let moto = support::moto()?;
     let table = moto.fresh_store(prefix, None).await.table().to_string();
     let meter = Arc::new(Meter::new());
@@ -115,7 +122,15 @@ async fn bills(prefix: &str, batches: &[Vec<u8>]) -> Option<Vec<Bill>> {
     let started = std::time::Instant::now();
     for input in batches {
         meter.take();
-        pipeline.ingest(input).await.expect("ingest");
+        if carried {
+            let batch = faultline::decode::parse(input).expect("a DATA_MESSAGE");
+            let runs = faultline::runs::RunConfig::default();
+            faultline::carry::record_batch(&pipeline, &batch, &runs)
+                .await
+                .expect("record");
+        } else {
+            pipeline.ingest(input).await.expect("ingest");
+        }
         out.push(meter.take());
     }
     eprintln!(
@@ -310,4 +325,96 @@ async fn what_runs_add_to_a_batch() {
     // A run's items are small: what it adds stays a few units however long
     // the run or the issue's history.
     assert!(added > 0.0 && added <= 12.0, "runs add {added:.1} WCU");
+}
+
+/// An ECS task's stream through the awslogs driver, one event per line:
+/// each batch ends inside a Java trace that the next batch completes.
+fn cut_trace_batches(batches: usize) -> Vec<Vec<u8>> {
+    let trace = |n: usize| -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "2025-11-23 10:00:{:02},000 ERROR Importer - failed to import batch {n}",
+                n % 60
+            ),
+            format!("java.lang.IllegalStateException: queue orders-prod unavailable for batch {n}"),
+        ];
+        for frame in [
+            "OrderQueue.take(OrderQueue.java:41)",
+            "Importer.importBatch(Importer.java:142)",
+            "Main.main(Main.java:12)",
+        ] {
+            lines.push(format!("\tat com.example.orders.{frame}"));
+        }
+        lines
+    };
+    (0..batches)
+        .map(|b| {
+            let mut lines: Vec<String> = if b == 0 {
+                Vec::new()
+            } else {
+                trace(b - 1)[3..].to_vec()
+            };
+            lines.extend(
+                (0..10)
+                    .map(|i| format!("2025-11-23 10:00:00,000 INFO Importer - imported row {i}")),
+            );
+            lines.extend(trace(b)[..3].iter().cloned());
+            support::data_message_at(
+                "/ecs/importer",
+                "importer/app/5f3c9a",
+                b as u64 * 100,
+                START + b as i64 * 30_000,
+                &lines,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_carrying_cut_traces_adds_to_a_batch() {
+    // Enough batches for a steady state; the meter is deterministic.
+    let hot = &hot_batches()[..24];
+    let Some(whole) = bills("cost-judged-whole", hot).await else {
+        return;
+    };
+    let carried = bills_through("cost-carried", hot, true).await.unwrap();
+    let cut_whole = bills("cost-cut-whole", &cut_trace_batches(24))
+        .await
+        .unwrap();
+    let cut = bills_through("cost-cut", &cut_trace_batches(24), true)
+        .await
+        .unwrap();
+    eprintln!(
+        "holding nothing, last batch: {}",
+        carried[carried.len() - 1].describe()
+    );
+    eprintln!(
+        "taking and leaving a trace, last batch: {}",
+        cut[cut.len() - 1].describe()
+    );
+    header();
+    let rows = [
+        Row::new("1 hot issue, 20 events, judged whole", whole),
+        Row::new("the same, carried (nothing held)", carried),
+        Row::new(
+            "a trace cut by every batch boundary, judged whole",
+            cut_whole,
+        ),
+        Row::new("the same, carried", cut),
+    ];
+    for row in &rows {
+        row.print();
+    }
+    let writes = rows[1].writes_mean - rows[0].writes_mean;
+    let reads = rows[1].reads_mean - rows[0].reads_mean;
+    eprintln!(
+        "carrying adds {writes:.1} WCU and {reads:.1} RCU to a batch that holds nothing, {:.1} WCU and {:.1} RCU to one that takes a trace and leaves the next",
+        rows[3].writes_mean - rows[2].writes_mean,
+        rows[3].reads_mean - rows[2].reads_mean,
+    );
+    assert_eq!(writes, 0.0, "no write when nothing is held");
+    assert!(
+        reads <= 1.0,
+        "one Query of the stream's tails: {reads:.1} RCU"
+    );
 }

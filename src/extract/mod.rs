@@ -142,6 +142,15 @@ pub fn extract_stream(carried: &[&str], events: &[LogEvent<'_>], at_end: bool) -
     }
 }
 
+/// Whether a stream's last event starts a traceback, a panic or an
+/// exception, whose trace may be in the stream's next batch. [`extract_stream`]
+/// also waits on a last line that only states a level (a trace after it is
+/// logged below ERROR); a caller that pays to wait (the Lambda, through its
+/// store) may wait only on these, and on errors.
+pub fn opens_a_trace(message: &str) -> bool {
+    multiline::opens_a_trace(message)
+}
+
 /// What [`extract_stream`] found.
 #[derive(Debug)]
 pub struct Stream {

@@ -171,16 +171,28 @@ fn found(occurrence: Option<Occurrence>) -> Slot {
 /// exception.
 fn may_head(message: &str) -> bool {
     let t = message.trim_end();
-    if t.is_empty() || t.starts_with('{') || t.contains(['\n', '\r']) {
+    if !one_text_line(t) {
         return false;
     }
-    stated_level_word(t).is_some()
-        || t.starts_with("Traceback (most recent call last)")
-        || t.starts_with("panic: ")
-        || t.starts_with("fatal error: ")
-        || (!is_indented(t)
-            && (exception_line(t).is_some_and(|(kind, _)| looks_like_exception_type(&kind))
-                || embedded_header(t).is_some()))
+    stated_level_word(t).is_some() || opens_a_trace(t)
+}
+
+/// Whether a one-line text event starts a traceback, a panic or an
+/// exception (so the lines after it are its trace), as opposed to a line
+/// that only states a level.
+pub(crate) fn opens_a_trace(message: &str) -> bool {
+    let t = message.trim_end();
+    one_text_line(t)
+        && (t.starts_with("Traceback (most recent call last)")
+            || t.starts_with("panic: ")
+            || t.starts_with("fatal error: ")
+            || (!is_indented(t)
+                && (exception_line(t).is_some_and(|(kind, _)| looks_like_exception_type(&kind))
+                    || embedded_header(t).is_some())))
+}
+
+fn one_text_line(t: &str) -> bool {
+    !(t.is_empty() || t.starts_with('{') || t.contains(['\n', '\r']))
 }
 
 /// Whether an event opens a continuation, given the event after it (an
