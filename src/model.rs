@@ -495,6 +495,17 @@ pub struct IssueDetail {
     pub merged_from: Vec<String>,
 }
 
+/// What `faultline store migrate` did: the layout the store had and has
+/// now, and how many issues it converted (where it converts them one by
+/// one: DynamoDB; SQLite migrates a file in one transaction when it opens
+/// it for writing).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Migrated {
+    pub from: u32,
+    pub to: u32,
+    pub converted: Option<usize>,
+}
+
 /// What a store holds and how big each part of it is
 /// (`faultline store stats`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

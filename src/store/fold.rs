@@ -162,15 +162,33 @@ pub fn facet_entry_bytes(text: &str) -> usize {
 /// The facet values an issue keeps, as far as admitting new ones needs: a
 /// store fills it with what it holds, then passes each of the batch's facet
 /// counts through [`FacetBook::admit`] and counts what comes out.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FacetBook {
     names: BTreeMap<String, HashSet<String>>,
     bytes: usize,
+    budget: usize,
+}
+
+impl Default for FacetBook {
+    fn default() -> FacetBook {
+        FacetBook::with_budget(MAX_FACET_BYTES)
+    }
 }
 
 impl FacetBook {
+    /// A book that keeps at most [`MAX_FACET_BYTES`] of values.
     pub fn new() -> FacetBook {
         FacetBook::default()
+    }
+
+    /// A book that keeps at most `budget` bytes of values (the DynamoDB
+    /// store keeps facets per day, in items it rewrites whole).
+    pub fn with_budget(budget: usize) -> FacetBook {
+        FacetBook {
+            names: BTreeMap::new(),
+            bytes: 0,
+            budget,
+        }
     }
 
     /// Records a value the issue already keeps.
@@ -212,7 +230,7 @@ impl FacetBook {
         } else {
             facet_entry_bytes(&facet.name)
         };
-        let fits = self.bytes + name_cost + facet_entry_bytes(&facet.value) <= MAX_FACET_BYTES;
+        let fits = self.bytes + name_cost + facet_entry_bytes(&facet.value) <= self.budget;
         let value = if distinct >= MAX_FACET_VALUES || !fits {
             OTHER
         } else {
@@ -222,7 +240,7 @@ impl FacetBook {
             .names
             .get(&facet.name)
             .is_some_and(|values| values.contains(value));
-        if !known_value && self.bytes + name_cost + facet_entry_bytes(value) > MAX_FACET_BYTES {
+        if !known_value && self.bytes + name_cost + facet_entry_bytes(value) > self.budget {
             return None;
         }
         self.keep(&facet.name, value);

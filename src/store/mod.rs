@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Run,
-    StatusChange, StatusFilter, StoreStats,
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Migrated, Recorded,
+    Run, StatusChange, StatusFilter, StoreStats,
 };
 use crate::policy::Policy;
 
@@ -154,6 +154,10 @@ pub trait Store: Send + Sync {
 
     /// What the store holds, part by part, and how big each part is.
     async fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// Brings what the store holds to the layout this faultline writes
+    /// (`faultline store migrate`). Safe to run again, and beside ingests.
+    async fn migrate(&self) -> Result<Migrated, StoreError>;
 
     /// Takes the alerts waiting to be sent, leasing them to the caller until
     /// `now + lease_ms` so that concurrent callers do not send them twice.

@@ -16,13 +16,23 @@ use crate::store::StoreError;
 impl DynamoDbStore {
     /// Creates the table (on-demand, with the status index) unless it exists,
     /// waits for it to become active and enables TTL on `expires_at`.
+    /// A table it creates records the layout it is in; an existing one is
+    /// checked not to be newer than this code.
     pub(super) async fn ensure_table(&self) -> Result<(), StoreError> {
-        if self.describe_status().await?.is_none() {
+        let created = self.describe_status().await?.is_none();
+        if created {
             self.create_table().await?;
         }
         for attempt in 0..120u32 {
             match self.describe_status().await? {
-                Some(TableStatus::Active) => return self.enable_ttl().await,
+                Some(TableStatus::Active) => {
+                    self.enable_ttl().await?;
+                    return if created {
+                        self.record_layout().await
+                    } else {
+                        self.check_layout().await
+                    };
+                }
                 _ if attempt == 119 => break,
                 _ => tokio::time::sleep(Duration::from_millis(500)).await,
             }

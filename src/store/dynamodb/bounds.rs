@@ -1,17 +1,56 @@
 //! Size bounds: what keeps every item and transaction within DynamoDB's
 //! limits whatever the input.
 
+use std::ops::Range;
+
 use super::items::json;
 use crate::limits::truncate;
-use crate::model::{Alert, Sample};
+use crate::model::{Alert, BatchSummary, IssueDelta, Sample};
 use crate::store::StoreError;
 
-/// Distinct issues per transaction. With 1 marker, 25 issues, at most one
-/// regression or threshold alert per issue and the batch's new-issue alerts
-/// ([`MAX_SEPARATE_NEW_ISSUE_ALERTS`]) a transaction stays within DynamoDB's
-/// 100 actions, and 25 items of at most [`MAX_ISSUE_ITEM_BYTES`] plus those
-/// alerts within its 4 MB.
+/// The most distinct issues one transaction writes.
 pub const ISSUES_PER_WRITE: usize = 25;
+
+/// The most actions one `TransactWriteItems` may carry.
+pub(super) const MAX_TRANSACTION_ACTIONS: usize = 100;
+
+/// The actions of a transaction that a chunk's issues
+/// may take: one is the chunk's marker, and one is kept for the batch's
+/// new-issue alerts, which the last chunk queues as a single digest when
+/// separate alerts would not fit ([`super::plan`]).
+const ISSUE_ACTIONS_PER_WRITE: usize = MAX_TRANSACTION_ACTIONS - 2;
+
+/// What one issue may add to its chunk's transaction: its head, the days
+/// it writes ([`super::parts::days_written`]), an alias (an upgraded
+/// fingerprint counting into the issue its older key named) and a
+/// regression or threshold alert.
+fn actions_of(delta: &IssueDelta) -> usize {
+    3 + super::parts::days_written(delta).len()
+}
+
+/// How a batch's issues are split into transactions: consecutive ranges of
+/// at most [`ISSUES_PER_WRITE`] issues whose actions fit one transaction.
+/// A pure function of the batch's content, so every delivery of a batch
+/// chunks it the same way (the chunk markers rely on it).
+pub fn chunk_ranges(batch: &BatchSummary) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut actions = 0;
+    for (i, delta) in batch.issues.iter().enumerate() {
+        let cost = actions_of(delta);
+        if i > start && (i - start == ISSUES_PER_WRITE || actions + cost > ISSUE_ACTIONS_PER_WRITE)
+        {
+            ranges.push(start..i);
+            start = i;
+            actions = 0;
+        }
+        actions += cost;
+    }
+    if start < batch.issues.len() {
+        ranges.push(start..batch.issues.len());
+    }
+    ranges
+}
 
 /// The most new-issue alerts one batch queues separately; more make a digest
 /// whatever the policy's `digest_over` (see the module doc).
@@ -38,8 +77,14 @@ pub const DETAILED_ALERT_ISSUES: usize = 20;
 /// item (400 KB) with its key and lease attributes.
 pub const MAX_ALERT_BYTES: usize = 384 * 1024;
 
-/// What an issue item can grow to (measured by the unit tests).
-pub const MAX_ISSUE_ITEM_BYTES: usize = 100 * 1024;
+/// What an issue's head can grow to (measured by the unit tests): typical
+/// heads take 400-700 bytes; a long log group, kind and version and a
+/// hundred merged ids take it to about 2.5 KB.
+pub const MAX_HEAD_BYTES: usize = 4 * 1024;
+
+/// What one day of an issue can grow to (measured by the unit tests): its
+/// hours and [`super::parts::MAX_DAY_FACET_BYTES`] of facets.
+pub const MAX_DAY_BYTES: usize = 4 * 1024;
 
 /// Cuts what a queued alert carries to what a message can show, so its
 /// outbox item stays under [`MAX_ALERT_BYTES`] even for a digest of a

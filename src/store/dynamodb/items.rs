@@ -44,7 +44,10 @@ pub(super) fn outbox_key(alert_id: &str) -> Item {
 /// An issue's facets: values and counts per facet name.
 pub(super) type Facets = BTreeMap<String, Vec<(String, u64)>>;
 
-/// An issue item as read from or written to the table.
+/// An issue's head item (`ISSUE#<id>` / `ISSUE`) as read from or written to
+/// the table: what every batch that touches the issue reads and rewrites,
+/// kept under a kilobyte so that rewriting it costs 2 write units. Its days
+/// and samples are items of their own ([`super::parts`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct StoredIssue {
     pub(super) issue: Issue,
@@ -52,16 +55,18 @@ pub(super) struct StoredIssue {
     pub(super) ver: u64,
     pub(super) last_alert_at: Option<i64>,
     pub(super) threshold_alerted_at: Option<i64>,
-    /// JSON of each sample, newest first.
-    pub(super) samples: Vec<String>,
-    /// Oldest first.
-    pub(super) hours: Vec<HourCount>,
-    pub(super) facets: Facets,
+    /// The timestamp of the sample in each slot (`None`: empty), so a batch
+    /// chooses the slot to write without reading any sample.
+    pub(super) slots: Vec<Option<i64>>,
     /// Its new-issue alert is held until a run settles or an occurrence no
     /// retry got past announces it ([`crate::store::run_fold::hold`]).
     pub(super) held: bool,
     /// Ids of the issues merged into this one (a string set in the item).
     pub(super) merged_from: Vec<String>,
+    /// The item still holds its samples, hours and facets itself, as the
+    /// layout before [`super::parts`] kept them: it must be converted
+    /// ([`super::layout`]) before a batch writes it.
+    pub(super) legacy: bool,
 }
 
 impl StoredIssue {
@@ -87,11 +92,10 @@ impl StoredIssue {
             ver: 0,
             last_alert_at: None,
             threshold_alerted_at: None,
-            samples: Vec::new(),
-            hours: Vec::new(),
-            facets: Facets::new(),
+            slots: Vec::new(),
             held: false,
             merged_from: Vec::new(),
+            legacy: false,
         }
     }
 
@@ -110,15 +114,22 @@ impl StoredIssue {
 
     pub(super) fn from_item(item: &Item) -> Result<StoredIssue, StoreError> {
         let issue = issue_from_item(item)?;
-        let samples = get_string_list(item, "samples")
-            .map_err(|e| StoreError::Corrupt(format!("issue {}: {e}", issue.id)))?;
-        let facets = match item.get("facets") {
-            None => Facets::new(),
-            Some(AttributeValue::S(json)) => serde_json::from_str(json)
-                .map_err(|e| StoreError::Corrupt(format!("facets of issue {}: {e}", issue.id)))?,
+        let slots = match item.get("slots") {
+            None => Vec::new(),
+            Some(AttributeValue::L(stamps)) => stamps
+                .iter()
+                .map(|stamp| match stamp {
+                    AttributeValue::N(ms) => ms.parse().map(Some).map_err(|_| ()),
+                    AttributeValue::Null(_) => Ok(None),
+                    _ => Err(()),
+                })
+                .collect::<Result<_, ()>>()
+                .map_err(|()| {
+                    StoreError::Corrupt(format!("issue {}: a sample slot is not a time", issue.id))
+                })?,
             Some(_) => {
                 return Err(StoreError::Corrupt(format!(
-                    "issue {}: facets is not a string",
+                    "issue {}: slots is not a list",
                     issue.id
                 )));
             }
@@ -128,20 +139,20 @@ impl StoredIssue {
             ver: get_n(item, "ver")?,
             last_alert_at: get_opt_n(item, "last_alert_at")?,
             threshold_alerted_at: get_opt_n(item, "threshold_alerted_at")?,
-            samples,
-            hours: decode_hours(item)?,
-            facets,
+            slots,
             held: matches!(item.get("held"), Some(AttributeValue::Bool(true))),
             merged_from: match item.get("merged_from") {
                 Some(AttributeValue::Ss(ids)) => ids.clone(),
                 _ => Vec::new(),
             },
+            legacy: LEGACY_ATTRIBUTES.iter().any(|name| item.contains_key(*name)),
             issue,
         })
     }
 
-    /// The whole item: every write replaces it (conditioned on `ver`), so
-    /// an attribute that is `None` is simply left out.
+    /// The whole head: every write replaces it (conditioned on `ver`), so
+    /// an attribute that is `None` is simply left out, and so are the
+    /// attributes of the older layout once the issue is converted.
     pub(super) fn to_item(&self) -> Item {
         let issue = &self.issue;
         let mut item = issue_key(&issue.id);
@@ -156,13 +167,14 @@ impl StoredIssue {
         item.insert("last_seen".into(), n(issue.last_seen));
         item.insert("created_at".into(), n(self.created_at));
         item.insert("ver".into(), n(self.ver));
-        item.insert(
-            "samples".into(),
-            AttributeValue::L(self.samples.iter().map(s).collect()),
-        );
-        let hours: Vec<(i64, u64)> = self.hours.iter().map(|h| (h.hour, h.count)).collect();
-        item.insert("hours".into(), s(json(&hours)));
-        item.insert("facets".into(), s(json(&self.facets)));
+        if !self.slots.is_empty() {
+            let stamps = self
+                .slots
+                .iter()
+                .map(|stamp| stamp.map_or(AttributeValue::Null(true), n))
+                .collect();
+            item.insert("slots".into(), AttributeValue::L(stamps));
+        }
         let optional = [
             ("regressed_at", issue.regressed_at.map(n)),
             ("resolved_in", issue.resolved_in.as_deref().map(s)),
@@ -195,6 +207,10 @@ pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// Attributes only an issue item of the layout before [`super::parts`] has.
+pub(super) const LEGACY_ATTRIBUTES: [&str; 3] = ["samples", "hours", "facets"];
+
+/// The hourly counts an issue item of the older layout holds.
 pub(super) fn decode_hours(item: &Item) -> Result<Vec<HourCount>, StoreError> {
     match item.get("hours") {
         None => Ok(Vec::new()),
@@ -227,17 +243,6 @@ pub(super) fn add_facet(facets: &mut Facets, counted: &FacetCount) {
         Some(entry) => entry.1 = entry.1.saturating_add(counted.count),
         None => values.push((counted.value.clone(), counted.count)),
     }
-}
-
-/// What the fold needs to know of the issue's facets.
-pub(super) fn facet_book(facets: &Facets) -> fold::FacetBook {
-    let mut book = fold::FacetBook::new();
-    for (name, values) in facets {
-        for (value, _) in values {
-            book.keep(name, value);
-        }
-    }
-    book
 }
 
 /// A chunk's marker; `new_issues` (fingerprints) tells the batch's last

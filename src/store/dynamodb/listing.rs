@@ -3,17 +3,15 @@
 //! the order apply in memory, and only what the index lacks is read from the
 //! issue items: every candidate's facets when the query filters on context
 //! fields, every candidate's hours when it sorts by trend, and otherwise
-//! only the page's hours for its sparklines. Reading an issue item costs
-//! its whole size (the hours and facets live in it), so a facet filter or a
+//! only the page's hours for its sparklines. Those come from each issue's
+//! days (one Query per issue, up to 30 small items), so a facet filter or a
 //! trend order over many issues reads much more than a plain listing; the
 //! SQLite store answers the same query in SQL.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use super::DynamoDbStore;
-use super::items::{Facets, Item, decode_hours, get_s, issue_key};
+use super::items::{Facets, get_n};
 use crate::model::{
     HourCount, Issue, IssuePage, IssueQuery, IssueSort, ListedIssue, hour_of, sort_listing,
 };
@@ -75,27 +73,41 @@ impl DynamoDbStore {
         })
     }
 
-    /// The hours and facets of these issues, from their items (eventually
-    /// consistent, as the index they were listed from).
+    /// The hours and facets of these issues, from their days (eventually
+    /// consistent, as the index they were listed from): one Query per
+    /// issue, [`CONCURRENT_READS`] at a time.
     async fn hours_and_facets(
         &self,
         ids: &[&str],
     ) -> Result<(HashMap<String, Vec<HourCount>>, HashMap<String, Facets>), StoreError> {
-        let keys: Vec<Item> = ids.iter().map(|id| issue_key(id)).collect();
-        let items = self
-            .read_items_with(&keys, false, Some("issue_id, hours, facets"))
-            .await?;
         let mut hours = HashMap::new();
         let mut facets = HashMap::new();
-        for item in &items {
-            let id = get_s(item, "issue_id")?.to_string();
-            if let Some(AttributeValue::S(json)) = item.get("facets") {
-                let kept: Facets = serde_json::from_str(json)
-                    .map_err(|e| StoreError::Corrupt(format!("facets of issue {id}: {e}")))?;
-                facets.insert(id.clone(), kept);
+        for group in ids.chunks(CONCURRENT_READS) {
+            let mut reads = tokio::task::JoinSet::new();
+            for id in group {
+                let store = self.clone();
+                let id = id.to_string();
+                reads.spawn(async move {
+                    let history = store.history_with(&id, false, false).await;
+                    (id, history)
+                });
             }
-            hours.insert(id, decode_hours(item)?);
+            while let Some(read) = reads.join_next().await {
+                let (id, history) = read.map_err(|e| {
+                    StoreError::Backend(format!("reading an issue's days: {e}"))
+                })?;
+                let history = history?;
+                let Some(head) = history.head.as_ref() else {
+                    continue;
+                };
+                let last_seen = get_n(head, "last_seen")?;
+                hours.insert(id.clone(), history.hours(last_seen)?);
+                facets.insert(id, history.facets);
+            }
         }
         Ok((hours, facets))
     }
 }
+
+/// Issues whose days a listing reads at once.
+const CONCURRENT_READS: usize = 16;

@@ -1,11 +1,11 @@
 //! Merging one issue into another, and undoing it, as conditional writes.
 //!
-//! A merge reads both issue items, sums the history into the target in
-//! memory through the shared fold ([`fold::merged_hours`],
-//! [`fold::merged_samples`], [`fold::FacetBook`]) and writes both items in
-//! one transaction, each conditional on the `ver` it was read at: a batch
+//! A merge reads both issues (heads, days, the source's samples), sums the
+//! source's history into the target's days and slots in memory, and writes
+//! both heads and the target's changed days and samples in one
+//! transaction, each head conditional on the `ver` it was read at: a batch
 //! recorded into either meanwhile cancels it, and it is tried again on what
-//! that batch wrote. Once merged, the source item carries `status = merged`
+//! that batch wrote (a batch that writes a day rewrites its head too). Once merged, the source item carries `status = merged`
 //! and `merged_into`, which every later batch's routing reads along with it
 //! ([`crate::store::route`]).
 
@@ -13,15 +13,20 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
+use std::collections::BTreeMap;
+
 use super::DynamoDbStore;
-use super::items::{
-    StoredIssue, add_facet, entry_of, facet_book, issue_from_item, issue_key, n, s,
+use super::history::History;
+use super::items::{Facets, StoredIssue, entry_of, issue_from_item, issue_key, n, s};
+use super::parts::{
+    Day, earlier_facets_item, place_samples, sample_item, sample_json, sum_facets,
 };
+use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
-use crate::limits::MAX_MERGED_FROM_KEPT;
-use crate::model::{FacetCount, Issue, Status};
+use crate::limits::{HOURS_RETENTION_MS, MAX_MERGED_FROM_KEPT};
+use crate::model::{FacetCount, Issue, Status, hour_of};
+use crate::store::StoreError;
 use crate::store::route::{self, not_merged_refusal};
-use crate::store::{StoreError, fold};
 
 impl DynamoDbStore {
     pub(super) async fn merge_issues(&self, into: &str, from: &str) -> Result<Issue, StoreError> {
@@ -42,15 +47,48 @@ impl DynamoDbStore {
             };
             let target = StoredIssue::from_item(&target_item)?;
             let source = StoredIssue::from_item(&source_item)?;
-            let (merged, marked) = merged_pair(target.clone(), source.clone())?;
-            let actions = vec![
+            if target.legacy || source.legacy {
+                for stored in [&target, &source].into_iter().filter(|s| s.legacy) {
+                    self.convert_legacy(&stored.issue.id).await?;
+                }
+                continue;
+            }
+            let target_history = self.history(into, false).await?;
+            let source_history = self.history(from, true).await?;
+            let merged = merged_pair(target, source, &target_history, &source_history)?;
+            let mut actions = vec![
                 TransactWriteItem::builder()
-                    .put(self.put(merged.to_item(), Some("#ver = :read"), Some(target.ver))?)
+                    .put(self.put(merged.target.to_item(), Some("#ver = :read"), Some(merged.target_ver))?)
                     .build(),
                 TransactWriteItem::builder()
-                    .put(self.put(marked.to_item(), Some("#ver = :read"), Some(source.ver))?)
+                    .put(self.put(merged.source.to_item(), Some("#ver = :read"), Some(merged.source_ver))?)
                     .build(),
             ];
+            for day in &merged.days {
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(day.to_item(into), None, None)?)
+                        .build(),
+                );
+            }
+            if let Some(facets) = &merged.earlier_facets {
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(
+                            earlier_facets_item(into, facets, merged.target.issue.last_seen),
+                            None,
+                            None,
+                        )?)
+                        .build(),
+                );
+            }
+            for (slot, timestamp, json) in &merged.samples {
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(sample_item(into, *slot, *timestamp, json), None, None)?)
+                        .build(),
+                );
+            }
             let sent = self
                 .client
                 .transact_write_items()
@@ -58,7 +96,7 @@ impl DynamoDbStore {
                 .send()
                 .await;
             match sent {
-                Ok(_) => return Ok(merged.issue),
+                Ok(_) => return Ok(merged.target.issue),
                 Err(err) => match err.as_service_error() {
                     Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
                         tracing::debug!(
@@ -138,46 +176,96 @@ impl DynamoDbStore {
     }
 }
 
-/// The target with the source's history summed in, and the source marked
-/// merged; both with `ver` bumped.
+/// What a merge writes.
+struct Merged {
+    target_ver: u64,
+    source_ver: u64,
+    /// With the source's count, times and id summed in.
+    target: StoredIssue,
+    /// Marked merged into the target.
+    source: StoredIssue,
+    /// The target's days with the source's summed in.
+    days: Vec<Day>,
+    /// The target's earlier facets with the source's (when either has any).
+    earlier_facets: Option<Facets>,
+    /// Source samples that take target slots.
+    samples: Vec<(usize, i64, String)>,
+}
+
+/// The target with the source's history summed in (through the shared
+/// fold's rules: [`fold::FacetBook`], the newest samples), and the source
+/// marked merged; both with `ver` bumped.
 fn merged_pair(
     mut target: StoredIssue,
     mut source: StoredIssue,
-) -> Result<(StoredIssue, StoredIssue), StoreError> {
+    target_history: &History,
+    source_history: &History,
+) -> Result<Merged, StoreError> {
+    let (target_ver, source_ver) = (target.ver, source.ver);
     let t = &mut target.issue;
     let from = &source.issue;
     t.count = t.count.saturating_add(from.count);
     t.first_seen = t.first_seen.min(from.first_seen);
     t.last_seen = t.last_seen.max(from.last_seen);
-    target.hours = fold::merged_hours(&target.hours, &source.hours, t.last_seen);
-    let mut book = facet_book(&target.facets);
-    for (name, values) in &source.facets {
-        for (value, count) in values {
-            let facet = FacetCount {
-                name: name.clone(),
-                value: value.clone(),
-                count: *count,
-            };
-            if let Some(counted) = book.admit(&facet) {
-                add_facet(&mut target.facets, &counted);
+    let oldest = hour_of(t.last_seen).saturating_sub(HOURS_RETENTION_MS);
+    let mut days: BTreeMap<i64, Day> = target_history
+        .days
+        .iter()
+        .map(|d| (d.day, d.clone()))
+        .collect();
+    let mut changed = Vec::new();
+    for from_day in &source_history.days {
+        let day = days
+            .entry(from_day.day)
+            .or_insert_with(|| Day::new(from_day.day));
+        for hour in from_day.hour_counts().filter(|h| h.hour >= oldest) {
+            day.add_hour(&hour);
+        }
+        let mut book = day.facet_book();
+        for (name, values) in &from_day.facets {
+            for (value, count) in values {
+                let facet = FacetCount {
+                    name: name.clone(),
+                    value: value.clone(),
+                    count: *count,
+                };
+                if let Some(counted) = book.admit(&facet) {
+                    day.add_facet(&counted);
+                }
             }
         }
+        changed.push(from_day.day);
     }
-    let stamped = target
+    let earlier_facets = source_history.earlier.as_ref().map(|from_earlier| {
+        let mut earlier = target_history.earlier.clone().unwrap_or_default();
+        sum_facets(&mut earlier, from_earlier);
+        earlier
+    });
+    let mut incoming = source_history
         .samples
         .iter()
-        .chain(&source.samples)
-        .map(|json| super::plan::sample_timestamp(json).map(|t| (t, json.clone())))
-        .collect::<Result<Vec<_>, _>>()?;
-    target.samples = fold::merged_samples(stamped);
+        .map(|item| {
+            let json = sample_json(item)?;
+            sample_timestamp(json).map(|t| (t, json.to_string()))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let samples = place_samples(&mut target.slots, &mut incoming);
     if target.merged_from.len() < MAX_MERGED_FROM_KEPT
         && !target.merged_from.contains(&source.issue.id)
     {
         target.merged_from.push(source.issue.id.clone());
     }
-    target.ver = target.ver.saturating_add(1);
+    target.ver = target_ver.saturating_add(1);
     source.issue.status = Status::Merged;
     source.issue.merged_into = Some(target.issue.id.clone());
-    source.ver = source.ver.saturating_add(1);
-    Ok((target, source))
+    source.ver = source_ver.saturating_add(1);
+    Ok(Merged {
+        target_ver,
+        source_ver,
+        target,
+        source,
+        days: changed.into_iter().filter_map(|d| days.remove(&d)).collect(),
+        earlier_facets,
+        samples,
+    })
 }

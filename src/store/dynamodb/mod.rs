@@ -157,9 +157,12 @@
 
 mod admin;
 mod bounds;
+mod history;
 mod items;
+mod layout;
 mod listing;
 mod merge;
+mod parts;
 mod pending;
 mod plan;
 mod record;
@@ -176,20 +179,21 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::route::{self, merged_refusal};
-use super::{RunFilter, Store, StoreError};
+use super::{Migrated, RunFilter, Store, StoreError};
 use crate::limits::truncate;
 use crate::model::{
     Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Run,
-    Sample, Status, StatusChange, StatusFilter, StoreStats,
+    Status, StatusChange, StatusFilter, StoreStats,
 };
 use crate::policy::Policy;
 
 pub use bounds::{
-    DETAILED_ALERT_ISSUES, ISSUES_PER_WRITE, MAX_ALERT_BYTES, MAX_ISSUE_ITEM_BYTES,
+    DETAILED_ALERT_ISSUES, ISSUES_PER_WRITE, MAX_ALERT_BYTES, MAX_DAY_BYTES, MAX_HEAD_BYTES,
     MAX_SEPARATE_NEW_ISSUE_ALERTS, MAX_STORED_SAMPLE_BYTES, MAX_VERSION_BYTES, bounded_sample,
+    chunk_ranges,
 };
 use items::{
-    OUTBOX_PK, StoredIssue, decode_hours, facets_of, get_n, get_s, issue_from_item, issue_key, n,
+    OUTBOX_PK, StoredIssue, get_n, get_s, issue_from_item, issue_key, n,
     outbox_key, s,
 };
 use retry::{classify, lease_token};
@@ -220,6 +224,7 @@ pub const LISTING_ATTRIBUTES: [&str; 11] = [
     "ignored_until_count",
 ];
 
+#[derive(Clone)]
 pub struct DynamoDbStore {
     client: Client,
     table: String,
@@ -298,14 +303,15 @@ impl Store for DynamoDbStore {
             ..Recorded::default()
         };
         let mut outcomes = Vec::new();
-        let chunks = batch.issues.len().div_ceil(ISSUES_PER_WRITE);
+        let ranges = chunk_ranges(batch);
+        let chunks = ranges.len();
         if batch.issues.is_empty() {
             outcomes.extend(self.record_quiet(batch, now).await?);
         } else {
             // In order: the last chunk relies on every earlier marker existing.
-            for chunk_no in 0..chunks {
+            for (chunk_no, range) in ranges.into_iter().enumerate() {
                 outcomes.extend(
-                    self.record_chunk(batch, chunk_no, chunks, now, policy)
+                    self.record_chunk(batch, range, chunk_no, chunks, now, policy)
                         .await?,
                 );
             }
@@ -353,46 +359,16 @@ impl Store for DynamoDbStore {
     }
 
     async fn issue(&self, id: &str) -> Result<Option<IssueDetail>, StoreError> {
-        let Some(stored) = self.get_issue(id).await? else {
-            return Ok(None);
-        };
-        let mut samples = stored
-            .samples
-            .iter()
-            .map(|json| {
-                serde_json::from_str::<Sample>(json)
-                    .map_err(|e| StoreError::Corrupt(format!("sample of issue {id}: {e}")))
-            })
-            .collect::<Result<Vec<Sample>, _>>()?;
-        // Slots hold samples in the order they were replaced, not by time.
-        samples.sort_by_key(|s| std::cmp::Reverse(s.timestamp));
-        let facets = facets_of(&stored.facets);
-        let mut merged_from = stored.merged_from;
-        merged_from.sort();
-        Ok(Some(IssueDetail {
-            issue: stored.issue,
-            samples,
-            hours: stored.hours,
-            facets,
-            merged_from,
-        }))
+        self.history(id, true).await?.detail()
     }
 
     async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(issue_key(id)))
-            .projection_expression("hours")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem (hours)", &self.table, e))?;
-        let Some(item) = out.item() else {
+        let history = self.history(id, false).await?;
+        let Some(head) = history.head.as_ref().filter(|h| !items::is_alias(h)) else {
             return Ok(Vec::new());
         };
-        let mut hours = decode_hours(item)?;
+        let last_seen = get_n(head, "last_seen")?;
+        let mut hours = history.hours(last_seen)?;
         hours.retain(|h| h.hour >= since);
         Ok(hours)
     }
@@ -488,6 +464,10 @@ impl Store for DynamoDbStore {
     }
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.table_stats().await
+    }
+
+    async fn migrate(&self) -> Result<Migrated, StoreError> {
+        self.migrate_table().await
     }
 
     async fn merge(&self, into: &str, from: &str) -> Result<Issue, StoreError> {

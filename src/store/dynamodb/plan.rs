@@ -1,18 +1,31 @@
 //! The pure planner: what a chunk's transaction writes, decided from the
 //! issues as read through the shared fold ([`crate::store::fold`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use super::bounds::{MAX_SEPARATE_NEW_ISSUE_ALERTS, bound_alert, stored_sample_json};
-use super::items::{StoredIssue, add_facet, facet_book};
+use super::bounds::{
+    MAX_SEPARATE_NEW_ISSUE_ALERTS, MAX_TRANSACTION_ACTIONS, bound_alert, stored_sample_json,
+};
+use super::items::StoredIssue;
+use super::parts::{Day, day_of, days_written};
 use crate::model::{Alert, BatchSummary, EventType, HeldBack, IssueDelta, issue_id};
 use crate::policy::{self, Decision, Policy};
 use crate::store::StoreError;
 use crate::store::{fold, run_fold};
 
+/// An issue's days as read (and, while planning, as changed): by issue id
+/// and midnight of the day. A day not in it was not there.
+pub(super) type Days = HashMap<(String, i64), Day>;
+
 /// What a chunk's transaction writes, decided from what was read.
 pub(super) struct ChunkPlan {
     pub writes: Vec<IssueWrite>,
+    /// The days the chunk changed, whole (a Put each: the head's condition
+    /// guards them, since every write to a day rewrites its issue's head).
+    pub days: Vec<(String, Day)>,
+    /// Samples to store once the transaction committed (see
+    /// [`super::record`] for why not inside it).
+    pub samples: Vec<SampleWrite>,
     pub alerts: Vec<Alert>,
     pub new_issues: Vec<String>,
     pub regressions: Vec<String>,
@@ -28,12 +41,23 @@ pub(super) struct IssueWrite {
     pub item: StoredIssue,
 }
 
+/// A sample chosen for a slot ([`fold::choose_sample`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct SampleWrite {
+    pub id: String,
+    pub slot: usize,
+    pub timestamp: i64,
+    pub json: String,
+}
+
 /// Applies a chunk's deltas to the issues as read, in batch order, each
 /// through [`apply_delta`]: the same steps as the SQLite store's.
 pub(super) fn plan_chunk(
     batch: &BatchSummary,
     deltas: &[IssueDelta],
     current: &HashMap<String, StoredIssue>,
+    days_read: &Days,
+    aliases: usize,
     earlier_new: &[String],
     is_last: bool,
     now: i64,
@@ -41,6 +65,9 @@ pub(super) fn plan_chunk(
 ) -> Result<ChunkPlan, StoreError> {
     let mut working: HashMap<String, StoredIssue> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
+    let mut days: Days = Days::new();
+    let mut touched: BTreeSet<(String, i64)> = BTreeSet::new();
+    let mut samples = Vec::new();
     let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
     let mut new_issues = Vec::new();
     let mut regressions = Vec::new();
@@ -59,7 +86,16 @@ pub(super) fn plan_chunk(
         };
         let created = prior.is_none();
         let held = prior.as_ref().is_some_and(|p| p.held);
-        let (mut item, decision) = apply_delta(prior, batch, delta, now, policy)?;
+        for day in super::parts::days_read(delta, policy) {
+            let key = (id.clone(), day);
+            if !days.contains_key(&key) {
+                let read = days_read.get(&key).cloned();
+                days.insert(key, read.unwrap_or_else(|| Day::new(day)));
+            }
+        }
+        let (mut item, decision, sample) =
+            apply_delta(prior, &id, &mut days, &mut touched, batch, delta, now, policy)?;
+        samples.extend(sample);
         // Runs may hold a new issue's alert back (all of it recovered, or
         // alert_after_runs counting), as in the SQLite store.
         let (alert, held_after) = run_fold::hold(decision.alert, held, delta, batch, &rules);
@@ -86,6 +122,11 @@ pub(super) fn plan_chunk(
             writes.push(IssueWrite { read_ver, item });
         }
     }
+
+    let days: Vec<(String, Day)> = touched
+        .into_iter()
+        .filter_map(|key| days.remove(&key).map(|day| (key.0, day)))
+        .collect();
 
     // New-issue alerts wait for the last chunk (see the module doc); the
     // others are queued with the decision that raised them.
@@ -119,13 +160,27 @@ pub(super) fn plan_chunk(
             }
         }
     }
-    let digest_over = policy.digest_over.min(MAX_SEPARATE_NEW_ISSUE_ALERTS);
+    // Separate new-issue alerts only while they fit the transaction beside
+    // everything else it writes; past that, one digest (the chunking kept
+    // room for it: [`super::bounds::chunk_ranges`]).
+    let others = queued
+        .iter()
+        .filter(|(t, _)| *t != EventType::NewIssue)
+        .count();
+    let room = MAX_TRANSACTION_ACTIONS
+        .saturating_sub(1 + writes.len() + days.len() + aliases + others);
+    let digest_over = policy
+        .digest_over
+        .min(MAX_SEPARATE_NEW_ISSUE_ALERTS)
+        .min(room);
     let mut alerts = policy::alerts_for_batch(batch, &queued, digest_over, now);
     for alert in &mut alerts {
         bound_alert(alert);
     }
     Ok(ChunkPlan {
         writes,
+        days,
+        samples,
         alerts,
         new_issues,
         regressions,
@@ -134,15 +189,21 @@ pub(super) fn plan_chunk(
     })
 }
 
-/// One delta on one issue (`prior`: as read, `None` if it does not exist),
-/// through the shared fold, applied to the item in memory.
+/// One delta on one issue (`prior`: its head as read, `None` if it does not
+/// exist), through the shared fold, applied in memory to its head and to
+/// the days in `days` (which hold every day [`super::parts::days_read`]
+/// names for it); the days it changed are added to `touched`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn apply_delta(
     prior: Option<StoredIssue>,
+    id: &str,
+    days: &mut Days,
+    touched: &mut BTreeSet<(String, i64)>,
     batch: &BatchSummary,
     delta: &IssueDelta,
     now: i64,
     policy: &Policy,
-) -> Result<(StoredIssue, Decision), StoreError> {
+) -> Result<(StoredIssue, Decision, Option<SampleWrite>), StoreError> {
     let known = prior.as_ref().map(|item| fold::Prior {
         state: item.state(),
         first_seen: item.issue.first_seen,
@@ -150,9 +211,10 @@ pub(super) fn apply_delta(
     });
     let mut item = prior.unwrap_or_else(|| StoredIssue::new(batch, delta, now));
     let stored_in_window = match fold::threshold_window(delta, policy) {
-        Some(window) => item
-            .hours
+        Some(window) => days
             .iter()
+            .filter(|((of, _), _)| of == id)
+            .flat_map(|(_, day)| day.hour_counts())
             .filter(|h| window.contains(&h.hour))
             .fold(0u64, |sum, h| sum.saturating_add(h.count)),
         None => 0,
@@ -171,34 +233,48 @@ pub(super) fn apply_delta(
     if folded.regressed_at.is_some() {
         item.issue.regressed_at = folded.regressed_at;
     }
-    for h in &delta.hours {
-        match item.hours.iter_mut().find(|kept| kept.hour == h.hour) {
-            Some(kept) => kept.count = kept.count.saturating_add(h.count),
-            None => item.hours.push(*h),
-        }
+    // A day not read was not there (the caller read every day it writes).
+    for day in days_written(delta) {
+        days.entry((id.to_string(), day))
+            .or_insert_with(|| Day::new(day));
     }
     let oldest = fold::oldest_hour_kept(delta);
-    item.hours.retain(|h| h.hour >= oldest);
-    item.hours.sort_by_key(|h| h.hour);
-    let mut book = facet_book(&item.facets);
-    for facet in &delta.facets {
-        if let Some(counted) = book.admit(facet) {
-            add_facet(&mut item.facets, &counted);
+    for h in delta.hours.iter().filter(|h| h.hour >= oldest) {
+        let key = (id.to_string(), day_of(h.hour));
+        if let Some(day) = days.get_mut(&key) {
+            day.add_hour(h);
+            touched.insert(key);
         }
     }
-    let kept = item
-        .samples
-        .iter()
-        .map(|json| sample_timestamp(json).map(Some))
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some((slot, sample)) = fold::choose_sample(&kept, delta) {
-        let json = stored_sample_json(sample)?;
-        match item.samples.get_mut(slot) {
-            Some(kept) => *kept = json,
-            None => item.samples.push(json),
+    // A batch's facets are counted on the day of its last occurrence.
+    let facet_day = (id.to_string(), day_of(delta.last_seen));
+    if !delta.facets.is_empty()
+        && let Some(day) = days.get_mut(&facet_day)
+    {
+        let mut book = day.facet_book();
+        for facet in &delta.facets {
+            if let Some(counted) = book.admit(facet) {
+                day.add_facet(&counted);
+            }
         }
+        touched.insert(facet_day);
     }
-    Ok((item, folded.decision))
+    let sample = match fold::choose_sample(&item.slots, delta) {
+        Some((slot, sample)) => {
+            if item.slots.len() <= slot {
+                item.slots.resize(slot + 1, None);
+            }
+            item.slots[slot] = Some(sample.timestamp);
+            Some(SampleWrite {
+                id: id.to_string(),
+                slot,
+                timestamp: sample.timestamp,
+                json: stored_sample_json(sample)?,
+            })
+        }
+        None => None,
+    };
+    Ok((item, folded.decision, sample))
 }
 
 /// When a stored sample happened: all [`fold::choose_sample`] needs of it.

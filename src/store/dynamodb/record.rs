@@ -8,14 +8,15 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::items::{
-    ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias, issue_key,
-    marker_item, marker_key, n, outbox_item, s,
+    ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias,
+    issue_key, marker_item, marker_key, n, outbox_item, s,
 };
-use super::plan::plan_chunk;
+use super::parts::{Day, day_key, days_read, is_day, sample_item};
+use super::plan::{Days, SampleWrite, plan_chunk};
 use super::retry::{
     KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token,
 };
-use super::{DynamoDbStore, ISSUES_PER_WRITE};
+use super::DynamoDbStore;
 use crate::model::{BatchSummary, HeldBack, issue_id};
 use crate::policy::Policy;
 use crate::store::StoreError;
@@ -54,29 +55,36 @@ impl DynamoDbStore {
         }
     }
 
-    /// Records chunk `chunk_no` of `chunks`; `None` when it was recorded
-    /// before.
+    /// Records chunk `chunk_no` of `chunks` (the issues in `range`); `None`
+    /// when it was recorded before.
     pub(super) async fn record_chunk(
         &self,
         batch: &BatchSummary,
+        range: std::ops::Range<usize>,
         chunk_no: usize,
         chunks: usize,
         now: i64,
         policy: &Policy,
     ) -> Result<Option<ChunkOutcome>, StoreError> {
-        let start = chunk_no * ISSUES_PER_WRITE;
-        let end = (start + ISSUES_PER_WRITE).min(batch.issues.len());
         let chunk = BatchSummary {
-            issues: batch.issues.get(start..end).unwrap_or_default().to_vec(),
+            issues: batch.issues.get(range).unwrap_or_default().to_vec(),
             ..batch.clone()
         };
         let is_last = chunk_no + 1 == chunks;
         let mut keys: Vec<Item> = Vec::new();
         let mut seen = HashSet::new();
+        let mut day_keys: HashSet<(String, i64)> = HashSet::new();
         for delta in &chunk.issues {
             let id = issue_id(&delta.fingerprint);
             if seen.insert(id.clone()) {
                 keys.push(issue_key(&id));
+            }
+            // Read with the heads: a batch's issues are usually their own,
+            // so routing rarely needs days of other issues.
+            for day in days_read(delta, policy) {
+                if day_keys.insert((id.clone(), day)) {
+                    keys.push(day_key(&id, day));
+                }
             }
         }
         if is_last {
@@ -123,14 +131,47 @@ impl DynamoDbStore {
                 }
             }
             let routed = router.route(&chunk)?;
+            let mut missing = Vec::new();
+            for delta in &routed.batch.issues {
+                let id = issue_id(&delta.fingerprint);
+                for day in days_read(delta, policy) {
+                    if day_keys.insert((id.clone(), day)) {
+                        missing.push(day_key(&id, day));
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                items.extend(self.read_items(&missing).await?);
+            }
+            let mut days = Days::new();
+            let mut legacy = Vec::new();
+            for item in &items {
+                if is_day(item) {
+                    let id = get_s(item, "pk")?.trim_start_matches("ISSUE#").to_string();
+                    let day = Day::from_item(item)?;
+                    days.insert((id, day.day), day);
+                }
+            }
             let mut current = HashMap::new();
             let mut earlier_new: Vec<String> = Vec::new();
             let mut markers_found = 0;
             for item in &items {
                 if get_s(item, "sk")? == ISSUE_SK && !is_alias(item) {
                     let stored = StoredIssue::from_item(item)?;
+                    if stored.legacy {
+                        legacy.push(stored.issue.id.clone());
+                    }
                     current.insert(stored.issue.id.clone(), stored);
                 }
+            }
+            if !legacy.is_empty() {
+                // Written by the layout before days and sample items (or by
+                // a function of that version still running during a
+                // deploy): convert, then read again.
+                for id in legacy {
+                    self.convert_legacy(&id).await?;
+                }
+                continue;
             }
             if is_last {
                 // In chunk order, so the digest lists issues in batch order.
@@ -160,6 +201,8 @@ impl DynamoDbStore {
                 batch,
                 &routed.batch.issues,
                 &current,
+                &days,
+                routed.aliases.len(),
                 &earlier_new,
                 is_last,
                 now,
@@ -190,6 +233,16 @@ impl DynamoDbStore {
                 };
                 actions.push(TransactWriteItem::builder().put(put).build());
             }
+            for (id, day) in &plan.days {
+                // Unconditional: the head written beside it is conditioned
+                // on the version read, and every write to a day rewrites
+                // its issue's head.
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(day.to_item(id), None, None)?)
+                        .build(),
+                );
+            }
             for alias in &routed.aliases {
                 // Conditional, so that an issue or alias created at the same
                 // id meanwhile cancels the transaction and the chunk re-routes.
@@ -219,6 +272,7 @@ impl DynamoDbStore {
                 .await;
             let err = match sent {
                 Ok(_) => {
+                    self.store_samples(&plan.samples).await;
                     return Ok(Some(ChunkOutcome {
                         new_issues: plan.new_issues,
                         regressions: plan.regressions,
@@ -265,6 +319,40 @@ impl DynamoDbStore {
             "DynamoDB table {}: issues of batch {} kept changing under concurrent writers ({MAX_CONTENDED_ATTEMPTS} attempts)",
             self.table, batch.batch_id
         )))
+    }
+
+    /// Stores the samples a committed chunk chose, outside its transaction:
+    /// inside, a 2.5 KB sample would cost 6 write units where a plain Put
+    /// costs 3, and samples are context, not counts. Each Put keeps the
+    /// newer sample when two writers chose the same slot. A failure loses
+    /// only that sample (the slot's time in the head then names a sample
+    /// the issue does not show; a later batch replaces it), so it is logged,
+    /// not returned: the batch is recorded, and a retry would find it so.
+    async fn store_samples(&self, samples: &[SampleWrite]) {
+        for sample in samples {
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(sample_item(
+                    &sample.id,
+                    sample.slot,
+                    sample.timestamp,
+                    &sample.json,
+                )))
+                .condition_expression("attribute_not_exists(pk) OR ts <= :ts")
+                .expression_attribute_values(":ts", n(sample.timestamp))
+                .send()
+                .await;
+            match put {
+                Ok(_) => {}
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => {
+                    let e = classify("PutItem (sample)", &self.table, e);
+                    tracing::warn!(issue = %sample.id, slot = sample.slot, error = %e, "a sample was not stored");
+                }
+            }
+        }
     }
 
     /// A Put of `item`, optionally conditional; `read_ver` fills `:read` in

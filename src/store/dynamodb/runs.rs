@@ -106,7 +106,7 @@ use aws_sdk_dynamodb::types::{
 use super::bounds::bound_alert;
 use super::items::{ISSUE_SK, Item, get_n, get_opt_n, get_s, issue_key, json, n, outbox_item, s};
 use super::retry::{MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token};
-use super::{BATCH_RETENTION_MS, DynamoDbStore, ISSUES_PER_WRITE, TTL_ATTRIBUTE};
+use super::{BATCH_RETENTION_MS, DynamoDbStore, TTL_ATTRIBUTE};
 use crate::limits::{RUN_LINK_GRACE_MS, RUN_RETENTION_MS};
 use crate::model::{
     BatchSummary, Outcome, Recorded, Run, RunDelta, RunIssue, RunSource, Sample, Status, run_id,
@@ -691,7 +691,7 @@ impl DynamoDbStore {
         let mut done: HashSet<(usize, usize)> = HashSet::new();
         let mut recorded = recorded.clone();
         if delivered_before {
-            let issue_chunks = batch.issues.len().div_ceil(ISSUES_PER_WRITE);
+            let issue_chunks = super::chunk_ranges(batch).len();
             let mut keys: Vec<Item> = (0..issue_chunks)
                 .map(|c| super::items::marker_key(&batch.batch_id, c))
                 .collect();

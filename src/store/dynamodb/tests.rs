@@ -8,15 +8,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::admin::validate_table_name;
 use super::bounds::*;
 use super::items::*;
+use super::parts::{Day, MAX_DAY_FACET_BYTES};
 use super::plan::*;
 use super::retry::*;
 use crate::limits::MAX_TITLE_BYTES;
-use crate::limits::{HOURS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
+use crate::limits::{HOURS_RETENTION_MS, MAX_FACET_VALUES, MAX_MERGED_FROM_KEPT, MAX_SAMPLES};
 use crate::model::{
     BatchSummary, EventType, FacetCount, HourCount, IssueDelta, OTHER, Sample, issue_id,
 };
 use crate::policy::{self, Policy};
-use crate::store::fold::MAX_FACET_BYTES;
 
 fn sample(message: &str, fields: usize) -> Sample {
     Sample {
@@ -117,10 +117,9 @@ fn delta(fingerprint: &str, count: u64) -> IssueDelta {
 
 #[test]
 fn worst_case_items_fit_their_bounds() {
-    // The largest issue the store can hold: every bound at its limit,
-    // with characters that JSON escapes six-fold where that costs most.
+    // The largest head the store can write: every bound at its limit.
     let nasty = |len: usize| "\u{1}".repeat(len);
-    let mut item = StoredIssue::new(
+    let mut head = StoredIssue::new(
         &BatchSummary {
             log_group: "g".repeat(512),
             ..summary(Vec::new())
@@ -133,28 +132,33 @@ fn worst_case_items_fit_their_bounds() {
         },
         i64::MAX,
     );
-    item.issue.count = u64::MAX;
-    item.issue.resolved_in = Some("v".repeat(MAX_VERSION_BYTES));
-    item.issue.regressed_at = Some(i64::MIN);
-    item.issue.ignored_until = Some(i64::MIN);
-    item.issue.ignored_until_count = Some(u64::MAX);
-    item.last_alert_at = Some(i64::MIN);
-    item.threshold_alerted_at = Some(i64::MIN);
-    item.ver = u64::MAX;
-    item.samples = (0..MAX_SAMPLES)
-        .map(|_| {
-            let mut huge = sample(&nasty(4096), 40);
-            huge.kind = nasty(4096);
-            stored_sample_json(&huge).unwrap()
-        })
+    head.issue.count = u64::MAX;
+    head.issue.resolved_in = Some("v".repeat(MAX_VERSION_BYTES));
+    head.issue.regressed_at = Some(i64::MIN);
+    head.issue.ignored_until = Some(i64::MIN);
+    head.issue.ignored_until_count = Some(u64::MAX);
+    head.issue.merged_into = Some("i".repeat(12));
+    head.last_alert_at = Some(i64::MIN);
+    head.threshold_alerted_at = Some(i64::MIN);
+    head.ver = u64::MAX;
+    head.slots = vec![Some(i64::MIN); MAX_SAMPLES];
+    head.merged_from = (0..MAX_MERGED_FROM_KEPT)
+        .map(|i| format!("{i:012}"))
         .collect();
-    item.hours = (0..=HOURS_RETENTION_MS / 3_600_000)
-        .map(|h| HourCount {
-            hour: i64::MIN + h,
+    let size = item_size(&head.to_item());
+    eprintln!("worst-case issue head: {size} bytes");
+    assert!(size <= MAX_HEAD_BYTES, "{size}");
+
+    // The largest day: every hour counted, facets to the day's budget in
+    // characters that JSON escapes six-fold.
+    let mut day = Day::new(0);
+    for h in 0..24 {
+        day.add_hour(&HourCount {
+            hour: h * 3_600_000,
             count: u64::MAX,
-        })
-        .collect();
-    let mut book = facet_book(&item.facets);
+        });
+    }
+    let mut book = day.facet_book();
     for name in 0..100 {
         for value in 0..200 {
             let facet = FacetCount {
@@ -163,47 +167,77 @@ fn worst_case_items_fit_their_bounds() {
                 count: u64::MAX,
             };
             if let Some(counted) = book.admit(&facet) {
-                add_facet(&mut item.facets, &counted);
+                day.add_facet(&counted);
             }
         }
     }
-    assert!(book.bytes() <= MAX_FACET_BYTES, "{}", book.bytes());
-    assert_eq!(book.bytes(), facet_book(&item.facets).bytes());
-    assert!(json(&item.facets).len() <= MAX_FACET_BYTES);
-    let size = item_size(&item.to_item());
-    eprintln!("worst-case issue item: {size} bytes");
-    assert!(size <= MAX_ISSUE_ITEM_BYTES, "{size}");
+    assert!(book.bytes() <= MAX_DAY_FACET_BYTES, "{}", book.bytes());
+    let size = item_size(&day.to_item(&"i".repeat(12)));
+    eprintln!("worst-case day: {size} bytes");
+    assert!(size <= MAX_DAY_BYTES, "{size}");
 
-    // A transaction: 25 such issues, one alert each for them and the
-    // most separate new-issue alerts the last chunk may carry.
-    let mut one = policy::alerts_for_batch(
-        &summary(vec![IssueDelta {
-            title: nasty(MAX_TITLE_BYTES),
-            samples: vec![sample(&nasty(4096), 40)],
-            ..delta(&"f".repeat(32), 1)
-        }]),
-        &[],
-        0,
-        0,
+    // The largest sample item.
+    let mut huge = sample(&nasty(4096), 40);
+    huge.kind = nasty(4096);
+    let json = stored_sample_json(&huge).unwrap();
+    let size = item_size(&super::parts::sample_item(&"i".repeat(12), 9, i64::MIN, &json));
+    eprintln!("worst-case sample item: {size} bytes");
+    assert!(size <= MAX_STORED_SAMPLE_BYTES + 100, "{size}");
+
+    // A transaction: the chunking keeps every chunk of the worst batch
+    // (each issue writing a month of days) within DynamoDB's 100 actions
+    // and 4 MB, with an alert per issue and the batch's new-issue alerts.
+    let month: Vec<HourCount> = (0..=HOURS_RETENTION_MS / 3_600_000)
+        .map(|h| HourCount {
+            hour: h * 3_600_000,
+            count: 1,
+        })
+        .collect();
+    let worst = summary(
+        (0..200)
+            .map(|i| IssueDelta {
+                hours: if i % 3 == 0 { month.clone() } else { Vec::new() },
+                last_seen: HOURS_RETENTION_MS,
+                ..delta(&format!("fp-{i}"), 1)
+            })
+            .collect(),
     );
-    assert!(one.is_empty());
     let big = summary(vec![IssueDelta {
         title: nasty(MAX_TITLE_BYTES),
         kind: nasty(256),
         samples: vec![sample(&nasty(4096), 40)],
         ..delta(&"f".repeat(32), 1)
     }]);
-    one = policy::alerts_for_batch(&big, &[(EventType::Regression, &big.issues[0])], 0, 0);
+    let mut one = policy::alerts_for_batch(&big, &[(EventType::Regression, &big.issues[0])], 0, 0);
     bound_alert(&mut one[0]);
     let alert_size = item_size(&outbox_item(&one[0], i64::MAX).unwrap());
     eprintln!("largest single-issue alert: {alert_size} bytes");
-    let actions = 1 + ISSUES_PER_WRITE + ISSUES_PER_WRITE + MAX_SEPARATE_NEW_ISSUE_ALERTS;
-    assert!(actions <= 100, "{actions} actions");
-    let singles = (ISSUES_PER_WRITE + MAX_SEPARATE_NEW_ISSUE_ALERTS) * alert_size;
-    let with_digest = ISSUES_PER_WRITE * alert_size + MAX_ALERT_BYTES;
-    let transaction = ISSUES_PER_WRITE * MAX_ISSUE_ITEM_BYTES + singles.max(with_digest);
-    eprintln!("largest transaction: {transaction} bytes");
-    assert!(transaction < 4_000_000, "{transaction} bytes");
+    let ranges = chunk_ranges(&worst);
+    assert_eq!(
+        ranges.iter().map(|r| r.len()).sum::<usize>(),
+        worst.issues.len()
+    );
+    for range in ranges {
+        let issues = &worst.issues[range];
+        let days: usize = issues
+            .iter()
+            .map(|d| super::parts::days_written(d).len())
+            .sum();
+        // Marker, heads, days, an alias and an alert per issue, a digest.
+        let actions = 1 + issues.len() * 3 + days + 1;
+        assert!(actions <= 100, "{actions} actions");
+        let bytes = issues.len() * (MAX_HEAD_BYTES + alert_size)
+            + days * MAX_DAY_BYTES
+            + MAX_ALERT_BYTES;
+        assert!(bytes < 4_000_000, "{bytes} bytes");
+    }
+}
+
+#[test]
+fn a_batch_of_issues_seen_on_one_day_is_one_transaction_of_24() {
+    let batch = summary((0..30).map(|i| delta(&format!("fp-{i}"), 1)).collect());
+    let ranges = chunk_ranges(&batch);
+    assert_eq!(ranges, vec![0..24, 24..30]);
 }
 
 #[test]
@@ -239,23 +273,23 @@ fn a_digest_of_many_new_issues_stays_bounded() {
 
 #[test]
 fn facets_fold_into_other_past_the_value_cap_and_sort_like_sqlite() {
-    let mut facets = Facets::new();
-    let add = |facets: &mut Facets, value: &str, count| {
+    let mut day = Day::new(0);
+    let add = |day: &mut Day, value: &str, count| {
         let facet = FacetCount {
             name: "request_id".into(),
             value: value.into(),
             count,
         };
-        if let Some(counted) = facet_book(facets).admit(&facet) {
-            add_facet(facets, &counted);
+        if let Some(counted) = day.facet_book().admit(&facet) {
+            day.add_facet(&counted);
         }
     };
     for i in 0..MAX_FACET_VALUES + 3 {
-        add(&mut facets, &format!("r-{i:02}"), 1);
+        add(&mut day, &format!("r-{i:02}"), 1);
     }
-    add(&mut facets, "r-07", 4);
-    add(&mut facets, "r-03", 4);
-    let shown = facets_of(&facets);
+    add(&mut day, "r-07", 4);
+    add(&mut day, "r-03", 4);
+    let shown = facets_of(&day.facets);
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0].distinct as usize, MAX_FACET_VALUES);
     assert!(shown[0].capped);
@@ -279,6 +313,8 @@ fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
         &batch,
         &batch.issues[..ISSUES_PER_WRITE],
         &HashMap::new(),
+        &Days::new(),
+        0,
         &[],
         false,
         7,
@@ -292,6 +328,8 @@ fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
         &batch,
         &batch.issues[ISSUES_PER_WRITE..],
         &HashMap::new(),
+        &Days::new(),
+        0,
         &first.marker_new,
         true,
         7,
@@ -313,7 +351,19 @@ fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
 #[test]
 fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
     let batch = summary(vec![delta("fp", 2), delta("fp", 3)]);
-    let (existing, _) = apply_delta(None, &batch, &batch.issues[0], 1, &Policy::default()).unwrap();
+    let id = issue_id("fp");
+    let mut days = Days::new();
+    let (existing, _, _) = apply_delta(
+        None,
+        &id,
+        &mut days,
+        &mut Default::default(),
+        &batch,
+        &batch.issues[0],
+        1,
+        &Policy::default(),
+    )
+    .unwrap();
     let current = HashMap::from([(
         existing.issue.id.clone(),
         StoredIssue {
@@ -325,6 +375,8 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
         &batch,
         &batch.issues,
         &current,
+        &Days::new(),
+        0,
         &[],
         true,
         2,
@@ -335,9 +387,11 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
     assert_eq!(plan.writes[0].read_ver, Some(41));
     assert_eq!(plan.writes[0].item.ver, 42);
     assert_eq!(plan.writes[0].item.issue.count, 7);
+    assert_eq!(plan.days.len(), 1, "one day written");
     assert_eq!(
-        plan.writes[0].item.hours,
-        vec![HourCount { hour: 0, count: 7 }]
+        plan.days[0].1.hour_counts().collect::<Vec<_>>(),
+        vec![HourCount { hour: 0, count: 5 }],
+        "the day as read (none) plus both deltas"
     );
     assert!(plan.alerts.is_empty() && plan.new_issues.is_empty());
     let back = StoredIssue::from_item(&plan.writes[0].item.to_item()).unwrap();

@@ -24,8 +24,8 @@ use super::{RunFilter, Store, StoreError, run_fold};
 use crate::limits::{BATCH_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
-    IssueQuery, IssueState, Recorded, Run, Sample, Status, StatusChange, StatusFilter, StoreStats,
-    issue_id,
+    IssueQuery, IssueState, Migrated, Recorded, Run, Sample, Status, StatusChange, StatusFilter,
+    StoreStats, issue_id,
 };
 use crate::policy::{self, Policy};
 
@@ -35,6 +35,8 @@ pub struct SqliteStore {
     /// The layout of the file ([`schema::VERSION`] once opened for writing;
     /// a file opened read-only is read in its own).
     version: i64,
+    /// The layout the file had when it was opened (0: a new file).
+    opened_from: i64,
 }
 
 impl SqliteStore {
@@ -61,11 +63,12 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        schema::prepare(&mut conn, path)?;
+        let opened_from = schema::prepare(&mut conn, path)?;
         Ok(SqliteStore {
             path: path.to_string(),
             conn: Mutex::new(conn),
             version: schema::VERSION,
+            opened_from,
         })
     }
 
@@ -119,6 +122,7 @@ impl SqliteStore {
             path: path.to_string(),
             conn: Mutex::new(conn),
             version,
+            opened_from: version,
         })
     }
 
@@ -781,6 +785,16 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.with_conn(|conn| stats::stats(conn).map_err(|e| self.err(e)))
+    }
+
+    /// Opening a file for writing already migrated it, in one transaction
+    /// (see [`schema::prepare`]): this says what that did.
+    async fn migrate(&self) -> Result<Migrated, StoreError> {
+        Ok(Migrated {
+            from: self.opened_from.clamp(0, i64::from(u32::MAX)) as u32,
+            to: schema::VERSION as u32,
+            converted: None,
+        })
     }
 
     async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError> {

@@ -143,8 +143,8 @@ pub fn newer(path: &str, version: i64) -> StoreError {
 
 /// Brings a file to [`VERSION`]: creates the tables of a new one, migrates
 /// an older one, refuses a newer one. One transaction, so a failure leaves
-/// the file as it was.
-pub fn prepare(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+/// the file as it was. Returns the layout the file had.
+pub fn prepare(conn: &mut Connection, path: &str) -> Result<i64, StoreError> {
     let err = |source| StoreError::Sqlite {
         path: path.to_string(),
         source,
@@ -173,7 +173,8 @@ pub fn prepare(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", VERSION)
             .map_err(err)?;
     }
-    tx.commit().map_err(err)
+    tx.commit().map_err(err)?;
+    Ok(version)
 }
 
 /// The tables faultline created before versions were recorded, for tests

@@ -1,0 +1,253 @@
+//! The table's layout version, and converting issues written by the layout
+//! before it.
+//!
+//! Layout 1 kept an issue's samples, hours and facets in its one item,
+//! which every batch rewrote whole: a month-old hot issue weighed 26 KB and
+//! cost 52 write units a batch. Layout 2 keeps them in small items of their
+//! own ([`super::parts`]). An issue of layout 1 is converted when a batch
+//! or a merge first touches it, or by `faultline store migrate`, which
+//! converts every issue and then records the layout in the table's
+//! `META`/`LAYOUT` item. The conversion is one transaction per issue,
+//! conditional on the version it read, so it is safe to retry and to run
+//! beside batches: a batch that wrote the issue meanwhile cancels it, and
+//! it converts again from what that batch wrote. A function of the older
+//! version still running during a deploy may write the issue back with
+//! layout-1 attributes (counting only its own batch in them); converting
+//! again adds those to the days and slots, so nothing is counted twice or
+//! lost.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::DynamoDbStore;
+use super::history::History;
+use super::items::{
+    Facets, Item, StoredIssue, decode_hours, get_n, get_s, get_string_list, n, s,
+};
+use super::parts::{
+    Day, day_of, earlier_facets_item, facets_in, place_samples, sample_item, sum_facets,
+};
+use super::plan::sample_timestamp;
+use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
+use crate::limits::HOURS_RETENTION_MS;
+use crate::model::{HourCount, hour_of};
+use crate::store::{Migrated, StoreError};
+
+/// The layout this code writes.
+pub const LAYOUT: u32 = 2;
+
+const META_PK: &str = "META";
+const LAYOUT_SK: &str = "LAYOUT";
+
+fn layout_key() -> Item {
+    Item::from([
+        ("pk".to_string(), s(META_PK)),
+        ("sk".to_string(), s(LAYOUT_SK)),
+    ])
+}
+
+impl DynamoDbStore {
+    /// The layout the table records; 1 when it records none (tables
+    /// created before the marker existed).
+    pub(super) async fn recorded_layout(&self) -> Result<u32, StoreError> {
+        match self.get_item(layout_key(), "GetItem (layout)").await? {
+            None => Ok(1),
+            Some(item) => get_n(&item, "layout"),
+        }
+    }
+
+    /// Refuses a table a newer faultline laid out: this code would misread
+    /// it, or write items that code does not expect.
+    pub(super) async fn check_layout(&self) -> Result<(), StoreError> {
+        let found = self.recorded_layout().await?;
+        if found > LAYOUT {
+            return Err(StoreError::Backend(format!(
+                "DynamoDB table {} has layout {found}, written by a newer faultline; this one \
+                 knows layouts up to {LAYOUT}: upgrade faultline to use it",
+                self.table
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records that every issue is in this layout (only once they are: a
+    /// table created empty by this code, or after `migrate`).
+    pub(super) async fn record_layout(&self) -> Result<(), StoreError> {
+        let mut item = layout_key();
+        item.insert("layout".into(), n(LAYOUT));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #l <= :l")
+            .expression_attribute_names("#l", "layout")
+            .expression_attribute_values(":l", n(LAYOUT))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem (layout)", &self.table, e))?;
+        Ok(())
+    }
+
+    /// Converts every issue of the older layout, then records the layout.
+    pub(super) async fn migrate_table(&self) -> Result<Migrated, StoreError> {
+        self.check_layout().await?;
+        let from = self.recorded_layout().await?;
+        let mut converted = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(
+                    "sk = :issue AND (attribute_exists(samples) OR attribute_exists(hours) \
+                     OR attribute_exists(facets))",
+                )
+                .expression_attribute_values(":issue", s(super::items::ISSUE_SK))
+                .projection_expression("issue_id")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Scan (migrate)", &self.table, e))?;
+            for item in out.items() {
+                self.convert_legacy(get_s(item, "issue_id")?).await?;
+                converted += 1;
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        self.record_layout().await?;
+        Ok(Migrated {
+            from,
+            to: LAYOUT,
+            converted: Some(converted),
+        })
+    }
+
+    /// Converts issue `id` from the older layout, if it still is in it.
+    pub(super) async fn convert_legacy(&self, id: &str) -> Result<(), StoreError> {
+        for attempt in 0..MAX_CONTENDED_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let history = self.history(id, true).await?;
+            let Some(head) = &history.head else {
+                return Ok(());
+            };
+            let stored = StoredIssue::from_item(head)?;
+            if !stored.legacy {
+                return Ok(());
+            }
+            let conversion = convert(stored, head, &history)?;
+            let read = conversion.read_ver;
+            let mut actions = vec![
+                TransactWriteItem::builder()
+                    .put(self.put(conversion.head.to_item(), Some("#ver = :read"), Some(read))?)
+                    .build(),
+            ];
+            for day in &conversion.days {
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(day.to_item(id), None, None)?)
+                        .build(),
+                );
+            }
+            if let Some(facets) = &conversion.earlier_facets {
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(earlier_facets_item(id, facets, conversion.now), None, None)?)
+                        .build(),
+                );
+            }
+            for (slot, timestamp, json) in &conversion.samples {
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(sample_item(id, *slot, *timestamp, json), None, None)?)
+                        .build(),
+                );
+            }
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(err) => match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                        tracing::debug!(id, attempt, "issue changed while converting; re-reading");
+                    }
+                    _ => return Err(classify("TransactWriteItems (convert)", &self.table, err)),
+                },
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "DynamoDB table {}: issue {id} kept changing while it was converted to layout {LAYOUT}",
+            self.table
+        )))
+    }
+}
+
+/// What converting one issue writes.
+#[derive(Debug)]
+pub(super) struct Conversion {
+    pub read_ver: u64,
+    pub head: StoredIssue,
+    pub days: Vec<Day>,
+    pub earlier_facets: Option<Facets>,
+    /// Slot, time and JSON of each sample to write.
+    pub samples: Vec<(usize, i64, String)>,
+    /// When the earlier facets start to age (the last occurrence).
+    pub now: i64,
+}
+
+/// The pure half of a conversion: the head without the older attributes,
+/// their hours added to the days, their facets to the earlier facets, their
+/// samples into slots ([`place_samples`]).
+pub(super) fn convert(
+    mut head: StoredIssue,
+    item: &Item,
+    history: &History,
+) -> Result<Conversion, StoreError> {
+    let read_ver = head.ver;
+    let oldest = hour_of(head.issue.last_seen).saturating_sub(HOURS_RETENTION_MS);
+    let mut days: HashMap<i64, Day> = history.days.iter().map(|d| (d.day, d.clone())).collect();
+    let mut changed = BTreeSet::new();
+    let hours: Vec<HourCount> = decode_hours(item)?;
+    for hour in hours.iter().filter(|h| h.hour >= oldest) {
+        let day = day_of(hour.hour);
+        days.entry(day).or_insert_with(|| Day::new(day)).add_hour(hour);
+        changed.insert(day);
+    }
+    let facets = facets_in(item)?;
+    let earlier_facets = if facets.is_empty() {
+        None
+    } else {
+        // What an earlier conversion kept, plus what the head counted
+        // since (an older function still running during a deploy).
+        let mut earlier = history.earlier.clone().unwrap_or_default();
+        sum_facets(&mut earlier, &facets);
+        Some(earlier)
+    };
+    let mut kept: Vec<(i64, String)> = get_string_list(item, "samples")?
+        .into_iter()
+        .map(|json| sample_timestamp(&json).map(|t| (t, json)))
+        .collect::<Result<_, _>>()?;
+    let samples = place_samples(&mut head.slots, &mut kept);
+    head.legacy = false;
+    head.ver = read_ver.saturating_add(1);
+    let now = head.issue.last_seen;
+    Ok(Conversion {
+        read_ver,
+        head,
+        days: changed.into_iter().filter_map(|d| days.remove(&d)).collect(),
+        earlier_facets,
+        samples,
+        now,
+    })
+}

@@ -1,0 +1,276 @@
+//! The small items an issue keeps beside its head: one per day of hourly
+//! counts and facets, and one per sample slot.
+//!
+//! DynamoDB bills a write by the size of the whole item (the larger of
+//! before and after, twice inside a transaction), not by what changed. So
+//! what grows with an issue's age or traffic lives in items that a batch
+//! writes only when it touches them, and each stays around a kilobyte:
+//!
+//! - a **day** (`ISSUE#<id>` / `DAY#yyyy-mm-dd`) holds that day's 24 hourly
+//!   counts (`h00`..`h23`) and the facet values counted that day (JSON
+//!   `{"name": [[value, count], ...]}`, admitted through the shared
+//!   [`fold::FacetBook`] with a budget of [`MAX_DAY_FACET_BYTES`]). A batch
+//!   rewrites the days its events fall in, usually one. Days expire
+//!   [`DAY_RETENTION_MS`] after they end, so an issue's facets read as
+//!   "the last 30 days" and its timeline as the last 30 days of hours;
+//! - a **sample** (`ISSUE#<id>` / `SAMPLE#<slot>`) holds one stored sample.
+//!   The head keeps each slot's timestamp, so choosing the slot to replace
+//!   ([`fold::choose_sample`]) never reads a sample.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::TTL_ATTRIBUTE;
+use super::items::{Facets, Item, get_n, get_s, json, n, s};
+use crate::limits::{HOURS_RETENTION_MS, MAX_SAMPLES};
+use crate::model::{FacetCount, HourCount, IssueDelta, hour_of};
+use crate::policy::Policy;
+use crate::store::{StoreError, fold};
+
+const DAY_MS: i64 = 24 * 3_600_000;
+
+/// Bytes of facet values one day of an issue keeps (as
+/// [`fold::facet_entry_bytes`] counts them); past it, values count as
+/// `(other)`. 2 KB keep the day item under 3 KB (6 write units in a
+/// transaction) even for a field with a new value per event, and hold the
+/// 50 values a name may keep when they are short (ids, stream names).
+pub const MAX_DAY_FACET_BYTES: usize = 2 * 1024;
+
+/// How long a day item outlives its last hour: the hours' retention and a
+/// day, so the 30 days the timeline shows are always there.
+pub const DAY_RETENTION_MS: i64 = HOURS_RETENTION_MS + DAY_MS;
+
+/// The sort key prefix of day items.
+pub(super) const DAY_PREFIX: &str = "DAY#";
+/// The sort key prefix of sample items.
+pub(super) const SAMPLE_PREFIX: &str = "SAMPLE#";
+
+/// Midnight UTC of the day `ms` falls in.
+pub(super) fn day_of(ms: i64) -> i64 {
+    ms.saturating_sub(ms.rem_euclid(DAY_MS))
+}
+
+/// `DAY#yyyy-mm-dd`: sorts by date, and reads as one.
+pub(super) fn day_sk(day: i64) -> String {
+    let date = crate::text::rfc3339(day);
+    format!("{DAY_PREFIX}{}", date.get(..10).unwrap_or(&date))
+}
+
+pub(super) fn issue_pk(id: &str) -> String {
+    format!("ISSUE#{id}")
+}
+
+pub(super) fn day_key(id: &str, day: i64) -> Item {
+    Item::from([
+        ("pk".to_string(), s(issue_pk(id))),
+        ("sk".to_string(), s(day_sk(day))),
+    ])
+}
+
+pub(super) fn sample_key(id: &str, slot: usize) -> Item {
+    Item::from([
+        ("pk".to_string(), s(issue_pk(id))),
+        ("sk".to_string(), s(format!("{SAMPLE_PREFIX}{slot}"))),
+    ])
+}
+
+/// One day of an issue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Day {
+    /// Midnight UTC.
+    pub day: i64,
+    /// Count per hour of the day (0-23); hours without events are absent.
+    pub hours: BTreeMap<u8, u64>,
+    pub facets: Facets,
+}
+
+impl Day {
+    pub fn new(day: i64) -> Day {
+        Day {
+            day,
+            ..Day::default()
+        }
+    }
+
+    pub fn add_hour(&mut self, hour: &HourCount) {
+        let h = (hour.hour.saturating_sub(self.day) / 3_600_000).clamp(0, 23) as u8;
+        let kept = self.hours.entry(h).or_default();
+        *kept = kept.saturating_add(hour.count);
+    }
+
+    pub fn hour_counts(&self) -> impl Iterator<Item = HourCount> + '_ {
+        self.hours.iter().map(|(h, count)| HourCount {
+            hour: self.day + i64::from(*h) * 3_600_000,
+            count: *count,
+        })
+    }
+
+    /// What admitting facet values to this day needs to know of it.
+    pub fn facet_book(&self) -> fold::FacetBook {
+        let mut book = fold::FacetBook::with_budget(MAX_DAY_FACET_BYTES);
+        for (name, values) in &self.facets {
+            for (value, _) in values {
+                book.keep(name, value);
+            }
+        }
+        book
+    }
+
+    /// Adds a count the day's [`Day::facet_book`] admitted.
+    pub fn add_facet(&mut self, counted: &FacetCount) {
+        super::items::add_facet(&mut self.facets, counted);
+    }
+
+    pub fn to_item(&self, id: &str) -> Item {
+        let mut item = day_key(id, self.day);
+        item.insert("day".into(), n(self.day));
+        for (h, count) in &self.hours {
+            item.insert(format!("h{h:02}"), n(count));
+        }
+        if !self.facets.is_empty() {
+            item.insert("facets".into(), s(json(&self.facets)));
+        }
+        let expires = self.day.saturating_add(DAY_MS + DAY_RETENTION_MS);
+        item.insert(TTL_ATTRIBUTE.into(), n(expires.div_euclid(1000)));
+        item
+    }
+
+    pub fn from_item(item: &Item) -> Result<Day, StoreError> {
+        let mut day = Day::new(get_n(item, "day")?);
+        for h in 0..24u8 {
+            if let Some(AttributeValue::N(_)) = item.get(&format!("h{h:02}")) {
+                day.hours.insert(h, get_n(item, &format!("h{h:02}"))?);
+            }
+        }
+        if let Some(AttributeValue::S(text)) = item.get("facets") {
+            day.facets = serde_json::from_str(text)
+                .map_err(|e| StoreError::Corrupt(format!("facets of a day item: {e}")))?;
+        }
+        Ok(day)
+    }
+}
+
+/// Whether an item of an issue's partition is one of its days.
+pub(super) fn is_day(item: &Item) -> bool {
+    get_s(item, "sk").is_ok_and(|sk| sk.starts_with(DAY_PREFIX))
+}
+
+/// Whether an item of an issue's partition is one of its samples.
+pub(super) fn is_sample(item: &Item) -> bool {
+    get_s(item, "sk").is_ok_and(|sk| sk.starts_with(SAMPLE_PREFIX))
+}
+
+/// The days a delta writes: those of its hours still within retention, and
+/// the day of its last occurrence, which takes its facets.
+pub(super) fn days_written(delta: &IssueDelta) -> BTreeSet<i64> {
+    let oldest = fold::oldest_hour_kept(delta);
+    let mut days: BTreeSet<i64> = delta
+        .hours
+        .iter()
+        .filter(|h| h.hour >= oldest)
+        .map(|h| day_of(h.hour))
+        .collect();
+    days.insert(day_of(hour_of(delta.last_seen)));
+    days
+}
+
+/// The days a delta must read before it is folded: those it writes, and
+/// those of the policy's threshold window.
+pub(super) fn days_read(delta: &IssueDelta, policy: &Policy) -> BTreeSet<i64> {
+    let mut days = days_written(delta);
+    if let Some(window) = fold::threshold_window(delta, policy) {
+        let mut day = day_of(*window.start());
+        while day <= *window.end() {
+            days.insert(day);
+            day = day.saturating_add(DAY_MS);
+        }
+    }
+    days
+}
+
+/// A stored sample (its JSON, bounded by
+/// [`super::bounds::stored_sample_json`]) in its slot.
+pub(super) fn sample_item(id: &str, slot: usize, timestamp: i64, json: &str) -> Item {
+    let mut item = sample_key(id, slot);
+    item.insert("ts".into(), n(timestamp));
+    item.insert("sample".into(), s(json));
+    item
+}
+
+/// The JSON of a sample item.
+pub(super) fn sample_json(item: &Item) -> Result<&str, StoreError> {
+    get_s(item, "sample")
+}
+
+/// The sort key of the facets an issue of the older layout had counted
+/// before it was converted ([`super::layout`]): kept apart, read with the
+/// days, never rewritten by a batch, expiring as a day would.
+pub(super) const EARLIER_FACETS_SK: &str = "FACETS#earlier";
+
+pub(super) fn earlier_facets_item(id: &str, facets: &Facets, now: i64) -> Item {
+    let mut item = Item::from([
+        ("pk".to_string(), s(issue_pk(id))),
+        ("sk".to_string(), s(EARLIER_FACETS_SK)),
+    ]);
+    item.insert("facets".into(), s(json(facets)));
+    let expires = now.saturating_add(DAY_RETENTION_MS);
+    item.insert(TTL_ATTRIBUTE.into(), n(expires.div_euclid(1000)));
+    item
+}
+
+/// The facets of an item that holds them as JSON (a day, the earlier
+/// facets, an issue of the older layout); absent means none.
+pub(super) fn facets_in(item: &Item) -> Result<Facets, StoreError> {
+    match item.get("facets") {
+        None => Ok(Facets::new()),
+        Some(AttributeValue::S(text)) => serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt(format!("facets of an issue: {e}"))),
+        Some(_) => Err(StoreError::Corrupt("facets are not a string".into())),
+    }
+}
+
+/// Adds `more` to `into`, value by value.
+pub(super) fn sum_facets(into: &mut Facets, more: &Facets) {
+    for (name, values) in more {
+        for (value, count) in values {
+            super::items::add_facet(
+                into,
+                &FacetCount {
+                    name: name.clone(),
+                    value: value.clone(),
+                    count: *count,
+                },
+            );
+        }
+    }
+}
+
+/// Places samples kept elsewhere (an older head, a merged issue) into an
+/// issue's slots, so that the slots end up holding the newest
+/// [`MAX_SAMPLES`] of both: each takes a free slot, else the oldest, if it
+/// is newer. Returns what to write: slot, time and JSON.
+pub(super) fn place_samples(
+    slots: &mut Vec<Option<i64>>,
+    incoming: &mut [(i64, String)],
+) -> Vec<(usize, i64, String)> {
+    incoming.sort_by_key(|(t, _)| *t);
+    let stamp = |slots: &[Option<i64>], i: usize| slots.get(i).copied().flatten();
+    let mut writes: Vec<(usize, i64, String)> = Vec::new();
+    for (timestamp, json) in incoming.iter() {
+        let slot = match (0..MAX_SAMPLES).find(|&i| stamp(slots, i).is_none()) {
+            Some(free) => free,
+            None => match (0..MAX_SAMPLES).min_by_key(|&i| (stamp(slots, i), i)) {
+                Some(oldest) if stamp(slots, oldest) < Some(*timestamp) => oldest,
+                _ => continue,
+            },
+        };
+        if slots.len() <= slot {
+            slots.resize(slot + 1, None);
+        }
+        slots[slot] = Some(*timestamp);
+        writes.retain(|(s, _, _)| *s != slot);
+        writes.push((slot, *timestamp, json.clone()));
+    }
+    writes
+}
