@@ -37,6 +37,13 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bring the store to the layout this faultline writes. DynamoDB: moves
+    /// each issue's samples, hours and facets out of its item into small
+    /// items of their own (a batch converts an issue it touches anyway;
+    /// this converts the rest, then records the layout). SQLite: a file is
+    /// migrated whenever this faultline opens it for writing. Safe to run
+    /// again and while the Lambda runs.
+    Migrate,
 }
 
 pub async fn run(args: StoreArgs) -> Result<ExitCode, Error> {
@@ -45,6 +52,23 @@ pub async fn run(args: StoreArgs) -> Result<ExitCode, Error> {
             let store = store::open(&args.store).await?;
             store.init().await?;
             println!("store ready: {}", args.store);
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::Migrate => {
+            let store = super::open_existing(&args.store, Access::Write).await?;
+            let migrated = store.migrate().await?;
+            let converted = match migrated.converted {
+                Some(n) => format!(", {n} issues converted"),
+                None => String::new(),
+            };
+            if migrated.from == migrated.to {
+                println!("{}: layout {} already{converted}", args.store, migrated.to);
+            } else {
+                println!(
+                    "{}: layout {} -> {}{converted}",
+                    args.store, migrated.from, migrated.to
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         StoreCommand::Stats { json } => {

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::DynamoDbStore;
 use super::items::{
-    Facets, ISSUE_SK, Item, StoredIssue, decode_hours, facets_of, get_s, get_string_list,
-    is_alias, s,
+    Facets, ISSUE_SK, Item, StoredIssue, decode_hours, facets_of, get_s, get_string_list, is_alias,
+    s,
 };
 use super::parts::{
     Day, EARLIER_FACETS_SK, SAMPLE_PREFIX, facets_in, is_day, is_sample, issue_pk, sample_json,

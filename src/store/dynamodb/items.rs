@@ -145,7 +145,9 @@ impl StoredIssue {
                 Some(AttributeValue::Ss(ids)) => ids.clone(),
                 _ => Vec::new(),
             },
-            legacy: LEGACY_ATTRIBUTES.iter().any(|name| item.contains_key(*name)),
+            legacy: LEGACY_ATTRIBUTES
+                .iter()
+                .any(|name| item.contains_key(*name)),
             issue,
         })
     }

@@ -23,9 +23,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::DynamoDbStore;
 use super::history::History;
-use super::items::{
-    Facets, Item, StoredIssue, decode_hours, get_n, get_s, get_string_list, n, s,
-};
+use super::items::{Facets, Item, StoredIssue, decode_hours, get_n, get_s, get_string_list, n, s};
 use super::parts::{
     Day, day_of, earlier_facets_item, facets_in, place_samples, sample_item, sum_facets,
 };
@@ -159,7 +157,11 @@ impl DynamoDbStore {
             if let Some(facets) = &conversion.earlier_facets {
                 actions.push(
                     TransactWriteItem::builder()
-                        .put(self.put(earlier_facets_item(id, facets, conversion.now), None, None)?)
+                        .put(self.put(
+                            earlier_facets_item(id, facets, conversion.now),
+                            None,
+                            None,
+                        )?)
                         .build(),
                 );
             }
@@ -221,7 +223,9 @@ pub(super) fn convert(
     let hours: Vec<HourCount> = decode_hours(item)?;
     for hour in hours.iter().filter(|h| h.hour >= oldest) {
         let day = day_of(hour.hour);
-        days.entry(day).or_insert_with(|| Day::new(day)).add_hour(hour);
+        days.entry(day)
+            .or_insert_with(|| Day::new(day))
+            .add_hour(hour);
         changed.insert(day);
     }
     let facets = facets_in(item)?;
@@ -245,7 +249,10 @@ pub(super) fn convert(
     Ok(Conversion {
         read_ver,
         head,
-        days: changed.into_iter().filter_map(|d| days.remove(&d)).collect(),
+        days: changed
+            .into_iter()
+            .filter_map(|d| days.remove(&d))
+            .collect(),
         earlier_facets,
         samples,
         now,

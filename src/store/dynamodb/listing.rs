@@ -93,9 +93,8 @@ impl DynamoDbStore {
                 });
             }
             while let Some(read) = reads.join_next().await {
-                let (id, history) = read.map_err(|e| {
-                    StoreError::Backend(format!("reading an issue's days: {e}"))
-                })?;
+                let (id, history) =
+                    read.map_err(|e| StoreError::Backend(format!("reading an issue's days: {e}")))?;
                 let history = history?;
                 let Some(head) = history.head.as_ref() else {
                     continue;

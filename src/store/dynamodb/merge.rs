@@ -18,9 +18,7 @@ use std::collections::BTreeMap;
 use super::DynamoDbStore;
 use super::history::History;
 use super::items::{Facets, StoredIssue, entry_of, issue_from_item, issue_key, n, s};
-use super::parts::{
-    Day, earlier_facets_item, place_samples, sample_item, sample_json, sum_facets,
-};
+use super::parts::{Day, earlier_facets_item, place_samples, sample_item, sample_json, sum_facets};
 use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
 use crate::limits::{HOURS_RETENTION_MS, MAX_MERGED_FROM_KEPT};
@@ -58,10 +56,18 @@ impl DynamoDbStore {
             let merged = merged_pair(target, source, &target_history, &source_history)?;
             let mut actions = vec![
                 TransactWriteItem::builder()
-                    .put(self.put(merged.target.to_item(), Some("#ver = :read"), Some(merged.target_ver))?)
+                    .put(self.put(
+                        merged.target.to_item(),
+                        Some("#ver = :read"),
+                        Some(merged.target_ver),
+                    )?)
                     .build(),
                 TransactWriteItem::builder()
-                    .put(self.put(merged.source.to_item(), Some("#ver = :read"), Some(merged.source_ver))?)
+                    .put(self.put(
+                        merged.source.to_item(),
+                        Some("#ver = :read"),
+                        Some(merged.source_ver),
+                    )?)
                     .build(),
             ];
             for day in &merged.days {
@@ -264,7 +270,10 @@ fn merged_pair(
         source_ver,
         target,
         source,
-        days: changed.into_iter().filter_map(|d| days.remove(&d)).collect(),
+        days: changed
+            .into_iter()
+            .filter_map(|d| days.remove(&d))
+            .collect(),
         earlier_facets,
         samples,
     })

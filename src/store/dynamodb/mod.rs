@@ -8,56 +8,51 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | issue | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver samples hours facets`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from` |
+//! | issue head | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver slots`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from` |
+//! | issue day | `ISSUE#<id>` | `DAY#yyyy-mm-dd` | `day h00..h23 facets expires_at` ([`parts`]) |
+//! | issue sample | `ISSUE#<id>` | `SAMPLE#<slot>` | `ts sample` ([`parts`]) |
+//! | earlier facets | `ISSUE#<id>` | `FACETS#earlier` | `facets expires_at`: what an issue of layout 1 had counted ([`layout`]) |
 //! | alias | `ISSUE#<id>` | `ISSUE` | `alias_of created_at`: a fingerprint the store knows under another issue ([`crate::store::route`]) |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
+//! | layout | `META` | `LAYOUT` | `layout` ([`layout`]) |
 //!
 //! Runs ([`crate::runs`]) have items of their own, written after a batch's
 //! issues in transactions of their own with their own markers: see
 //! [`runs`] for their layout and why they too count exactly once. An issue
-//! item's `held` says its new-issue alert waits for runs
+//! head's `held` says its new-issue alert waits for runs
 //! ([`crate::store::run_fold::hold`]).
 //!
-//! An alias sits where an issue with its id would, so the read a batch makes
-//! of its issues finds it; it has no `status`, so it never enters the
-//! listing index. A merged issue keeps its item with `status = merged` and
-//! `merged_into`; its target lists it in `merged_from` (a string set). A
-//! batch whose issues are merged or aliased reads their targets in a second
-//! `BatchGetItem`; the usual batch, whose issues are their own, does not.
+//! An alias sits where an issue head with its id would, so the read a
+//! batch makes of its issues finds it; it has no `status`, so it never
+//! enters the listing index. A merged issue keeps its head with `status =
+//! merged` and `merged_into`; its target lists it in `merged_from` (a
+//! string set). A batch whose issues are merged or aliased reads their
+//! targets in a second `BatchGetItem`; the usual batch, whose issues are
+//! their own, does not.
 //!
-//! Everything the SQLite store keeps in side tables lives in the issue item,
-//! because every batch that touches an issue rewrites the item anyway:
+//! # Why an issue is several items (layout 2)
 //!
-//! - `samples`: a list of at most [`MAX_SAMPLES`] JSON strings, each cut to
-//!   [`MAX_STORED_SAMPLE_BYTES`]; a position is a slot of the shared fold's
-//!   [`fold::choose_sample`] (items written before it are newest first,
-//!   which reads the same), and reads sort them newest first.
-//! - `hours`: JSON `[[hour_ms, count], ...]`, oldest first, at most the 721
-//!   hours of [`HOURS_RETENTION_MS`] before the issue's latest occurrence.
-//! - `facets`: JSON `{"name": [[value, count], ...]}`, the values the shared
-//!   fold admits ([`fold::FacetBook`]: at most [`MAX_FACET_VALUES`] per name
-//!   and [`MAX_FACET_BYTES`] in all, the rest as `(other)`).
+//! DynamoDB bills a write by the size of the whole item, the larger of
+//! before and after, twice inside a transaction: not by what changed. So
+//! the head, which every batch that touches the issue rewrites, holds only
+//! what decisions need (counters, status, policy state, `ver`, and the time
+//! of the sample in each slot) and stays under a kilobyte (at most
+//! [`MAX_HEAD_BYTES`]). What grows lives in items a batch writes only when
+//! it changes them ([`parts`]): the day its events fall in (24 hourly
+//! counts and that day's facets, under [`MAX_DAY_BYTES`], expiring after 31
+//! days), and a sample item when [`fold::choose_sample`] picks a slot (one
+//! per batch until 10, then at most one every 5 minutes). A batch on a hot
+//! issue writes its marker, the head and one day: 2 + 2 + 2 write units in
+//! its transaction, 2 for the listing index, and now and then a sample (3,
+//! outside the transaction). Layout 1 rewrote a 26 KB item: 52.
 //!
-//! [`MAX_SAMPLES`]: crate::limits::MAX_SAMPLES
-//! [`HOURS_RETENTION_MS`]: crate::limits::HOURS_RETENTION_MS
-//! [`MAX_FACET_VALUES`]: crate::limits::MAX_FACET_VALUES
-//! [`MAX_FACET_BYTES`]: crate::store::fold::MAX_FACET_BYTES
-//! [`fold::FacetBook`]: crate::store::fold::FacetBook
 //! [`fold::choose_sample`]: crate::store::fold::choose_sample
-//!
-//! So an issue item is bounded whatever its input: at most
-//! [`MAX_ISSUE_ITEM_BYTES`] (100 KB; the unit test
-//! `worst_case_items_fit_their_bounds` builds the worst case and measures
-//! it), a quarter of DynamoDB's 400 KB item limit, and 25 of them plus a
-//! chunk's alerts stay under the 4 MB a transaction may carry. Typical
-//! issues take 5-30 KB.
 //!
 //! - `ver` counts writes to the issue; every write is conditional on it.
 //! - Global secondary index `by_status` (hash `status`, range `last_seen`,
-//!   projecting [`LISTING_ATTRIBUTES`], not the samples, hours or facets)
-//!   serves `issues`: one Query per status, newest first. Only issue items
-//!   carry `status`, so markers and alerts never enter the index. Index reads
+//!   projecting [`LISTING_ATTRIBUTES`]) serves `issues`: one Query per
+//!   status, newest first. Only issue heads carry `status`, so markers and alerts never enter the index. Index reads
 //!   are eventually consistent: a listing may lag a write by a moment;
 //!   `issue(id)` reads the base table and never does.
 //! - Batch markers expire after [`BATCH_RETENTION_MS`] (15 days: a payload
@@ -69,12 +64,14 @@
 //! # Why each batch counts exactly once
 //!
 //! A batch's issues are written in chunks of at most [`ISSUES_PER_WRITE`],
-//! split by position in the batch (a pure function of its content, so every
-//! delivery of a batch chunks it the same way). Each chunk is one
+//! split by position in the batch and the days each writes
+//! ([`chunk_ranges`]: a pure function of its content, so every delivery of
+//! a batch chunks it the same way). Each chunk is one
 //! `TransactWriteItems`: a Put of the chunk's batch marker conditional on
-//! `attribute_not_exists(pk)`, one Put per issue conditional on the issue
-//! being exactly as read (`ver = :read`, or `attribute_not_exists(pk)` for an
-//! issue not yet there), and the Puts of the alerts the chunk raises.
+//! `attribute_not_exists(pk)`, one Put per issue head conditional on the
+//! issue being exactly as read (`ver = :read`, or `attribute_not_exists(pk)`
+//! for an issue not yet there), the Puts of the days it changed, and the
+//! Puts of the alerts the chunk raises.
 //! DynamoDB applies all of it or none of it:
 //!
 //! - **Redelivery.** The marker exists, its condition fails, the transaction
@@ -96,13 +93,15 @@
 //!
 //! # How policy decisions stay atomic
 //!
-//! For each issue the chunk reads the whole item (status, count, the
-//! resolve/ignore settings, `last_alert_at`, `threshold_alerted_at`, hours)
-//! and folds the delta into it through the shared fold
+//! For each issue the chunk reads its head (status, count, the
+//! resolve/ignore settings, `last_alert_at`, `threshold_alerted_at`) and the
+//! days it writes or its threshold window covers, and folds the delta into
+//! them through the shared fold
 //! ([`crate::store::fold`], which calls [`crate::policy::decide`]), as the
 //! SQLite store does; the decided state is part of the item Put conditioned
-//! on the `ver` it was decided from. A
-//! decision made on a state that changed meanwhile (another batch, or
+//! on the `ver` it was decided from; the days are Put beside it (every
+//! write to a day rewrites its issue's head, so the head's condition guards
+//! them too). A decision made on a state that changed meanwhile (another batch, or
 //! `set_status`, which bumps `ver` too) can never be written: the
 //! transaction is cancelled and the chunk decides again from the new state.
 //!
@@ -137,15 +136,21 @@
 //!
 //! # Cost
 //!
-//! Per batch: one `BatchGetItem` and one `TransactWriteItems` per chunk (2
-//! requests for up to 25 distinct issues, however many events; the last
-//! chunk's read also fetches the earlier markers, adding a request only past
-//! 76 chunks, i.e. 1,900 issues), plus one Query of the outbox when alerts
-//! are flushed. A batch without errors writes only its marker (one
-//! conditional PutItem), so replays of it are recognised like any other.
-//! Transactional writes cost 2 WCU per KB of each item written, and an issue
-//! item is rewritten whole on every batch that touches it: about 10-60 WCU
-//! per issue per batch, at most ~200 at the item bound.
+//! Per batch: one `BatchGetItem` (heads, the days they need, earlier
+//! markers) and one `TransactWriteItems` per chunk, plus a `BatchGetItem`
+//! for merged or aliased issues and one for days of issues the routing
+//! found elsewhere, and one plain `PutItem` per sample chosen; one Query of
+//! the outbox when alerts are flushed. A chunk holds up to 24 issues seen
+//! on one day ([`chunk_ranges`] keeps each transaction within DynamoDB's
+//! 100 actions whatever the days a batch spans). A batch without errors
+//! writes only its marker (one conditional PutItem), so replays of it are
+//! recognised like any other. BENCHMARKS.md prices each scenario by
+//! DynamoDB's billing rules (`tests/aws_capacity.rs`).
+//!
+//! The samples are Put after the transaction commits, not inside it: inside,
+//! a 2.5 KB sample costs 6 units instead of 3, and a sample is context, not
+//! a count. If the function dies between the two, the issue shows one
+//! sample fewer until a later batch fills the slot.
 //!
 //! Alert delivery: `claim_alerts` leases each pending alert with a
 //! conditional UpdateItem (`lease_until <= now`), so concurrent invocations
@@ -192,10 +197,7 @@ pub use bounds::{
     MAX_SEPARATE_NEW_ISSUE_ALERTS, MAX_STORED_SAMPLE_BYTES, MAX_VERSION_BYTES, bounded_sample,
     chunk_ranges,
 };
-use items::{
-    OUTBOX_PK, StoredIssue, get_n, get_s, issue_from_item, issue_key, n,
-    outbox_key, s,
-};
+use items::{OUTBOX_PK, StoredIssue, get_n, get_s, issue_from_item, issue_key, n, outbox_key, s};
 use retry::{classify, lease_token};
 
 /// Batch markers are kept this long (the same retention as the SQLite store).

@@ -50,15 +50,24 @@ pub(super) struct SampleWrite {
     pub json: String,
 }
 
+/// What a chunk read before it is planned.
+pub(super) struct ChunkRead<'a> {
+    /// The heads of its issues, by id.
+    pub current: &'a HashMap<String, StoredIssue>,
+    /// The days of theirs that exist.
+    pub days: &'a Days,
+    /// How many aliases the chunk writes (each an action of its transaction).
+    pub aliases: usize,
+    /// Fingerprints earlier chunks of the batch created (last chunk only).
+    pub earlier_new: &'a [String],
+}
+
 /// Applies a chunk's deltas to the issues as read, in batch order, each
 /// through [`apply_delta`]: the same steps as the SQLite store's.
 pub(super) fn plan_chunk(
     batch: &BatchSummary,
     deltas: &[IssueDelta],
-    current: &HashMap<String, StoredIssue>,
-    days_read: &Days,
-    aliases: usize,
-    earlier_new: &[String],
+    read: &ChunkRead<'_>,
     is_last: bool,
     now: i64,
     policy: &Policy,
@@ -81,20 +90,28 @@ pub(super) fn plan_chunk(
             Some(item) => Some(item),
             None => {
                 order.push(id.clone());
-                current.get(&id).cloned()
+                read.current.get(&id).cloned()
             }
         };
         let created = prior.is_none();
         let held = prior.as_ref().is_some_and(|p| p.held);
         for day in super::parts::days_read(delta, policy) {
             let key = (id.clone(), day);
-            if !days.contains_key(&key) {
-                let read = days_read.get(&key).cloned();
-                days.insert(key, read.unwrap_or_else(|| Day::new(day)));
+            if let std::collections::hash_map::Entry::Vacant(slot) = days.entry(key) {
+                let stored = read.days.get(slot.key()).cloned();
+                slot.insert(stored.unwrap_or_else(|| Day::new(day)));
             }
         }
-        let (mut item, decision, sample) =
-            apply_delta(prior, &id, &mut days, &mut touched, batch, delta, now, policy)?;
+        let (mut item, decision, sample) = apply_delta(
+            prior,
+            &id,
+            &mut days,
+            &mut touched,
+            batch,
+            delta,
+            now,
+            policy,
+        )?;
         samples.extend(sample);
         // Runs may hold a new issue's alert back (all of it recovered, or
         // alert_after_runs counting), as in the SQLite store.
@@ -117,7 +134,7 @@ pub(super) fn plan_chunk(
     let mut writes = Vec::with_capacity(order.len());
     for id in order {
         if let Some(mut item) = working.remove(&id) {
-            let read_ver = current.get(&id).map(|c| c.ver);
+            let read_ver = read.current.get(&id).map(|c| c.ver);
             item.ver = read_ver.map_or(1, |v| v.saturating_add(1));
             writes.push(IssueWrite { read_ver, item });
         }
@@ -133,13 +150,13 @@ pub(super) fn plan_chunk(
     let mut queued: Vec<(EventType, &IssueDelta)> = Vec::new();
     let mut marker_new = Vec::new();
     if is_last {
-        if !earlier_new.is_empty() {
+        if !read.earlier_new.is_empty() {
             let by_fingerprint: HashMap<&str, &IssueDelta> = batch
                 .issues
                 .iter()
                 .map(|d| (d.fingerprint.as_str(), d))
                 .collect();
-            for fingerprint in earlier_new {
+            for fingerprint in read.earlier_new {
                 match by_fingerprint.get(fingerprint.as_str()) {
                     Some(delta) => queued.push((EventType::NewIssue, delta)),
                     // Only if the batch was summarised differently when the
@@ -168,7 +185,7 @@ pub(super) fn plan_chunk(
         .filter(|(t, _)| *t != EventType::NewIssue)
         .count();
     let room = MAX_TRANSACTION_ACTIONS
-        .saturating_sub(1 + writes.len() + days.len() + aliases + others);
+        .saturating_sub(1 + writes.len() + days.len() + read.aliases + others);
     let digest_over = policy
         .digest_over
         .min(MAX_SEPARATE_NEW_ISSUE_ALERTS)

@@ -7,16 +7,16 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
+use super::DynamoDbStore;
 use super::items::{
-    ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias,
-    issue_key, marker_item, marker_key, n, outbox_item, s,
+    ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias, issue_key,
+    marker_item, marker_key, n, outbox_item, s,
 };
 use super::parts::{Day, day_key, days_read, is_day, sample_item};
-use super::plan::{Days, SampleWrite, plan_chunk};
+use super::plan::{ChunkRead, Days, SampleWrite, plan_chunk};
 use super::retry::{
     KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token,
 };
-use super::DynamoDbStore;
 use crate::model::{BatchSummary, HeldBack, issue_id};
 use crate::policy::Policy;
 use crate::store::StoreError;
@@ -197,17 +197,13 @@ impl DynamoDbStore {
                     )));
                 }
             }
-            let plan = plan_chunk(
-                batch,
-                &routed.batch.issues,
-                &current,
-                &days,
-                routed.aliases.len(),
-                &earlier_new,
-                is_last,
-                now,
-                policy,
-            )?;
+            let read = ChunkRead {
+                current: &current,
+                days: &days,
+                aliases: routed.aliases.len(),
+                earlier_new: &earlier_new,
+            };
+            let plan = plan_chunk(batch, &routed.batch.issues, &read, is_last, now, policy)?;
             let mut actions = Vec::with_capacity(1 + plan.writes.len() + plan.alerts.len());
             actions.push(
                 TransactWriteItem::builder()

@@ -180,7 +180,12 @@ fn worst_case_items_fit_their_bounds() {
     let mut huge = sample(&nasty(4096), 40);
     huge.kind = nasty(4096);
     let json = stored_sample_json(&huge).unwrap();
-    let size = item_size(&super::parts::sample_item(&"i".repeat(12), 9, i64::MIN, &json));
+    let size = item_size(&super::parts::sample_item(
+        &"i".repeat(12),
+        9,
+        i64::MIN,
+        &json,
+    ));
     eprintln!("worst-case sample item: {size} bytes");
     assert!(size <= MAX_STORED_SAMPLE_BYTES + 100, "{size}");
 
@@ -196,7 +201,11 @@ fn worst_case_items_fit_their_bounds() {
     let worst = summary(
         (0..200)
             .map(|i| IssueDelta {
-                hours: if i % 3 == 0 { month.clone() } else { Vec::new() },
+                hours: if i % 3 == 0 {
+                    month.clone()
+                } else {
+                    Vec::new()
+                },
                 last_seen: HOURS_RETENTION_MS,
                 ..delta(&format!("fp-{i}"), 1)
             })
@@ -226,9 +235,8 @@ fn worst_case_items_fit_their_bounds() {
         // Marker, heads, days, an alias and an alert per issue, a digest.
         let actions = 1 + issues.len() * 3 + days + 1;
         assert!(actions <= 100, "{actions} actions");
-        let bytes = issues.len() * (MAX_HEAD_BYTES + alert_size)
-            + days * MAX_DAY_BYTES
-            + MAX_ALERT_BYTES;
+        let bytes =
+            issues.len() * (MAX_HEAD_BYTES + alert_size) + days * MAX_DAY_BYTES + MAX_ALERT_BYTES;
         assert!(bytes < 4_000_000, "{bytes} bytes");
     }
 }
@@ -312,10 +320,12 @@ fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
     let first = plan_chunk(
         &batch,
         &batch.issues[..ISSUES_PER_WRITE],
-        &HashMap::new(),
-        &Days::new(),
-        0,
-        &[],
+        &ChunkRead {
+            current: &HashMap::new(),
+            days: &Days::new(),
+            aliases: 0,
+            earlier_new: &[],
+        },
         false,
         7,
         &policy,
@@ -327,10 +337,12 @@ fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
     let last = plan_chunk(
         &batch,
         &batch.issues[ISSUES_PER_WRITE..],
-        &HashMap::new(),
-        &Days::new(),
-        0,
-        &first.marker_new,
+        &ChunkRead {
+            current: &HashMap::new(),
+            days: &Days::new(),
+            aliases: 0,
+            earlier_new: &first.marker_new,
+        },
         true,
         7,
         &policy,
@@ -374,10 +386,12 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
     let plan = plan_chunk(
         &batch,
         &batch.issues,
-        &current,
-        &Days::new(),
-        0,
-        &[],
+        &ChunkRead {
+            current: &current,
+            days: &Days::new(),
+            aliases: 0,
+            earlier_new: &[],
+        },
         true,
         2,
         &Policy::default(),

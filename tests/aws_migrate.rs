@@ -1,0 +1,256 @@
+//! A DynamoDB table written by the first layout keeps working, and
+//! `faultline store migrate` moves it to the current one without changing
+//! what any issue shows.
+//!
+//! `tests/fixtures/dynamodb-layout-1.json` is a table that faultline wrote
+//! at 48dfc6c (layout 1: each issue item holds its samples, hours and
+//! facets), as DescribeTable and a Scan returned it, with the issues it
+//! held (`issues`: id, count, first and last seen, status, title).
+
+mod support;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use faultline::model::{BatchSummary, HourCount, IssueDelta, IssueDetail, Sample};
+use faultline::policy::Policy;
+use faultline::store::Store;
+use faultline::store::dynamodb::DynamoDbStore;
+use serde_json::Value;
+
+fn fixture() -> Value {
+    let text = std::fs::read_to_string("tests/fixtures/dynamodb-layout-1.json").unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// An item as the Scan printed it (DynamoDB's JSON) as the SDK sends it.
+fn attribute(value: &Value) -> AttributeValue {
+    let (kind, inner) = value.as_object().unwrap().iter().next().unwrap();
+    match kind.as_str() {
+        "S" => AttributeValue::S(inner.as_str().unwrap().to_string()),
+        "N" => AttributeValue::N(inner.as_str().unwrap().to_string()),
+        "BOOL" => AttributeValue::Bool(inner.as_bool().unwrap()),
+        "NULL" => AttributeValue::Null(true),
+        "SS" => AttributeValue::Ss(
+            inner
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect(),
+        ),
+        "L" => AttributeValue::L(inner.as_array().unwrap().iter().map(attribute).collect()),
+        "M" => AttributeValue::M(
+            inner
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), attribute(v)))
+                .collect(),
+        ),
+        other => panic!("attribute type {other} not in the fixture"),
+    }
+}
+
+/// A table holding the fixture's items, recording no layout (as tables
+/// created before the layout marker do).
+async fn layout_1_table(moto: &support::Moto) -> (DynamoDbStore, aws_sdk_dynamodb::Client, String) {
+    let store = moto.fresh_store("layout1", None).await;
+    let table = store.table().to_string();
+    let client = moto.dynamodb(None).await;
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("META".into()))
+        .key("sk", AttributeValue::S("LAYOUT".into()))
+        .send()
+        .await
+        .unwrap();
+    for item in fixture()["items"].as_array().unwrap() {
+        let item: HashMap<String, AttributeValue> = item
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), attribute(v)))
+            .collect();
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    (store, client, table)
+}
+
+fn fixture_ids() -> Vec<String> {
+    fixture()["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i[0].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn details(store: &dyn Store, ids: &[String]) -> Vec<IssueDetail> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(
+            store
+                .issue(id)
+                .await
+                .unwrap()
+                .expect("issue in the fixture"),
+        );
+    }
+    out
+}
+
+/// Items at `sk = ISSUE` that still hold what layout 1 kept in them.
+async fn items_in_layout_1(client: &aws_sdk_dynamodb::Client, table: &str) -> usize {
+    let out = client.scan().table_name(table).send().await.unwrap();
+    out.items()
+        .iter()
+        .filter(|item| item.get("sk") == Some(&AttributeValue::S("ISSUE".into())))
+        .filter(|item| {
+            ["samples", "hours", "facets"]
+                .iter()
+                .any(|name| item.contains_key(*name))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_layout_1_table_reads_the_same_after_migrate() {
+    let Some(moto) = support::moto() else { return };
+    let (store, client, table) = layout_1_table(moto).await;
+    let ids = fixture_ids();
+    let before = details(&store, &ids).await;
+    // Everything layout 1 kept is shown before any conversion.
+    assert!(
+        before
+            .iter()
+            .all(|d| !d.samples.is_empty() && !d.hours.is_empty())
+    );
+    let expected: Vec<(String, u64, i64, i64, String, String)> = fixture()["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| serde_json::from_value(i.clone()).unwrap())
+        .collect();
+    let shown: Vec<(String, u64, i64, i64, String, String)> = before
+        .iter()
+        .map(|d| {
+            let i = &d.issue;
+            (
+                i.id.clone(),
+                i.count,
+                i.first_seen,
+                i.last_seen,
+                i.status.as_str().to_string(),
+                i.title.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(shown, expected);
+
+    let migrated = store.migrate().await.unwrap();
+    assert_eq!((migrated.from, migrated.to), (1, 2));
+    assert_eq!(migrated.converted, Some(ids.len()));
+    assert_eq!(items_in_layout_1(&client, &table).await, 0);
+    let after = details(&store, &ids).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b, a, "issue {} reads the same after migrate", b.issue.id);
+    }
+
+    let again = store.migrate().await.unwrap();
+    assert_eq!((again.from, again.to, again.converted), (2, 2, Some(0)));
+}
+
+#[tokio::test]
+async fn a_batch_converts_a_layout_1_issue_it_touches_and_counts_into_it() {
+    let Some(moto) = support::moto() else { return };
+    let (store, client, table) = layout_1_table(moto).await;
+    let ids = fixture_ids();
+    let before = details(&store, &ids).await;
+    let touched = before
+        .iter()
+        .max_by_key(|d| d.samples.len())
+        .expect("issues")
+        .clone();
+    let at = touched.issue.last_seen + 600_000;
+    let sample = Sample {
+        timestamp: at,
+        event_id: "e-new".into(),
+        ..touched.samples[0].clone()
+    };
+    let delta = IssueDelta {
+        fingerprint: touched.issue.fingerprint.clone(),
+        kind: touched.issue.kind.clone(),
+        title: touched.issue.title.clone(),
+        count: 3,
+        first_seen: at,
+        last_seen: at,
+        samples: vec![sample],
+        hours: vec![HourCount {
+            hour: at - at.rem_euclid(3_600_000),
+            count: 3,
+        }],
+        facets: Vec::new(),
+        versions: Vec::new(),
+        previous: Vec::new(),
+    };
+    let batch = BatchSummary {
+        batch_id: "after-upgrade".into(),
+        owner: "1".into(),
+        log_group: touched.issue.log_group.clone(),
+        log_stream: "s".into(),
+        events: 3,
+        errors: 3,
+        issues: vec![delta],
+        runs: Vec::new(),
+    };
+    let recorded = store.record(&batch, at, &Policy::default()).await.unwrap();
+    assert!(
+        recorded.new_issues.is_empty(),
+        "a known issue, not a new one"
+    );
+    let now = store.issue(&touched.issue.id).await.unwrap().unwrap();
+    assert_eq!(now.issue.count, touched.issue.count + 3);
+    assert_eq!(now.facets, touched.facets, "its facets came along");
+    let hours: u64 = now.hours.iter().map(|h| h.count).sum();
+    let hours_before: u64 = touched.hours.iter().map(|h| h.count).sum();
+    assert_eq!(hours, hours_before + 3, "its hours came along");
+    assert_eq!(now.samples[0].event_id, "e-new", "newest first");
+    assert_eq!(
+        (touched.samples.len(), now.samples.len()),
+        (10, 10),
+        "the newest replaced the oldest"
+    );
+    assert_eq!(
+        items_in_layout_1(&client, &table).await,
+        ids.len() - 1,
+        "only the issue the batch touched was converted"
+    );
+}
+
+#[tokio::test]
+async fn a_table_of_a_newer_layout_is_refused() {
+    let Some(moto) = support::moto() else { return };
+    let store = moto.fresh_store("newer", None).await;
+    let client = moto.dynamodb(None).await;
+    client
+        .put_item()
+        .table_name(store.table())
+        .item("pk", AttributeValue::S("META".into()))
+        .item("sk", AttributeValue::S("LAYOUT".into()))
+        .item("layout", AttributeValue::N("3".into()))
+        .send()
+        .await
+        .unwrap();
+    let refused = store.init().await.unwrap_err().to_string();
+    assert!(refused.contains("newer faultline"), "{refused}");
+    let refused = store.migrate().await.unwrap_err().to_string();
+    assert!(refused.contains("newer faultline"), "{refused}");
+}
