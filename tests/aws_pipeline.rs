@@ -7,7 +7,7 @@ mod support;
 use faultline::notify::Discard;
 use faultline::notify::sns::SnsNotifier;
 use faultline::pipeline::{self, ALERT_LEASE_MS, Pipeline, Prepared, system_clock};
-use faultline::store::dynamodb::{DynamoDbStore, ISSUES_PER_WRITE};
+use faultline::store::dynamodb::{DynamoDbStore, ISSUES_PER_WRITE, chunk_ranges};
 use support::{RequestLog, announced_issue_ids, reference, snapshot};
 
 #[tokio::test]
@@ -271,7 +271,6 @@ async fn dynamodb_requests_per_batch_grow_with_distinct_issues_not_events() {
         Box::new(Discard),
     );
     log.take();
-    let chunks = |issues: usize| issues.div_ceil(ISSUES_PER_WRITE);
     for (stream, issues, repeats) in [
         ("a", 1, 1),
         ("b", 1, 1000),
@@ -301,11 +300,19 @@ async fn dynamodb_requests_per_batch_grow_with_distinct_issues_not_events() {
         // A chunk that creates issues looks up the keys the previous
         // fingerprint algorithm gave them (src/store/route.rs) in a second
         // read; once they exist, their own read finds them.
-        let creating: Vec<&str> = (0..chunks(issues))
+        let ranges = chunk_ranges(&summary);
+        assert_eq!(
+            ranges.len(),
+            issues.div_ceil(19),
+            "19 issues of a day a chunk"
+        );
+        let creating: Vec<&str> = ranges
+            .iter()
             .flat_map(|_| ["BatchGetItem", "BatchGetItem", "TransactWriteItems"])
             .collect();
         assert_eq!(record_ops, creating, "{issues} issues");
-        let expected: Vec<&str> = (0..chunks(issues))
+        let expected: Vec<&str> = ranges
+            .iter()
             .flat_map(|_| ["BatchGetItem", "TransactWriteItems"])
             .collect();
         assert_eq!(

@@ -21,11 +21,11 @@ pub(super) const MAX_TRANSACTION_ACTIONS: usize = 100;
 const ISSUE_ACTIONS_PER_WRITE: usize = MAX_TRANSACTION_ACTIONS - 2;
 
 /// What one issue may add to its chunk's transaction: its head, the days
-/// it writes ([`super::parts::days_written`]), an alias (an upgraded
-/// fingerprint counting into the issue its older key named) and a
+/// it writes ([`super::parts::days_written`]), a sample, an alias (an
+/// upgraded fingerprint counting into the issue its older key named) and a
 /// regression or threshold alert.
 fn actions_of(delta: &IssueDelta) -> usize {
-    3 + super::parts::days_written(delta).len()
+    4 + super::parts::days_written(delta).len()
 }
 
 /// How a batch's issues are split into transactions: consecutive ranges of

@@ -94,7 +94,7 @@ impl History {
         let id = &stored.issue.id;
         let mut texts: Vec<String> = get_string_list(head, "samples")?;
         for item in &self.samples {
-            texts.push(sample_json(item)?.to_string());
+            texts.push(sample_json(item)?);
         }
         let mut samples = texts
             .iter()

@@ -252,7 +252,7 @@ fn merged_pair(
         .iter()
         .map(|item| {
             let json = sample_json(item)?;
-            sample_timestamp(json).map(|t| (t, json.to_string()))
+            sample_timestamp(&json).map(|t| (t, json))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let samples = place_samples(&mut target.slots, &mut incoming);

@@ -44,8 +44,8 @@
 //! days), and a sample item when [`fold::choose_sample`] picks a slot (one
 //! per batch until 10, then at most one every 5 minutes). A batch on a hot
 //! issue writes its marker, the head and one day: 2 + 2 + 2 write units in
-//! its transaction, 2 for the listing index, and now and then a sample (3,
-//! outside the transaction). Layout 1 rewrote a 26 KB item: 52.
+//! its transaction, 2 for the listing index, and now and then a sample (2,
+//! deflated). Layout 1 rewrote a 26 KB item: 52.
 //!
 //! [`fold::choose_sample`]: crate::store::fold::choose_sample
 //!
@@ -139,18 +139,15 @@
 //! Per batch: one `BatchGetItem` (heads, the days they need, earlier
 //! markers) and one `TransactWriteItems` per chunk, plus a `BatchGetItem`
 //! for merged or aliased issues and one for days of issues the routing
-//! found elsewhere, and one plain `PutItem` per sample chosen; one Query of
-//! the outbox when alerts are flushed. A chunk holds up to 24 issues seen
-//! on one day ([`chunk_ranges`] keeps each transaction within DynamoDB's
+//! found elsewhere; one Query of the outbox when alerts are flushed. A
+//! chunk holds up to 19 issues seen on one day ([`chunk_ranges`] keeps each transaction within DynamoDB's
 //! 100 actions whatever the days a batch spans). A batch without errors
 //! writes only its marker (one conditional PutItem), so replays of it are
 //! recognised like any other. BENCHMARKS.md prices each scenario by
 //! DynamoDB's billing rules (`tests/aws_capacity.rs`).
 //!
-//! The samples are Put after the transaction commits, not inside it: inside,
-//! a 2.5 KB sample costs 6 units instead of 3, and a sample is context, not
-//! a count. If the function dies between the two, the issue shows one
-//! sample fewer until a later batch fills the slot.
+//! Samples are deflated (a 2.5 KB stack trace takes under 1 KB), so the one
+//! a batch writes now and then costs 2 units in its transaction.
 //!
 //! Alert delivery: `claim_alerts` leases each pending alert with a
 //! conditional UpdateItem (`lease_until <= now`), so concurrent invocations

@@ -23,8 +23,8 @@ pub(super) struct ChunkPlan {
     /// The days the chunk changed, whole (a Put each: the head's condition
     /// guards them, since every write to a day rewrites its issue's head).
     pub days: Vec<(String, Day)>,
-    /// Samples to store once the transaction committed (see
-    /// [`super::record`] for why not inside it).
+    /// The samples the chunk chose for slots, whole (a Put each, guarded
+    /// by the head's condition as the days are).
     pub samples: Vec<SampleWrite>,
     pub alerts: Vec<Alert>,
     pub new_issues: Vec<String>,
@@ -185,7 +185,7 @@ pub(super) fn plan_chunk(
         .filter(|(t, _)| *t != EventType::NewIssue)
         .count();
     let room = MAX_TRANSACTION_ACTIONS
-        .saturating_sub(1 + writes.len() + days.len() + read.aliases + others);
+        .saturating_sub(1 + writes.len() + days.len() + samples.len() + read.aliases + others);
     let digest_over = policy
         .digest_over
         .min(MAX_SEPARATE_NEW_ISSUE_ALERTS)

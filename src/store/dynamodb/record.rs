@@ -13,7 +13,7 @@ use super::items::{
     marker_item, marker_key, n, outbox_item, s,
 };
 use super::parts::{Day, day_key, days_read, is_day, sample_item};
-use super::plan::{ChunkRead, Days, SampleWrite, plan_chunk};
+use super::plan::{ChunkRead, Days, plan_chunk};
 use super::retry::{
     KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token,
 };
@@ -239,6 +239,18 @@ impl DynamoDbStore {
                         .build(),
                 );
             }
+            for sample in &plan.samples {
+                // Unconditional, as the days: the head records the slot.
+                actions.push(
+                    TransactWriteItem::builder()
+                        .put(self.put(
+                            sample_item(&sample.id, sample.slot, sample.timestamp, &sample.json),
+                            None,
+                            None,
+                        )?)
+                        .build(),
+                );
+            }
             for alias in &routed.aliases {
                 // Conditional, so that an issue or alias created at the same
                 // id meanwhile cancels the transaction and the chunk re-routes.
@@ -268,7 +280,6 @@ impl DynamoDbStore {
                 .await;
             let err = match sent {
                 Ok(_) => {
-                    self.store_samples(&plan.samples).await;
                     return Ok(Some(ChunkOutcome {
                         new_issues: plan.new_issues,
                         regressions: plan.regressions,
@@ -315,40 +326,6 @@ impl DynamoDbStore {
             "DynamoDB table {}: issues of batch {} kept changing under concurrent writers ({MAX_CONTENDED_ATTEMPTS} attempts)",
             self.table, batch.batch_id
         )))
-    }
-
-    /// Stores the samples a committed chunk chose, outside its transaction:
-    /// inside, a 2.5 KB sample would cost 6 write units where a plain Put
-    /// costs 3, and samples are context, not counts. Each Put keeps the
-    /// newer sample when two writers chose the same slot. A failure loses
-    /// only that sample (the slot's time in the head then names a sample
-    /// the issue does not show; a later batch replaces it), so it is logged,
-    /// not returned: the batch is recorded, and a retry would find it so.
-    async fn store_samples(&self, samples: &[SampleWrite]) {
-        for sample in samples {
-            let put = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(sample_item(
-                    &sample.id,
-                    sample.slot,
-                    sample.timestamp,
-                    &sample.json,
-                )))
-                .condition_expression("attribute_not_exists(pk) OR ts <= :ts")
-                .expression_attribute_values(":ts", n(sample.timestamp))
-                .send()
-                .await;
-            match put {
-                Ok(_) => {}
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
-                Err(e) => {
-                    let e = classify("PutItem (sample)", &self.table, e);
-                    tracing::warn!(issue = %sample.id, slot = sample.slot, error = %e, "a sample was not stored");
-                }
-            }
-        }
     }
 
     /// A Put of `item`, optionally conditional; `read_ver` fills `:read` in
