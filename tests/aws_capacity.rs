@@ -105,17 +105,7 @@ async fn bills_through(prefix: &str, batches: &[Vec<u8>], carried: bool) -> Opti
     let meter = Arc::new(Meter::new());
     let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
     let sdk = moto.sdk_config_at(&proxy.endpoint).await;
-    // moto copies the whole table for every transaction, so a large table
-    // makes each one slow; the production timeouts are for DynamoDB.
-    let patient = aws_config::timeout::TimeoutConfig::builder()
-        .operation_attempt_timeout(std::time::Duration::from_secs(300))
-        .operation_timeout(std::time::Duration::from_secs(600))
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .timeout_config(patient)
-            .build(),
-    );
+    let client = support::patient(&sdk);
     let store = DynamoDbStore::new(client, &table).unwrap();
     let pipeline = Pipeline::new(Box::new(store), Box::new(Discard));
     let mut out = Vec::new();

@@ -295,8 +295,27 @@ impl Moto {
 /// A fresh DynamoDB store for the conformance suite, or `None` when skipping.
 pub async fn dynamodb_store() -> Option<(Box<dyn Store>, ())> {
     let moto = moto()?;
-    let store = moto.fresh_store("conformance", None).await;
+    let table = moto.fresh_store("conformance", None).await.table().to_string();
+    // Semantics, not speed: moto copies the whole table for every
+    // transaction, which on a busy machine can outlast the production
+    // timeouts (src/aws/mod.rs) where DynamoDB answers in milliseconds.
+    let client = patient(&moto.sdk_config().await);
+    let store = DynamoDbStore::new(client, &table).expect("valid table name");
     Some((Box::new(store) as Box<dyn Store>, ()))
+}
+
+/// A DynamoDB client with the production configuration but timeouts made
+/// for moto's transactions, whose cost grows with the table.
+pub fn patient(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(300))
+        .operation_timeout(std::time::Duration::from_secs(600))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(patient)
+            .build(),
+    )
 }
 
 /// Counts the HTTP requests a DynamoDB client sends, by operation
