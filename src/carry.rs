@@ -46,6 +46,11 @@
 //!
 //! # Order and concurrency
 //!
+//! Two copies of one batch at once (Lambda may deliver one twice) carry
+//! the same tail: a copy that loses the take reads the tails again and,
+//! finding the tail taken by its own batch id, carries it too; the store
+//! records whichever copy comes first, and both are the same summary.
+//!
 //! CloudWatch Logs promises no order between deliveries. A tail is taken by
 //! the first batch to take it whose first event follows the tail's last
 //! event, not necessarily the batch right after it (an event id says where
@@ -188,26 +193,48 @@ async fn take_tail(
         return Ok(None);
     };
     let first = position(first.timestamp, &first.id);
-    let tails = held.tails(&batch.log_group, &batch.log_stream).await?;
-    let mine = tails
-        .iter()
-        .find(|t| t.taken_by.as_deref() == Some(batch_id));
-    let candidate = mine.or_else(|| {
-        tails
+    // Lambda may run two copies of one batch at once. When the other copy
+    // takes the tail between this one's read and its take, this one must
+    // carry the same tail (the store keeps whichever copy records first),
+    // so a lost take reads again to see whether the winner was this batch.
+    let mut lost_a_take = false;
+    for _ in 0..3 {
+        let tails = held.tails(&batch.log_group, &batch.log_stream).await?;
+        let mine = tails
             .iter()
-            .filter(|t| t.left_by != batch_id && t.precedes(first))
-            .max_by(|a, b| a.last().cmp(&b.last()))
-    });
-    let Some(candidate) = candidate else {
-        return Ok(None);
-    };
-    if candidate.take_rule(batch_id, now) == TakeRule::Refused {
-        return Ok(None);
+            .find(|t| t.taken_by.as_deref() == Some(batch_id));
+        let candidate = match mine {
+            Some(mine) => mine,
+            // Lost to another batch, or refused because this batch was
+            // recorded already, or released by a copy of this batch that
+            // recorded it: this one goes on without a tail.
+            None if lost_a_take => return Ok(None),
+            None => {
+                let newest = tails
+                    .iter()
+                    .filter(|t| t.left_by != batch_id && t.precedes(first))
+                    .max_by(|a, b| a.last().cmp(&b.last()));
+                match newest {
+                    Some(newest) => newest,
+                    None => return Ok(None),
+                }
+            }
+        };
+        if candidate.take_rule(batch_id, now) == TakeRule::Refused {
+            return Ok(None);
+        }
+        if held.take(candidate, batch_id, now).await? {
+            return Ok(Some(candidate.clone()));
+        }
+        lost_a_take = true;
     }
-    Ok(held
-        .take(candidate, batch_id, now)
-        .await?
-        .then(|| candidate.clone()))
+    // A copy of this batch keeps the tail (its lease renewed under us):
+    // going on without it could record this copy first, without the trace,
+    // and let the other release the tail uncounted. Lambda retries.
+    Err(StoreError::Transient(format!(
+        "the held tail of log stream {} kept changing while this batch took it",
+        batch.log_stream
+    )))
 }
 
 /// The id under which a tail judged alone is recorded: derived from the
