@@ -295,7 +295,11 @@ impl Moto {
 /// A fresh DynamoDB store for the conformance suite, or `None` when skipping.
 pub async fn dynamodb_store() -> Option<(Box<dyn Store>, ())> {
     let moto = moto()?;
-    let table = moto.fresh_store("conformance", None).await.table().to_string();
+    let table = moto
+        .fresh_store("conformance", None)
+        .await
+        .table()
+        .to_string();
     // Semantics, not speed: moto copies the whole table for every
     // transaction, which on a busy machine can outlast the production
     // timeouts (src/aws/mod.rs) where DynamoDB answers in milliseconds.
