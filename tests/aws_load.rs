@@ -220,3 +220,117 @@ async fn four_ingesters_under_load_count_exactly_and_announce_each_issue_once() 
         eprintln!("  retried: {r}");
     }
 }
+
+/// Concurrent invocations on one hot issue (issue 11).
+const HOT_INVOCATIONS: usize = 64;
+/// Events of the hot issue in each invocation's batch.
+const HOT_EVENTS: usize = 20;
+/// Attempts Lambda gives an asynchronous invocation (the first and two
+/// retries).
+const LAMBDA_ATTEMPTS: usize = 3;
+
+/// A large batch job hitting one throttling error from many tasks at once:
+/// 64 invocations start together, each with a batch of the same error,
+/// through the fault proxy failing 3% of DynamoDB requests at random
+/// (throttles, server errors, answers lost after moto applied the request).
+/// Every event is counted once, the issue is announced once, and no
+/// invocation fails all of Lambda's attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_invocations_on_one_hot_issue_count_exactly_and_none_fails() {
+    use support::proxy::{Fault, Proxy};
+    let Some(moto) = support::moto() else { return };
+    let table = moto.fresh_store("hot", None).await.table().to_string();
+    let (topic, queue) = moto.topic_with_queue("hot").await;
+    let proxy = Proxy::start(&moto.endpoint);
+    proxy.fail_randomly(
+        11,
+        30,
+        &[
+            "BatchGetItem",
+            "TransactWriteItems",
+            "Query",
+            "UpdateItem",
+            "DeleteItem",
+        ],
+        &[
+            Fault::Throttle,
+            Fault::ProvisionedThroughputExceeded,
+            Fault::ServerError,
+            Fault::DropAfterForward,
+        ],
+    );
+    let inputs: Vec<Vec<u8>> = (0..HOT_INVOCATIONS)
+        .map(|i| {
+            let errors: Vec<String> = (0..HOT_EVENTS)
+                .map(|e| {
+                    format!("[ERROR] ThrottlingException: Rate exceeded (task {i}, record {e})")
+                })
+                .collect();
+            support::data_message(
+                "/aws/batch/hot",
+                &format!("task-{i}"),
+                (i * HOT_EVENTS) as u64,
+                &errors,
+            )
+        })
+        .collect();
+    let barrier = Arc::new(tokio::sync::Barrier::new(HOT_INVOCATIONS));
+    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for input in inputs {
+        let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table).unwrap();
+        let notifier = SnsNotifier::new(moto.sns().await, &topic).unwrap();
+        let barrier = Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            let pipeline = Pipeline::new(Box::new(store), Box::new(notifier));
+            barrier.wait().await;
+            let mut failures = Vec::new();
+            for _ in 0..LAMBDA_ATTEMPTS {
+                match pipeline.ingest(&input).await {
+                    Ok(_) => return (failures, true),
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (failures, false)
+        }));
+    }
+    let mut retried = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        let (failures, succeeded) = task.await.unwrap();
+        retried.extend(failures);
+        failed += usize::from(!succeeded);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    proxy.heal();
+    eprintln!(
+        "hot issue: {HOT_INVOCATIONS} invocations in {secs:.1} s; faults: {}; {} attempts failed",
+        proxy.summary(),
+        retried.len()
+    );
+    for r in retried.iter().take(10) {
+        eprintln!("  retried: {r}");
+    }
+    assert_eq!(
+        failed, 0,
+        "invocations that failed all of Lambda's attempts"
+    );
+
+    let store = DynamoDbStore::new(moto.dynamodb(None).await, &table).unwrap();
+    let counted = snapshot(&store).await;
+    assert_eq!(counted.len(), 1, "one issue: {counted:?}");
+    assert_eq!(
+        counted[0].1,
+        (HOT_INVOCATIONS * HOT_EVENTS) as u64,
+        "every event once"
+    );
+    // Alerts a lost answer left leased are sent by a later invocation.
+    let mut last = Pipeline::new(
+        Box::new(DynamoDbStore::new(moto.dynamodb(None).await, &table).unwrap()),
+        Box::new(SnsNotifier::new(moto.sns().await, &topic).unwrap()),
+    );
+    last.clock = || faultline::pipeline::system_clock() + 10 * faultline::pipeline::ALERT_LEASE_MS;
+    last.flush_alerts().await.unwrap();
+    support::assert_each_issue_announced_once(moto, &queue, &store, &counted).await;
+}
