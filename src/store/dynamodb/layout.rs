@@ -157,11 +157,7 @@ impl DynamoDbStore {
             if let Some(facets) = &conversion.earlier_facets {
                 actions.push(
                     TransactWriteItem::builder()
-                        .put(self.put(
-                            earlier_facets_item(id, facets, conversion.now),
-                            None,
-                            None,
-                        )?)
+                        .put(self.put(earlier_facets_item(id, facets), None, None)?)
                         .build(),
                 );
             }
@@ -204,8 +200,6 @@ pub(super) struct Conversion {
     pub earlier_facets: Option<Facets>,
     /// Slot, time and JSON of each sample to write.
     pub samples: Vec<(usize, i64, String)>,
-    /// When the earlier facets start to age (the last occurrence).
-    pub now: i64,
 }
 
 /// The pure half of a conversion: the head without the older attributes,
@@ -245,7 +239,6 @@ pub(super) fn convert(
     let samples = place_samples(&mut head.slots, &mut kept);
     head.legacy = false;
     head.ver = read_ver.saturating_add(1);
-    let now = head.issue.last_seen;
     Ok(Conversion {
         read_ver,
         head,
@@ -255,6 +248,5 @@ pub(super) fn convert(
             .collect(),
         earlier_facets,
         samples,
-        now,
     })
 }

@@ -80,11 +80,7 @@ impl DynamoDbStore {
             if let Some(facets) = &merged.earlier_facets {
                 actions.push(
                     TransactWriteItem::builder()
-                        .put(self.put(
-                            earlier_facets_item(into, facets, merged.target.issue.last_seen),
-                            None,
-                            None,
-                        )?)
+                        .put(self.put(earlier_facets_item(into, facets), None, None)?)
                         .build(),
                 );
             }

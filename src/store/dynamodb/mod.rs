@@ -11,7 +11,7 @@
 //! | issue head | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver slots`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from` |
 //! | issue day | `ISSUE#<id>` | `DAY#yyyy-mm-dd` | `day h00..h23 facets expires_at` ([`parts`]) |
 //! | issue sample | `ISSUE#<id>` | `SAMPLE#<slot>` | `ts sample` ([`parts`]) |
-//! | earlier facets | `ISSUE#<id>` | `FACETS#earlier` | `facets expires_at`: what an issue of layout 1 had counted ([`layout`]) |
+//! | earlier facets | `ISSUE#<id>` | `FACETS#earlier` | `facets`: what an issue of layout 1 had counted, kept for its life ([`layout`]) |
 //! | alias | `ISSUE#<id>` | `ISSUE` | `alias_of created_at`: a fingerprint the store knows under another issue ([`crate::store::route`]) |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |

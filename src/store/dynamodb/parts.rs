@@ -222,17 +222,16 @@ pub(super) fn sample_json(item: &Item) -> Result<String, StoreError> {
 
 /// The sort key of the facets an issue of the older layout had counted
 /// before it was converted ([`super::layout`]): kept apart, read with the
-/// days, never rewritten by a batch, expiring as a day would.
+/// days, never rewritten by a batch, and kept as long as the issue (layout 1
+/// kept facets for the issue's life; one item per converted issue).
 pub(super) const EARLIER_FACETS_SK: &str = "FACETS#earlier";
 
-pub(super) fn earlier_facets_item(id: &str, facets: &Facets, now: i64) -> Item {
+pub(super) fn earlier_facets_item(id: &str, facets: &Facets) -> Item {
     let mut item = Item::from([
         ("pk".to_string(), s(issue_pk(id))),
         ("sk".to_string(), s(EARLIER_FACETS_SK)),
     ]);
     item.insert("facets".into(), s(json(facets)));
-    let expires = now.saturating_add(DAY_RETENTION_MS);
-    item.insert(TTL_ATTRIBUTE.into(), n(expires.div_euclid(1000)));
     item
 }
 
