@@ -86,7 +86,7 @@ async fn store_init_ingest_and_list_on_dynamodb_and_sns_from_the_environment() {
         parts[0]["rows"].as_u64().unwrap() >= ids.len() as u64,
         "{stats}"
     );
-    assert!(parts.iter().any(|p| p["name"] == "by_status"), "{stats}");
+    assert!(parts.iter().any(|p| p["name"] == "by_status_id"), "{stats}");
     // The events hold a Step Functions execution's log: its run is listed.
     let runs: serde_json::Value =
         serde_json::from_str(&ok(faultline(moto, &["runs", "--store", &store, "--json"]))).unwrap();

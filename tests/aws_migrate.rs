@@ -12,7 +12,7 @@ mod support;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use faultline::model::{BatchSummary, HourCount, IssueDelta, IssueDetail, Sample};
+use faultline::model::{BatchSummary, HourCount, IssueDelta, IssueDetail, Sample, StatusFilter};
 use faultline::policy::Policy;
 use faultline::store::Store;
 use faultline::store::dynamodb::DynamoDbStore;
@@ -52,20 +52,71 @@ fn attribute(value: &Value) -> AttributeValue {
     }
 }
 
-/// A table holding the fixture's items, recording no layout (as tables
-/// created before the layout marker do).
+/// A table as layout 1 created it (its keys and its one index, `by_status`,
+/// from the fixture's DescribeTable) holding the fixture's items, and
+/// recording no layout.
 async fn layout_1_table(moto: &support::Moto) -> (DynamoDbStore, aws_sdk_dynamodb::Client, String) {
-    let store = moto.fresh_store("layout1", None).await;
-    let table = store.table().to_string();
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    let described = &fixture()["table"];
+    assert_eq!(
+        described["GlobalSecondaryIndexes"][0]["IndexName"],
+        "by_status"
+    );
+    let table = support::unique("layout1");
     let client = moto.dynamodb(None).await;
-    client
-        .delete_item()
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let mut create = client
+        .create_table()
         .table_name(&table)
-        .key("pk", AttributeValue::S("META".into()))
-        .key("sk", AttributeValue::S("LAYOUT".into()))
-        .send()
-        .await
-        .unwrap();
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_status")
+                .key_schema(key("status", KeyType::Hash))
+                .key_schema(key("last_seen", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            described["GlobalSecondaryIndexes"][0]["Projection"]
+                                ["NonKeyAttributes"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|a| a.as_str().unwrap().to_string())
+                                .collect(),
+                        ))
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+    for definition in described["AttributeDefinitions"].as_array().unwrap() {
+        let kind = match definition["AttributeType"].as_str().unwrap() {
+            "S" => ScalarAttributeType::S,
+            _ => ScalarAttributeType::N,
+        };
+        create = create.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(definition["AttributeName"].as_str().unwrap())
+                .attribute_type(kind)
+                .build()
+                .unwrap(),
+        );
+    }
+    create.send().await.unwrap();
+    let store = DynamoDbStore::new(client.clone(), &table).unwrap();
     for item in fixture()["items"].as_array().unwrap() {
         let item: HashMap<String, AttributeValue> = item
             .as_object()
@@ -154,6 +205,18 @@ async fn a_layout_1_table_reads_the_same_after_migrate() {
         })
         .collect();
     assert_eq!(shown, expected);
+    // Listed from the index layout 1 made, before and after migrating.
+    let listed = |issues: Vec<faultline::model::Issue>| {
+        let mut ids: Vec<String> = issues.into_iter().map(|i| i.id).collect();
+        ids.sort();
+        ids
+    };
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(
+        listed(store.issues(StatusFilter::All).await.unwrap()),
+        sorted
+    );
 
     let migrated = store.migrate().await.unwrap();
     assert_eq!((migrated.from, migrated.to), (1, 2));
@@ -163,6 +226,11 @@ async fn a_layout_1_table_reads_the_same_after_migrate() {
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b, a, "issue {} reads the same after migrate", b.issue.id);
     }
+
+    assert_eq!(
+        listed(store.issues(StatusFilter::All).await.unwrap()),
+        sorted
+    );
 
     let again = store.migrate().await.unwrap();
     assert_eq!((again.from, again.to, again.converted), (2, 2, Some(0)));

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use faultline::limits::FAILED_EVENTS_RETENTION_MS;
-use faultline::store::dynamodb::{LISTING_ATTRIBUTES, STATUS_INDEX, TTL_ATTRIBUTE};
+use faultline::store::dynamodb::{LISTING_ATTRIBUTES, LISTING_INDEX, STATUS_INDEX, TTL_ATTRIBUTE};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -448,18 +448,19 @@ fn the_table_is_the_one_the_store_expects() {
         )),
         "{table}"
     );
-    assert!(table.contains(&format!("IndexName: {STATUS_INDEX}")));
+    assert!(table.contains(&format!(
+        "- IndexName: {LISTING_INDEX}\n          KeySchema:\n            - AttributeName: status\n              KeyType: HASH\n            - AttributeName: issue_id\n              KeyType: RANGE\n          Projection:\n            ProjectionType: KEYS_ONLY"
+    )));
+    // The index of older stacks, only while an upgrade keeps it.
+    assert!(table.contains(&format!(
+        "- !If\n          - KeepLegacyListingIndex\n          - IndexName: {STATUS_INDEX}"
+    )));
     let projected: Vec<String> = block(&text, "IssuesTable:", "NonKeyAttributes:")
         .iter()
         .map(|l| l.trim().trim_start_matches("- ").to_string())
         .collect();
     assert_eq!(projected, LISTING_ATTRIBUTES);
-    for (name, kind) in [
-        ("pk", "S"),
-        ("sk", "S"),
-        ("status", "S"),
-        ("last_seen", "N"),
-    ] {
+    for (name, kind) in [("pk", "S"), ("sk", "S"), ("status", "S"), ("issue_id", "S")] {
         assert!(
             table.contains(&format!(
                 "- AttributeName: {name}\n          AttributeType: {kind}"

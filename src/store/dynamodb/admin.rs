@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::retry::classify;
-use super::{DynamoDbStore, LISTING_ATTRIBUTES, STATUS_INDEX, TTL_ATTRIBUTE};
+use super::{DynamoDbStore, LISTING_INDEX, TTL_ATTRIBUTE};
 use crate::model::{StorePart, StoreStats};
 use crate::store::StoreError;
 
@@ -84,7 +84,11 @@ impl DynamoDbStore {
         for index in table.global_secondary_indexes() {
             parts.push(StorePart {
                 name: index.index_name().unwrap_or_default().to_string(),
-                what: "the listing index (issues by status)".into(),
+                what: if index.index_name() == Some(LISTING_INDEX) {
+                    "the listing index (issue ids by status)".into()
+                } else {
+                    "the listing index of older tables (drop it: README)".into()
+                },
                 rows: count(index.item_count()),
                 bytes: index.index_size_bytes().map(|b| b.max(0) as u64),
             });
@@ -116,15 +120,12 @@ impl DynamoDbStore {
                 .build()
         };
         let index = GlobalSecondaryIndex::builder()
-            .index_name(STATUS_INDEX)
+            .index_name(LISTING_INDEX)
             .key_schema(key("status", KeyType::Hash).map_err(build)?)
-            .key_schema(key("last_seen", KeyType::Range).map_err(build)?)
+            .key_schema(key("issue_id", KeyType::Range).map_err(build)?)
             .projection(
                 Projection::builder()
-                    .projection_type(ProjectionType::Include)
-                    .set_non_key_attributes(Some(
-                        LISTING_ATTRIBUTES.iter().map(|a| a.to_string()).collect(),
-                    ))
+                    .projection_type(ProjectionType::KeysOnly)
                     .build(),
             )
             .build()
@@ -137,7 +138,7 @@ impl DynamoDbStore {
             .attribute_definitions(attr("pk", ScalarAttributeType::S).map_err(build)?)
             .attribute_definitions(attr("sk", ScalarAttributeType::S).map_err(build)?)
             .attribute_definitions(attr("status", ScalarAttributeType::S).map_err(build)?)
-            .attribute_definitions(attr("last_seen", ScalarAttributeType::N).map_err(build)?)
+            .attribute_definitions(attr("issue_id", ScalarAttributeType::S).map_err(build)?)
             .key_schema(key("pk", KeyType::Hash).map_err(build)?)
             .key_schema(key("sk", KeyType::Range).map_err(build)?)
             .global_secondary_indexes(index)

@@ -44,15 +44,17 @@
 //! days), and a sample item when [`fold::choose_sample`] picks a slot (one
 //! per batch until 10, then at most one every 5 minutes). A batch on a hot
 //! issue writes its marker, the head and one day: 2 + 2 + 2 write units in
-//! its transaction, 2 for the listing index, and now and then a sample (2,
-//! deflated). Layout 1 rewrote a 26 KB item: 52.
+//! its transaction, and now and then a sample (2, deflated). Layout 1
+//! rewrote a 26 KB item: 52.
 //!
 //! [`fold::choose_sample`]: crate::store::fold::choose_sample
 //!
 //! - `ver` counts writes to the issue; every write is conditional on it.
-//! - Global secondary index `by_status` (hash `status`, range `last_seen`,
-//!   projecting [`LISTING_ATTRIBUTES`]) serves `issues`: one Query per
-//!   status, newest first. Only issue heads carry `status`, so markers and alerts never enter the index. Index reads
+//! - Global secondary index [`LISTING_INDEX`] (hash `status`, range
+//!   `issue_id`, keys only) serves `issues`: one Query per status for the
+//!   ids, then their heads. A batch never changes an entry's key, so it
+//!   writes nothing to the index (the legacy [`STATUS_INDEX`], keyed on
+//!   `last_seen`, cost 2 units a batch). Only issue heads carry `status`, so markers and alerts never enter the index. Index reads
 //!   are eventually consistent: a listing may lag a write by a moment;
 //!   `issue(id)` reads the base table and never does.
 //! - Batch markers expire after [`BATCH_RETENTION_MS`] (15 days: a payload
@@ -200,15 +202,26 @@ use retry::{classify, lease_token};
 /// Batch markers are kept this long (the same retention as the SQLite store).
 pub use crate::limits::BATCH_RETENTION_MS;
 
-/// The index `issues` lists from.
+/// The index `issues` lists from: issue heads by status, keys only. Its
+/// key (`status`, `issue_id`) changes only when an issue's status does, so
+/// the batches that rewrite a head write nothing to it; the listing reads
+/// the heads it names.
+pub const LISTING_INDEX: &str = "by_status_id";
+
+/// The index tables made before [`LISTING_INDEX`] list from (hash `status`,
+/// range `last_seen`, projecting [`LISTING_ATTRIBUTES`]). Every batch moved
+/// an issue's entry in it (2 write units: `last_seen` is its key), so it is
+/// only read where [`LISTING_INDEX`] does not exist yet, and template.yaml
+/// keeps it only while `KeepLegacyListingIndex` says so (README, "Upgrading
+/// the store's layout").
 pub const STATUS_INDEX: &str = "by_status";
 
 /// The TTL attribute.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
-/// Attributes the status index carries besides its keys (template.yaml
-/// declares the same list; tests/template.rs checks they agree): everything
-/// an [`Issue`] holds, nothing more.
+/// Attributes the legacy [`STATUS_INDEX`] carries besides its keys
+/// (template.yaml declares the same list; tests/template.rs checks they
+/// agree): everything an [`Issue`] holds, nothing more.
 pub const LISTING_ATTRIBUTES: [&str; 11] = [
     "issue_id",
     "fingerprint",
@@ -251,7 +264,62 @@ impl DynamoDbStore {
         &self.table
     }
 
+    /// The issues of one status: their ids from [`LISTING_INDEX`], then
+    /// their heads (eventually consistent, as the index is); from the
+    /// legacy [`STATUS_INDEX`] on a table that has not got the new one.
     pub(super) async fn query_status(&self, status: Status) -> Result<Vec<Issue>, StoreError> {
+        let ids = match self.index_ids(status).await {
+            Err(e) if missing_index(&e) => return self.query_legacy_status(status).await,
+            ids => ids.map_err(|e| classify("Query (listing index)", &self.table, e))?,
+        };
+        let keys: Vec<items::Item> = ids.iter().map(|id| issue_key(id)).collect();
+        let mut issues = Vec::with_capacity(keys.len());
+        // Whole heads: a head is under a kilobyte, and DynamoDB bills the
+        // item whatever a projection returns.
+        for head in self.read_items_with(&keys, false, None).await? {
+            let issue = issue_from_item(&head)?;
+            // The index lags a status change by a moment; the head is newer.
+            if issue.status == status {
+                issues.push(issue);
+            }
+        }
+        Ok(issues)
+    }
+
+    async fn index_ids(
+        &self,
+        status: Status,
+    ) -> Result<
+        Vec<String>,
+        aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::query::QueryError>,
+    > {
+        let mut ids = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(LISTING_INDEX)
+                .key_condition_expression("#s = :s")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":s", s(status.as_str()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in out.items() {
+                if let Some(AttributeValue::S(id)) = item.get("issue_id") {
+                    ids.push(id.clone());
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(ids),
+            }
+        }
+    }
+
+    async fn query_legacy_status(&self, status: Status) -> Result<Vec<Issue>, StoreError> {
         let mut issues = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -277,6 +345,19 @@ impl DynamoDbStore {
             }
         }
     }
+}
+
+/// Whether a Query failed because the table has no such index (a table
+/// made before it, whose stack has not been updated yet): DynamoDB says
+/// `ValidationException` ("The table does not have the specified index"),
+/// moto `ResourceNotFoundException` ("Invalid index").
+fn missing_index<E: ProvideErrorMetadata>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
+    e.as_service_error().is_some_and(|s| {
+        matches!(
+            s.code(),
+            Some("ValidationException" | "ResourceNotFoundException")
+        ) && s.message().is_some_and(|m| m.contains("index"))
+    })
 }
 
 #[async_trait]
