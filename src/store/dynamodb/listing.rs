@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use super::DynamoDbStore;
 use super::items::{Facets, get_n};
+use super::retry::CONCURRENT_READS;
 use crate::model::{
     HourCount, Issue, IssuePage, IssueQuery, IssueSort, ListedIssue, hour_of, sort_listing,
 };
@@ -107,6 +108,3 @@ impl DynamoDbStore {
         Ok((hours, facets))
     }
 }
-
-/// Issues whose days a listing reads at once.
-const CONCURRENT_READS: usize = 16;

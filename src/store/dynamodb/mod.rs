@@ -276,7 +276,7 @@ impl DynamoDbStore {
         let mut issues = Vec::with_capacity(keys.len());
         // Whole heads: a head is under a kilobyte, and DynamoDB bills the
         // item whatever a projection returns.
-        for head in self.read_items_with(&keys, false, None).await? {
+        for head in self.read_items_concurrently(&keys).await? {
             let issue = issue_from_item(&head)?;
             // The index lags a status change by a moment; the head is newer.
             if issue.status == status {

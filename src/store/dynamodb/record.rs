@@ -15,7 +15,8 @@ use super::items::{
 use super::parts::{Day, day_key, days_read, is_day, sample_item};
 use super::plan::{ChunkRead, Days, plan_chunk};
 use super::retry::{
-    KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token,
+    CONCURRENT_READS, KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify,
+    request_token,
 };
 use crate::model::{BatchSummary, HeldBack, issue_id};
 use crate::policy::Policy;
@@ -353,6 +354,30 @@ impl DynamoDbStore {
     /// DynamoDB allows (100 keys each); absent items are simply not returned.
     async fn read_items(&self, keys: &[Item]) -> Result<Vec<Item>, StoreError> {
         self.read_items_with(keys, true, None).await
+    }
+
+    /// Items by key, eventually consistent, [`CONCURRENT_READS`]
+    /// BatchGetItem requests at a time: for listings, which read every
+    /// issue head of a status.
+    pub(super) async fn read_items_concurrently(
+        &self,
+        keys: &[Item],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for wave in keys.chunks(KEYS_PER_READ * CONCURRENT_READS) {
+            let mut reads = tokio::task::JoinSet::new();
+            for group in wave.chunks(KEYS_PER_READ) {
+                let store = self.clone();
+                let group = group.to_vec();
+                reads.spawn(async move { store.read_items_with(&group, false, None).await });
+            }
+            while let Some(read) = reads.join_next().await {
+                let items =
+                    read.map_err(|e| StoreError::Backend(format!("reading issue heads: {e}")))??;
+                found.extend(items);
+            }
+        }
+        Ok(found)
     }
 
     /// Items by key, as [`DynamoDbStore::read_items`], optionally eventually

@@ -15,6 +15,10 @@ pub(super) const MAX_CONTENDED_ATTEMPTS: u32 = 12;
 /// BatchGetItem takes at most this many keys per request.
 pub(super) const KEYS_PER_READ: usize = 100;
 
+/// Reads a listing keeps in flight at once: enough to list 50,000 issues
+/// in well under a second of round trips, few enough not to be throttled.
+pub(super) const CONCURRENT_READS: usize = 16;
+
 /// Error codes after which trying again later may succeed.
 const TRANSIENT_CODES: [&str; 10] = [
     "ProvisionedThroughputExceededException",
