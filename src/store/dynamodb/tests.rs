@@ -441,3 +441,71 @@ fn a_batch_marker_outlives_the_failed_events_queue() {
         (expires_ms - now) / 86_400_000
     );
 }
+
+#[test]
+fn a_day_item_reads_back_as_written_and_is_keyed_by_its_date() {
+    let mut day = Day::new(1_763_856_000_000); // 2025-11-23T00:00Z
+    day.add_hour(&HourCount {
+        hour: 1_763_856_000_000 + 7 * 3_600_000,
+        count: 3,
+    });
+    day.add_facet(&FacetCount {
+        name: "env".into(),
+        value: "prod".into(),
+        count: 3,
+    });
+    let item = day.to_item("abc");
+    assert_eq!(get_s(&item, "sk").unwrap(), "DAY#2025-11-23");
+    assert!(item.contains_key("h07"));
+    assert_eq!(Day::from_item(&item).unwrap(), day);
+    // It expires a month after the day ends, not after it is written.
+    let expires: i64 = get_n(&item, "expires_at").unwrap();
+    assert_eq!(
+        expires * 1000,
+        day.day + 24 * 3_600_000 + super::parts::DAY_RETENTION_MS
+    );
+}
+
+#[test]
+fn a_delta_reads_the_days_of_its_threshold_window() {
+    let mut d = delta("fp", 1);
+    d.hours = vec![HourCount {
+        hour: 3 * 86_400_000 + 3_600_000,
+        count: 1,
+    }];
+    d.last_seen = 3 * 86_400_000 + 3_600_000;
+    let plain = super::parts::days_read(&d, &Policy::default());
+    assert_eq!(plain.into_iter().collect::<Vec<_>>(), vec![3 * 86_400_000]);
+    let policy: Policy = toml::from_str("[threshold]\ncount = 10\nwindow_hours = 48").unwrap();
+    let windowed = super::parts::days_read(&d, &policy);
+    assert_eq!(
+        windowed.into_iter().collect::<Vec<_>>(),
+        vec![86_400_000, 2 * 86_400_000, 3 * 86_400_000]
+    );
+}
+
+#[test]
+fn samples_placed_from_elsewhere_keep_the_newest_ten() {
+    use super::parts::place_samples;
+    let mut slots: Vec<Option<i64>> = (0..8).map(|i| Some(100 + i)).collect();
+    // Two free slots, then the oldest kept, each only by a newer sample.
+    let mut incoming: Vec<(i64, String)> = [50, 200, 300, 400, 90]
+        .iter()
+        .map(|t| (*t, format!("s{t}")))
+        .collect();
+    let writes = place_samples(&mut slots, &mut incoming);
+    let mut kept: Vec<i64> = slots.iter().flatten().copied().collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        vec![101, 102, 103, 104, 105, 106, 107, 200, 300, 400],
+        "the newest ten of both"
+    );
+    let mut written: Vec<(usize, i64)> = writes.iter().map(|(s, t, _)| (*s, *t)).collect();
+    written.sort();
+    assert_eq!(
+        written,
+        vec![(0, 400), (8, 200), (9, 300)],
+        "one write per slot, the sample it ends with"
+    );
+}
