@@ -5,6 +5,12 @@
 //! (every invocation does that after recording; the tick is for the hours
 //! when nothing else arrives).
 //!
+//! A subscription's batch is judged with what its stream's previous batch
+//! left unfinished (a trace the delivery boundary cut), carried through the
+//! store ([`carry`]); the tick also judges, as they are, the traces whose
+//! stream's next batch did not come within `held_trace_minutes`. A stream's
+//! records (Kinesis) are still judged one batch at a time.
+//!
 //! Batches from this function's own log group are refused (logged, not
 //! failed): processing them would feed every alert back into itself.
 
