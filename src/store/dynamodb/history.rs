@@ -10,13 +10,11 @@ use std::collections::HashMap;
 use super::DynamoDbStore;
 use super::items::{
     Facets, ISSUE_SK, Item, StoredIssue, decode_hours, facets_of, get_s, get_string_list, is_alias,
-    s,
 };
 use super::parts::{
     Day, EARLIER_FACETS_SK, SAMPLE_PREFIX, facets_in, is_day, is_sample, issue_pk, sample_json,
     sum_facets,
 };
-use super::retry::classify;
 use crate::limits::{HOURS_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{HourCount, IssueDetail, Sample, hour_of};
 use crate::store::StoreError;
@@ -135,33 +133,10 @@ impl DynamoDbStore {
         samples: bool,
         consistent: bool,
     ) -> Result<History, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(issue_pk(id)))
-                .consistent_read(consistent)
-                .set_exclusive_start_key(start.take());
-            query = if samples {
-                query.key_condition_expression("pk = :pk")
-            } else {
-                query
-                    .key_condition_expression("pk = :pk AND sk < :samples")
-                    .expression_attribute_values(":samples", s(SAMPLE_PREFIX))
-            };
-            let out = query
-                .send()
-                .await
-                .map_err(|e| classify("Query (issue)", &self.table, e))?;
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+        let before = (!samples).then_some(SAMPLE_PREFIX);
+        let items = self
+            .partition_before(&issue_pk(id), before, consistent, "Query (issue)")
+            .await?;
         History::from_items(items)
     }
 }

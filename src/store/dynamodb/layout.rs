@@ -18,15 +18,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
 use super::DynamoDbStore;
 use super::history::History;
-use super::items::{Facets, Item, StoredIssue, decode_hours, get_n, get_s, get_string_list, n, s};
-use super::parts::{
-    Day, day_of, earlier_facets_item, facets_in, place_samples, sample_item, sum_facets,
-};
+use super::items::{Item, StoredIssue, decode_hours, get_n, get_s, get_string_list, n, s};
+use super::parts::{Day, HistoryWrites, day_of, facets_in, place_samples, sum_facets};
 use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
 use crate::limits::HOURS_RETENTION_MS;
@@ -141,48 +136,21 @@ impl DynamoDbStore {
                 return Ok(());
             }
             let conversion = convert(stored, head, &history)?;
-            let read = conversion.read_ver;
-            let mut actions = vec![
-                TransactWriteItem::builder()
-                    .put(self.put(conversion.head.to_item(), Some("#ver = :read"), Some(read))?)
-                    .build(),
-            ];
-            for day in &conversion.days {
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(day.to_item(id), None, None)?)
-                        .build(),
-                );
+            let mut actions = vec![self.put_action(
+                conversion.head.to_item(),
+                Some("#ver = :read"),
+                Some(conversion.read_ver),
+            )?];
+            for item in conversion.writes.items(id) {
+                actions.push(self.put_action(item, None, None)?);
             }
-            if let Some(facets) = &conversion.earlier_facets {
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(earlier_facets_item(id, facets), None, None)?)
-                        .build(),
-                );
+            if self
+                .try_transaction(actions, "TransactWriteItems (convert)")
+                .await?
+            {
+                return Ok(());
             }
-            for (slot, timestamp, json) in &conversion.samples {
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(sample_item(id, *slot, *timestamp, json), None, None)?)
-                        .build(),
-                );
-            }
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(actions))
-                .send()
-                .await;
-            match sent {
-                Ok(_) => return Ok(()),
-                Err(err) => match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                        tracing::debug!(id, attempt, "issue changed while converting; re-reading");
-                    }
-                    _ => return Err(classify("TransactWriteItems (convert)", &self.table, err)),
-                },
-            }
+            tracing::debug!(id, attempt, "issue changed while converting; re-reading");
         }
         Err(StoreError::Transient(format!(
             "DynamoDB table {}: issue {id} kept changing while it was converted to layout {LAYOUT}",
@@ -196,10 +164,7 @@ impl DynamoDbStore {
 pub(super) struct Conversion {
     pub read_ver: u64,
     pub head: StoredIssue,
-    pub days: Vec<Day>,
-    pub earlier_facets: Option<Facets>,
-    /// Slot, time and JSON of each sample to write.
-    pub samples: Vec<(usize, i64, String)>,
+    pub writes: HistoryWrites,
 }
 
 /// The pure half of a conversion: the head without the older attributes,
@@ -242,11 +207,13 @@ pub(super) fn convert(
     Ok(Conversion {
         read_ver,
         head,
-        days: changed
-            .into_iter()
-            .filter_map(|d| days.remove(&d))
-            .collect(),
-        earlier_facets,
-        samples,
+        writes: HistoryWrites {
+            days: changed
+                .into_iter()
+                .filter_map(|d| days.remove(&d))
+                .collect(),
+            earlier_facets,
+            samples,
+        },
     })
 }

@@ -10,15 +10,14 @@
 //! ([`crate::store::route`]).
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use std::collections::BTreeMap;
 
 use super::DynamoDbStore;
 use super::history::History;
-use super::items::{Facets, StoredIssue, entry_of, issue_from_item, issue_key, n, s};
-use super::parts::{Day, earlier_facets_item, place_samples, sample_item, sample_json, sum_facets};
+use super::items::{StoredIssue, entry_of, issue_from_item, issue_key, n, s};
+use super::parts::{Day, HistoryWrites, place_samples, sample_json, sum_facets};
 use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
 use crate::limits::{HOURS_RETENTION_MS, MAX_MERGED_FROM_KEPT};
@@ -55,62 +54,32 @@ impl DynamoDbStore {
             let source_history = self.history(from, true).await?;
             let merged = merged_pair(target, source, &target_history, &source_history)?;
             let mut actions = vec![
-                TransactWriteItem::builder()
-                    .put(self.put(
-                        merged.target.to_item(),
-                        Some("#ver = :read"),
-                        Some(merged.target_ver),
-                    )?)
-                    .build(),
-                TransactWriteItem::builder()
-                    .put(self.put(
-                        merged.source.to_item(),
-                        Some("#ver = :read"),
-                        Some(merged.source_ver),
-                    )?)
-                    .build(),
+                self.put_action(
+                    merged.target.to_item(),
+                    Some("#ver = :read"),
+                    Some(merged.target_ver),
+                )?,
+                self.put_action(
+                    merged.source.to_item(),
+                    Some("#ver = :read"),
+                    Some(merged.source_ver),
+                )?,
             ];
-            for day in &merged.days {
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(day.to_item(into), None, None)?)
-                        .build(),
-                );
+            for item in merged.writes.items(into) {
+                actions.push(self.put_action(item, None, None)?);
             }
-            if let Some(facets) = &merged.earlier_facets {
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(earlier_facets_item(into, facets), None, None)?)
-                        .build(),
-                );
+            if self
+                .try_transaction(actions, "TransactWriteItems (merge)")
+                .await?
+            {
+                return Ok(merged.target.issue);
             }
-            for (slot, timestamp, json) in &merged.samples {
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(sample_item(into, *slot, *timestamp, json), None, None)?)
-                        .build(),
-                );
-            }
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(actions))
-                .send()
-                .await;
-            match sent {
-                Ok(_) => return Ok(merged.target.issue),
-                Err(err) => match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                        tracing::debug!(
-                            into,
-                            from,
-                            attempt,
-                            "issues changed under the merge; re-reading"
-                        );
-                    }
-                    _ => return Err(classify("TransactWriteItems (merge)", &self.table, err)),
-                },
-            }
+            tracing::debug!(
+                into,
+                from,
+                attempt,
+                "issues changed under the merge; re-reading"
+            );
         }
         Err(StoreError::Transient(format!(
             "DynamoDB table {}: issues {into} and {from} kept changing under concurrent writers; try the merge again",
@@ -186,12 +155,9 @@ struct Merged {
     target: StoredIssue,
     /// Marked merged into the target.
     source: StoredIssue,
-    /// The target's days with the source's summed in.
-    days: Vec<Day>,
-    /// The target's earlier facets with the source's (when either has any).
-    earlier_facets: Option<Facets>,
-    /// Source samples that take target slots.
-    samples: Vec<(usize, i64, String)>,
+    /// The target's days with the source's summed in, its earlier facets
+    /// with the source's, and source samples that take target slots.
+    writes: HistoryWrites,
 }
 
 /// The target with the source's history summed in (through the shared
@@ -266,11 +232,13 @@ fn merged_pair(
         source_ver,
         target,
         source,
-        days: changed
-            .into_iter()
-            .filter_map(|d| days.remove(&d))
-            .collect(),
-        earlier_facets,
-        samples,
+        writes: HistoryWrites {
+            days: changed
+                .into_iter()
+                .filter_map(|d| days.remove(&d))
+                .collect(),
+            earlier_facets,
+            samples,
+        },
     })
 }

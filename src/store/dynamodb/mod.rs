@@ -268,11 +268,25 @@ impl DynamoDbStore {
     /// their heads (eventually consistent, as the index is); from the
     /// legacy [`STATUS_INDEX`] on a table that has not got the new one.
     pub(super) async fn query_status(&self, status: Status) -> Result<Vec<Issue>, StoreError> {
-        let ids = match self.index_ids(status).await {
-            Err(e) if missing_index(&e) => return self.query_legacy_status(status).await,
-            ids => ids.map_err(|e| classify("Query (listing index)", &self.table, e))?,
+        let entries = match self.index_entries(LISTING_INDEX, status).await {
+            Err(e) if missing_index(&e) => {
+                return self
+                    .index_entries(STATUS_INDEX, status)
+                    .await
+                    .map_err(|e| classify("Query (status index)", &self.table, e))?
+                    .iter()
+                    .map(issue_from_item)
+                    .collect();
+            }
+            entries => entries.map_err(|e| classify("Query (listing index)", &self.table, e))?,
         };
-        let keys: Vec<items::Item> = ids.iter().map(|id| issue_key(id)).collect();
+        let keys: Vec<items::Item> = entries
+            .iter()
+            .filter_map(|entry| match entry.get("issue_id") {
+                Some(AttributeValue::S(id)) => Some(issue_key(id)),
+                _ => None,
+            })
+            .collect();
         let mut issues = Vec::with_capacity(keys.len());
         // Whole heads: a head is under a kilobyte, and DynamoDB bills the
         // item whatever a projection returns.
@@ -286,62 +300,34 @@ impl DynamoDbStore {
         Ok(issues)
     }
 
-    async fn index_ids(
+    /// Every entry of `index` under `status`, page by page; the raw error,
+    /// so that a missing index can be told apart.
+    async fn index_entries(
         &self,
+        index: &str,
         status: Status,
     ) -> Result<
-        Vec<String>,
+        Vec<items::Item>,
         aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::query::QueryError>,
     > {
-        let mut ids = Vec::new();
+        let mut entries = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let out = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(LISTING_INDEX)
+                .index_name(index)
                 .key_condition_expression("#s = :s")
                 .expression_attribute_names("#s", "status")
                 .expression_attribute_values(":s", s(status.as_str()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await?;
-            for item in out.items() {
-                if let Some(AttributeValue::S(id)) = item.get("issue_id") {
-                    ids.push(id.clone());
-                }
-            }
+            entries.extend(out.items().iter().cloned());
             match out.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(ids),
-            }
-        }
-    }
-
-    async fn query_legacy_status(&self, status: Status) -> Result<Vec<Issue>, StoreError> {
-        let mut issues = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(STATUS_INDEX)
-                .key_condition_expression("#s = :s")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":s", s(status.as_str()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query (status index)", &self.table, e))?;
-            for item in out.items() {
-                issues.push(issue_from_item(item)?);
-            }
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(issues),
+                _ => return Ok(entries),
             }
         }
     }

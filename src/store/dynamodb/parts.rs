@@ -290,3 +290,31 @@ pub(super) fn place_samples(
     }
     writes
 }
+
+/// What moving history into an issue writes besides its head (converting it
+/// from the older layout, merging another issue into it): its changed days,
+/// its earlier facets, and samples for its slots.
+#[derive(Debug, Default)]
+pub(super) struct HistoryWrites {
+    pub days: Vec<Day>,
+    pub earlier_facets: Option<Facets>,
+    /// Slot, time and JSON of each sample.
+    pub samples: Vec<(usize, i64, String)>,
+}
+
+impl HistoryWrites {
+    /// The items to Put for issue `id` (unconditionally: the head written
+    /// beside them is conditioned on the version they were computed from).
+    pub fn items(&self, id: &str) -> Vec<Item> {
+        let days = self.days.iter().map(|day| day.to_item(id));
+        let earlier = self
+            .earlier_facets
+            .iter()
+            .map(|facets| earlier_facets_item(id, facets));
+        let samples = self
+            .samples
+            .iter()
+            .map(|(slot, timestamp, json)| sample_item(id, *slot, *timestamp, json));
+        days.chain(earlier).chain(samples).collect()
+    }
+}

@@ -329,6 +329,40 @@ impl DynamoDbStore {
         )))
     }
 
+    /// A transaction's Put of `item` (see [`DynamoDbStore::put`]).
+    pub(super) fn put_action(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        read_ver: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .put(self.put(item, condition, read_ver)?)
+            .build())
+    }
+
+    /// Sends a transaction whose conditions guard what was read: `false`
+    /// when it was cancelled (something changed meanwhile: read again).
+    pub(super) async fn try_transaction(
+        &self,
+        actions: Vec<TransactWriteItem>,
+        what: &str,
+    ) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => Ok(false),
+                _ => Err(classify(what, &self.table, err)),
+            },
+        }
+    }
+
     /// A Put of `item`, optionally conditional; `read_ver` fills `:read` in
     /// a `#ver = :read` condition.
     pub(super) fn put(
@@ -465,17 +499,35 @@ impl DynamoDbStore {
     /// Every item of a partition, strongly consistent, page by page; `what`
     /// names the request in errors.
     pub(super) async fn partition(&self, pk: &str, what: &str) -> Result<Vec<Item>, StoreError> {
+        self.partition_before(pk, None, true, what).await
+    }
+
+    /// The items of a partition whose sort keys sort before `before` (all
+    /// of them for `None`), page by page.
+    pub(super) async fn partition_before(
+        &self,
+        pk: &str,
+        before: Option<&str>,
+        consistent: bool,
+        what: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", s(pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start.take());
+            query = match before {
+                None => query.key_condition_expression("pk = :pk"),
+                Some(bound) => query
+                    .key_condition_expression("pk = :pk AND sk < :before")
+                    .expression_attribute_values(":before", s(bound)),
+            };
+            let out = query
                 .send()
                 .await
                 .map_err(|e| classify(what, &self.table, e))?;
