@@ -504,6 +504,8 @@ pub struct Migrated {
     pub from: u32,
     pub to: u32,
     pub converted: Option<usize>,
+    /// What else was done, or is left for the user to do, one line each.
+    pub notes: Vec<String>,
 }
 
 /// What a store holds and how big each part of it is

@@ -218,8 +218,13 @@ async fn a_layout_1_table_reads_the_same_after_migrate() {
         sorted
     );
 
-    let migrated = store.migrate().await.unwrap();
+    let migrated = store.migrate(false).await.unwrap();
     assert_eq!((migrated.from, migrated.to), (1, 2));
+    assert!(
+        migrated.notes.iter().any(|n| n.contains("--indexes")),
+        "says how to drop the index every batch writes: {:?}",
+        migrated.notes
+    );
     assert_eq!(migrated.converted, Some(ids.len()));
     assert_eq!(items_in_layout_1(&client, &table).await, 0);
     let after = details(&store, &ids).await;
@@ -232,8 +237,38 @@ async fn a_layout_1_table_reads_the_same_after_migrate() {
         sorted
     );
 
-    let again = store.migrate().await.unwrap();
+    let again = store.migrate(false).await.unwrap();
     assert_eq!((again.from, again.to, again.converted), (2, 2, Some(0)));
+
+    // The table is the store's own (no stack): swap its listing index.
+    let swapped = store.migrate(true).await.unwrap();
+    assert_eq!(
+        swapped.notes,
+        ["created index by_status_id", "dropped index by_status"]
+    );
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = described
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    assert_eq!(names, ["by_status_id"]);
+    assert_eq!(
+        listed(store.issues(StatusFilter::All).await.unwrap()),
+        sorted,
+        "listed from the new index"
+    );
+    assert!(
+        store.migrate(true).await.unwrap().notes.is_empty(),
+        "nothing left to do"
+    );
 }
 
 #[tokio::test]
@@ -319,6 +354,6 @@ async fn a_table_of_a_newer_layout_is_refused() {
         .unwrap();
     let refused = store.init().await.unwrap_err().to_string();
     assert!(refused.contains("newer faultline"), "{refused}");
-    let refused = store.migrate().await.unwrap_err().to_string();
+    let refused = store.migrate(false).await.unwrap_err().to_string();
     assert!(refused.contains("newer faultline"), "{refused}");
 }

@@ -43,7 +43,14 @@ pub enum StoreCommand {
     /// this converts the rest, then records the layout). SQLite: a file is
     /// migrated whenever this faultline opens it for writing. Safe to run
     /// again and while the Lambda runs.
-    Migrate,
+    Migrate {
+        /// Also replace the listing index of an older DynamoDB table
+        /// (by_status, which every batch writes) with by_status_id. Only for
+        /// a table no CloudFormation stack manages: a SAM stack does it
+        /// through its KeepLegacyListingIndex parameter (README).
+        #[arg(long)]
+        indexes: bool,
+    },
 }
 
 pub async fn run(args: StoreArgs) -> Result<ExitCode, Error> {
@@ -54,9 +61,9 @@ pub async fn run(args: StoreArgs) -> Result<ExitCode, Error> {
             println!("store ready: {}", args.store);
             Ok(ExitCode::SUCCESS)
         }
-        StoreCommand::Migrate => {
+        StoreCommand::Migrate { indexes } => {
             let store = super::open_existing(&args.store, Access::Write).await?;
-            let migrated = store.migrate().await?;
+            let migrated = store.migrate(indexes).await?;
             let converted = match migrated.converted {
                 Some(n) => format!(", {n} issues converted"),
                 None => String::new(),
@@ -68,6 +75,9 @@ pub async fn run(args: StoreArgs) -> Result<ExitCode, Error> {
                     "{}: layout {} -> {}{converted}",
                     args.store, migrated.from, migrated.to
                 );
+            }
+            for note in &migrated.notes {
+                println!("  {note}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -157,7 +157,9 @@ pub trait Store: Send + Sync {
 
     /// Brings what the store holds to the layout this faultline writes
     /// (`faultline store migrate`). Safe to run again, and beside ingests.
-    async fn migrate(&self) -> Result<Migrated, StoreError>;
+    /// `swap_indexes`: also replace indexes of an older layout, where the
+    /// store owns them (a DynamoDB table no CloudFormation stack manages).
+    async fn migrate(&self, swap_indexes: bool) -> Result<Migrated, StoreError>;
 
     /// Takes the alerts waiting to be sent, leasing them to the caller until
     /// `now + lease_ms` so that concurrent callers do not send them twice.

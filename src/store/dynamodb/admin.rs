@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction,
+    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
+    IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::retry::classify;
-use super::{DynamoDbStore, LISTING_INDEX, TTL_ATTRIBUTE};
+use super::{DynamoDbStore, LISTING_INDEX, STATUS_INDEX, TTL_ATTRIBUTE};
 use crate::model::{StorePart, StoreStats};
 use crate::store::StoreError;
 
@@ -121,13 +123,8 @@ impl DynamoDbStore {
         };
         let index = GlobalSecondaryIndex::builder()
             .index_name(LISTING_INDEX)
-            .key_schema(key("status", KeyType::Hash).map_err(build)?)
-            .key_schema(key("issue_id", KeyType::Range).map_err(build)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::KeysOnly)
-                    .build(),
-            )
+            .set_key_schema(Some(listing_key_schema().map_err(build)?))
+            .projection(listing_projection())
             .build()
             .map_err(build)?;
         let created = self
@@ -197,5 +194,144 @@ pub(super) fn validate_table_name(table: &str) -> Result<(), StoreError> {
         Err(StoreError::Url(format!(
             "{table:?} is not a DynamoDB table name (3-255 characters of a-z, A-Z, 0-9, _ - .); expected dynamodb://TABLE"
         )))
+    }
+}
+
+/// The listing index's keys: `status`, then `issue_id`, which a batch never
+/// changes (so it never writes the index).
+fn listing_key_schema() -> Result<Vec<KeySchemaElement>, aws_sdk_dynamodb::error::BuildError> {
+    Ok(vec![
+        KeySchemaElement::builder()
+            .attribute_name("status")
+            .key_type(KeyType::Hash)
+            .build()?,
+        KeySchemaElement::builder()
+            .attribute_name("issue_id")
+            .key_type(KeyType::Range)
+            .build()?,
+    ])
+}
+
+fn listing_projection() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::KeysOnly)
+        .build()
+}
+
+/// How long `migrate --indexes` waits for a new index to be built before
+/// leaving the rest to a later run.
+const INDEX_BUILD_WAIT: Duration = Duration::from_secs(600);
+
+impl DynamoDbStore {
+    /// The table's indexes and whether each is ACTIVE.
+    async fn indexes(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTable", &self.table, e))?;
+        Ok(out
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .map(|index| {
+                (
+                    index.index_name().unwrap_or_default().to_string(),
+                    index.index_status() == Some(&IndexStatus::Active),
+                )
+            })
+            .collect())
+    }
+
+    /// Replaces the older listing index ([`super::STATUS_INDEX`], which
+    /// every batch wrote) with [`LISTING_INDEX`], when `swap` says the
+    /// table is the store's to change; otherwise says what to do. One index
+    /// change at a time, as DynamoDB allows: create, wait until it is
+    /// built, then drop the old one.
+    pub(super) async fn listing_index_upgrade(
+        &self,
+        swap: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut notes = Vec::new();
+        let indexes = self.indexes().await?;
+        let has = |name: &str| indexes.iter().any(|(n, _)| n == name);
+        if !has(STATUS_INDEX) {
+            return Ok(notes);
+        }
+        if !swap {
+            notes.push(format!(
+                "the table still has the listing index {STATUS_INDEX}, which costs 2 write units \
+                 on every batch: a SAM stack drops it by deploying with KeepLegacyListingIndex=true, \
+                 then false (README); a table no stack manages: faultline store migrate --indexes"
+            ));
+            return Ok(notes);
+        }
+        let build = |e: aws_sdk_dynamodb::error::BuildError| {
+            StoreError::Backend(format!("building UpdateTable: {e}"))
+        };
+        if !has(LISTING_INDEX) {
+            let create = CreateGlobalSecondaryIndexAction::builder()
+                .index_name(LISTING_INDEX)
+                .set_key_schema(Some(listing_key_schema().map_err(build)?))
+                .projection(listing_projection())
+                .build()
+                .map_err(build)?;
+            let attr = |name: &str| {
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(build)
+            };
+            self.client
+                .update_table()
+                .table_name(&self.table)
+                .attribute_definitions(attr("status")?)
+                .attribute_definitions(attr("issue_id")?)
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                )
+                .send()
+                .await
+                .map_err(|e| classify("UpdateTable (create index)", &self.table, e))?;
+            notes.push(format!("created index {LISTING_INDEX}"));
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let active = self
+                .indexes()
+                .await?
+                .iter()
+                .any(|(name, active)| name == LISTING_INDEX && *active);
+            if active {
+                break;
+            }
+            if started.elapsed() > INDEX_BUILD_WAIT {
+                notes.push(format!(
+                    "{LISTING_INDEX} is still being built; run faultline store migrate --indexes \
+                     again later to drop {STATUS_INDEX} (listings use it until then)"
+                ));
+                return Ok(notes);
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        let delete = DeleteGlobalSecondaryIndexAction::builder()
+            .index_name(STATUS_INDEX)
+            .build()
+            .map_err(build)?;
+        self.client
+            .update_table()
+            .table_name(&self.table)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().delete(delete).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTable (drop index)", &self.table, e))?;
+        notes.push(format!("dropped index {STATUS_INDEX}"));
+        Ok(notes)
     }
 }

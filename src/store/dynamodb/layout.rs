@@ -118,6 +118,7 @@ impl DynamoDbStore {
             from,
             to: LAYOUT,
             converted: Some(converted),
+            notes: Vec::new(),
         })
     }
 

@@ -532,8 +532,10 @@ impl Store for DynamoDbStore {
         self.table_stats().await
     }
 
-    async fn migrate(&self) -> Result<Migrated, StoreError> {
-        self.migrate_table().await
+    async fn migrate(&self, swap_indexes: bool) -> Result<Migrated, StoreError> {
+        let mut migrated = self.migrate_table().await?;
+        migrated.notes = self.listing_index_upgrade(swap_indexes).await?;
+        Ok(migrated)
     }
 
     async fn merge(&self, into: &str, from: &str) -> Result<Issue, StoreError> {
