@@ -297,3 +297,34 @@ fn fingerprint_reads_every_input_ingest_reads_and_prints_the_keys_it_stores() {
     assert_eq!(stored_keys.len(), 4, "{stored_keys:?}");
     assert_eq!(printed_keys, stored_keys, "{printed}");
 }
+
+/// A Kinesis invocation saved to a file (as a stream's event source mapping
+/// hands it to the Lambda): each record's data is the same gzip payload a
+/// subscription delivers, so ingesting it finds what ingesting the
+/// subscription's input finds.
+#[test]
+fn a_saved_kinesis_event_is_read_record_by_record() {
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("events/python-json.json").unwrap()).unwrap();
+    let data = shipped["awslogs"]["data"].as_str().unwrap();
+    let control = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        gzip(br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[]}"#),
+    );
+    let event = serde_json::json!({"Records": [
+        {"kinesis": {"sequenceNumber": "1", "data": control}, "eventSource": "aws:kinesis"},
+        {"kinesis": {"sequenceNumber": "2", "data": data}, "eventSource": "aws:kinesis"},
+    ]});
+    let direct = tempfile::tempdir().unwrap();
+    std::fs::copy("events/python-json.json", direct.path().join("in.json")).unwrap();
+    ok(&["ingest", "--notify", "none", "in.json"], direct.path());
+    let streamed = tempfile::tempdir().unwrap();
+    std::fs::write(streamed.path().join("kinesis.json"), event.to_string()).unwrap();
+    ok(
+        &["ingest", "--notify", "none", "kinesis.json"],
+        streamed.path(),
+    );
+    let found = kinds_and_counts(streamed.path());
+    assert!(!found.is_empty());
+    assert_eq!(found, kinds_and_counts(direct.path()));
+}

@@ -15,8 +15,9 @@
 //!   each record one gzip DATA_MESSAGE.
 //!
 //! The CLI's input reader (`sniff` in src/cli/input.rs) tells the shapes of
-//! a whole input apart; a new one is a new file here and a new arm there. A Kinesis event reaches only the Lambda,
-//! which reads it as it deserialises the invocation ([`kinesis`]).
+//! a whole input apart; a new one is a new file here and a new arm there. The Lambda
+//! reads a Kinesis event as it deserialises the invocation ([`kinesis`]);
+//! [`each_batch`] reads one saved to a file, record by record.
 
 use std::borrow::Cow;
 
@@ -166,6 +167,15 @@ pub fn each_batch<E: From<DecodeError>>(
 ) -> Result<(), E> {
     match payload(document) {
         Ok(payload) => each(&parse(&payload)?),
+        Err(DecodeError::UnknownShape) if is_kinesis_event(document) => {
+            // A saved Kinesis invocation: each record is one payload.
+            let event: kinesis::KinesisEvent = serde_json::from_slice(document)
+                .map_err(|e| DecodeError::Message(e.to_string()))?;
+            for record in &event.records {
+                each(&parse(&record.kinesis.payload()?)?)?;
+            }
+            Ok(())
+        }
         Err(DecodeError::UnknownShape) => {
             for batch in aws_cli::batches(document.trim_ascii(), naming)? {
                 each(&batch)?;
@@ -174,6 +184,15 @@ pub fn each_batch<E: From<DecodeError>>(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether a document looks like a Kinesis event (`{"Records": [{"kinesis":
+/// ...`): checked on its first bytes, so other documents are not parsed
+/// twice.
+fn is_kinesis_event(document: &[u8]) -> bool {
+    let head = &document[..document.len().min(4096)];
+    memchr::memmem::find(head, b"\"Records\"").is_some()
+        && memchr::memmem::find(head, b"\"kinesis\"").is_some()
 }
 
 /// Parses DATA_MESSAGE bytes, as returned by [`payload`].
