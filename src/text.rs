@@ -113,7 +113,7 @@ pub fn parse_ago(text: &str, now: i64) -> Option<i64> {
     Some(if is_duration { now - (at - now) } else { at })
 }
 
-/// The inverse of [`civil_from_days`].
+/// The inverse of `civil_from_days`.
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

@@ -118,7 +118,7 @@ pub fn explain_events(events: &[LogEvent<'_>]) -> Vec<Verdict> {
 ///
 /// The awslogs driver writes one event per line, so a batch boundary can
 /// fall inside a trace. `carried` are the messages the previous batch of the
-/// same stream left pending ([`Stream::pending`]); they are judged together
+/// same stream left pending ([`Stream::pending_events`]); they are judged together
 /// with this batch's events, so a trace cut by the boundary gets the
 /// identity it would have had whole. With `at_end` false, a trace this
 /// batch ends inside is left pending rather than judged; with `at_end` true

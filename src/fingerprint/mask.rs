@@ -34,7 +34,7 @@
 //! looks ahead to the next space, quote or separator, and on a token without
 //! spaces (compact JSON, a run of quotes, `a/=a/=...`) looking again from
 //! every word made the scan quadratic (a megabyte of `'` took minutes). Each
-//! look-ahead is now a [`Next`] pointer that only moves forward, and each
+//! look-ahead is now a `Next` pointer that only moves forward, and each
 //! backward trim is remembered for the end it trims, so every byte is looked
 //! at a bounded number of times (`work_is_linear_in_the_message` counts
 //! them). The templates are the ones the quadratic scanner produced: the

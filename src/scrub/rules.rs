@@ -14,7 +14,7 @@
 //!   secrets wherever they stand;
 //! - shapes that name their value (`password=`, `"api_key": "..."`,
 //!   `<dbPassword>`, `--token X`, `System.setProperty("X_TOKEN", "...")`):
-//!   the name decides, see [`crate::scrub::detect::name_strength`];
+//!   the name decides, see `crate::scrub::detect::name_strength`;
 //! - scans for what has neither (an AWS secret key alone, a long random
 //!   blob): entropy and character classes decide.
 

@@ -83,7 +83,7 @@ pub const MAX_ALERT_BYTES: usize = 384 * 1024;
 pub const MAX_HEAD_BYTES: usize = 4 * 1024;
 
 /// What one day of an issue can grow to (measured by the unit tests): its
-/// hours and [`super::parts::MAX_DAY_FACET_BYTES`] of facets.
+/// hours and `MAX_DAY_FACET_BYTES` (parts.rs) of facets.
 pub const MAX_DAY_BYTES: usize = 4 * 1024;
 
 /// Cuts what a queued alert carries to what a message can show, so its

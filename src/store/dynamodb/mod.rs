@@ -9,17 +9,19 @@
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
 //! | issue head | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver slots`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from` |
-//! | issue day | `ISSUE#<id>` | `DAY#yyyy-mm-dd` | `day h00..h23 facets expires_at` ([`parts`]) |
-//! | issue sample | `ISSUE#<id>` | `SAMPLE#<slot>` | `ts sample` ([`parts`]) |
-//! | earlier facets | `ISSUE#<id>` | `FACETS#earlier` | `facets`: what an issue of layout 1 had counted, kept for its life ([`layout`]) |
+//! | issue day | `ISSUE#<id>` | `DAY#yyyy-mm-dd` | `day h00..h23 facets expires_at` (parts.rs) |
+//! | issue sample | `ISSUE#<id>` | `SAMPLE#<slot>` | `z`: the sample, deflated (parts.rs) |
+//! | held tail | `HELD#<shard>` | `<stream key>#<left_by>` | a trace a batch left unfinished (pending.rs) |
+//! | left mark | `HELD#LEFT#<left_by>` | `LEFT` | that batch left its tail (pending.rs) |
+//! | earlier facets | `ISSUE#<id>` | `FACETS#earlier` | `facets`: what an issue of layout 1 had counted, kept for its life (layout.rs) |
 //! | alias | `ISSUE#<id>` | `ISSUE` | `alias_of created_at`: a fingerprint the store knows under another issue ([`crate::store::route`]) |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
-//! | layout | `META` | `LAYOUT` | `layout` ([`layout`]) |
+//! | layout | `META` | `LAYOUT` | `layout` (layout.rs) |
 //!
 //! Runs ([`crate::runs`]) have items of their own, written after a batch's
 //! issues in transactions of their own with their own markers: see
-//! [`runs`] for their layout and why they too count exactly once. An issue
+//! runs.rs for their layout and why they too count exactly once. An issue
 //! head's `held` says its new-issue alert waits for runs
 //! ([`crate::store::run_fold::hold`]).
 //!
@@ -39,7 +41,7 @@
 //! what decisions need (counters, status, policy state, `ver`, and the time
 //! of the sample in each slot) and stays under a kilobyte (at most
 //! [`MAX_HEAD_BYTES`]). What grows lives in items a batch writes only when
-//! it changes them ([`parts`]): the day its events fall in (24 hourly
+//! it changes them (parts.rs): the day its events fall in (24 hourly
 //! counts and that day's facets, under [`MAX_DAY_BYTES`], expiring after 31
 //! days), and a sample item when [`fold::choose_sample`] picks a slot (one
 //! per batch until 10, then at most one every 5 minutes). A batch on a hot

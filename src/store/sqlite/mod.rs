@@ -788,7 +788,7 @@ impl Store for SqliteStore {
     }
 
     /// Opening a file for writing already migrated it, in one transaction
-    /// (see [`schema::prepare`]): this says what that did.
+    /// (see `schema::prepare`): this says what that did.
     async fn migrate(&self, _swap_indexes: bool) -> Result<Migrated, StoreError> {
         Ok(Migrated {
             from: self.opened_from.clamp(0, i64::from(u32::MAX)) as u32,
