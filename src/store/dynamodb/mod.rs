@@ -353,7 +353,14 @@ impl Store for DynamoDbStore {
     /// Creates the table (on-demand, with the status index) unless it exists,
     /// waits for it to become active and enables TTL on `expires_at`.
     async fn init(&self) -> Result<(), StoreError> {
-        self.ensure_table().await
+        self.ensure_table().await?;
+        // Runs an older faultline wrote join the time index that bounded
+        // listings read (the settling tick does it too, for tables made
+        // by CloudFormation); their links' retention starts now.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self.index_runs(now).await
     }
 
     fn held(&self) -> Option<&dyn crate::store::pending::HeldTails> {

@@ -11,11 +11,13 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest` |
+//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest at` |
 //! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed expires_at` |
-//! | an issue's run | `ISSUERUNS#<issue id>` | `<run id>` | `expires_at` (the key is the link) |
+//! | a run by time | `RUNS#AT` | `<at, 13 digits>#<run id>` | `job log_group settled expires_at` |
+//! | an issue's run | `ISSUERUNS#<issue id>` | `<at, 13 digits>#<run id>` | `expires_at` (the key is the link) |
 //! | part of a run | `PART#<part key>` | `PART` | `run_key ver expires_at`, `recovered` once known, `pending` (JSON `{issue id: count}`) while not |
 //! | unsettled run | `UNSETTLED` | `<run id>` | `last_event`, `ended_at` once ended |
+//! | runs indexed | `UNSETTLED` | `!indexed` | (none: its presence says every run is in `RUNS#AT`) |
 //! | job | `JOB#<job>` | `JOB` | `settled ver issues` (JSON `[[issue id, last run, streak], ...]`) |
 //! | runs marker | `BATCH#<batch id>` | `RUN#<n>#<chunk>` | `processed_at expires_at` |
 //!
@@ -69,6 +71,22 @@
 //! the last one deletes the entry. A settler that dies between them leaves
 //! the rest to the next settling tick, which finds the entry.
 //!
+//! # Listing
+//!
+//! `RUNS#AT` holds an entry per live run, its sort key the run's time
+//! (start, else end, else latest log event; a run still going without a
+//! start stays at its first, see [`index_at`]), and an
+//! issue's links to runs are keyed the same way: a listing Queries either
+//! newest first and stops at its limit, reading the run items of that page
+//! only. The index entry carries what listings filter on (job, log group,
+//! settled), so a filtered listing reads the run items it shows. An entry
+//! is rewritten only when its time, job, log group or settledness changes,
+//! mostly when the run is first seen and when it settles. Runs written
+//! before the index existed join it when the store is initialised or at
+//! the first settling ([`DynamoDbStore::index_runs`]); until the
+//! `!indexed` marker says so, listings read the whole `RUNS` partition and
+//! every link, as before.
+//!
 //! # Retention
 //!
 //! A settled run item expires (TTL on `expires_at`) [`RUN_RETENTION_MS`]
@@ -92,9 +110,10 @@
 //!   and fails (the event goes to the failed-events queue).
 //! - Run items share the `RUNS` partition and unsettled entries share
 //!   `UNSETTLED`: DynamoDB serves one partition 1,000 write units a second,
-//!   about 500 run writes a second for the whole table. Listing runs reads
-//!   the whole `RUNS` partition (of the runs settled within retention and
-//!   those not settled yet).
+//!   about 500 run writes a second for the whole table; `RUNS#AT` takes
+//!   a write when a run is first seen and when it settles. A listing
+//!   without a limit (resolving what a user typed to a run) still reads the
+//!   whole `RUNS` partition, of the runs kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -132,7 +151,14 @@ pub const HINT_STEP_MS: i64 = 5 * 60_000;
 const MAX_ACTIONS: usize = 100;
 
 const RUNS_PK: &str = "RUNS";
+/// The partition that orders runs by time, for listings that stop at
+/// their limit.
+const BY_TIME_PK: &str = "RUNS#AT";
 const UNSETTLED_PK: &str = "UNSETTLED";
+/// The item, in the `UNSETTLED` partition (which every settling reads
+/// whole), that says every run is in the time index and every issue's
+/// links to runs are keyed by time; `!` sorts before every run id.
+const INDEXED_SK: &str = "!indexed";
 const JOB_SK: &str = "JOB";
 const PART_SK: &str = "PART";
 const LINK_PREFIX: &str = "I#";
@@ -149,8 +175,33 @@ fn link_key(run: &str, issue: &str) -> Item {
     key(format!("RUN#{run}"), format!("{LINK_PREFIX}{issue}"))
 }
 
-fn reverse_key(issue: &str, run: &str) -> Item {
+/// The sort key of a run at `at` in a partition ordered by time: the
+/// time zero-padded, so that text order is time order, then the run id.
+fn by_time(at: i64, id: &str) -> String {
+    format!("{:013}#{id}", at.max(0))
+}
+
+/// The run id a time-ordered sort key (or, before the runs were indexed,
+/// a bare run id) names.
+fn run_of(sk: &str) -> &str {
+    sk.rsplit_once('#').map_or(sk, |(_, id)| id)
+}
+
+fn index_key(at: i64, id: &str) -> Item {
+    key(BY_TIME_PK.into(), by_time(at, id))
+}
+
+fn reverse_key(issue: &str, at: i64, run: &str) -> Item {
+    key(format!("ISSUERUNS#{issue}"), by_time(at, run))
+}
+
+/// An issue's link to a run as written before runs were indexed.
+fn unindexed_reverse_key(issue: &str, run: &str) -> Item {
     key(format!("ISSUERUNS#{issue}"), run.into())
+}
+
+fn indexed_marker_key() -> Item {
+    key(UNSETTLED_PK.into(), INDEXED_SK.into())
 }
 
 /// The TTL value (seconds) of an item to expire `after` ms past `at`.
@@ -164,9 +215,9 @@ fn link_expiry(now: i64) -> AttributeValue {
     expiry(now, RUN_RETENTION_MS.saturating_add(RUN_LINK_GRACE_MS))
 }
 
-/// An issue's link to a run it appeared in.
-fn reverse_item(issue: &str, run: &str, now: i64) -> Item {
-    let mut item = reverse_key(issue, run);
+/// An issue's link to a run it appeared in, the run indexed at `at`.
+fn reverse_item(issue: &str, at: i64, run: &str, now: i64) -> Item {
+    let mut item = reverse_key(issue, at, run);
     item.insert(TTL_ATTRIBUTE.into(), link_expiry(now));
     item
 }
@@ -211,6 +262,9 @@ struct RunItem {
     hint: Option<i64>,
     /// What settling the run still has to write.
     rest: Option<Rest>,
+    /// The time its entry in the time index is at (`None`: it has none,
+    /// written before the index existed, or folded into another run).
+    at: Option<i64>,
 }
 
 /// What a settled run's settlement still has to write when it did not fit
@@ -283,6 +337,7 @@ impl RunItem {
                 ),
                 None => None,
             },
+            at: get_opt_n(item, "at")?,
         })
     }
 
@@ -314,6 +369,7 @@ impl RunItem {
             ("merged_into", self.merged_into.as_deref().map(s)),
             ("hint", self.hint.map(n)),
             ("rest", self.rest.as_ref().map(|r| s(json(r)))),
+            ("at", self.at.map(n)),
             (TTL_ATTRIBUTE, self.expires_at(now)),
         ];
         for (name, value) in optional {
@@ -385,6 +441,69 @@ fn part_to_item(part: &BookPart, key: &str, ver: u64, now: i64) -> Item {
     item
 }
 
+/// A run's entry in the time index: what listings filter on before they
+/// read the run item.
+#[derive(Debug, Clone, PartialEq)]
+struct IndexEntry {
+    at: i64,
+    job: String,
+    log_group: String,
+    settled_at: Option<i64>,
+}
+
+impl IndexEntry {
+    /// The entry of `run` at `at` (`None`: a run folded into another has
+    /// none).
+    fn of(run: &StoredRun, live: bool, at: i64) -> Option<IndexEntry> {
+        live.then(|| IndexEntry {
+            at,
+            job: run.run.job.clone(),
+            log_group: run.run.log_group.clone(),
+            settled_at: run.run.settled_at,
+        })
+    }
+
+    fn to_item(&self, id: &str) -> Item {
+        let mut item = index_key(self.at, id);
+        item.insert("job".into(), s(&self.job));
+        item.insert("log_group".into(), s(&self.log_group));
+        item.insert(
+            "settled".into(),
+            AttributeValue::Bool(self.settled_at.is_some()),
+        );
+        if let Some(settled) = self.settled_at {
+            item.insert(TTL_ATTRIBUTE.into(), expiry(settled, RUN_RETENTION_MS));
+        }
+        item
+    }
+
+    fn admits(item: &Item, filter: &RunFilter) -> Result<bool, StoreError> {
+        Ok(filter
+            .log_group
+            .as_ref()
+            .map_or(Ok(true), |g| get_s(item, "log_group").map(|v| v == g))?
+            && filter
+                .job
+                .as_ref()
+                .map_or(Ok(true), |j| get_s(item, "job").map(|v| v == j))?
+            && (!filter.settled || get_bool(item, "settled").unwrap_or(false)))
+    }
+}
+
+/// The time a run is indexed at, `indexed` the one it is at now: its start
+/// (else end, else latest log event), except that a run known only by its
+/// log events stays where it was first indexed (its first batch's latest
+/// event) until it ends or settles: moving it with every batch would cost
+/// a delete and a put each time. So a run still going without a stated
+/// start lists by when it was first seen (SQLite lists it by its latest
+/// event).
+fn index_at(run: &Run, indexed: Option<i64>) -> i64 {
+    match indexed {
+        Some(at) if run.started.is_none() && run.ended.is_none() => at,
+        _ => when(run),
+    }
+}
+
 /// What one run chunk read: the shared book, and the `hint` of each run
 /// item read (the `last_event` its unsettled entry holds).
 #[derive(Debug, Default)]
@@ -393,6 +512,8 @@ struct Read {
     hints: HashMap<String, i64>,
     /// The settlement rest of each run item read, written back unchanged.
     rests: HashMap<String, Rest>,
+    /// The index time of each run item read that has one.
+    ats: HashMap<String, i64>,
 }
 
 /// The chunk `chunk` of a run delta: the first carries the run and its
@@ -430,6 +551,16 @@ fn is_due(run: &StoredRun, now: i64, settle_ms: i64, quiet_ms: i64) -> bool {
             .is_some_and(|at| at <= now.saturating_sub(settle_ms)),
         None => run.run.last_event > 0 && run.run.last_event <= now.saturating_sub(quiet_ms),
     }
+}
+
+/// Whether `filter` admits `run`.
+fn admits(filter: &RunFilter, run: &Run) -> bool {
+    filter
+        .log_group
+        .as_ref()
+        .is_none_or(|g| *g == run.log_group)
+        && filter.job.as_ref().is_none_or(|j| *j == run.job)
+        && (!filter.settled || run.settled_at.is_some())
 }
 
 /// The order runs are listed and settled in: by start (else end, else
@@ -654,6 +785,9 @@ impl DynamoDbStore {
                     if let Some(rest) = found.rest {
                         read.rests.insert(key.clone(), rest);
                     }
+                    if let Some(at) = found.at {
+                        read.ats.insert(key.clone(), at);
+                    }
                     let run = BookRun {
                         stored: found.stored,
                         merged_into: found.merged_into,
@@ -800,8 +934,19 @@ impl DynamoDbStore {
                 merged_into: run.merged_into.clone(),
                 hint: read.hints.get(run_key).copied(),
                 rest: read.rests.get(run_key).cloned(),
+                at: None,
             };
             let before = slot.read.as_ref();
+            let read_at = read.ats.get(run_key).copied();
+            let was = before
+                .zip(read_at)
+                .and_then(|(b, at)| IndexEntry::of(&b.stored, b.live(), at));
+            let should = IndexEntry::of(
+                &item.stored,
+                item.live(),
+                index_at(&item.stored.run, read_at),
+            );
+            item.at = should.as_ref().map(|e| e.at);
             let settled = item.stored.run.settled_at.is_some();
             let entry = if !item.live() {
                 Entry::Delete
@@ -826,6 +971,7 @@ impl DynamoDbStore {
             };
             let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
             actions.push_versioned(table, item.to_item(ver, now), slot.read_ver)?;
+            push_index(actions, table, &id, was, should)?;
             match entry {
                 Entry::Write => {
                     let mut e = unsettled_key(&id);
@@ -845,8 +991,8 @@ impl DynamoDbStore {
             for issue in &slot.dirty_links {
                 if let Some(link) = slot.links.get(issue) {
                     actions.push_put(table, link_item(&id, link, now), None)?;
-                    if !slot.read_links.contains(issue) {
-                        actions.push_put(table, reverse_item(issue, &id, now), None)?;
+                    if let Some(at) = item.at.filter(|_| !slot.read_links.contains(issue)) {
+                        actions.push_put(table, reverse_item(issue, at, &id, now), None)?;
                     }
                 }
             }
@@ -882,18 +1028,24 @@ impl DynamoDbStore {
     ) -> Result<Vec<String>, StoreError> {
         let rules = policy.run_rules();
         let mut candidates = Vec::new();
-        for entry in self
+        let entries = self
             .partition(UNSETTLED_PK, "Query (unsettled runs)")
-            .await?
-        {
-            let ended_at: Option<i64> = get_opt_n(&entry, "ended_at")?;
-            let last: i64 = get_opt_n(&entry, "last_event")?.unwrap_or(0);
+            .await?;
+        let indexed = entries
+            .first()
+            .is_some_and(|e| get_s(e, "sk").is_ok_and(|sk| sk == INDEXED_SK));
+        if !indexed {
+            self.index_runs(now).await?;
+        }
+        for entry in entries.iter().skip(usize::from(indexed)) {
+            let ended_at: Option<i64> = get_opt_n(entry, "ended_at")?;
+            let last: i64 = get_opt_n(entry, "last_event")?.unwrap_or(0);
             let due = match ended_at {
                 Some(at) => at <= now.saturating_sub(settle_ms),
                 None => last > 0 && last <= now.saturating_sub(rules.quiet_ms),
             };
             if due {
-                candidates.push(run_item_key(get_s(&entry, "sk")?));
+                candidates.push(run_item_key(get_s(entry, "sk")?));
             }
         }
         if candidates.is_empty() {
@@ -1024,6 +1176,9 @@ impl DynamoDbStore {
             if !item.live() || !is_due(&item.stored, now, settle_ms, rules.quiet_ms) {
                 return Ok(false);
             }
+            let was = item
+                .at
+                .and_then(|at| IndexEntry::of(&item.stored, true, at));
             let stored = &mut item.stored;
             if stored.run.ended.is_none() {
                 stored.run.ended = Some(stored.run.last_event);
@@ -1063,10 +1218,11 @@ impl DynamoDbStore {
             if settlement.digest {
                 alerts.push(run_fold::digest_alert(&stored.run, &states.infos, now));
             }
-            // The run, its job and its unsettled entry's deletion, beside
-            // the digest: what is left of a transaction goes to the held
-            // alerts (an update and an alert each) and the resolutions.
-            let room = MAX_ACTIONS.saturating_sub(3 + alerts.len());
+            // The run, its index entry (a delete and a put when its time
+            // moved), its job and its unsettled entry's deletion, beside the
+            // digest: what is left of a transaction goes to the held alerts
+            // (an update and an alert each) and the resolutions.
+            let room = MAX_ACTIONS.saturating_sub(5 + alerts.len());
             let announced: HashSet<&String> = settlement.announce.iter().collect();
             let mut rest = Rest {
                 announce: settlement.announce.clone(),
@@ -1092,8 +1248,12 @@ impl DynamoDbStore {
             stored.run.settled_at = Some(now);
             let more = !rest.is_empty();
             item.rest = more.then_some(rest);
+            let at = when(&item.stored.run);
+            item.at = Some(at);
+            let should = IndexEntry::of(&item.stored, true, at);
             let run_item = item.to_item(run_ver.saturating_add(1), now);
             actions.push_versioned(table, run_item, Some(run_ver))?;
+            push_index(&mut actions, table, id, was, should)?;
             let stored = &item.stored;
             let mut streaks: BTreeMap<String, JobIssue> =
                 known.into_iter().map(|j| (j.issue_id.clone(), j)).collect();
@@ -1240,20 +1400,180 @@ impl DynamoDbStore {
         }
     }
 
-    /// Runs admitted by `filter`, newest first, with their issues.
+    /// Whether every run is in the time index (see [`Self::index_runs`]).
+    async fn indexed(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .get_item(indexed_marker_key(), "GetItem (runs index marker)")
+            .await?
+            .is_some())
+    }
+
+    /// Brings runs written before the time index existed into it: each
+    /// live run gets its index entry (and `at`, conditioned on its `ver`:
+    /// a writer that got there first wrote both itself), each of its
+    /// issues' links to it is keyed by time, and its links get the TTL
+    /// they lacked. Then the marker says listings may read the index. Every
+    /// step is idempotent: a settler that dies half way starts again.
+    pub(super) async fn index_runs(&self, now: i64) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        for item in self.partition(RUNS_PK, "Query (runs)").await? {
+            let mut read = RunItem::from_item(&item)?;
+            if !read.live() {
+                continue;
+            }
+            let id = read.stored.run.id.clone();
+            let at = match read.at {
+                Some(at) => at,
+                None => {
+                    let at = when(&read.stored.run);
+                    let ver: u64 = get_n(&item, "ver")?;
+                    read.at = Some(at);
+                    let mut actions = Actions(Vec::new());
+                    actions.push_versioned(
+                        table,
+                        read.to_item(ver.saturating_add(1), now),
+                        Some(ver),
+                    )?;
+                    push_index(
+                        &mut actions,
+                        table,
+                        &id,
+                        None,
+                        IndexEntry::of(&read.stored, true, at),
+                    )?;
+                    match self.send(actions, request_token(&id, 2, 0)).await? {
+                        Sent::Committed => at,
+                        // Written meanwhile, by code that indexes it.
+                        Sent::FirstFailed | Sent::LostRace => {
+                            match self.get_item(run_item_key(&id), "GetItem (run)").await? {
+                                Some(again) => match RunItem::from_item(&again)?.at {
+                                    Some(at) => at,
+                                    None => {
+                                        return Err(StoreError::Transient(format!(
+                                            "DynamoDB table {table}: run {id} changed while it was being indexed; the next settling goes on"
+                                        )));
+                                    }
+                                },
+                                None => continue,
+                            }
+                        }
+                    }
+                }
+            };
+            for issue in self.links_of(&id).await?.into_keys() {
+                self.client
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(reverse_item(&issue, at, &id, now)))
+                    .send()
+                    .await
+                    .map_err(|e| classify("PutItem (an issue's run)", table, e))?;
+                self.client
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(unindexed_reverse_key(&issue, &id)))
+                    .send()
+                    .await
+                    .map_err(|e| classify("DeleteItem (an issue's run)", table, e))?;
+                self.client
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(link_key(&id, &issue)))
+                    .update_expression("SET #e = if_not_exists(#e, :e)")
+                    .expression_attribute_names("#e", TTL_ATTRIBUTE)
+                    .expression_attribute_values(":e", link_expiry(now))
+                    .send()
+                    .await
+                    .map_err(|e| classify("UpdateItem (a run's issue)", table, e))?;
+            }
+        }
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(indexed_marker_key()))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem (runs index marker)", table, e))?;
+        Ok(())
+    }
+
+    /// Up to `limit` run items whose keys a Query of `pk` in descending
+    /// time order gives, `admit` choosing among its items before the runs
+    /// are read; pages on until `limit` live runs are found or the
+    /// partition ends, so merged or expired runs cost a little more. Each
+    /// page asks for the runs still missing, plus `slack` when `admit`
+    /// filters (fewer requests for a listing of one job among many).
+    async fn newest(
+        &self,
+        pk: &str,
+        limit: usize,
+        slack: usize,
+        admit: impl Fn(&Item) -> Result<bool, StoreError>,
+        filter: &RunFilter,
+    ) -> Result<Vec<Run>, StoreError> {
+        let mut runs = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let missing = limit.saturating_sub(runs.len()).max(1);
+            let page = i32::try_from(missing.saturating_add(slack)).unwrap_or(i32::MAX);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk >= :zero")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":zero", s("0"))
+                .scan_index_forward(false)
+                .limit(page)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query (newest runs)", &self.table, e))?;
+            let mut keys = Vec::new();
+            for entry in out.items() {
+                if admit(entry)? {
+                    keys.push(run_item_key(run_of(get_s(entry, "sk")?)));
+                }
+            }
+            for item in self.read_items_with(&keys, true, None).await? {
+                let read = RunItem::from_item(&item)?;
+                if read.live() && admits(filter, &read.stored.run) {
+                    runs.push(read.stored.run);
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() && runs.len() < limit => start = Some(key.clone()),
+                _ => return Ok(runs),
+            }
+        }
+    }
+
+    /// Runs admitted by `filter`, newest first, with their issues: the
+    /// newest entries of the time index, as many as the limit asks, once
+    /// every run is in it; the whole `RUNS` partition for a listing without
+    /// a limit or before then.
     pub(super) async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        if let Some(limit) = filter.limit {
+            if self.indexed().await? {
+                let filtered = filter.log_group.is_some() || filter.job.is_some() || filter.settled;
+                let slack = if filtered { 25 } else { 0 };
+                let runs = self
+                    .newest(
+                        BY_TIME_PK,
+                        limit,
+                        slack,
+                        |e| IndexEntry::admits(e, filter),
+                        filter,
+                    )
+                    .await?;
+                return self.finish_listing(runs, Some(limit)).await;
+            }
+        }
         let mut runs = Vec::new();
         for item in self.partition(RUNS_PK, "Query (runs)").await? {
             let read = RunItem::from_item(&item)?;
-            let run = &read.stored.run;
-            let admitted = read.live()
-                && filter
-                    .log_group
-                    .as_ref()
-                    .is_none_or(|g| *g == run.log_group)
-                && filter.job.as_ref().is_none_or(|j| *j == run.job)
-                && (!filter.settled || run.settled_at.is_some());
-            if admitted {
+            if read.live() && admits(filter, &read.stored.run) {
                 runs.push(read.stored.run);
             }
         }
@@ -1291,17 +1611,24 @@ impl DynamoDbStore {
         Ok(Some(run))
     }
 
-    /// The runs an issue appeared in, newest first.
+    /// The runs an issue appeared in, newest first: the newest of its
+    /// links, keyed by time, once every run is indexed; all of them before.
     pub(super) async fn runs_of_issue(
         &self,
         issue: &str,
         limit: usize,
     ) -> Result<Vec<Run>, StoreError> {
+        let pk = format!("ISSUERUNS#{issue}");
+        let all = RunFilter::default();
+        if self.indexed().await? {
+            let runs = self.newest(&pk, limit, 0, |_| Ok(true), &all).await?;
+            return self.finish_listing(runs, Some(limit)).await;
+        }
         let keys: Vec<Item> = self
-            .partition(&format!("ISSUERUNS#{issue}"), "Query (an issue's runs)")
+            .partition(&pk, "Query (an issue's runs)")
             .await?
             .iter()
-            .map(|link| get_s(link, "sk").map(run_item_key))
+            .map(|link| get_s(link, "sk").map(|sk| run_item_key(run_of(sk))))
             .collect::<Result<_, _>>()?;
         let mut runs = Vec::new();
         for item in self.read_items_with(&keys, true, None).await? {
@@ -1320,6 +1647,29 @@ struct IssueStates {
     now: HashMap<String, IssueNow>,
     infos: HashMap<String, IssueInfo>,
     vers: HashMap<String, u64>,
+}
+
+/// The actions that move a run's index entry from `was` to `should`: none
+/// when it did not change, a delete when its time did, a put of the new.
+fn push_index(
+    actions: &mut Actions,
+    table: &str,
+    id: &str,
+    was: Option<IndexEntry>,
+    should: Option<IndexEntry>,
+) -> Result<(), StoreError> {
+    if was == should {
+        return Ok(());
+    }
+    if let Some(was) = &was {
+        if should.as_ref().is_none_or(|s| s.at != was.at) {
+            actions.push_delete(table, index_key(was.at, id))?;
+        }
+    }
+    if let Some(should) = should {
+        actions.push_put(table, should.to_item(id), None)?;
+    }
+    Ok(())
 }
 
 /// What [`DynamoDbStore::write_book`] does with a run's unsettled entry.
