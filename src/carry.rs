@@ -101,32 +101,47 @@ pub struct Carried {
     pub left: usize,
 }
 
-/// Records one decoded batch of a stream with what the stream's previous
-/// batch left unfinished, and leaves what this one leaves; then sends the
-/// alerts queued, as [`Pipeline::record`] does. A store that keeps no tails
-/// judges the batch whole.
-pub async fn record_batch(
+/// A batch judged with what its stream's previous batch left unfinished,
+/// what it leaves itself already in the store (steps 1 to 3): all it needs
+/// to be recorded ([`Stitched::record`]) is its own. The decoded batch can
+/// go before then: on a payload of many distinct errors the decompressed
+/// text and its events are 40 MB, a third of the Lambda's peak.
+#[derive(Debug)]
+pub struct Stitched {
+    summary: BatchSummary,
+    batch_id: String,
+    /// The tail it took (`None`: none, or a store that keeps none).
+    taken: Option<Tail>,
+    left: usize,
+}
+
+/// Judges one decoded batch of a stream with what the stream's previous
+/// batch left unfinished, and leaves what this one leaves. A store that
+/// keeps no tails judges the batch whole.
+pub async fn stitch_batch(
     pipeline: &Pipeline,
     batch: &LogBatch<'_>,
     runs: &RunConfig,
-) -> Result<Carried, StoreError> {
+) -> Result<Stitched, StoreError> {
+    let batch_id = aggregate::batch_id(batch);
     let Some(held) = pipeline.store.held() else {
         let (summary, _) = stream::stitch(&[], batch, runs, true);
-        let ingested = pipeline.record(std::slice::from_ref(&summary)).await?;
-        return Ok(Carried {
+        return Ok(Stitched {
             summary,
-            ingested,
-            carried: 0,
+            batch_id,
+            taken: None,
             left: 0,
         });
     };
     let now = (pipeline.clock)();
-    let batch_id = aggregate::batch_id(batch);
     let taken = take_tail(held, batch, &batch_id, now).await?;
     let carried: &[HeldEvent] = taken.as_ref().map_or(&[], |t| t.events.as_slice());
     let (mut summary, mut next) = stream::stitch(carried, batch, runs, false);
     if !Tail::within_bounds(&next) || !worth_holding(&next) {
-        // Past what a store keeps, or not worth a write: judged now.
+        // Past what a store keeps, or not worth a write: judged now. The
+        // first summary goes before the second is made (on a batch of
+        // many distinct errors it is tens of megabytes).
+        drop(summary);
         (summary, next) = stream::stitch(carried, batch, runs, true);
     }
     let left = next.len();
@@ -148,16 +163,43 @@ pub async fn record_batch(
         })
         .await?;
     }
-    let ingested = pipeline.record(std::slice::from_ref(&summary)).await?;
-    if let Some(tail) = &taken {
-        held.release(tail, &batch_id).await?;
-    }
-    Ok(Carried {
+    Ok(Stitched {
         summary,
-        carried: carried.len(),
-        ingested,
+        batch_id,
+        taken,
         left,
     })
+}
+
+impl Stitched {
+    /// Records the batch and releases the tail it took (steps 4 and 5);
+    /// then sends the alerts queued, as [`Pipeline::record`] does.
+    pub async fn record(self, pipeline: &Pipeline) -> Result<Carried, StoreError> {
+        let ingested = pipeline.record(std::slice::from_ref(&self.summary)).await?;
+        if let (Some(held), Some(tail)) = (pipeline.store.held(), &self.taken) {
+            held.release(tail, &self.batch_id).await?;
+        }
+        Ok(Carried {
+            carried: self.taken.as_ref().map_or(0, |t| t.events.len()),
+            summary: self.summary,
+            ingested,
+            left: self.left,
+        })
+    }
+}
+
+/// Records one decoded batch of a stream: [`stitch_batch`], then
+/// [`Stitched::record`] (the Lambda calls the two itself, to let the
+/// decoded batch go in between).
+pub async fn record_batch(
+    pipeline: &Pipeline,
+    batch: &LogBatch<'_>,
+    runs: &RunConfig,
+) -> Result<Carried, StoreError> {
+    stitch_batch(pipeline, batch, runs)
+        .await?
+        .record(pipeline)
+        .await
 }
 
 /// Whether what a batch leaves unfinished is worth holding in the store.
