@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use faultline::model::{BatchSummary, HourCount, IssueDelta, IssueDetail, Sample, StatusFilter};
 use faultline::policy::Policy;
@@ -21,35 +19,6 @@ use serde_json::Value;
 fn fixture() -> Value {
     let text = std::fs::read_to_string("tests/fixtures/dynamodb-layout-1.json").unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-/// An item as the Scan printed it (DynamoDB's JSON) as the SDK sends it.
-fn attribute(value: &Value) -> AttributeValue {
-    let (kind, inner) = value.as_object().unwrap().iter().next().unwrap();
-    match kind.as_str() {
-        "S" => AttributeValue::S(inner.as_str().unwrap().to_string()),
-        "N" => AttributeValue::N(inner.as_str().unwrap().to_string()),
-        "BOOL" => AttributeValue::Bool(inner.as_bool().unwrap()),
-        "NULL" => AttributeValue::Null(true),
-        "SS" => AttributeValue::Ss(
-            inner
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_string())
-                .collect(),
-        ),
-        "L" => AttributeValue::L(inner.as_array().unwrap().iter().map(attribute).collect()),
-        "M" => AttributeValue::M(
-            inner
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), attribute(v)))
-                .collect(),
-        ),
-        other => panic!("attribute type {other} not in the fixture"),
-    }
 }
 
 /// A table as layout 1 created it (its keys and its one index, `by_status`,
@@ -118,12 +87,7 @@ async fn layout_1_table(moto: &support::Moto) -> (DynamoDbStore, aws_sdk_dynamod
     create.send().await.unwrap();
     let store = DynamoDbStore::new(client.clone(), &table).unwrap();
     for item in fixture()["items"].as_array().unwrap() {
-        let item: HashMap<String, AttributeValue> = item
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), attribute(v)))
-            .collect();
+        let item = support::item_from_json(item);
         client
             .put_item()
             .table_name(&table)

@@ -143,34 +143,6 @@ async fn listing_the_newest_runs_reads_as_much_among_many_runs_as_among_few() {
 
 type Item = HashMap<String, AttributeValue>;
 
-fn from_json(value: &serde_json::Value) -> AttributeValue {
-    let (kind, inner) = value.as_object().unwrap().iter().next().unwrap();
-    match kind.as_str() {
-        "S" => AttributeValue::S(inner.as_str().unwrap().into()),
-        "N" => AttributeValue::N(inner.as_str().unwrap().into()),
-        "BOOL" => AttributeValue::Bool(inner.as_bool().unwrap()),
-        "NULL" => AttributeValue::Null(true),
-        "L" => AttributeValue::L(inner.as_array().unwrap().iter().map(from_json).collect()),
-        "M" => AttributeValue::M(
-            inner
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), from_json(v)))
-                .collect(),
-        ),
-        "SS" => AttributeValue::Ss(
-            inner
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().into())
-                .collect(),
-        ),
-        other => panic!("attribute type {other} in the fixture"),
-    }
-}
-
 async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
     let mut items = Vec::new();
     let mut start = None;
@@ -234,12 +206,7 @@ async fn runs_an_older_faultline_wrote_are_listed_before_and_after_they_are_inde
     let fixture: Vec<serde_json::Value> =
         serde_json::from_str(include_str!("fixtures/dynamodb-runs-unindexed.json")).unwrap();
     for item in &fixture {
-        let item: Item = item
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), from_json(v)))
-            .collect();
+        let item: Item = support::item_from_json(item);
         client
             .put_item()
             .table_name(&table)

@@ -12,6 +12,7 @@
 //! so CI cannot go green without running them.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Credentials, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use faultline::store::Store;
 use faultline::store::dynamodb::DynamoDbStore;
 
@@ -572,4 +574,41 @@ pub async fn reference(inputs: &[Vec<u8>]) -> Vec<(String, u64, i64, i64, String
         pipeline.ingest(input).await.expect("reference ingest");
     }
     snapshot(pipeline.store.as_ref()).await
+}
+
+/// An item as DynamoDB's JSON prints it (a Scan's output, a fixture) as the
+/// SDK sends it.
+pub fn item_from_json(value: &serde_json::Value) -> HashMap<String, AttributeValue> {
+    value
+        .as_object()
+        .expect("an item is an object")
+        .iter()
+        .map(|(k, v)| (k.clone(), attribute_from_json(v)))
+        .collect()
+}
+
+/// One attribute as DynamoDB's JSON prints it (`{"S": "..."}`).
+pub fn attribute_from_json(value: &serde_json::Value) -> AttributeValue {
+    let (kind, inner) = value
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .expect("an attribute is a one-key object");
+    let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
+    match kind.as_str() {
+        "S" => AttributeValue::S(text(inner)),
+        "N" => AttributeValue::N(text(inner)),
+        "BOOL" => AttributeValue::Bool(inner.as_bool().expect("a boolean")),
+        "NULL" => AttributeValue::Null(true),
+        "SS" => AttributeValue::Ss(inner.as_array().expect("a list").iter().map(text).collect()),
+        "L" => AttributeValue::L(
+            inner
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(attribute_from_json)
+                .collect(),
+        ),
+        "M" => AttributeValue::M(item_from_json(inner)),
+        other => panic!("attribute type {other} is not in any fixture"),
+    }
 }

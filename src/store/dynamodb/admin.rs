@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction,
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
     IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::retry::classify;
@@ -63,19 +63,7 @@ impl DynamoDbStore {
     /// reports them: DynamoDB refreshes them about every six hours, and
     /// counting item by item would read the whole table.
     pub(super) async fn table_stats(&self) -> Result<StoreStats, StoreError> {
-        let out = self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(|e| classify("DescribeTable", &self.table, e))?;
-        let Some(table) = out.table() else {
-            return Err(StoreError::Backend(format!(
-                "DynamoDB table {}: DescribeTable described nothing",
-                self.table
-            )));
-        };
+        let table = self.describe().await?;
         let count = |n: Option<i64>| n.unwrap_or(0).max(0) as u64;
         let mut parts = vec![StorePart {
             name: self.table.clone(),
@@ -223,8 +211,8 @@ fn listing_projection() -> Projection {
 const INDEX_BUILD_WAIT: Duration = Duration::from_secs(600);
 
 impl DynamoDbStore {
-    /// The table's indexes and whether each is ACTIVE.
-    async fn indexes(&self) -> Result<Vec<(String, bool)>, StoreError> {
+    /// The table as DescribeTable describes it.
+    async fn describe(&self) -> Result<TableDescription, StoreError> {
         let out = self
             .client
             .describe_table()
@@ -232,10 +220,20 @@ impl DynamoDbStore {
             .send()
             .await
             .map_err(|e| classify("DescribeTable", &self.table, e))?;
-        Ok(out
-            .table()
-            .map(|t| t.global_secondary_indexes())
-            .unwrap_or_default()
+        out.table().cloned().ok_or_else(|| {
+            StoreError::Backend(format!(
+                "DynamoDB table {}: DescribeTable described nothing",
+                self.table
+            ))
+        })
+    }
+
+    /// The table's indexes and whether each is ACTIVE.
+    async fn indexes(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        Ok(self
+            .describe()
+            .await?
+            .global_secondary_indexes()
             .iter()
             .map(|index| {
                 (

@@ -15,6 +15,7 @@ use super::parts::{
     Day, EARLIER_FACETS_SK, SAMPLE_PREFIX, facets_in, is_day, is_sample, issue_pk, sample_json,
     sum_facets,
 };
+use super::record::SortKeys;
 use crate::limits::{HOURS_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{HourCount, IssueDetail, Sample, hour_of};
 use crate::store::StoreError;
@@ -133,9 +134,12 @@ impl DynamoDbStore {
         samples: bool,
         consistent: bool,
     ) -> Result<History, StoreError> {
-        let before = (!samples).then_some(SAMPLE_PREFIX);
+        let keys = match samples {
+            true => SortKeys::All,
+            false => SortKeys::Before(SAMPLE_PREFIX),
+        };
         let items = self
-            .partition_before(&issue_pk(id), before, consistent, "Query (issue)")
+            .partition_where(&issue_pk(id), keys, consistent, "Query (issue)")
             .await?;
         History::from_items(items)
     }

@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::items::{Item, get_n, get_opt_n, get_s, marker_key, n, s};
+use super::record::SortKeys;
 use super::retry::{TRANSIENT_REASONS, classify};
 use super::{DynamoDbStore, TTL_ATTRIBUTE};
 use crate::store::StoreError;
@@ -127,32 +128,12 @@ impl DynamoDbStore {
         prefix: Option<&str>,
         consistent: bool,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(consistent)
-                .expression_attribute_values(":pk", s(pk))
-                .set_exclusive_start_key(start.take());
-            query = match prefix {
-                Some(prefix) => query
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":prefix", s(prefix)),
-                None => query.key_condition_expression("pk = :pk"),
-            };
-            let out = query
-                .send()
-                .await
-                .map_err(|e| classify("Query (held tails)", &self.table, e))?;
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
-        }
+        let keys = match prefix {
+            Some(prefix) => SortKeys::Prefix(prefix),
+            None => SortKeys::All,
+        };
+        self.partition_where(pk, keys, consistent, "Query (held tails)")
+            .await
     }
 }
 

@@ -23,6 +23,16 @@ use crate::policy::Policy;
 use crate::store::StoreError;
 use crate::store::route::Router;
 
+/// Which items of a partition a Query returns, by sort key.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum SortKeys<'a> {
+    All,
+    /// Those that sort before this key.
+    Before(&'a str),
+    /// Those that start with this.
+    Prefix(&'a str),
+}
+
 /// What one committed chunk did.
 #[derive(Debug, Default)]
 pub(super) struct ChunkOutcome {
@@ -499,15 +509,14 @@ impl DynamoDbStore {
     /// Every item of a partition, strongly consistent, page by page; `what`
     /// names the request in errors.
     pub(super) async fn partition(&self, pk: &str, what: &str) -> Result<Vec<Item>, StoreError> {
-        self.partition_before(pk, None, true, what).await
+        self.partition_where(pk, SortKeys::All, true, what).await
     }
 
-    /// The items of a partition whose sort keys sort before `before` (all
-    /// of them for `None`), page by page.
-    pub(super) async fn partition_before(
+    /// The items of a partition whose sort keys `keys` admits, page by page.
+    pub(super) async fn partition_where(
         &self,
         pk: &str,
-        before: Option<&str>,
+        keys: SortKeys<'_>,
         consistent: bool,
         what: &str,
     ) -> Result<Vec<Item>, StoreError> {
@@ -521,11 +530,14 @@ impl DynamoDbStore {
                 .expression_attribute_values(":pk", s(pk))
                 .consistent_read(consistent)
                 .set_exclusive_start_key(start.take());
-            query = match before {
-                None => query.key_condition_expression("pk = :pk"),
-                Some(bound) => query
-                    .key_condition_expression("pk = :pk AND sk < :before")
-                    .expression_attribute_values(":before", s(bound)),
+            query = match keys {
+                SortKeys::All => query.key_condition_expression("pk = :pk"),
+                SortKeys::Before(bound) => query
+                    .key_condition_expression("pk = :pk AND sk < :sk")
+                    .expression_attribute_values(":sk", s(bound)),
+                SortKeys::Prefix(prefix) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :sk)")
+                    .expression_attribute_values(":sk", s(prefix)),
             };
             let out = query
                 .send()
