@@ -16,12 +16,10 @@
 //! again adds those to the days and slots, so nothing is counted twice or
 //! lost.
 
-use std::collections::{BTreeSet, HashMap};
-
 use super::DynamoDbStore;
 use super::history::History;
 use super::items::{Item, StoredIssue, decode_hours, get_n, get_s, get_string_list, n, s};
-use super::parts::{Day, HistoryWrites, day_of, facets_in, place_samples, sum_facets};
+use super::parts::{HistoryWrites, day_of, facets_in, place_samples, sum_facets};
 use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
 use crate::limits::HOURS_RETENTION_MS;
@@ -178,18 +176,13 @@ pub(super) fn convert(
 ) -> Result<Conversion, StoreError> {
     let read_ver = head.ver;
     let oldest = hour_of(head.issue.last_seen).saturating_sub(HOURS_RETENTION_MS);
-    let mut days: HashMap<i64, Day> = history.days.iter().map(|d| (d.day, d.clone())).collect();
-    let mut changed = BTreeSet::new();
+    let mut writes = HistoryWrites::default();
     let hours: Vec<HourCount> = decode_hours(item)?;
     for hour in hours.iter().filter(|h| h.hour >= oldest) {
-        let day = day_of(hour.hour);
-        days.entry(day)
-            .or_insert_with(|| Day::new(day))
-            .add_hour(hour);
-        changed.insert(day);
+        writes.day(&history.days, day_of(hour.hour)).add_hour(hour);
     }
     let facets = facets_in(item)?;
-    let earlier_facets = if facets.is_empty() {
+    writes.earlier_facets = if facets.is_empty() {
         None
     } else {
         // What an earlier conversion kept, plus what the head counted
@@ -202,19 +195,12 @@ pub(super) fn convert(
         .into_iter()
         .map(|json| sample_timestamp(&json).map(|t| (t, json)))
         .collect::<Result<_, _>>()?;
-    let samples = place_samples(&mut head.slots, &mut kept);
+    writes.samples = place_samples(&mut head.slots, &mut kept);
     head.legacy = false;
     head.ver = read_ver.saturating_add(1);
     Ok(Conversion {
         read_ver,
         head,
-        writes: HistoryWrites {
-            days: changed
-                .into_iter()
-                .filter_map(|d| days.remove(&d))
-                .collect(),
-            earlier_facets,
-            samples,
-        },
+        writes,
     })
 }

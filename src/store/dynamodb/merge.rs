@@ -12,12 +12,10 @@
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
-use std::collections::BTreeMap;
-
 use super::DynamoDbStore;
 use super::history::History;
 use super::items::{StoredIssue, entry_of, issue_from_item, issue_key, n, s};
-use super::parts::{Day, HistoryWrites, place_samples, sample_json, sum_facets};
+use super::parts::{HistoryWrites, place_samples, sample_json, sum_facets};
 use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
 use crate::limits::{HOURS_RETENTION_MS, MAX_MERGED_FROM_KEPT};
@@ -176,16 +174,9 @@ fn merged_pair(
     t.first_seen = t.first_seen.min(from.first_seen);
     t.last_seen = t.last_seen.max(from.last_seen);
     let oldest = hour_of(t.last_seen).saturating_sub(HOURS_RETENTION_MS);
-    let mut days: BTreeMap<i64, Day> = target_history
-        .days
-        .iter()
-        .map(|d| (d.day, d.clone()))
-        .collect();
-    let mut changed = Vec::new();
+    let mut writes = HistoryWrites::default();
     for from_day in &source_history.days {
-        let day = days
-            .entry(from_day.day)
-            .or_insert_with(|| Day::new(from_day.day));
+        let day = writes.day(&target_history.days, from_day.day);
         for hour in from_day.hour_counts().filter(|h| h.hour >= oldest) {
             day.add_hour(&hour);
         }
@@ -202,9 +193,8 @@ fn merged_pair(
                 }
             }
         }
-        changed.push(from_day.day);
     }
-    let earlier_facets = source_history.earlier.as_ref().map(|from_earlier| {
+    writes.earlier_facets = source_history.earlier.as_ref().map(|from_earlier| {
         let mut earlier = target_history.earlier.clone().unwrap_or_default();
         sum_facets(&mut earlier, from_earlier);
         earlier
@@ -217,7 +207,7 @@ fn merged_pair(
             sample_timestamp(&json).map(|t| (t, json))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let samples = place_samples(&mut target.slots, &mut incoming);
+    writes.samples = place_samples(&mut target.slots, &mut incoming);
     if target.merged_from.len() < MAX_MERGED_FROM_KEPT
         && !target.merged_from.contains(&source.issue.id)
     {
@@ -232,13 +222,6 @@ fn merged_pair(
         source_ver,
         target,
         source,
-        writes: HistoryWrites {
-            days: changed
-                .into_iter()
-                .filter_map(|d| days.remove(&d))
-                .collect(),
-            earlier_facets,
-            samples,
-        },
+        writes,
     })
 }

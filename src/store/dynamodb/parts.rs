@@ -303,6 +303,21 @@ pub(super) struct HistoryWrites {
 }
 
 impl HistoryWrites {
+    /// The day `day` as this write will leave it: already changed here,
+    /// else as the issue had it (`kept`), else new; so only the days
+    /// changed are written.
+    pub fn day(&mut self, kept: &[Day], day: i64) -> &mut Day {
+        let at = match self.days.iter().position(|d| d.day == day) {
+            Some(at) => at,
+            None => {
+                let before = kept.iter().find(|d| d.day == day).cloned();
+                self.days.push(before.unwrap_or_else(|| Day::new(day)));
+                self.days.len() - 1
+            }
+        };
+        &mut self.days[at]
+    }
+
     /// The items to Put for issue `id` (unconditionally: the head written
     /// beside them is conditioned on the version they were computed from).
     pub fn items(&self, id: &str) -> Vec<Item> {

@@ -20,12 +20,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 use super::items::{Item, get_n, get_opt_n, get_s, marker_key, n, s};
 use super::record::SortKeys;
-use super::retry::{TRANSIENT_REASONS, classify};
+use super::retry::classify;
 use super::{DynamoDbStore, TTL_ATTRIBUTE};
 use crate::store::StoreError;
 use crate::store::pending::{
@@ -71,44 +70,6 @@ fn tail_from_item(item: &Item) -> Result<Tail, StoreError> {
         },
         taken_at: get_opt_n(item, "taken_at")?,
     })
-}
-
-/// What a cancelled transaction means here: lost to another writer (or
-/// refused by a condition) is `false`; overload is worth a retry.
-fn cancelled(
-    table: &str,
-    what: &str,
-    err: aws_sdk_dynamodb::error::SdkError<
-        TransactWriteItemsError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-) -> Result<bool, StoreError> {
-    let reasons: Vec<String> = match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-            .cancellation_reasons()
-            .iter()
-            .map(|r| r.code().unwrap_or("None").to_string())
-            .collect(),
-        _ => return Err(classify(what, table, err)),
-    };
-    if let Some(reason) = reasons
-        .iter()
-        .find(|r| TRANSIENT_REASONS.contains(&r.as_str()))
-    {
-        return Err(StoreError::Transient(format!(
-            "DynamoDB table {table}: {what} cancelled ({reason})"
-        )));
-    }
-    if reasons
-        .iter()
-        .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict")
-    {
-        return Ok(false);
-    }
-    Err(StoreError::Backend(format!(
-        "DynamoDB table {table}: {what} cancelled for reasons [{}]",
-        reasons.join(", ")
-    )))
 }
 
 impl DynamoDbStore {
@@ -184,16 +145,8 @@ impl HeldTails for DynamoDbStore {
             .map_err(|e| StoreError::Backend(format!("building a DynamoDB Update: {e}")))?;
         let mut actions = vec![TransactWriteItem::builder().update(update).build()];
         actions.extend(others);
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(err) => cancelled(&self.table, "TransactWriteItems (take a held tail)", err),
-        }
+        self.try_transaction(actions, "TransactWriteItems (take a held tail)")
+            .await
     }
 
     async fn leave(&self, tail: &Tail) -> Result<bool, StoreError> {
@@ -213,24 +166,10 @@ impl HeldTails for DynamoDbStore {
         // tail the first delivery carried may end differently).
         let mut actions = vec![self.unrecorded(&tail.left_by)?];
         for item in [item, mark] {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError::Backend(format!("building a DynamoDB Put: {e}")))?;
-            actions.push(TransactWriteItem::builder().put(put).build());
+            actions.push(self.put_action(item, Some("attribute_not_exists(pk)"), None)?);
         }
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(err) => cancelled(&self.table, "TransactWriteItems (leave a held tail)", err),
-        }
+        self.try_transaction(actions, "TransactWriteItems (leave a held tail)")
+            .await
     }
 
     async fn release(&self, tail: &Tail, taker: &str) -> Result<(), StoreError> {

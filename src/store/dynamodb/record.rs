@@ -352,7 +352,9 @@ impl DynamoDbStore {
     }
 
     /// Sends a transaction whose conditions guard what was read: `false`
-    /// when it was cancelled (something changed meanwhile: read again).
+    /// when another writer got there first (a condition failed or DynamoDB
+    /// saw a conflict: read again); overload is a transient error, and any
+    /// other cancellation a backend error.
     pub(super) async fn try_transaction(
         &self,
         actions: Vec<TransactWriteItem>,
@@ -364,13 +366,38 @@ impl DynamoDbStore {
             .set_transact_items(Some(actions))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => Ok(false),
-                _ => Err(classify(what, &self.table, err)),
-            },
+        let err = match sent {
+            Ok(_) => return Ok(true),
+            Err(err) => err,
+        };
+        let reasons: Vec<String> = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_string())
+                .collect(),
+            _ => return Err(classify(what, &self.table, err)),
+        };
+        if let Some(reason) = reasons
+            .iter()
+            .find(|r| TRANSIENT_REASONS.contains(&r.as_str()))
+        {
+            return Err(StoreError::Transient(format!(
+                "DynamoDB table {}: {what} cancelled ({reason})",
+                self.table
+            )));
         }
+        if reasons
+            .iter()
+            .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict")
+        {
+            return Ok(false);
+        }
+        Err(StoreError::Backend(format!(
+            "DynamoDB table {}: {what} cancelled for reasons [{}]",
+            self.table,
+            reasons.join(", ")
+        )))
     }
 
     /// A Put of `item`, optionally conditional; `read_ver` fills `:read` in
