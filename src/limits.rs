@@ -63,7 +63,8 @@ pub const MAX_FACET_VALUE_BYTES: usize = 256;
 pub const VERSIONS_PER_BATCH: usize = 16;
 /// Distinct previous-algorithm keys one batch records per issue: one throw
 /// site may cover several v2 issues (v2 split it by message), and a store
-/// needs only one of them that it knows to find the issue.
+/// joins those it finds (`store::route`); a later batch carrying others
+/// joins those then.
 pub const PREVIOUS_KEYS_PER_BATCH: usize = 8;
 
 // ---- Storage -------------------------------------------------------------------

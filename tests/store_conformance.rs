@@ -1357,6 +1357,162 @@ pub mod cases {
         assert_eq!(r.regressions, vec![old]);
     }
 
+    /// Three issues the previous algorithm made, as a store holds them
+    /// before an upgrade.
+    async fn three_v2_issues(store: &dyn Store) -> [String; 3] {
+        let b = batch(
+            "b1",
+            vec![
+                delta("v2:a", 2, 1000),
+                delta("v2:b", 3, 3_601_000),
+                delta("v2:c", 1, 2000),
+            ],
+        );
+        record(store, &b, NOW).await;
+        drain(store, NOW).await;
+        [id_of("v2:a"), id_of("v2:b"), id_of("v2:c")]
+    }
+
+    /// A delta as the current algorithm keys it, carrying the keys the
+    /// previous one gave its occurrences.
+    fn joining(fingerprint: &str, previous: &[&str], count: u64, t: i64) -> IssueDelta {
+        IssueDelta {
+            previous: previous.iter().map(|p| p.to_string()).collect(),
+            ..delta(fingerprint, count, t)
+        }
+    }
+
+    async fn live(store: &dyn Store) -> Vec<faultline::model::Issue> {
+        store.issues(StatusFilter::All).await.unwrap()
+    }
+
+    pub async fn a_new_fingerprint_joining_previous_issues_makes_them_one_without_an_alert(
+        store: &dyn Store,
+    ) {
+        let [a, b, c] = three_v2_issues(store).await;
+        let b2 = batch(
+            "b2",
+            vec![joining("v3:a", &["v2:a", "v2:gone", "v2:b"], 4, 7_200_000)],
+        );
+        let r = record(store, &b2, NOW + 1).await;
+        assert!(r.new_issues.is_empty(), "{:?}", r.new_issues);
+        assert!(
+            drain(store, NOW + 1).await.is_empty(),
+            "a join alerts nothing"
+        );
+
+        let joined = store.issue(&a).await.unwrap().unwrap();
+        assert_eq!(joined.issue.count, 2 + 3 + 4, "counts summed");
+        assert_eq!(
+            (joined.issue.first_seen, joined.issue.last_seen),
+            (1000, 7_200_010)
+        );
+        assert_eq!(joined.merged_from, vec![b.clone()]);
+        let hours: Vec<u64> = joined.hours.iter().map(|h| h.count).collect();
+        assert_eq!(hours, [2, 3, 4]);
+        let source = store.issue(&b).await.unwrap().unwrap().issue;
+        assert_eq!(source.status, Status::Merged);
+        assert_eq!(source.merged_into.as_deref(), Some(a.as_str()));
+        let ids: Vec<String> = live(store).await.into_iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![a.clone(), c.clone()], "c is not among the keys");
+
+        // Delivered again: nothing changes.
+        assert!(record(store, &b2, NOW + 2).await.duplicate);
+        assert_eq!(store.issue(&a).await.unwrap().unwrap().issue.count, 9);
+
+        // The join is undone as a merge is, and stays undone: the new
+        // fingerprint's later occurrences count into a and b is not joined
+        // (or summed into a) again.
+        store.unmerge(&b).await.unwrap();
+        let b3 = batch("b3", vec![joining("v3:a", &["v2:b"], 1, 7_300_000)]);
+        let r = record(store, &b3, NOW + 3).await;
+        assert!(r.new_issues.is_empty());
+        assert!(drain(store, NOW + 3).await.is_empty());
+        assert_eq!(store.issue(&a).await.unwrap().unwrap().issue.count, 10);
+        let apart = store.issue(&b).await.unwrap().unwrap().issue;
+        assert_eq!((apart.status, apart.count), (Status::Open, 3));
+
+        // c's messages come only now, after the alias was written: c is
+        // joined then.
+        let b4 = batch("b4", vec![joining("v3:a", &["v2:c"], 1, 7_400_000)]);
+        let r = record(store, &b4, NOW + 4).await;
+        assert!(r.new_issues.is_empty());
+        assert!(drain(store, NOW + 4).await.is_empty());
+        assert_eq!(
+            store.issue(&a).await.unwrap().unwrap().issue.count,
+            10 + 1 + 1
+        );
+        let late = store.issue(&c).await.unwrap().unwrap().issue;
+        assert_eq!(late.merged_into.as_deref(), Some(a.as_str()));
+        let ids: Vec<String> = live(store).await.into_iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![a.clone(), b.clone()]);
+    }
+
+    pub async fn a_join_cut_short_is_finished_by_the_next_batch_with_the_fingerprint(
+        store: &dyn Store,
+    ) {
+        let [a, b, c] = three_v2_issues(store).await;
+        // What a batch that died after the first of its joins left: b
+        // merged into a, c not yet, the batch not recorded (no alias).
+        store.merge(&a, &b).await.unwrap();
+        let b2 = batch(
+            "b2",
+            vec![joining("v3:a", &["v2:b", "v2:c", "v2:a"], 4, 7_200_000)],
+        );
+        let r = record(store, &b2, NOW + 1).await;
+        assert!(r.new_issues.is_empty());
+        assert!(drain(store, NOW + 1).await.is_empty());
+        let issues = live(store).await;
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].id, a);
+        assert_eq!(issues[0].count, 2 + 3 + 1 + 4, "each counted once");
+        for from in [&b, &c] {
+            let merged = store.issue(from).await.unwrap().unwrap().issue;
+            assert_eq!(merged.merged_into.as_deref(), Some(a.as_str()));
+        }
+    }
+
+    pub async fn batches_joining_the_same_issues_at_once_count_each_occurrence_once(
+        store: &dyn Store,
+    ) {
+        three_v2_issues(store).await;
+        let p = policy();
+        // The same fingerprint, its previous keys in different orders: each
+        // batch picks another issue to join into.
+        let orders: [&[&str]; 4] = [
+            &["v2:a", "v2:b", "v2:c"],
+            &["v2:c", "v2:b", "v2:a"],
+            &["v2:b", "v2:a"],
+            &["v2:c", "v2:a"],
+        ];
+        let batches: Vec<BatchSummary> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, keys)| {
+                batch(
+                    &format!("join-{i}"),
+                    vec![joining("v3:a", keys, 1, 7_200_000 + i as i64)],
+                )
+            })
+            .collect();
+        let (r0, r1, r2, r3) = tokio::join!(
+            store.record(&batches[0], NOW + 1, &p),
+            store.record(&batches[1], NOW + 1, &p),
+            store.record(&batches[2], NOW + 1, &p),
+            store.record(&batches[3], NOW + 1, &p),
+        );
+        for r in [r0, r1, r2, r3] {
+            let r = r.unwrap();
+            assert!(!r.duplicate);
+            assert!(r.new_issues.is_empty());
+        }
+        let issues = live(store).await;
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].count, 2 + 3 + 1 + 4);
+        assert_eq!(store.issues(StatusFilter::Merged).await.unwrap().len(), 2);
+        assert!(drain(store, NOW + 1).await.is_empty(), "nothing alerts");
+    }
+
     async fn two_issues_to_merge(store: &dyn Store) -> (String, String) {
         let b = batch(
             "b1",
@@ -1570,6 +1726,9 @@ macro_rules! conformance {
             conformance!(@case $make, unmerge_lets_an_issue_count_its_own_again);
             conformance!(@case $make, merges_join_live_issues_and_chains_are_followed);
             conformance!(@case $make, a_merge_racing_batches_loses_no_occurrence);
+            conformance!(@case $make, a_new_fingerprint_joining_previous_issues_makes_them_one_without_an_alert);
+            conformance!(@case $make, a_join_cut_short_is_finished_by_the_next_batch_with_the_fingerprint);
+            conformance!(@case $make, batches_joining_the_same_issues_at_once_count_each_occurrence_once);
         }
     };
     (@case $make:expr, $name:ident) => {

@@ -133,7 +133,8 @@ enum IssuesAction {
         from: Vec<String>,
     },
     /// Let a merged issue count its own occurrences again (open). What the
-    /// merge summed into the other issue stays there.
+    /// merge summed into the other issue stays there. Also undoes a join by
+    /// a change of fingerprint algorithm, which then never joins it again.
     Unmerge(IdArgs),
 }
 

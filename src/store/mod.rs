@@ -148,8 +148,9 @@ pub trait Store: Send + Sync {
     async fn merge(&self, into: &str, from: &str) -> Result<Issue, StoreError>;
 
     /// Undoes a merge for later occurrences: issue `id` counts its own
-    /// again, open. What the merge summed into the other issue stays there.
-    /// Returns the issue after.
+    /// again, open, and is kept apart: no join of a new fingerprint takes
+    /// it again ([`route`]). What the merge summed into the other issue
+    /// stays there. Returns the issue after.
     async fn unmerge(&self, id: &str) -> Result<Issue, StoreError>;
 
     /// What the store holds, part by part, and how big each part is.

@@ -15,6 +15,27 @@
 //!   the store keeps an *alias* from the new fingerprint's id to it. Without
 //!   it, upgrading faultline would announce every known issue again.
 //!
+//! When those previous keys lead to several issues (v2 split one throw
+//! site by message, v3 does not), the new fingerprint *joins* them: the
+//! first one found takes the occurrences, and each other one is merged
+//! into it ([`Join`]), as `faultline issues merge` would (counts summed,
+//! no alert). A batch rarely carries every message of a throw site, so the
+//! previous keys of a fingerprint that is an alias are read too, in every
+//! batch, and an issue they lead to that the alias's issue does not count
+//! for is joined then. A store runs a batch's joins before it records the
+//! batch, and then routes the batch again:
+//!
+//! - Each join walks both issues to the issues that count for them and
+//!   merges only when those differ, so a join already done, or done by a
+//!   concurrent batch, is a no-op, whichever of the issues it chose.
+//! - Nothing is recorded before the joins are done, so a batch that dies
+//!   between two joins, or between the joins and its record, leaves
+//!   nothing half done: its retry, or the next batch with the same keys,
+//!   finds the issues that are still apart and joins them.
+//! - `unmerge` undoes a join as it undoes a merge, and marks the issue
+//!   *kept apart*: no join takes it again (which would also sum its history
+//!   into the other issue a second time).
+//!
 //! Pointers are followed until an issue that counts its own occurrences.
 //! A merge only joins two such issues, so pointers form a forest, never a
 //! cycle; [`MAX_HOPS`] still bounds the walk, so a table edited by hand
@@ -40,8 +61,12 @@ pub const MAX_HOPS: usize = 8;
 /// What a store holds at one issue id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// An issue that counts its own occurrences, with its fingerprint.
-    Issue { fingerprint: String },
+    /// An issue that counts its own occurrences, with its fingerprint;
+    /// `kept_apart` once a user unmerged it, so no join takes it again.
+    Issue {
+        fingerprint: String,
+        kept_apart: bool,
+    },
     /// An issue merged into `into` (status [`Status::Merged`]).
     Merged { into: String },
     /// An alias: a fingerprint the store knows under another issue.
@@ -49,13 +74,19 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// The entry of a stored issue, from its status, fingerprint and
-    /// `merged_into`.
-    pub fn of_issue(status: Status, fingerprint: &str, merged_into: Option<&str>) -> Entry {
+    /// The entry of a stored issue, from its status, fingerprint,
+    /// `merged_into` and whether it was unmerged.
+    pub fn of_issue(
+        status: Status,
+        fingerprint: &str,
+        merged_into: Option<&str>,
+        kept_apart: bool,
+    ) -> Entry {
         match (status, merged_into) {
             (Status::Merged, Some(into)) => Entry::Merged { into: into.into() },
             _ => Entry::Issue {
                 fingerprint: fingerprint.into(),
+                kept_apart,
             },
         }
     }
@@ -69,6 +100,26 @@ pub struct NewAlias {
     pub target: String,
 }
 
+/// An issue that a new fingerprint joins into another (both issue ids):
+/// the previous algorithm's keys of one fingerprint led to both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    pub into: String,
+    pub from: String,
+}
+
+/// What joining an issue into another still needs ([`Router::join_step`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinStep {
+    /// These ids have to be read first.
+    Read(Vec<String>),
+    /// Merge issue `from` into issue `into` (both count their own
+    /// occurrences, and differ).
+    Merge { into: String, from: String },
+    /// Nothing to do: both already count into one issue (or one is gone).
+    Done,
+}
+
 /// A batch rewritten to count into the issues that take its occurrences.
 #[derive(Debug, Clone)]
 pub struct Routed<'b> {
@@ -80,6 +131,9 @@ pub struct Routed<'b> {
     pub aliases: Vec<NewAlias>,
     /// Each fingerprint sent elsewhere, with the one it went to.
     pub moved: HashMap<String, String>,
+    /// Issues to merge before the batch is recorded; when there are any,
+    /// the store runs them and routes the batch again.
+    pub joins: Vec<Join>,
 }
 
 /// Points the runs' issues where [`Router::route`] sent their fingerprints
@@ -120,8 +174,8 @@ pub struct Router {
 
 /// Where following one id's pointers got to.
 enum Walk {
-    /// An issue: its id and fingerprint.
-    Issue(String, String),
+    /// An issue: its id, fingerprint, and whether it is kept apart.
+    Issue(String, String, bool),
     /// Nothing is stored at the id the walk started from.
     Absent,
     /// This id has to be read first.
@@ -156,15 +210,16 @@ impl Router {
             }
         };
         for delta in &batch.issues {
-            match self.walk(&issue_id(&delta.fingerprint))? {
+            let own = issue_id(&delta.fingerprint);
+            match self.walk(&own)? {
                 Walk::Unknown(id) => want(id),
-                Walk::Issue(..) => {}
-                Walk::Absent => {
+                Walk::Issue(..) if !self.is_alias(&own) => {}
+                Walk::Issue(..) | Walk::Absent => {
+                    // Every one of them, not only the first found: each
+                    // other issue they lead to is joined.
                     for previous in &delta.previous {
-                        match self.walk(&issue_id(previous))? {
-                            Walk::Unknown(id) => want(id),
-                            Walk::Issue(..) => break,
-                            Walk::Absent => {}
+                        if let Walk::Unknown(id) = self.walk(&issue_id(previous))? {
+                            want(id);
                         }
                     }
                 }
@@ -180,24 +235,44 @@ impl Router {
         let mut aliases: Vec<NewAlias> = Vec::new();
         let mut aliased: HashSet<String> = HashSet::new();
         let mut moved: HashMap<String, String> = HashMap::new();
+        let mut joins: Vec<Join> = Vec::new();
+        let mut joined: HashSet<String> = HashSet::new();
         // Where each delta goes, `None` for its own issue: the batch is
         // copied only when one goes elsewhere (rarely), since it can hold
         // thousands of issues with their samples.
         let mut targets: Vec<Option<String>> = Vec::with_capacity(batch.issues.len());
         for delta in &batch.issues {
             let own = issue_id(&delta.fingerprint);
-            let target = match self.walk(&own)? {
-                Walk::Issue(_, fingerprint) => fingerprint,
-                Walk::Absent | Walk::Unknown(_) => match self.previous_issue(delta)? {
-                    Some((target, fingerprint)) => {
-                        if aliased.insert(own.clone()) {
-                            aliases.push(NewAlias { id: own, target });
+            let (target, fingerprint) = match self.walk(&own)? {
+                Walk::Issue(id, fingerprint, _) => (Some(id), fingerprint),
+                Walk::Absent | Walk::Unknown(_) => {
+                    match self.previous_issues(delta)?.into_iter().next() {
+                        Some((target, fingerprint, _)) => {
+                            if aliased.insert(own.clone()) {
+                                aliases.push(NewAlias {
+                                    id: own.clone(),
+                                    target: target.clone(),
+                                });
+                            }
+                            (Some(target), fingerprint)
                         }
-                        fingerprint
+                        None => (None, delta.fingerprint.clone()),
                     }
-                    None => delta.fingerprint.clone(),
-                },
+                }
             };
+            // An issue of its own counts alone: the previous keys were not
+            // read (a new fingerprint's or an alias's were).
+            if let Some(into) = target.filter(|_| !self.knows_own_issue(&own)) {
+                for (other, _, kept_apart) in self.previous_issues(delta)? {
+                    if other != into && !kept_apart && joined.insert(other.clone()) {
+                        joins.push(Join {
+                            into: into.clone(),
+                            from: other,
+                        });
+                    }
+                }
+            }
+            let target = fingerprint;
             if target == delta.fingerprint {
                 targets.push(None);
             } else {
@@ -221,17 +296,56 @@ impl Router {
             batch,
             aliases,
             moved,
+            joins,
         })
     }
 
-    /// The first issue one of `delta`'s previous keys leads to.
-    fn previous_issue(&self, delta: &IssueDelta) -> Result<Option<(String, String)>, StoreError> {
+    /// The distinct issues `delta`'s previous keys lead to, in the order of
+    /// the keys, each with its fingerprint and whether it is kept apart.
+    fn previous_issues(
+        &self,
+        delta: &IssueDelta,
+    ) -> Result<Vec<(String, String, bool)>, StoreError> {
+        let mut found: Vec<(String, String, bool)> = Vec::new();
         for previous in &delta.previous {
-            if let Walk::Issue(id, fingerprint) = self.walk(&issue_id(previous))? {
-                return Ok(Some((id, fingerprint)));
+            if let Walk::Issue(id, fingerprint, kept_apart) = self.walk(&issue_id(previous))? {
+                if !found.iter().any(|(known, ..)| *known == id) {
+                    found.push((id, fingerprint, kept_apart));
+                }
             }
         }
-        Ok(None)
+        Ok(found)
+    }
+
+    /// Whether the store holds an alias at `id`.
+    fn is_alias(&self, id: &str) -> bool {
+        matches!(self.known.get(id), Some(Some(Entry::Alias { .. })))
+    }
+
+    /// Whether `id` is an issue (merged or not): its fingerprint was seen
+    /// before, and its previous keys are not read.
+    fn knows_own_issue(&self, id: &str) -> bool {
+        matches!(
+            self.known.get(id),
+            Some(Some(Entry::Issue { .. } | Entry::Merged { .. }))
+        )
+    }
+
+    /// What `join` still needs, from what has been read: both of its issues
+    /// are walked to the issues that count for them, so a join that is
+    /// done already, or that a concurrent batch did the other way round,
+    /// is [`JoinStep::Done`].
+    pub fn join_step(&self, join: &Join) -> Result<JoinStep, StoreError> {
+        let into = self.walk(&join.into)?;
+        let from = self.walk(&join.from)?;
+        Ok(match (into, from) {
+            (Walk::Unknown(a), Walk::Unknown(b)) => JoinStep::Read(vec![a, b]),
+            (Walk::Unknown(id), _) | (_, Walk::Unknown(id)) => JoinStep::Read(vec![id]),
+            (Walk::Issue(into, ..), Walk::Issue(from, ..)) if into != from => {
+                JoinStep::Merge { into, from }
+            }
+            _ => JoinStep::Done,
+        })
     }
 
     fn walk(&self, start: &str) -> Result<Walk, StoreError> {
@@ -245,8 +359,15 @@ impl Router {
                         "issue {start} points at issue {id}, which is not in the store"
                     )));
                 }
-                Some(Some(Entry::Issue { fingerprint })) => {
-                    return Ok(Walk::Issue(id.to_string(), fingerprint.clone()));
+                Some(Some(Entry::Issue {
+                    fingerprint,
+                    kept_apart,
+                })) => {
+                    return Ok(Walk::Issue(
+                        id.to_string(),
+                        fingerprint.clone(),
+                        *kept_apart,
+                    ));
                 }
                 Some(Some(Entry::Merged { into })) => into,
                 Some(Some(Entry::Alias { target })) => target,
@@ -341,6 +462,7 @@ mod tests {
     fn issue(fp: &str) -> Option<Entry> {
         Some(Entry::Issue {
             fingerprint: fp.into(),
+            kept_apart: false,
         })
     }
 
@@ -396,6 +518,140 @@ mod tests {
         let routed = router.route(&b).unwrap();
         assert_eq!(routed.batch.issues[0].fingerprint, "v3:new");
         assert!(routed.aliases.is_empty());
+    }
+
+    #[test]
+    fn a_new_fingerprint_whose_previous_keys_lead_to_several_issues_joins_them_into_the_first() {
+        let b = batch(&[("v3:a", &["v2:a", "v2:gone", "v2:b", "v2:c", "v2:b2"])]);
+        let store = HashMap::from([
+            (issue_id("v2:a"), issue("v2:a").unwrap()),
+            (issue_id("v2:b"), issue("v2:b").unwrap()),
+            (issue_id("v2:c"), issue("v2:c").unwrap()),
+            // Merged by hand into b: joined with b, not on its own.
+            (
+                issue_id("v2:b2"),
+                Entry::Merged {
+                    into: issue_id("v2:b"),
+                },
+            ),
+        ]);
+        let mut router = Router::new();
+        settle(&mut router, &store, &b);
+        let routed = router.route(&b).unwrap();
+        assert_eq!(routed.batch.issues[0].fingerprint, "v2:a");
+        let join = |from: &str| Join {
+            into: issue_id("v2:a"),
+            from: issue_id(from),
+        };
+        assert_eq!(routed.joins, vec![join("v2:b"), join("v2:c")]);
+        assert_eq!(routed.aliases.len(), 1);
+    }
+
+    #[test]
+    fn once_joined_the_same_batch_routes_without_joins() {
+        let b = batch(&[("v3:a", &["v2:b", "v2:a"])]);
+        // b was merged into a by an earlier attempt of this batch, which
+        // died before it recorded the batch.
+        let store = HashMap::from([
+            (issue_id("v2:a"), issue("v2:a").unwrap()),
+            (
+                issue_id("v2:b"),
+                Entry::Merged {
+                    into: issue_id("v2:a"),
+                },
+            ),
+        ]);
+        let mut router = Router::new();
+        settle(&mut router, &store, &b);
+        let routed = router.route(&b).unwrap();
+        assert!(routed.joins.is_empty(), "{:?}", routed.joins);
+        assert_eq!(routed.batch.issues[0].fingerprint, "v2:a");
+        assert_eq!(routed.aliases[0].target, issue_id("v2:a"));
+    }
+
+    #[test]
+    fn an_alias_joins_the_issues_later_batches_lead_to_except_those_kept_apart() {
+        // v3:a was aliased to a in an earlier batch that carried only a's
+        // messages; this one carries b's and c's. c was unmerged by a user.
+        let b = batch(&[("v3:a", &["v2:b", "v2:c"])]);
+        let store = HashMap::from([
+            (
+                issue_id("v3:a"),
+                Entry::Alias {
+                    target: issue_id("v2:a"),
+                },
+            ),
+            (issue_id("v2:a"), issue("v2:a").unwrap()),
+            (issue_id("v2:b"), issue("v2:b").unwrap()),
+            (
+                issue_id("v2:c"),
+                Entry::Issue {
+                    fingerprint: "v2:c".into(),
+                    kept_apart: true,
+                },
+            ),
+        ]);
+        let mut router = Router::new();
+        settle(&mut router, &store, &b);
+        let routed = router.route(&b).unwrap();
+        assert_eq!(routed.batch.issues[0].fingerprint, "v2:a");
+        assert_eq!(
+            routed.joins,
+            vec![Join {
+                into: issue_id("v2:a"),
+                from: issue_id("v2:b")
+            }]
+        );
+        assert!(routed.aliases.is_empty());
+    }
+
+    #[test]
+    fn a_join_merges_the_issues_that_count_and_only_while_they_differ() {
+        let read = |store: &HashMap<String, Entry>, join: &Join| {
+            let mut router = Router::new();
+            loop {
+                match router.join_step(join).unwrap() {
+                    JoinStep::Read(ids) => ids
+                        .iter()
+                        .for_each(|id| router.learn(id, store.get(id).cloned())),
+                    step => return step,
+                }
+            }
+        };
+        let ab = Join {
+            into: "a".into(),
+            from: "b".into(),
+        };
+        let both = HashMap::from([
+            ("a".to_string(), issue("x").unwrap()),
+            ("b".to_string(), issue("y").unwrap()),
+        ]);
+        assert_eq!(
+            read(&both, &ab),
+            JoinStep::Merge {
+                into: "a".into(),
+                from: "b".into()
+            }
+        );
+        // A concurrent batch joined them the other way round.
+        let other_way = HashMap::from([
+            ("a".to_string(), Entry::Merged { into: "b".into() }),
+            ("b".to_string(), issue("y").unwrap()),
+        ]);
+        assert_eq!(read(&other_way, &ab), JoinStep::Done);
+        // a was merged into c by hand: b joins c.
+        let moved = HashMap::from([
+            ("a".to_string(), Entry::Merged { into: "c".into() }),
+            ("b".to_string(), issue("y").unwrap()),
+            ("c".to_string(), issue("z").unwrap()),
+        ]);
+        assert_eq!(
+            read(&moved, &ab),
+            JoinStep::Merge {
+                into: "c".into(),
+                from: "b".into()
+            }
+        );
     }
 
     #[test]

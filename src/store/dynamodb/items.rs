@@ -63,6 +63,8 @@ pub(super) struct StoredIssue {
     pub(super) held: bool,
     /// Ids of the issues merged into this one (a string set in the item).
     pub(super) merged_from: Vec<String>,
+    /// A user unmerged it: no join takes it again ([`KEPT_APART_ATTRIBUTE`]).
+    pub(super) kept_apart: bool,
     /// The item still holds its samples, hours and facets itself, as the
     /// layout before [`super::parts`] kept them: it must be converted
     /// ([`super::layout`]) before a batch writes it.
@@ -95,6 +97,7 @@ impl StoredIssue {
             slots: Vec::new(),
             held: false,
             merged_from: Vec::new(),
+            kept_apart: false,
             legacy: false,
         }
     }
@@ -145,6 +148,10 @@ impl StoredIssue {
                 Some(AttributeValue::Ss(ids)) => ids.clone(),
                 _ => Vec::new(),
             },
+            kept_apart: matches!(
+                item.get(KEPT_APART_ATTRIBUTE),
+                Some(AttributeValue::Bool(true))
+            ),
             legacy: LEGACY_ATTRIBUTES
                 .iter()
                 .any(|name| item.contains_key(*name)),
@@ -198,6 +205,9 @@ impl StoredIssue {
         }
         if self.held {
             item.insert("held".into(), AttributeValue::Bool(true));
+        }
+        if self.kept_apart {
+            item.insert(KEPT_APART_ATTRIBUTE.into(), AttributeValue::Bool(true));
         }
         item
     }
@@ -323,6 +333,11 @@ pub(super) fn alias_item(id: &str, target: &str, now: i64) -> Item {
     item
 }
 
+/// The attribute `unmerge` sets on an issue's head (`true`): no change of
+/// fingerprint algorithm joins the issue again ([`crate::store::route`]).
+/// Kept by [`StoredIssue`]'s round trip.
+pub(super) const KEPT_APART_ATTRIBUTE: &str = "kept_apart";
+
 /// The attribute that makes an item at `ISSUE#<id>` an alias.
 pub(super) const ALIAS_ATTRIBUTE: &str = "alias_of";
 
@@ -339,6 +354,10 @@ pub(super) fn entry_of(item: &Item) -> Result<Entry, StoreError> {
         issue.status,
         &issue.fingerprint,
         issue.merged_into.as_deref(),
+        matches!(
+            item.get(KEPT_APART_ATTRIBUTE),
+            Some(AttributeValue::Bool(true))
+        ),
     ))
 }
 

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::DynamoDbStore;
 use super::history::History;
-use super::items::{StoredIssue, entry_of, issue_from_item, issue_key, n, s};
+use super::items::{KEPT_APART_ATTRIBUTE, StoredIssue, entry_of, issue_from_item, issue_key, n, s};
 use super::parts::{HistoryWrites, place_samples, sample_json, sum_facets};
 use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
@@ -85,6 +85,46 @@ impl DynamoDbStore {
         )))
     }
 
+    /// Merges what each join still needs merged ([`route::Router::join_step`]),
+    /// each in its own merge transaction, before the batch that found them
+    /// is recorded. A join a concurrent batch did meanwhile (either way
+    /// round) is walked again and found done.
+    pub(super) async fn join_issues(&self, joins: &[route::Join]) -> Result<(), StoreError> {
+        'joins: for join in joins {
+            for attempt in 0..MAX_CONTENDED_ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let mut router = route::Router::new();
+                let (into, from) = loop {
+                    match router.join_step(join)? {
+                        route::JoinStep::Read(ids) => {
+                            for id in ids {
+                                let item = self.get_item(issue_key(&id), "GetItem").await?;
+                                router.learn(&id, item.as_ref().map(entry_of).transpose()?);
+                            }
+                        }
+                        route::JoinStep::Merge { into, from } => break (into, from),
+                        route::JoinStep::Done => continue 'joins,
+                    }
+                };
+                tracing::info!(into = %into, from = %from, "a new fingerprint joins two issues");
+                match self.merge_issues(&into, &from).await {
+                    Ok(_) => continue 'joins,
+                    // Merged or joined by another writer since they were
+                    // read: walk them again.
+                    Err(StoreError::Refused(_) | StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Err(StoreError::Transient(format!(
+                "DynamoDB table {}: issues {} and {} kept changing while a new fingerprint joined them",
+                self.table, join.into, join.from
+            )));
+        }
+        Ok(())
+    }
+
     /// One conditional UpdateItem on the merged issue and one on its target
     /// (dropping it from `merged_from`), in a transaction; `ver` is bumped on
     /// both so that a batch decided on the old state is re-decided.
@@ -101,10 +141,12 @@ impl DynamoDbStore {
         let source = Update::builder()
             .table_name(&self.table)
             .set_key(Some(issue_key(id)))
-            .update_expression("SET #s = :open REMOVE merged_into ADD #ver :one")
+            .update_expression("SET #s = :open, #apart = :true REMOVE merged_into ADD #ver :one")
             .condition_expression("#s = :merged AND merged_into = :into")
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#ver", "ver")
+            .expression_attribute_names("#apart", KEPT_APART_ATTRIBUTE)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":open", s(Status::Open.as_str()))
             .expression_attribute_values(":merged", s(Status::Merged.as_str()))
             .expression_attribute_values(":into", s(&into))

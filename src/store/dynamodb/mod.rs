@@ -8,7 +8,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | issue head | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver slots`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from` |
+//! | issue head | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver slots`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from kept_apart` |
 //! | issue day | `ISSUE#<id>` | `DAY#yyyy-mm-dd` | `day h00..h23 facets expires_at` (parts.rs) |
 //! | issue sample | `ISSUE#<id>` | `SAMPLE#<slot>` | `z`: the sample, deflated (parts.rs) |
 //! | held tail | `HELD#<shard>` | `<stream key>#<left_by>` | a trace a batch left unfinished (pending.rs) |

@@ -142,6 +142,12 @@ impl DynamoDbStore {
                 }
             }
             let routed = router.route(&chunk)?;
+            if !routed.joins.is_empty() {
+                // Merged before the chunk is recorded, then routed again
+                // (see `route`): its alias is written once they are done.
+                self.join_issues(&routed.joins).await?;
+                continue;
+            }
             let mut missing = Vec::new();
             for delta in &routed.batch.issues {
                 let id = issue_id(&delta.fingerprint);

@@ -255,20 +255,63 @@ impl SqliteStore {
 
     /// The batch pointed at the issues that take its occurrences
     /// ([`route`]): what the file holds at each id the router asks for.
+    /// The issues a new fingerprint joins are merged first, in the batch's
+    /// transaction, and the batch routed again on what that left.
     fn route<'b>(
         &self,
         tx: &rusqlite::Transaction<'_>,
         batch: &'b BatchSummary,
     ) -> Result<route::Routed<'b>, StoreError> {
+        // Each round merges at least one pair of issues or ends; the bound
+        // only guards against a store edited into a state routing misreads.
+        for _ in 0..=route::MAX_HOPS {
+            let mut router = Router::new();
+            loop {
+                let wanted = router.wanted(batch)?;
+                if wanted.is_empty() {
+                    break;
+                }
+                for id in wanted {
+                    let entry = entry_at(tx, &id).map_err(|e| self.err(e))?;
+                    router.learn(&id, entry);
+                }
+            }
+            let routed = router.route(batch)?;
+            if routed.joins.is_empty() {
+                return Ok(routed);
+            }
+            for join in &routed.joins {
+                self.join_in(tx, join)?;
+            }
+        }
+        Err(StoreError::Corrupt(format!(
+            "batch {}: its issues were still to be joined after {} rounds",
+            batch.batch_id,
+            route::MAX_HOPS + 1
+        )))
+    }
+
+    /// Merges what `join` still needs merged ([`Router::join_step`]), in
+    /// `tx`; nothing when its issues already count into one.
+    fn join_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        join: &route::Join,
+    ) -> Result<(), StoreError> {
         let mut router = Router::new();
         loop {
-            let wanted = router.wanted(batch)?;
-            if wanted.is_empty() {
-                return router.route(batch);
-            }
-            for id in wanted {
-                let entry = entry_at(tx, &id).map_err(|e| self.err(e))?;
-                router.learn(&id, entry);
+            match router.join_step(join)? {
+                route::JoinStep::Read(ids) => {
+                    for id in ids {
+                        let entry = entry_at(tx, &id).map_err(|e| self.err(e))?;
+                        router.learn(&id, entry);
+                    }
+                }
+                route::JoinStep::Merge { into, from } => {
+                    tracing::info!(into = %into, from = %from, "a new fingerprint joins two issues");
+                    return self.merge_in(tx, &into, &from).map_err(|e| self.err(e));
+                }
+                route::JoinStep::Done => return Ok(()),
             }
         }
     }
@@ -366,7 +409,11 @@ impl SqliteStore {
 /// not), an alias, or nothing.
 fn entry_at(conn: &Connection, id: &str) -> Result<Option<Entry>, rusqlite::Error> {
     let issue = conn
-        .prepare_cached("SELECT status, fingerprint, merged_into FROM issues WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT status, fingerprint, merged_into,
+                    EXISTS (SELECT 1 FROM kept_apart WHERE kept_apart.id = issues.id)
+             FROM issues WHERE id = ?1",
+        )?
         .query_row(params![id], |row| {
             let status: String = row.get(0)?;
             let fingerprint: String = row.get(1)?;
@@ -375,6 +422,7 @@ fn entry_at(conn: &Connection, id: &str) -> Result<Option<Entry>, rusqlite::Erro
                 Status::parse(&status).unwrap_or_default(),
                 &fingerprint,
                 merged_into.as_deref(),
+                row.get(3)?,
             ))
         })
         .optional()?;
@@ -760,14 +808,24 @@ impl Store for SqliteStore {
 
     async fn unmerge(&self, id: &str) -> Result<Issue, StoreError> {
         self.with_conn(|conn| {
-            let changed = conn
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.err(e))?;
+            let changed = tx
                 .execute(
                     "UPDATE issues SET status = 'open', merged_into = NULL
                      WHERE id = ?1 AND status = 'merged'",
                     params![id],
                 )
                 .map_err(|e| self.err(e))?;
-            let issue = conn
+            if changed > 0 {
+                tx.execute(
+                    "INSERT OR IGNORE INTO kept_apart (id) VALUES (?1)",
+                    params![id],
+                )
+                .map_err(|e| self.err(e))?;
+            }
+            let issue = tx
                 .query_row(
                     &format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?1"),
                     params![id],
@@ -779,6 +837,7 @@ impl Store for SqliteStore {
             if changed == 0 {
                 return Err(not_merged_refusal(id));
             }
+            tx.commit().map_err(|e| self.err(e))?;
             Ok(issue)
         })
     }

@@ -44,6 +44,11 @@ CREATE TABLE IF NOT EXISTS aliases (
     target     TEXT NOT NULL,
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Issues a user unmerged: no change of fingerprint algorithm joins them
+-- again (store::route). Only ever added, as the runs' tables.
+CREATE TABLE IF NOT EXISTS kept_apart (
+    id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hours (
     issue_id TEXT NOT NULL,
     hour     INTEGER NOT NULL,

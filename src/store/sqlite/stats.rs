@@ -9,9 +9,13 @@ use crate::model::{StorePart, StoreStats};
 
 /// The tables worth naming, in the order they are shown, with what each
 /// holds. Tables a file lacks (an older layout, read-only) are left out.
-const PARTS: [(&str, &str); 14] = [
+const PARTS: [(&str, &str); 15] = [
     ("issues", "issues, merged ones included"),
     ("aliases", "fingerprints counted into another issue"),
+    (
+        "kept_apart",
+        "unmerged issues no fingerprint change joins again",
+    ),
     ("hours", "hourly counts (30 days per issue)"),
     ("facets", "context field values per issue"),
     ("samples", "kept samples (10 per issue)"),
