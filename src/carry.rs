@@ -175,17 +175,76 @@ impl Stitched {
     /// Records the batch and releases the tail it took (steps 4 and 5);
     /// then sends the alerts queued, as [`Pipeline::record`] does.
     pub async fn record(self, pipeline: &Pipeline) -> Result<Carried, StoreError> {
-        let ingested = pipeline.record(std::slice::from_ref(&self.summary)).await?;
-        if let (Some(held), Some(tail)) = (pipeline.store.held(), &self.taken) {
-            held.release(tail, &self.batch_id).await?;
-        }
+        let carried = self.taken.as_ref().map_or(0, |t| t.events.len());
+        let taken: Vec<(Tail, String)> =
+            self.taken.map(|t| (t, self.batch_id)).into_iter().collect();
+        let ingested =
+            record_and_release(pipeline, std::slice::from_ref(&self.summary), &taken).await?;
         Ok(Carried {
-            carried: self.taken.as_ref().map_or(0, |t| t.events.len()),
             summary: self.summary,
             ingested,
+            carried,
             left: self.left,
         })
     }
+}
+
+/// What recording several stitched batches together did.
+#[derive(Debug)]
+pub struct CarriedAll {
+    /// The batches as recorded, in order.
+    pub summaries: Vec<BatchSummary>,
+    pub ingested: Ingested,
+    /// Events they carried from earlier batches, and left for later ones.
+    pub carried: usize,
+    pub left: usize,
+}
+
+/// Records batches judged by [`stitch_batch`] in one call, as a stream
+/// invocation's records are (the store writes each issue once for all of
+/// them), then releases the tails they took and sends the alerts queued.
+/// A batch of the call may have taken the tail an earlier one left: the
+/// take only needs the tail to be in the store, not its leaver recorded.
+/// On an error, the caller retries every batch: each carries again the
+/// tail it holds, and those recorded are duplicates that release theirs.
+pub async fn record_stitched(
+    pipeline: &Pipeline,
+    stitched: Vec<Stitched>,
+) -> Result<CarriedAll, StoreError> {
+    let mut summaries = Vec::with_capacity(stitched.len());
+    let mut taken = Vec::new();
+    let (mut carried, mut left) = (0, 0);
+    for batch in stitched {
+        left += batch.left;
+        if let Some(tail) = batch.taken {
+            carried += tail.events.len();
+            taken.push((tail, batch.batch_id));
+        }
+        summaries.push(batch.summary);
+    }
+    let ingested = record_and_release(pipeline, &summaries, &taken).await?;
+    Ok(CarriedAll {
+        summaries,
+        ingested,
+        carried,
+        left,
+    })
+}
+
+/// Steps 4 and 5 for batches of one call: record them, then release the
+/// tails they took (each with the id of the batch that took it).
+async fn record_and_release(
+    pipeline: &Pipeline,
+    summaries: &[BatchSummary],
+    taken: &[(Tail, String)],
+) -> Result<Ingested, StoreError> {
+    let ingested = pipeline.record(summaries).await?;
+    if let Some(held) = pipeline.store.held() {
+        for (tail, by) in taken {
+            held.release(tail, by).await?;
+        }
+    }
+    Ok(ingested)
 }
 
 /// Records one decoded batch of a stream: [`stitch_batch`], then

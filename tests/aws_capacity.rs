@@ -96,6 +96,38 @@ async fn bills(prefix: &str, batches: &[Vec<u8>]) -> Option<Vec<Bill>> {
     bills_through(prefix, batches, false).await
 }
 
+/// The cost of each invocation when the batches come `per_invocation` at
+/// a time, as a Kinesis stream's records do: all of an invocation's
+/// batches recorded in one call, then its alerts flushed.
+async fn bills_per_invocation(
+    prefix: &str,
+    batches: &[Vec<u8>],
+    per_invocation: usize,
+) -> Option<Vec<Bill>> {
+    let moto = support::moto()?;
+    let table = moto.fresh_store(prefix, None).await.table().to_string();
+    let meter = Arc::new(Meter::new());
+    let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
+    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
+    let store = DynamoDbStore::new(support::patient(&sdk), &table).unwrap();
+    let pipeline = Pipeline::new(Box::new(store), Box::new(Discard));
+    let mut out = Vec::new();
+    for invocation in batches.chunks(per_invocation) {
+        let summaries: Vec<faultline::model::BatchSummary> = invocation
+            .iter()
+            .map(|input| match faultline::pipeline::prepare(input) {
+                Ok(faultline::pipeline::Prepared::Batch(batch)) => batch,
+                _ => panic!("a DATA_MESSAGE"),
+            })
+            .collect();
+        meter.take();
+        let ingested = pipeline.record(&summaries).await.expect("record");
+        ingested.flushed.expect("flush");
+        out.push(meter.take());
+    }
+    Some(out)
+}
+
 /// The same, each batch judged as the Lambda judges a subscription's
 /// delivery when `carried`: with what its stream's previous batch left
 /// unfinished, through the store (`carry::record_batch`).
@@ -250,6 +282,52 @@ async fn what_a_batch_costs() {
         hot.writes_max <= 8.0,
         "{:.1} WCU in a batch",
         hot.writes_max
+    );
+}
+
+/// Issue 11: a stream invocation records all its batches with one write
+/// per issue. The hot issue's 120 batches, one by one and 10 per
+/// invocation (a Kinesis batch of 10 records), each in a table of its own,
+/// in the same run of the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_stream_invocation_costs_per_batch() {
+    let Some(alone) = bills("cost-alone", &hot_batches()).await else {
+        return;
+    };
+    const PER_INVOCATION: usize = 10;
+    let together = bills_per_invocation("cost-stream", &hot_batches(), PER_INVOCATION)
+        .await
+        .unwrap();
+    eprintln!(
+        "10 batches in one invocation, last: {}",
+        together[together.len() - 1].describe()
+    );
+    let alone = Row::new("1 hot issue, 20 events, one batch at a time", alone);
+    let together = Row::new("1 hot issue, 10 batches per invocation", together);
+    header();
+    alone.print();
+    together.print();
+    let per_batch = together.writes_mean / PER_INVOCATION as f64;
+    eprintln!(
+        "per batch: {:.2} WCU together vs {:.2} alone ({:.2}x); {:.2} RCU vs {:.2}; most on one item per invocation {:.0}",
+        per_batch,
+        alone.writes_mean,
+        per_batch / alone.writes_mean,
+        together.reads_mean / PER_INVOCATION as f64,
+        alone.reads_mean,
+        together.hottest_item_max
+    );
+    // One write of the issue per invocation: what stays per batch is its
+    // marker (2 units in a transaction).
+    assert!(
+        per_batch <= alone.writes_mean / 2.0,
+        "{per_batch:.2} WCU per batch together, {:.2} alone",
+        alone.writes_mean
+    );
+    assert!(
+        together.hottest_item_max <= 4.0,
+        "{} WCU on one item in an invocation",
+        together.hottest_item_max
     );
 }
 

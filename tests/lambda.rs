@@ -418,9 +418,18 @@ fn a_stream_batch_is_counted_once_and_a_bad_record_fails_alone() {
             group,
             "a",
             1,
-            &[error("KeyError: 'a'"), error("KeyError: 'a'")],
+            &[
+                error("KeyError: 'a'"),
+                error("KeyError: 'a'"),
+                "[INFO] done".into(),
+            ],
         ),
-        support::data_message(group, "b", 10, &[error("ValueError: bad row")]),
+        support::data_message(
+            group,
+            "b",
+            10,
+            &[error("ValueError: bad row"), "[INFO] done".into()],
+        ),
         support::data_message(
             group,
             "c",
@@ -429,6 +438,7 @@ fn a_stream_batch_is_counted_once_and_a_bad_record_fails_alone() {
                 error("KeyError: 'a'"),
                 "[INFO] done".into(),
                 error("TimeoutError: slow"),
+                "[INFO] done".into(),
             ],
         ),
     ];
@@ -526,7 +536,7 @@ fn a_stream_batch_whose_alerts_wait_asks_for_its_last_record_again() {
         "/aws/lambda/orders",
         "s",
         1,
-        &["[ERROR] KeyError: 'x'".into()],
+        &["[ERROR] KeyError: 'x'".into(), "END RequestId: 1".into()],
     );
     let records = [
         ("100".to_string(), gzip(&batch)),
@@ -564,6 +574,7 @@ fn a_batch_read_from_a_stream_is_the_batch_a_subscription_delivers() {
             "[INFO] retrying".into(),
             "[ERROR] ValueError: bad row 12".into(),
             "[ERROR] KeyError: 'customer_id'".into(),
+            "[INFO] next file".into(),
         ],
     );
     let mut function = Running::start(&[("FAULTLINE_STORE", store.clone())]);
@@ -584,8 +595,7 @@ fn a_batch_read_from_a_stream_is_the_batch_a_subscription_delivers() {
         delivered["status"], "duplicate",
         "the subscription's copy has the id the stream's record was recorded under: {delivered}"
     );
-    // Its answer's counts are what it judged this time (its last error
-    // waiting for the stream's next batch); what counts is the store's.
+    assert_eq!(delivered["errors"], 3, "{delivered}");
     assert_eq!(
         counts_by_kind(&store, &[]),
         [("KeyError".to_string(), 2), ("ValueError".to_string(), 1)]
@@ -608,8 +618,14 @@ fn a_stream_batch_the_store_cannot_take_is_retried_from_its_first_log_batch() {
     });
     let store = format!("dynamodb://{table}");
     let group = "/aws/lambda/nightly-export";
-    let a = support::data_message(group, "a", 1, &["[ERROR] KeyError: 'a'".into()]);
-    let b = support::data_message(group, "b", 10, &["[ERROR] ValueError: bad row".into()]);
+    let done = || "[INFO] done".to_string();
+    let a = support::data_message(group, "a", 1, &["[ERROR] KeyError: 'a'".into(), done()]);
+    let b = support::data_message(
+        group,
+        "b",
+        10,
+        &["[ERROR] ValueError: bad row".into(), done()],
+    );
     let records = [
         ("200".to_string(), gzip(CONTROL)),
         ("201".to_string(), gzip(&a)),
@@ -899,6 +915,50 @@ fn a_trace_cut_across_two_deliveries_is_one_issue_with_its_whole_identity() {
     );
     assert_eq!(whole.len(), 1);
     assert_eq!(whole[0].1, "KeyError");
+    assert_eq!(
+        issues_listed(&store, &cli_env(&moto.endpoint)),
+        whole,
+        "one issue, counted once, with the identity of the trace whole"
+    );
+}
+
+/// A stream's records are judged as a subscription's deliveries are: a
+/// trace cut between two records of one invocation, and again between two
+/// invocations, is one issue with the identity it has whole.
+#[test]
+fn a_trace_cut_across_stream_records_is_one_issue_with_its_whole_identity() {
+    let Some(moto) = support::moto() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let table = runtime.block_on(async {
+        moto.fresh_store("held-stream", None)
+            .await
+            .table()
+            .to_string()
+    });
+    let store = format!("dynamodb://{table}");
+    let stream = "job/default/1e";
+    let first = kinesis_event(&[
+        ("300".into(), gzip(&trace_part(stream, 0, 2))),
+        ("301".into(), gzip(&trace_part(stream, 2, 4))),
+    ]);
+    let second = kinesis_event(&[("302".into(), gzip(&trace_part(stream, 4, TRACE.len())))]);
+    let mut function = Running::start(&[
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("FAULTLINE_STORE", store.clone()),
+        ("FAULTLINE_NOTIFY", "none".into()),
+    ]);
+    // The first invocation comes again at the end, as a retry may.
+    let outcomes = function.invoke_all(&[first.clone(), second, first]);
+    drop(function);
+    for outcome in &outcomes {
+        assert_eq!(json(outcome), item_failures(&[]), "{outcomes:#?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let whole = ingested_alone(dir.path(), "whole", &[trace_part(stream, 0, TRACE.len())]);
+    assert_eq!(whole.len(), 1);
     assert_eq!(
         issues_listed(&store, &cli_env(&moto.endpoint)),
         whole,

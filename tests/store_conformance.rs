@@ -158,6 +158,77 @@ pub mod cases {
         assert_eq!(store.claim_alerts(NOW, LEASE).await.unwrap().len(), 2);
     }
 
+    /// A stream invocation records its batches together; Lambda may retry
+    /// it from any record, deliver a record twice, or run two invocations
+    /// whose records overlap. Each batch counts once however it comes.
+    pub async fn batches_recorded_together_count_once_however_they_overlap(store: &dyn Store) {
+        // Every batch hits one hot issue and one issue of its own.
+        let b = |n: usize| {
+            batch(
+                &format!("b{n}"),
+                vec![
+                    delta("fp-hot", 2, 1000 + n as i64),
+                    delta(&format!("fp-{n}"), 1, 1000 + n as i64),
+                ],
+            )
+        };
+        let alone = record(store, &b(5), NOW).await;
+        assert!(!alone.duplicate);
+        let first: Vec<BatchSummary> = (1..=6).map(b).collect();
+        let second: Vec<BatchSummary> = (4..=9).map(b).collect();
+        let policy = policy();
+        let (x, y) = tokio::join!(
+            store.record_all(&first, NOW, &policy),
+            store.record_all(&second, NOW, &policy)
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert!(
+            x[4].duplicate && y[1].duplicate,
+            "b5 was recorded alone first"
+        );
+        for n in [4, 6] {
+            assert!(
+                x[n - 1].duplicate != y[n - 4].duplicate,
+                "b{n}, in both calls, counts in exactly one"
+            );
+        }
+        let hot = store.issue(&id_of("fp-hot")).await.unwrap().unwrap().issue;
+        assert_eq!(hot.count, 2 * 9, "each of 9 batches once");
+        for n in 1..=9 {
+            let own = store
+                .issue(&id_of(&format!("fp-{n}")))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(own.issue.count, 1, "fp-{n}");
+        }
+        let announced: Vec<String> = drain(store, NOW)
+            .await
+            .iter()
+            .flat_map(|a| a.issues.iter().map(|i| i.id.clone()))
+            .collect();
+        assert_eq!(announced.len(), 10, "each new issue once: {announced:?}");
+        assert_eq!(
+            announced
+                .iter()
+                .filter(|id| **id == id_of("fp-hot"))
+                .count(),
+            1
+        );
+        let replay = store.record_all(&second, NOW, &policy).await.unwrap();
+        assert!(replay.iter().all(|r| r.duplicate));
+        assert_eq!(
+            store
+                .issue(&id_of("fp-hot"))
+                .await
+                .unwrap()
+                .unwrap()
+                .issue
+                .count,
+            18
+        );
+    }
+
     /// A payload that failed can be replayed from the failed-events queue
     /// until the queue drops it, with other batches recorded meanwhile; its
     /// batch must still be known then, or its errors count twice.
@@ -1704,6 +1775,7 @@ macro_rules! conformance {
             conformance!(@case $make, a_batch_replayed_from_the_failed_events_queue_counts_once);
             conformance!(@case $make, later_batches_add_to_counts_and_widen_seen_times);
             conformance!(@case $make, batches_recorded_together_count_as_recorded_one_by_one);
+            conformance!(@case $make, batches_recorded_together_count_once_however_they_overlap);
             conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);
             conformance!(@case $make, many_new_issues_in_one_batch_make_one_digest);
             conformance!(@case $make, a_resolved_issue_that_recurs_regresses);

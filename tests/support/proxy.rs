@@ -39,6 +39,11 @@ const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connecting to and hearing back from moto (a single-threaded server that
 /// may be busy with other clients' requests).
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+/// The same for a metering proxy, which measures rather than injects
+/// faults: moto needs minutes for one transaction on a table of thousands
+/// of items (it copies the table for each), and a measurement cut off by
+/// the proxy measures nothing.
+const METERED_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(600);
 /// Requests larger than this are refused (DynamoDB's own limit is 16 MB).
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -142,6 +147,8 @@ struct Shared {
     stop: AtomicBool,
     /// Prices every DynamoDB request that reaches moto, when set.
     meter: Option<Arc<Meter>>,
+    /// How long moto may take to answer one request.
+    upstream_timeout: Duration,
 }
 
 /// A running proxy; stops accepting when dropped.
@@ -178,6 +185,11 @@ impl Proxy {
             upstream,
             plan: Mutex::new(Plan::default()),
             stop: AtomicBool::new(false),
+            upstream_timeout: if meter.is_some() {
+                METERED_UPSTREAM_TIMEOUT
+            } else {
+                UPSTREAM_TIMEOUT
+            },
             meter,
         });
         let accepting = Arc::clone(&shared);
@@ -450,7 +462,7 @@ fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
 /// the client closes it, it idles out, or a fault drops it.
 fn serve(client: TcpStream, shared: &Shared) {
     let _ = client.set_read_timeout(Some(CLIENT_IDLE_TIMEOUT));
-    let _ = client.set_write_timeout(Some(UPSTREAM_TIMEOUT));
+    let _ = client.set_write_timeout(Some(shared.upstream_timeout));
     let Ok(writer) = client.try_clone() else {
         return;
     };
@@ -487,14 +499,14 @@ fn serve(client: TcpStream, shared: &Shared) {
 /// metered request held back meanwhile.
 fn forward_metered(shared: &Shared, request: &Message) -> std::io::Result<Message> {
     let Some(meter) = shared.meter.as_deref() else {
-        return forward(shared.upstream, request);
+        return forward(shared.upstream, shared.upstream_timeout, request);
     };
     let body: serde_json::Value = match (
         request.header("x-amz-target"),
         serde_json::from_slice(&request.body),
     ) {
         (Some(target), Ok(body)) if target.starts_with("DynamoDB_") => body,
-        _ => return forward(shared.upstream, request),
+        _ => return forward(shared.upstream, shared.upstream_timeout, request),
     };
     let operation = request.operation();
     let _serial = meter.serial.lock().expect("meter");
@@ -509,7 +521,7 @@ fn forward_metered(shared: &Shared, request: &Message) -> std::io::Result<Messag
     }
     let targets = meter.targets(&operation, &body);
     let before = read_images(shared.upstream, request, &targets)?;
-    let response = forward(shared.upstream, request)?;
+    let response = forward(shared.upstream, shared.upstream_timeout, request)?;
     let status = response
         .start
         .split_whitespace()
@@ -642,16 +654,16 @@ fn call(
         headers,
         body: body.to_string().into_bytes(),
     };
-    let response = forward(upstream, &request)?;
+    let response = forward(upstream, METERED_UPSTREAM_TIMEOUT, &request)?;
     serde_json::from_slice(&response.body)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Sends `request` to moto on a fresh connection and reads the response.
-fn forward(upstream: SocketAddr, request: &Message) -> std::io::Result<Message> {
-    let mut stream = TcpStream::connect_timeout(&upstream, UPSTREAM_TIMEOUT)?;
-    stream.set_read_timeout(Some(UPSTREAM_TIMEOUT))?;
-    stream.set_write_timeout(Some(UPSTREAM_TIMEOUT))?;
+fn forward(upstream: SocketAddr, timeout: Duration, request: &Message) -> std::io::Result<Message> {
+    let mut stream = TcpStream::connect_timeout(&upstream, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     stream.write_all(&request.to_bytes("close"))?;
     stream.flush()?;
     read_message(&mut BufReader::new(stream), true)?.ok_or_else(|| {

@@ -8,8 +8,9 @@
 //! A subscription's batch is judged with what its stream's previous batch
 //! left unfinished (a trace the delivery boundary cut), carried through the
 //! store ([`carry`]); the tick also judges, as they are, the traces whose
-//! stream's next batch did not come within `held_trace_minutes`. A stream's
-//! records (Kinesis) are still judged one batch at a time.
+//! stream's next batch did not come within `held_trace_minutes`. A
+//! stream's records (Kinesis) are judged the same way, one after the
+//! other, and then recorded together.
 //!
 //! Batches from this function's own log group are refused (logged, not
 //! failed): processing them would feed every alert back into itself.
@@ -87,13 +88,6 @@ pub struct BatchResponse {
 pub struct ItemFailure {
     #[serde(rename = "itemIdentifier")]
     pub item_identifier: String,
-}
-
-/// One CloudWatch Logs batch, read.
-enum Read {
-    Control,
-    OwnLogGroup,
-    Batch(BatchSummary),
 }
 
 impl Function {
@@ -239,15 +233,19 @@ impl Function {
         answer(&batch, recorded, ingested.flushed?)
     }
 
-    /// A stream's records: each one CloudWatch Logs batch, all recorded in
-    /// one go. Lambda retries from the first record the answer names and
-    /// takes the ones before it as done, so a record is named when:
+    /// A stream's records: each one CloudWatch Logs batch, judged in order
+    /// with what its log stream's previous batch left unfinished (as a
+    /// subscription's batch is, [`carry`]), then all recorded in one go.
+    /// Lambda retries from the first record the answer names and takes the
+    /// ones before it as done, so a record is named when:
     /// - it cannot be read: the records after it are recorded now, and are
     ///   duplicates when Lambda delivers them again;
-    /// - the store failed: the write covered every batch and which of them
-    ///   the store kept is not known, so the first record with a batch is
-    ///   named and all of them come again (each is counted once however
-    ///   often it comes);
+    /// - the store failed while judging it: the records before it are
+    ///   recorded now, and it and the ones after it come again;
+    /// - the store failed while recording: the write covered every batch
+    ///   and which of them the store kept is not known, so the first record
+    ///   with a batch is named and all of them come again (each is counted
+    ///   once however often it comes, and carries the same tail);
     /// - alerts could not be sent: the last record, whose retry (a
     ///   duplicate) sends them.
     ///
@@ -255,7 +253,7 @@ impl Function {
     /// there is nothing to name it by.
     async fn stream(&self, records: Vec<KinesisEventRecord>) -> Result<BatchResponse, Failure> {
         let count = records.len();
-        let mut batches = Vec::with_capacity(count);
+        let mut stitched = Vec::with_capacity(count);
         // The record each batch came from, by position and sequence number.
         let mut sources = Vec::with_capacity(count);
         let mut failed: Vec<(usize, String)> = Vec::new();
@@ -267,30 +265,58 @@ impl Function {
                     "a Kinesis record without a sequenceNumber".into(),
                 ));
             };
-            // The record's bytes go as soon as it is read: only summaries stay.
-            match record.payload().and_then(|payload| self.read(&payload)) {
-                Ok(Read::Batch(batch)) => {
-                    batches.push(batch);
-                    sources.push((position, sequence_number.clone()));
-                }
-                Ok(Read::Control | Read::OwnLogGroup) => {}
+            last = Some((position, sequence_number.clone()));
+            // The record's bytes go once it is judged: only summaries stay.
+            let payload = match record.payload() {
+                Ok(payload) => payload,
                 Err(e) => {
-                    tracing::error!(%sequence_number, error = %e, "Kinesis record is not a CloudWatch Logs batch");
-                    self.count("UndecodablePayload");
-                    failed.push((position, sequence_number.clone()));
+                    self.undecodable(&sequence_number, &e);
+                    failed.push((position, sequence_number));
+                    continue;
+                }
+            };
+            let log = match decode::parse(&payload) {
+                Ok(log) => log,
+                Err(e) => {
+                    self.undecodable(&sequence_number, &e);
+                    failed.push((position, sequence_number));
+                    continue;
+                }
+            };
+            if log.is_control() || self.is_own(&log.log_group) {
+                continue;
+            }
+            match carry::stitch_batch(&self.pipeline, &log, &self.run_fields).await {
+                Ok(batch) => {
+                    stitched.push(batch);
+                    sources.push((position, sequence_number));
+                }
+                Err(e) => {
+                    let failure = Failure::from(e);
+                    tracing::error!(%sequence_number, error_type = failure.error_type(), error = %failure, "stream record not judged; recording the ones before it and asking Lambda to retry from it");
+                    self.count(failure.error_type());
+                    failed.push((position, sequence_number));
+                    break;
                 }
             }
-            last = Some((position, sequence_number));
         }
-        let (sent, duplicates) = match self.pipeline.record(&batches).await {
-            Ok(ingested) => {
+        let judged = stitched.len();
+        let (sent, duplicates) = match carry::record_stitched(&self.pipeline, stitched).await {
+            Ok(all) => {
+                if all.carried > 0 || all.left > 0 {
+                    tracing::info!(
+                        carried = all.carried,
+                        left = all.left,
+                        "traces cut by batch boundaries"
+                    );
+                }
                 // Recorded: their metrics go out now, whatever happens to
                 // the alerts (a retry of a recorded batch prints nothing).
-                for (batch, recorded) in batches.iter().zip(&ingested.recorded) {
+                for (batch, recorded) in all.summaries.iter().zip(&all.ingested.recorded) {
                     self.emit(batch, recorded);
                 }
-                let duplicates = ingested.recorded.iter().filter(|r| r.duplicate).count();
-                match ingested.flushed {
+                let duplicates = all.ingested.recorded.iter().filter(|r| r.duplicate).count();
+                match all.ingested.flushed {
                     Ok(flushed) => {
                         if !flushed.failed.is_empty() {
                             tracing::warn!(
@@ -316,8 +342,7 @@ impl Function {
                 tracing::error!(
                     error_type = failure.error_type(),
                     error = %failure,
-                    events = batches.iter().map(|b| b.events).sum::<usize>(),
-                    errors = batches.iter().map(|b| b.errors).sum::<usize>(),
+                    batches = judged,
                     "stream records not recorded; asking Lambda to retry from the first batch"
                 );
                 self.count(failure.error_type());
@@ -330,7 +355,7 @@ impl Function {
         failed.dedup();
         tracing::info!(
             records = count,
-            batches = batches.len(),
+            batches = judged,
             duplicates,
             failed = failed.len(),
             alerts_sent = sent,
@@ -344,13 +369,10 @@ impl Function {
         })
     }
 
-    /// One decompressed DATA_MESSAGE (or CONTROL_MESSAGE), summarised.
-    fn read(&self, payload: &[u8]) -> Result<Read, DecodeError> {
-        match pipeline::prepare_message_with(payload, &self.run_fields)? {
-            Prepared::Control => Ok(Read::Control),
-            Prepared::Batch(batch) if self.is_own(&batch.log_group) => Ok(Read::OwnLogGroup),
-            Prepared::Batch(batch) => Ok(Read::Batch(batch)),
-        }
+    /// A record that is not a CloudWatch Logs batch: logged and counted.
+    fn undecodable(&self, sequence_number: &str, e: &DecodeError) {
+        tracing::error!(%sequence_number, error = %e, "Kinesis record is not a CloudWatch Logs batch");
+        self.count("UndecodablePayload");
     }
 
     /// Whether a batch comes from this function's own log group (then it is
@@ -413,6 +435,9 @@ mod tests {
 
     use super::*;
 
+    /// A batch of `text`, then the runtime's END line: an error on a
+    /// batch's last line would wait for the stream's next batch, which
+    /// may carry a trace it heads.
     fn message(log_group: &str, id: &str, text: &str) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({
             "messageType": "DATA_MESSAGE",
@@ -420,7 +445,10 @@ mod tests {
             "logGroup": log_group,
             "logStream": "s",
             "subscriptionFilters": ["f"],
-            "logEvents": [{"id": id, "timestamp": 1_763_900_000_000i64, "message": text}],
+            "logEvents": [
+                {"id": id, "timestamp": 1_763_900_000_000i64, "message": text},
+                {"id": format!("{id}-end"), "timestamp": 1_763_900_000_001i64, "message": "END RequestId: 8f5e"},
+            ],
         }))
         .unwrap()
     }
@@ -483,16 +511,7 @@ mod tests {
     #[tokio::test]
     async fn other_log_groups_are_recorded_and_replays_recognised() {
         let (function, _dir) = local(Some(OWN)).await;
-        // Not the batch's last line: an error there waits for the stream's
-        // next batch, which may carry a trace it heads.
-        let mut logged: serde_json::Value =
-            serde_json::from_slice(&message("/aws/lambda/orders", "1", "[ERROR] KeyError: 'x'"))
-                .unwrap();
-        logged["logEvents"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"id": "2", "timestamp": 1_763_900_000_001i64, "message": "END RequestId: 8f5e"}));
-        let data = gzip(&serde_json::to_vec(&logged).unwrap());
+        let data = gzip(&message("/aws/lambda/orders", "1", "[ERROR] KeyError: 'x'"));
         let Output::Subscription(Response::Recorded(counts)) = function
             .invoke(Invocation::Subscription(data.clone()))
             .await

@@ -94,6 +94,13 @@
 //! - **SDK retries.** A transaction resent after a lost response carries the
 //!   same `ClientRequestToken`, so DynamoDB reports the first outcome rather
 //!   than a spurious duplicate.
+//! - **Batches together.** The small batches of one call (a stream
+//!   invocation's records, [`Store::record_all`]) share transactions, so an
+//!   issue they all touch is written once ([`pack`]). Each batch keeps its
+//!   own conditional marker in the transaction, the same item it has when
+//!   recorded alone: a cancellation at one batch's marker says that batch
+//!   was recorded before, and the transaction is tried again without it. A
+//!   batch repeated within one call counts once.
 //!
 //! # How policy decisions stay atomic
 //!
@@ -168,6 +175,7 @@ mod items;
 mod layout;
 mod listing;
 mod merge;
+mod pack;
 mod parts;
 mod pending;
 mod plan;
@@ -177,14 +185,14 @@ mod runs;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::route::{self, merged_refusal};
+use super::route::merged_refusal;
 use super::{Migrated, RunFilter, Store, StoreError};
 use crate::limits::truncate;
 use crate::model::{
@@ -199,6 +207,8 @@ pub use bounds::{
     chunk_ranges,
 };
 use items::{OUTBOX_PK, StoredIssue, get_n, get_s, issue_from_item, issue_key, n, outbox_key, s};
+use pack::Pack;
+use record::PackPart;
 use retry::{classify, lease_token};
 
 /// Batch markers are kept this long (the same retention as the SQLite store).
@@ -373,51 +383,75 @@ impl Store for DynamoDbStore {
         now: i64,
         policy: &Policy,
     ) -> Result<Recorded, StoreError> {
-        let mut recorded = Recorded {
-            duplicate: true,
-            ..Recorded::default()
-        };
-        let mut outcomes = Vec::new();
         let ranges = chunk_ranges(batch);
         let chunks = ranges.len();
+        let mut outcomes = Vec::new();
         if batch.issues.is_empty() {
-            outcomes.extend(self.record_quiet(batch, now).await?);
+            outcomes.push(self.record_quiet(batch, now).await?);
         } else {
             // In order: the last chunk relies on every earlier marker existing.
             for (chunk_no, range) in ranges.into_iter().enumerate() {
+                let part = PackPart {
+                    batch,
+                    range,
+                    chunk_no,
+                    chunks,
+                };
                 outcomes.extend(
-                    self.record_chunk(batch, range, chunk_no, chunks, now, policy)
+                    self.record_parts(std::slice::from_ref(&part), now, policy)
                         .await?,
                 );
             }
         }
-        let delivered_before = outcomes.len() < chunks.max(1);
-        let mut moved = HashMap::new();
-        for outcome in outcomes {
-            recorded.duplicate = false;
-            recorded.new_issues.extend(outcome.new_issues);
-            recorded.regressions.extend(outcome.regressions);
-            recorded.held_back.extend(outcome.held_back);
-            recorded.alerts += outcome.alerts;
-            moved.extend(outcome.moved);
-        }
-        if !batch.runs.is_empty() {
-            // Runs count errors under the issues that took them. (Were the
-            // invocation to die between the issue chunks and the runs, the
-            // retry finds the chunks recorded: which issues were new or
-            // regressed it reads from their markers (see `runs`), but where
-            // a merged or aliased fingerprint went it knows no longer: its
-            // run then names the fingerprint's own issue id.)
-            let mut routed = batch.clone();
-            route::reroute_runs(&mut routed.runs, &moved);
-            if self
-                .record_runs(&routed, &recorded, delivered_before, now)
-                .await?
-            {
-                recorded.duplicate = false;
+        self.finish_batch(batch, outcomes, now).await
+    }
+
+    /// Records the batches of a stream invocation. Batches whose issues
+    /// fit one transaction share transactions, so an issue that several of
+    /// them touch is written once for all (a hot issue's head and day are
+    /// billed by their size on every write); each batch keeps its own
+    /// marker in the transaction, so it counts exactly once whether it
+    /// comes again alone, with other batches, or twice in one call.
+    /// Larger batches are recorded alone, in order.
+    async fn record_all(
+        &self,
+        batches: &[BatchSummary],
+        now: i64,
+        policy: &Policy,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut recorded: Vec<Option<Recorded>> = (0..batches.len()).map(|_| None).collect();
+        let mut first: HashSet<&str> = HashSet::new();
+        let mut pack = Pack::default();
+        for (i, batch) in batches.iter().enumerate() {
+            if !first.insert(batch.batch_id.as_str()) {
+                // Repeated in this call: the first copy counts.
+                recorded[i] = Some(Recorded {
+                    duplicate: true,
+                    ..Recorded::default()
+                });
+                continue;
             }
+            let chunks = chunk_ranges(batch).len();
+            if batch.issues.is_empty() || chunks > 1 {
+                self.record_packed(batches, &mut pack, &mut recorded, now, policy)
+                    .await?;
+                recorded[i] = Some(self.record(batch, now, policy).await?);
+                continue;
+            }
+            if !pack.admits(batch) {
+                self.record_packed(batches, &mut pack, &mut recorded, now, policy)
+                    .await?;
+            }
+            pack.add(i, batch);
         }
-        Ok(recorded)
+        self.record_packed(batches, &mut pack, &mut recorded, now, policy)
+            .await?;
+        recorded
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| StoreError::Backend("a batch of the call was not recorded".into()))
+            })
+            .collect()
     }
 
     async fn issues(&self, filter: StatusFilter) -> Result<Vec<Issue>, StoreError> {

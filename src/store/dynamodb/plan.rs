@@ -1,5 +1,13 @@
-//! The pure planner: what a chunk's transaction writes, decided from the
-//! issues as read through the shared fold ([`crate::store::fold`]).
+//! The pure planner: what a transaction writes, decided from the issues as
+//! read through the shared fold ([`crate::store::fold`]).
+//!
+//! A transaction holds one or more *parts*: a chunk of one batch's issues
+//! each. A batch too big for one transaction is recorded in several, one
+//! part each; the small batches of a stream invocation share one, so that
+//! an issue they all touch is written once for all of them (its head and
+//! days are billed by size, not by what changed). Parts are applied in
+//! order to one working copy of each issue, exactly as recording the
+//! batches one after the other would.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,20 +25,53 @@ use crate::store::{fold, run_fold};
 /// and midnight of the day. A day not in it was not there.
 pub(super) type Days = HashMap<(String, i64), Day>;
 
-/// What a chunk's transaction writes, decided from what was read.
-pub(super) struct ChunkPlan {
+/// One batch's share of a transaction.
+pub(super) struct Part<'a> {
+    pub batch: &'a BatchSummary,
+    /// The deltas of the batch's chunk, each carrying the fingerprint of
+    /// the issue that takes it (routed).
+    pub deltas: &'a [IssueDelta],
+    /// Whether this is the batch's last chunk (the one that queues its
+    /// new-issue alerts).
+    pub is_last: bool,
+    /// Fingerprints earlier chunks of the batch created (last chunk only).
+    pub earlier_new: &'a [String],
+}
+
+/// What a transaction writes, decided from what was read.
+pub(super) struct PackPlan {
     pub writes: Vec<IssueWrite>,
-    /// The days the chunk changed, whole (a Put each: the head's condition
+    /// The days the parts changed, whole (a Put each: the head's condition
     /// guards them, since every write to a day rewrites its issue's head).
     pub days: Vec<(String, Day)>,
-    /// The samples the chunk chose for slots, whole (a Put each, guarded
-    /// by the head's condition as the days are).
+    /// The samples chosen for slots, whole (a Put each, guarded by the
+    /// head's condition as the days are); one per slot, the last chosen.
     pub samples: Vec<SampleWrite>,
+    /// What each part decided, in part order.
+    pub parts: Vec<PartPlan>,
+}
+
+impl PackPlan {
+    /// The actions the transaction takes: a marker per part, the writes,
+    /// `aliases`, and the alerts.
+    pub fn actions(&self, aliases: usize) -> usize {
+        self.parts.len()
+            + self.writes.len()
+            + self.days.len()
+            + self.samples.len()
+            + aliases
+            + self.parts.iter().map(|p| p.alerts.len()).sum::<usize>()
+    }
+}
+
+/// What one part decided: its alerts, and what its marker records.
+#[derive(Debug, Default)]
+pub(super) struct PartPlan {
     pub alerts: Vec<Alert>,
     pub new_issues: Vec<String>,
     pub regressions: Vec<String>,
     pub held_back: Vec<(String, HeldBack)>,
-    /// Fingerprints of the issues this chunk created with a new-issue
+    /// Fingerprints of the issues this part created with a new-issue
     /// decision, for the batch's last chunk (empty in the last chunk).
     pub marker_new: Vec<String>,
 }
@@ -50,86 +91,87 @@ pub(super) struct SampleWrite {
     pub json: String,
 }
 
-/// What a chunk read before it is planned.
-pub(super) struct ChunkRead<'a> {
+/// What a transaction read before it is planned.
+pub(super) struct PackRead<'a> {
     /// The heads of its issues, by id.
     pub current: &'a HashMap<String, StoredIssue>,
     /// The days of theirs that exist.
     pub days: &'a Days,
-    /// How many aliases the chunk writes (each an action of its transaction).
+    /// How many aliases the transaction writes (each an action).
     pub aliases: usize,
-    /// Fingerprints earlier chunks of the batch created (last chunk only).
-    pub earlier_new: &'a [String],
 }
 
-/// Applies a chunk's deltas to the issues as read, in batch order, each
-/// through [`apply_delta`]: the same steps as the SQLite store's.
-pub(super) fn plan_chunk(
-    batch: &BatchSummary,
-    deltas: &[IssueDelta],
-    read: &ChunkRead<'_>,
-    is_last: bool,
+/// Applies each part's deltas to the issues as read, part after part and
+/// in batch order within a part, each through [`apply_delta`]: the same
+/// steps as the SQLite store's.
+pub(super) fn plan_pack(
+    parts: &[Part<'_>],
+    read: &PackRead<'_>,
     now: i64,
     policy: &Policy,
-) -> Result<ChunkPlan, StoreError> {
+) -> Result<PackPlan, StoreError> {
     let mut working: HashMap<String, StoredIssue> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut days: Days = Days::new();
     let mut touched: BTreeSet<(String, i64)> = BTreeSet::new();
-    let mut samples = Vec::new();
-    let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
-    let mut new_issues = Vec::new();
-    let mut regressions = Vec::new();
+    let mut samples: Vec<SampleWrite> = Vec::new();
     let rules = policy.run_rules();
-    let mut held_back = Vec::new();
-    for delta in deltas {
-        let id = issue_id(&delta.fingerprint);
-        // A batch normally has one delta per issue; two fingerprints sharing
-        // an id (a 48-bit collision) apply one after the other, as in SQLite.
-        let prior = match working.remove(&id) {
-            Some(item) => Some(item),
-            None => {
-                order.push(id.clone());
-                read.current.get(&id).cloned()
+    let mut decided: Vec<(PartPlan, Vec<(EventType, &IssueDelta)>)> = Vec::new();
+    for part in parts {
+        let batch = part.batch;
+        let mut plan = PartPlan::default();
+        let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
+        for delta in part.deltas {
+            let id = issue_id(&delta.fingerprint);
+            // A batch normally has one delta per issue; two fingerprints
+            // sharing an id (a 48-bit collision), or two batches of one
+            // transaction, apply one after the other, as in SQLite.
+            let prior = match working.remove(&id) {
+                Some(item) => Some(item),
+                None => {
+                    order.push(id.clone());
+                    read.current.get(&id).cloned()
+                }
+            };
+            let created = prior.is_none();
+            let held = prior.as_ref().is_some_and(|p| p.held);
+            for day in super::parts::days_read(delta, policy) {
+                let key = (id.clone(), day);
+                if let std::collections::hash_map::Entry::Vacant(slot) = days.entry(key) {
+                    let stored = read.days.get(slot.key()).cloned();
+                    slot.insert(stored.unwrap_or_else(|| Day::new(day)));
+                }
             }
-        };
-        let created = prior.is_none();
-        let held = prior.as_ref().is_some_and(|p| p.held);
-        for day in super::parts::days_read(delta, policy) {
-            let key = (id.clone(), day);
-            if let std::collections::hash_map::Entry::Vacant(slot) = days.entry(key) {
-                let stored = read.days.get(slot.key()).cloned();
-                slot.insert(stored.unwrap_or_else(|| Day::new(day)));
+            let (mut item, decision, sample) = apply_delta(
+                prior,
+                &id,
+                &mut days,
+                &mut touched,
+                batch,
+                delta,
+                now,
+                policy,
+            )?;
+            samples.extend(sample);
+            // Runs may hold a new issue's alert back (all of it recovered, or
+            // alert_after_runs counting), as in the SQLite store.
+            let (alert, held_after) = run_fold::hold(decision.alert, held, delta, batch, &rules);
+            item.held = held_after;
+            if created {
+                plan.new_issues.push(id.clone());
             }
+            if decision.regressed {
+                plan.regressions.push(id.clone());
+            }
+            if let Some(why) = policy::held_back(created, &decision, alert) {
+                plan.held_back.push((id.clone(), why));
+            }
+            if let Some(event_type) = alert {
+                raised.push((event_type, delta));
+            }
+            working.insert(id, item);
         }
-        let (mut item, decision, sample) = apply_delta(
-            prior,
-            &id,
-            &mut days,
-            &mut touched,
-            batch,
-            delta,
-            now,
-            policy,
-        )?;
-        samples.extend(sample);
-        // Runs may hold a new issue's alert back (all of it recovered, or
-        // alert_after_runs counting), as in the SQLite store.
-        let (alert, held_after) = run_fold::hold(decision.alert, held, delta, batch, &rules);
-        item.held = held_after;
-        if created {
-            new_issues.push(id.clone());
-        }
-        if decision.regressed {
-            regressions.push(id.clone());
-        }
-        if let Some(why) = policy::held_back(created, &decision, alert) {
-            held_back.push((id.clone(), why));
-        }
-        if let Some(event_type) = alert {
-            raised.push((event_type, delta));
-        }
-        working.insert(id, item);
+        decided.push((plan, raised));
     }
     let mut writes = Vec::with_capacity(order.len());
     for id in order {
@@ -139,70 +181,106 @@ pub(super) fn plan_chunk(
             writes.push(IssueWrite { read_ver, item });
         }
     }
-
     let days: Vec<(String, Day)> = touched
         .into_iter()
         .filter_map(|key| days.remove(&key).map(|day| (key.0, day)))
         .collect();
+    // A slot chosen twice (by two batches of the transaction) is written
+    // once, with the sample the head now names: a transaction may not
+    // touch one item twice.
+    let mut slot_at: HashMap<(String, usize), usize> = HashMap::new();
+    let mut kept: Vec<SampleWrite> = Vec::with_capacity(samples.len());
+    for sample in samples {
+        match slot_at.get(&(sample.id.clone(), sample.slot)) {
+            Some(&at) => kept[at] = sample,
+            None => {
+                slot_at.insert((sample.id.clone(), sample.slot), kept.len());
+                kept.push(sample);
+            }
+        }
+    }
+    let samples = kept;
 
-    // New-issue alerts wait for the last chunk (see the module doc); the
-    // others are queued with the decision that raised them.
-    let mut queued: Vec<(EventType, &IssueDelta)> = Vec::new();
-    let mut marker_new = Vec::new();
-    if is_last {
-        if !read.earlier_new.is_empty() {
-            let by_fingerprint: HashMap<&str, &IssueDelta> = batch
-                .issues
-                .iter()
-                .map(|d| (d.fingerprint.as_str(), d))
-                .collect();
-            for fingerprint in read.earlier_new {
-                match by_fingerprint.get(fingerprint.as_str()) {
-                    Some(delta) => queued.push((EventType::NewIssue, delta)),
-                    // Only if the batch was summarised differently when the
-                    // earlier chunk was written (a deploy in between): the
-                    // issue exists, only its announcement is lost.
-                    None => tracing::warn!(batch = %batch.batch_id, %fingerprint,
-                        "an earlier chunk's new issue is not in this batch; not announced"),
+    // New-issue alerts wait for the batch's last chunk (see the module
+    // doc); the others are queued with the decision that raised them.
+    let mut queued_by_part: Vec<Vec<(EventType, &IssueDelta)>> = Vec::with_capacity(parts.len());
+    let mut plans: Vec<PartPlan> = Vec::with_capacity(parts.len());
+    for (part, (mut plan, raised)) in parts.iter().zip(decided) {
+        let mut queued: Vec<(EventType, &IssueDelta)> = Vec::new();
+        if part.is_last {
+            if !part.earlier_new.is_empty() {
+                let by_fingerprint: HashMap<&str, &IssueDelta> = part
+                    .batch
+                    .issues
+                    .iter()
+                    .map(|d| (d.fingerprint.as_str(), d))
+                    .collect();
+                for fingerprint in part.earlier_new {
+                    match by_fingerprint.get(fingerprint.as_str()) {
+                        Some(delta) => queued.push((EventType::NewIssue, delta)),
+                        // Only if the batch was summarised differently when
+                        // the earlier chunk was written (a deploy in
+                        // between): the issue exists, only its announcement
+                        // is lost.
+                        None => tracing::warn!(batch = %part.batch.batch_id, %fingerprint,
+                            "an earlier chunk's new issue is not in this batch; not announced"),
+                    }
+                }
+            }
+            queued.extend(raised);
+        } else {
+            for (event_type, delta) in raised {
+                if event_type == EventType::NewIssue {
+                    plan.marker_new.push(delta.fingerprint.clone());
+                } else {
+                    queued.push((event_type, delta));
                 }
             }
         }
-        queued.extend(raised);
-    } else {
-        for (event_type, delta) in raised {
-            if event_type == EventType::NewIssue {
-                marker_new.push(delta.fingerprint.clone());
-            } else {
-                queued.push((event_type, delta));
-            }
-        }
+        queued_by_part.push(queued);
+        plans.push(plan);
     }
     // Separate new-issue alerts only while they fit the transaction beside
-    // everything else it writes; past that, one digest (the chunking kept
-    // room for it: [`super::bounds::chunk_ranges`]).
-    let others = queued
+    // everything else it writes; past that, one digest per batch (the
+    // chunking kept room for it: [`super::bounds::chunk_ranges`]).
+    let others: usize = queued_by_part
         .iter()
+        .flatten()
         .filter(|(t, _)| *t != EventType::NewIssue)
         .count();
-    let room = MAX_TRANSACTION_ACTIONS
-        .saturating_sub(1 + writes.len() + days.len() + samples.len() + read.aliases + others);
-    let digest_over = policy
-        .digest_over
-        .min(MAX_SEPARATE_NEW_ISSUE_ALERTS)
-        .min(room);
-    let mut alerts = policy::alerts_for_batch(batch, &queued, digest_over, now);
-    for alert in &mut alerts {
-        bound_alert(alert);
+    let mut room = MAX_TRANSACTION_ACTIONS.saturating_sub(
+        parts.len() + writes.len() + days.len() + samples.len() + read.aliases + others,
+    );
+    let announcing =
+        |queued: &[(EventType, &IssueDelta)]| queued.iter().any(|(t, _)| *t == EventType::NewIssue);
+    for (i, (part, queued)) in parts.iter().zip(&queued_by_part).enumerate() {
+        // Each later part that announces keeps at least its digest's room.
+        let later = queued_by_part[i + 1..]
+            .iter()
+            .filter(|q| announcing(q))
+            .count();
+        let digest_over = policy
+            .digest_over
+            .min(MAX_SEPARATE_NEW_ISSUE_ALERTS)
+            .min(room.saturating_sub(later));
+        let mut alerts = policy::alerts_for_batch(part.batch, queued, digest_over, now);
+        for alert in &mut alerts {
+            bound_alert(alert);
+        }
+        let news = alerts
+            .iter()
+            .filter(|a| a.event_type == EventType::NewIssue)
+            .count();
+        room = room.saturating_sub(news);
+        if let Some(plan) = plans.get_mut(i) {
+            plan.alerts = alerts;
+        }
     }
-    Ok(ChunkPlan {
+    Ok(PackPlan {
         writes,
         days,
         samples,
-        alerts,
-        new_issues,
-        regressions,
-        held_back,
-        marker_new,
+        parts: plans,
     })
 }
 

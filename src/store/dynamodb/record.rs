@@ -1,5 +1,6 @@
-//! Recording a batch: one conditional transaction per chunk of issues,
-//! re-read and retried when a concurrent writer changed an issue meanwhile.
+//! Recording batches: one conditional transaction per chunk of a batch's
+//! issues, or for the small batches of one invocation together, re-read
+//! and retried when a concurrent writer changed an issue meanwhile.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,12 +9,13 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::DynamoDbStore;
+use super::bounds::MAX_TRANSACTION_ACTIONS;
 use super::items::{
     ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias, issue_key,
     marker_item, marker_key, n, outbox_item, s,
 };
 use super::parts::{Day, day_key, days_read, is_day, sample_item};
-use super::plan::{ChunkRead, Days, plan_chunk};
+use super::plan::{Days, PackRead, Part, plan_pack};
 use super::retry::{
     CONCURRENT_READS, KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify,
     request_token,
@@ -31,6 +33,31 @@ pub(super) enum SortKeys<'a> {
     Before(&'a str),
     /// Those that start with this.
     Prefix(&'a str),
+}
+
+/// One chunk of one batch, to be recorded in a transaction with others.
+pub(super) struct PackPart<'a> {
+    pub batch: &'a BatchSummary,
+    /// The chunk's issues, by position in the batch ([`super::bounds::chunk_ranges`]).
+    pub range: std::ops::Range<usize>,
+    pub chunk_no: usize,
+    pub chunks: usize,
+}
+
+impl PackPart<'_> {
+    fn is_last(&self) -> bool {
+        self.chunk_no + 1 == self.chunks
+    }
+}
+
+/// What recording a pack did.
+pub(super) enum Packed {
+    /// Per part, in order: what it did, or `None` when it was recorded
+    /// before.
+    Done(Vec<Option<ChunkOutcome>>),
+    /// The parts together need more actions than one transaction takes:
+    /// record fewer at once.
+    TooBig,
 }
 
 /// What one committed chunk did.
@@ -66,49 +93,65 @@ impl DynamoDbStore {
         }
     }
 
-    /// Records chunk `chunk_no` of `chunks` (the issues in `range`); `None`
-    /// when it was recorded before.
-    pub(super) async fn record_chunk(
+    /// Records the parts of `pack` in one transaction each time it is
+    /// tried; answers, per part, what it did (`None`: recorded before), or
+    /// [`Packed::TooBig`] when the parts together need more actions than a
+    /// transaction takes (a pack of one part always fits: see
+    /// [`super::bounds::chunk_ranges`]).
+    pub(super) async fn record_pack(
         &self,
-        batch: &BatchSummary,
-        range: std::ops::Range<usize>,
-        chunk_no: usize,
-        chunks: usize,
+        pack: &[PackPart<'_>],
         now: i64,
         policy: &Policy,
-    ) -> Result<Option<ChunkOutcome>, StoreError> {
-        let chunk = BatchSummary {
-            issues: batch.issues.get(range).unwrap_or_default().to_vec(),
-            ..batch.clone()
-        };
-        let is_last = chunk_no + 1 == chunks;
+    ) -> Result<Packed, StoreError> {
+        let chunks: Vec<BatchSummary> = pack
+            .iter()
+            .map(|p| BatchSummary {
+                issues: p
+                    .batch
+                    .issues
+                    .get(p.range.clone())
+                    .unwrap_or_default()
+                    .to_vec(),
+                ..p.batch.clone()
+            })
+            .collect();
+        let mut done: Vec<Option<Option<ChunkOutcome>>> = (0..pack.len()).map(|_| None).collect();
         let mut keys: Vec<Item> = Vec::new();
         let mut seen = HashSet::new();
         let mut day_keys: HashSet<(String, i64)> = HashSet::new();
-        for delta in &chunk.issues {
-            let id = issue_id(&delta.fingerprint);
-            if seen.insert(id.clone()) {
-                keys.push(issue_key(&id));
-            }
-            // Read with the heads: a batch's issues are usually their own,
-            // so routing rarely needs days of other issues.
-            for day in days_read(delta, policy) {
-                if day_keys.insert((id.clone(), day)) {
-                    keys.push(day_key(&id, day));
+        for (part, chunk) in pack.iter().zip(&chunks) {
+            for delta in &chunk.issues {
+                let id = issue_id(&delta.fingerprint);
+                if seen.insert(id.clone()) {
+                    keys.push(issue_key(&id));
+                }
+                // Read with the heads: a batch's issues are usually their
+                // own, so routing rarely needs days of other issues.
+                for day in days_read(delta, policy) {
+                    if day_keys.insert((id.clone(), day)) {
+                        keys.push(day_key(&id, day));
+                    }
                 }
             }
+            if part.is_last() {
+                // The earlier chunks' markers say which issues they created:
+                // the last chunk queues the batch's new-issue alerts for all.
+                keys.extend((0..part.chunk_no).map(|c| marker_key(&part.batch.batch_id, c)));
+            }
         }
-        if is_last {
-            // The earlier chunks' markers say which issues they created: the
-            // last chunk queues the batch's new-issue alerts for all of them.
-            keys.extend((0..chunk_no).map(|c| marker_key(&batch.batch_id, c)));
-        }
+        let mut lost_race = false;
         for attempt in 0..MAX_CONTENDED_ATTEMPTS {
-            if attempt > 0 {
+            // The parts not yet found recorded before.
+            let open: Vec<usize> = (0..pack.len()).filter(|&i| done[i].is_none()).collect();
+            if open.is_empty() {
+                break;
+            }
+            if lost_race {
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let mut items = self.read_items(&keys).await?;
-            // Where the chunk's issues really are (merges, aliases): usually
+            // Where the parts' issues really are (merges, aliases): usually
             // nothing more to read, the issue items came with the first read.
             let mut router = Router::new();
             for item in &items {
@@ -123,7 +166,14 @@ impl DynamoDbStore {
                 }
             }
             loop {
-                let wanted: Vec<String> = router.wanted(&chunk)?;
+                let mut wanted: Vec<String> = Vec::new();
+                for &i in &open {
+                    for id in router.wanted(&chunks[i])? {
+                        if !wanted.contains(&id) {
+                            wanted.push(id);
+                        }
+                    }
+                }
                 if wanted.is_empty() {
                     break;
                 }
@@ -141,15 +191,30 @@ impl DynamoDbStore {
                     }
                 }
             }
-            let routed = router.route(&chunk)?;
-            if !routed.joins.is_empty() {
-                // Merged before the chunk is recorded, then routed again
-                // (see `route`): its alias is written once they are done.
-                self.join_issues(&routed.joins).await?;
+            let mut routed = Vec::with_capacity(open.len());
+            for &i in &open {
+                routed.push(router.route(&chunks[i])?);
+            }
+            let joins: Vec<_> = routed
+                .iter()
+                .flat_map(|r| r.joins.iter().cloned())
+                .collect();
+            if !joins.is_empty() {
+                // Merged before the parts are recorded, then routed again
+                // (see `route`): their aliases are written once they are done.
+                self.join_issues(&joins).await?;
                 continue;
             }
+            // One alias per id, however many parts route through it.
+            let mut aliases = Vec::new();
+            let mut aliased = HashSet::new();
+            for alias in routed.iter().flat_map(|r| &r.aliases) {
+                if aliased.insert(alias.id.clone()) {
+                    aliases.push(alias.clone());
+                }
+            }
             let mut missing = Vec::new();
-            for delta in &routed.batch.issues {
+            for delta in routed.iter().flat_map(|r| &r.batch.issues) {
                 let id = issue_id(&delta.fingerprint);
                 for day in days_read(delta, policy) {
                     if day_keys.insert((id.clone(), day)) {
@@ -170,8 +235,6 @@ impl DynamoDbStore {
                 }
             }
             let mut current = HashMap::new();
-            let mut earlier_new: Vec<String> = Vec::new();
-            let mut markers_found = 0;
             for item in &items {
                 if get_s(item, "sk")? == ISSUE_SK && !is_alias(item) {
                     let stored = StoredIssue::from_item(item)?;
@@ -190,120 +253,139 @@ impl DynamoDbStore {
                 }
                 continue;
             }
-            if is_last {
-                // In chunk order, so the digest lists issues in batch order.
-                let by_sk: HashMap<&str, &Item> = items
-                    .iter()
-                    .filter(|i| get_s(i, "pk").is_ok_and(|pk| pk.starts_with("BATCH#")))
-                    .filter_map(|i| get_s(i, "sk").ok().map(|sk| (sk, i)))
-                    .collect();
-                for c in 0..chunk_no {
-                    if let Some(marker) = by_sk.get(format!("CHUNK#{c}").as_str()) {
-                        markers_found += 1;
-                        earlier_new.extend(get_string_list(marker, "new_issues")?);
+            let by_sk: HashMap<(&str, &str), &Item> = items
+                .iter()
+                .filter_map(|i| Some(((get_s(i, "pk").ok()?, get_s(i, "sk").ok()?), i)))
+                .filter(|((pk, _), _)| pk.starts_with("BATCH#"))
+                .collect();
+            let mut earlier_new: Vec<Vec<String>> = Vec::with_capacity(open.len());
+            for &i in &open {
+                let part = &pack[i];
+                let mut found = Vec::new();
+                if part.is_last() {
+                    // In chunk order, so the digest lists issues in batch order.
+                    let pk = format!("BATCH#{}", part.batch.batch_id);
+                    let mut markers_found = 0;
+                    for c in 0..part.chunk_no {
+                        if let Some(marker) =
+                            by_sk.get(&(pk.as_str(), format!("CHUNK#{c}").as_str()))
+                        {
+                            markers_found += 1;
+                            found.extend(get_string_list(marker, "new_issues")?);
+                        }
+                    }
+                    if markers_found < part.chunk_no {
+                        // Every earlier chunk was committed (by this
+                        // invocation or another) before this one is tried,
+                        // and markers outlive every replay: a gap means the
+                        // table was changed by hand.
+                        return Err(StoreError::Corrupt(format!(
+                            "batch {}: {} of its {} earlier chunk markers are missing",
+                            part.batch.batch_id,
+                            part.chunk_no - markers_found,
+                            part.chunk_no
+                        )));
                     }
                 }
-                if markers_found < chunk_no {
-                    // Every earlier chunk was committed (by this invocation or
-                    // another) before this one is tried, and markers live a
-                    // week: a gap means the table was changed by hand.
-                    return Err(StoreError::Corrupt(format!(
-                        "batch {}: {} of its {chunk_no} earlier chunk markers are missing",
-                        batch.batch_id,
-                        chunk_no - markers_found
-                    )));
-                }
+                earlier_new.push(found);
             }
-            let read = ChunkRead {
+            let parts: Vec<Part<'_>> = open
+                .iter()
+                .zip(&routed)
+                .zip(&earlier_new)
+                .map(|((&i, routed), earlier_new)| Part {
+                    batch: pack[i].batch,
+                    deltas: &routed.batch.issues,
+                    is_last: pack[i].is_last(),
+                    earlier_new,
+                })
+                .collect();
+            let read = PackRead {
                 current: &current,
                 days: &days,
-                aliases: routed.aliases.len(),
-                earlier_new: &earlier_new,
+                aliases: aliases.len(),
             };
-            let plan = plan_chunk(batch, &routed.batch.issues, &read, is_last, now, policy)?;
-            let mut actions = Vec::with_capacity(1 + plan.writes.len() + plan.alerts.len());
-            actions.push(
-                TransactWriteItem::builder()
-                    .put(self.put(
-                        super::runs::with_changes(
-                            marker_item(batch, chunk_no, &plan.marker_new, now),
-                            &plan.new_issues,
-                            &plan.regressions,
-                        ),
+            let plan = plan_pack(&parts, &read, now, policy)?;
+            if open.len() > 1 && plan.actions(aliases.len()) > MAX_TRANSACTION_ACTIONS {
+                return Ok(Packed::TooBig);
+            }
+            let mut actions = Vec::with_capacity(plan.actions(aliases.len()));
+            // The markers first: a cancellation reason at position `k`
+            // names part `open[k]`.
+            for (&i, part_plan) in open.iter().zip(&plan.parts) {
+                let part = &pack[i];
+                actions.push(self.put_action(
+                    super::runs::with_changes(
+                        marker_item(part.batch, part.chunk_no, &part_plan.marker_new, now),
+                        &part_plan.new_issues,
+                        &part_plan.regressions,
+                    ),
+                    Some("attribute_not_exists(pk)"),
+                    None,
+                )?);
+            }
+            for write in &plan.writes {
+                actions.push(match write.read_ver {
+                    None => self.put_action(
+                        write.item.to_item(),
                         Some("attribute_not_exists(pk)"),
                         None,
-                    )?)
-                    .build(),
-            );
-            for write in &plan.writes {
-                let put = match write.read_ver {
-                    None => {
-                        self.put(write.item.to_item(), Some("attribute_not_exists(pk)"), None)?
-                    }
+                    )?,
                     Some(read) => {
-                        self.put(write.item.to_item(), Some("#ver = :read"), Some(read))?
+                        self.put_action(write.item.to_item(), Some("#ver = :read"), Some(read))?
                     }
-                };
-                actions.push(TransactWriteItem::builder().put(put).build());
+                });
             }
             for (id, day) in &plan.days {
                 // Unconditional: the head written beside it is conditioned
                 // on the version read, and every write to a day rewrites
                 // its issue's head.
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(day.to_item(id), None, None)?)
-                        .build(),
-                );
+                actions.push(self.put_action(day.to_item(id), None, None)?);
             }
             for sample in &plan.samples {
                 // Unconditional, as the days: the head records the slot.
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(
-                            sample_item(&sample.id, sample.slot, sample.timestamp, &sample.json),
-                            None,
-                            None,
-                        )?)
-                        .build(),
-                );
+                actions.push(self.put_action(
+                    sample_item(&sample.id, sample.slot, sample.timestamp, &sample.json),
+                    None,
+                    None,
+                )?);
             }
-            for alias in &routed.aliases {
+            for alias in &aliases {
                 // Conditional, so that an issue or alias created at the same
-                // id meanwhile cancels the transaction and the chunk re-routes.
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(
-                            alias_item(&alias.id, &alias.target, now),
-                            Some("attribute_not_exists(pk)"),
-                            None,
-                        )?)
-                        .build(),
-                );
+                // id meanwhile cancels the transaction and the parts re-route.
+                actions.push(self.put_action(
+                    alias_item(&alias.id, &alias.target, now),
+                    Some("attribute_not_exists(pk)"),
+                    None,
+                )?);
             }
-            for alert in &plan.alerts {
-                actions.push(
-                    TransactWriteItem::builder()
-                        .put(self.put(outbox_item(alert, now)?, None, None)?)
-                        .build(),
-                );
+            for alert in plan.parts.iter().flat_map(|p| &p.alerts) {
+                actions.push(self.put_action(outbox_item(alert, now)?, None, None)?);
             }
+            let first = &pack[open[0]];
             let sent = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(actions))
-                .client_request_token(request_token(&batch.batch_id, chunk_no, attempt))
+                .client_request_token(request_token(
+                    &first.batch.batch_id,
+                    first.chunk_no,
+                    attempt,
+                ))
                 .send()
                 .await;
             let err = match sent {
                 Ok(_) => {
-                    return Ok(Some(ChunkOutcome {
-                        new_issues: plan.new_issues,
-                        regressions: plan.regressions,
-                        held_back: plan.held_back,
-                        alerts: plan.alerts.len(),
-                        moved: routed.moved,
-                    }));
+                    for ((&i, part_plan), routed) in open.iter().zip(plan.parts).zip(routed) {
+                        done[i] = Some(Some(ChunkOutcome {
+                            alerts: part_plan.alerts.len(),
+                            new_issues: part_plan.new_issues,
+                            regressions: part_plan.regressions,
+                            held_back: part_plan.held_back,
+                            moved: routed.moved,
+                        }));
+                    }
+                    break;
                 }
                 Err(err) => err,
             };
@@ -315,8 +397,18 @@ impl DynamoDbStore {
                     .collect(),
                 _ => return Err(classify("TransactWriteItems", &self.table, err)),
             };
-            if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
-                return Ok(None);
+            // A part whose marker exists was recorded before (another
+            // delivery of its batch): the others go on without it.
+            let mut recorded_before = false;
+            for (k, &i) in open.iter().enumerate() {
+                if reasons.get(k).map(String::as_str) == Some("ConditionalCheckFailed") {
+                    done[i] = Some(None);
+                    recorded_before = true;
+                }
+            }
+            if recorded_before {
+                lost_race = false;
+                continue;
             }
             if let Some(reason) = reasons
                 .iter()
@@ -327,7 +419,7 @@ impl DynamoDbStore {
                     self.table
                 )));
             }
-            let lost_race = reasons
+            lost_race = reasons
                 .iter()
                 .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict");
             if !lost_race {
@@ -337,11 +429,15 @@ impl DynamoDbStore {
                     reasons.join(", ")
                 )));
             }
-            tracing::debug!(batch = %batch.batch_id, chunk = chunk_no, attempt, "issue changed under us; re-reading");
+            tracing::debug!(batch = %first.batch.batch_id, chunk = first.chunk_no, parts = open.len(), attempt, "issue changed under us; re-reading");
         }
+        if done.iter().all(Option::is_some) {
+            return Ok(Packed::Done(done.into_iter().flatten().collect()));
+        }
+        let first = &pack[0];
         Err(StoreError::Transient(format!(
             "DynamoDB table {}: issues of batch {} kept changing under concurrent writers ({MAX_CONTENDED_ATTEMPTS} attempts)",
-            self.table, batch.batch_id
+            self.table, first.batch.batch_id
         )))
     }
 

@@ -319,37 +319,42 @@ fn facets_fold_into_other_past_the_value_cap_and_sort_like_sqlite() {
 fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
     let batch = summary((0..30).map(|i| delta(&format!("fp-{i}"), 1)).collect());
     let policy = Policy::default();
-    let first = plan_chunk(
-        &batch,
-        &batch.issues[..ISSUES_PER_WRITE],
-        &ChunkRead {
-            current: &HashMap::new(),
-            days: &Days::new(),
-            aliases: 0,
-            earlier_new: &[],
-        },
-        false,
+    let read = PackRead {
+        current: &HashMap::new(),
+        days: &Days::new(),
+        aliases: 0,
+    };
+    let part = |deltas, is_last, earlier_new| Part {
+        batch: &batch,
+        deltas,
+        is_last,
+        earlier_new,
+    };
+    let first = plan_pack(
+        &[part(&batch.issues[..ISSUES_PER_WRITE], false, &[])],
+        &read,
         7,
         &policy,
     )
-    .unwrap();
+    .unwrap()
+    .parts
+    .remove(0);
     assert!(first.alerts.is_empty());
     assert_eq!(first.new_issues.len(), ISSUES_PER_WRITE);
     assert_eq!(first.marker_new.len(), ISSUES_PER_WRITE);
-    let last = plan_chunk(
-        &batch,
-        &batch.issues[ISSUES_PER_WRITE..],
-        &ChunkRead {
-            current: &HashMap::new(),
-            days: &Days::new(),
-            aliases: 0,
-            earlier_new: &first.marker_new,
-        },
-        true,
+    let last = plan_pack(
+        &[part(
+            &batch.issues[ISSUES_PER_WRITE..],
+            true,
+            &first.marker_new,
+        )],
+        &read,
         7,
         &policy,
     )
-    .unwrap();
+    .unwrap()
+    .parts
+    .remove(0);
     assert!(last.marker_new.is_empty());
     assert_eq!(last.alerts.len(), 1, "one digest for the whole batch");
     let digest = &last.alerts[0];
@@ -385,16 +390,18 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
             ..existing
         },
     )]);
-    let plan = plan_chunk(
-        &batch,
-        &batch.issues,
-        &ChunkRead {
+    let plan = plan_pack(
+        &[Part {
+            batch: &batch,
+            deltas: &batch.issues,
+            is_last: true,
+            earlier_new: &[],
+        }],
+        &PackRead {
             current: &current,
             days: &Days::new(),
             aliases: 0,
-            earlier_new: &[],
         },
-        true,
         2,
         &Policy::default(),
     )
@@ -409,7 +416,7 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
         vec![HourCount { hour: 0, count: 5 }],
         "the day as read (none) plus both deltas"
     );
-    assert!(plan.alerts.is_empty() && plan.new_issues.is_empty());
+    assert!(plan.parts[0].alerts.is_empty() && plan.parts[0].new_issues.is_empty());
     let back = StoredIssue::from_item(&plan.writes[0].item.to_item()).unwrap();
     assert_eq!(back, plan.writes[0].item);
 }
@@ -507,5 +514,74 @@ fn samples_placed_from_elsewhere_keep_the_newest_ten() {
         written,
         vec![(0, 400), (8, 200), (9, 300)],
         "one write per slot, the sample it ends with"
+    );
+}
+
+/// A stream invocation's small batches share a transaction: the issue they
+/// all hit is written once, with the sum of their counts, and announced by
+/// the batch that created it only.
+#[test]
+fn batches_sharing_a_transaction_write_each_issue_once_and_announce_it_once() {
+    let first = BatchSummary {
+        batch_id: "b1".into(),
+        ..summary(vec![delta("fp-hot", 2), delta("fp-once", 1)])
+    };
+    let mut later = delta("fp-hot", 3);
+    later.samples[0].timestamp = 1_900;
+    let second = BatchSummary {
+        batch_id: "b2".into(),
+        ..summary(vec![later])
+    };
+    fn whole(batch: &BatchSummary) -> Part<'_> {
+        Part {
+            batch,
+            deltas: &batch.issues,
+            is_last: true,
+            earlier_new: &[],
+        }
+    }
+    let plan = plan_pack(
+        &[whole(&first), whole(&second)],
+        &PackRead {
+            current: &HashMap::new(),
+            days: &Days::new(),
+            aliases: 0,
+        },
+        2,
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(plan.writes.len(), 2, "one write per issue, not per batch");
+    let hot = plan
+        .writes
+        .iter()
+        .find(|w| w.item.issue.id == issue_id("fp-hot"))
+        .unwrap();
+    assert_eq!(hot.item.issue.count, 5);
+    assert_eq!(plan.days.len(), 2, "one day per issue");
+    assert_eq!(
+        plan.parts[0].new_issues,
+        vec![issue_id("fp-hot"), issue_id("fp-once")]
+    );
+    assert!(plan.parts[1].new_issues.is_empty());
+    assert_eq!(plan.parts[0].alerts.len(), 2);
+    assert!(plan.parts[1].alerts.is_empty(), "not announced twice");
+    let mut slots = std::collections::HashSet::new();
+    for sample in &plan.samples {
+        assert!(
+            slots.insert((sample.id.clone(), sample.slot)),
+            "a transaction may write one item once"
+        );
+        let head = plan
+            .writes
+            .iter()
+            .find(|w| w.item.issue.id == sample.id)
+            .unwrap();
+        assert_eq!(head.item.slots[sample.slot], Some(sample.timestamp));
+    }
+    assert_eq!(
+        plan.actions(0),
+        2 + 2 + 2 + plan.samples.len() + 2,
+        "markers, heads, days, samples, alerts"
     );
 }
