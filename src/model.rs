@@ -521,6 +521,18 @@ pub struct StoreStats {
     pub note: Option<String>,
 }
 
+/// A queued alert held by a lease: a run claimed it to send it, and no
+/// other run sends it before `lease_until` (epoch ms).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeasedAlert {
+    pub id: String,
+    /// How many issues it names.
+    pub issues: usize,
+    pub lease_until: i64,
+    /// How many times it was claimed.
+    pub attempts: u64,
+}
+
 /// One kind of thing a store keeps.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StorePart {

@@ -389,6 +389,10 @@ async fn what_runs_add_to_a_batch() {
         "in a task's run, last batch: {}",
         with[with.len() - 1].describe()
     );
+    eprintln!(
+        "in a task's run, last batch, by item: {:?}",
+        with[with.len() - 1].per_item
+    );
     header();
     let rows = [
         Row::new("1 hot issue, 20 events, no run", without),

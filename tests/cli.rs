@@ -569,3 +569,72 @@ fn bootstrap_started_by_hand_says_what_it_is_in_one_line() {
         "{stderr}"
     );
 }
+
+/// A run that stopped while sending leaves its alerts leased for a minute.
+/// The next run says how many and until when rather than nothing; once the
+/// lease is over, the next run sends them, oldest first.
+#[test]
+fn alerts_a_stopped_run_left_leased_are_reported_then_sent_first() {
+    use faultline::pipeline::{Prepared, prepare, system_clock};
+    use faultline::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(".faultline").join("faultline.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The stopped run: it recorded a new issue and leased its alert.
+    runtime.block_on(async {
+        let store = faultline::store::sqlite::SqliteStore::open(db.to_str().unwrap()).unwrap();
+        let Ok(Prepared::Batch(batch)) = prepare(GOOD.as_bytes()) else {
+            panic!("a batch");
+        };
+        let now = system_clock();
+        store
+            .record(&batch, now, &faultline::policy::Policy::default())
+            .await
+            .unwrap();
+        assert_eq!(store.claim_alerts(now, 60_000).await.unwrap().len(), 1);
+    });
+    // Other batches (other event ids) with an issue of their own.
+    let other = |name: &str, kind: &str| {
+        let message = GOOD
+            .replace("KeyError: 'x'", &format!("{kind}: y"))
+            .replace(r#""id":""#, &format!(r#""id":"{kind}-"#));
+        std::fs::write(dir.path().join(name), message).unwrap();
+    };
+    other("second.json", "ValueError");
+    let second = faultline(&["ingest", "second.json"], dir.path());
+    assert!(second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("1 queued alerts for 1 issues are held by another run's lease until 20"),
+        "{said}"
+    );
+    let sent = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        sent.contains("ValueError") && !sent.contains("KeyError"),
+        "the leased alert is the stopped run's: {sent}"
+    );
+
+    // A minute later the lease is over.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE outbox SET lease_until = 1 WHERE sent_at IS NULL",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    other("third.json", "TypeError");
+    let third = ok(&["ingest", "third.json"], dir.path());
+    let (key, type_error) = (
+        third
+            .find("KeyError")
+            .expect("the stopped run's alert is sent"),
+        third.find("TypeError").expect("this run's alert"),
+    );
+    assert!(
+        key < type_error,
+        "the stopped run's alert goes first: {third}"
+    );
+}

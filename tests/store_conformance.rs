@@ -229,6 +229,36 @@ pub mod cases {
         );
     }
 
+    /// A run that claimed alerts and stopped leaves them leased: they are
+    /// reported as held, with the lease's end, until it ends; then they are
+    /// claimable again.
+    pub async fn alerts_held_by_a_lease_are_reported_until_it_ends(store: &dyn Store) {
+        record(store, &batch("b1", vec![delta("fp-a", 1, 1000)]), NOW).await;
+        assert!(
+            store.leased_alerts(NOW).await.unwrap().is_empty(),
+            "queued, not leased"
+        );
+        assert_eq!(store.claim_alerts(NOW, LEASE).await.unwrap().len(), 1);
+        let leased = store.leased_alerts(NOW + 1).await.unwrap();
+        assert_eq!(leased.len(), 1, "{leased:?}");
+        assert_eq!(leased[0].lease_until, NOW + LEASE);
+        assert_eq!((leased[0].issues, leased[0].attempts), (1, 1));
+        assert!(store.claim_alerts(NOW + 1, LEASE).await.unwrap().is_empty());
+        assert!(
+            store.leased_alerts(NOW + LEASE).await.unwrap().is_empty(),
+            "the lease is over"
+        );
+        let again = store.claim_alerts(NOW + LEASE, LEASE).await.unwrap();
+        store.alert_sent(&again[0].id, NOW + LEASE).await.unwrap();
+        assert!(
+            store
+                .leased_alerts(NOW + LEASE + 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     /// A payload that failed can be replayed from the failed-events queue
     /// until the queue drops it, with other batches recorded meanwhile; its
     /// batch must still be known then, or its errors count twice.
@@ -1776,6 +1806,7 @@ macro_rules! conformance {
             conformance!(@case $make, later_batches_add_to_counts_and_widen_seen_times);
             conformance!(@case $make, batches_recorded_together_count_as_recorded_one_by_one);
             conformance!(@case $make, batches_recorded_together_count_once_however_they_overlap);
+            conformance!(@case $make, alerts_held_by_a_lease_are_reported_until_it_ends);
             conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);
             conformance!(@case $make, many_new_issues_in_one_batch_make_one_digest);
             conformance!(@case $make, a_resolved_issue_that_recurs_regresses);

@@ -181,6 +181,9 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
     if let Some(line) = totals.held_back(&pipeline.policy) {
         eprintln!("{line}");
     }
+    if let Some(line) = leased_line(&pipeline).await? {
+        eprintln!("{line}");
+    }
     if broken > 0 {
         eprintln!("faultline: skipped {broken} inputs that could not be read (listed above)");
     }
@@ -192,6 +195,22 @@ pub async fn run(args: IngestArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line about the alerts another run holds a lease on, if any: they
+/// are that run's to send, and if it stopped, the first run after the
+/// lease ends sends them.
+pub async fn leased_line(pipeline: &Pipeline) -> Result<Option<String>, Error> {
+    let leased = pipeline.store.leased_alerts((pipeline.clock)()).await?;
+    let Some(last) = leased.iter().map(|a| a.lease_until).max() else {
+        return Ok(None);
+    };
+    let issues: usize = leased.iter().map(|a| a.issues).sum();
+    Ok(Some(format!(
+        "faultline: {} queued alerts for {issues} issues are held by another run's lease until {}: that run is sending them; if it stopped, the first faultline run after then sends them",
+        leased.len(),
+        faultline::text::rfc3339(last)
+    )))
 }
 
 /// The policy the arguments name, or the default.

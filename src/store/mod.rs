@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Migrated, Recorded,
-    Run, StatusChange, StatusFilter, StoreStats,
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, LeasedAlert,
+    Migrated, Recorded, Run, StatusChange, StatusFilter, StoreStats,
 };
 use crate::policy::Policy;
 
@@ -76,6 +76,23 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// A leased alert as a store reports it, from its queued payload.
+fn leased(
+    id: String,
+    payload: &str,
+    lease_until: i64,
+    attempts: i64,
+) -> Result<LeasedAlert, StoreError> {
+    let alert: Alert = serde_json::from_str(payload)
+        .map_err(|e| StoreError::Corrupt(format!("queued alert {id}: {e}")))?;
+    Ok(LeasedAlert {
+        id,
+        issues: alert.issues.len(),
+        lease_until,
+        attempts: u64::try_from(attempts).unwrap_or(0),
+    })
 }
 
 /// The contract every store meets.
@@ -169,6 +186,12 @@ pub trait Store: Send + Sync {
 
     /// Marks an alert delivered; it is never handed out again.
     async fn alert_sent(&self, alert_id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// The alerts waiting under a lease that has not run out at `now`:
+    /// another run is sending them, or it stopped while it was, and they
+    /// go out with the first flush after their lease ends. Oldest lease
+    /// first.
+    async fn leased_alerts(&self, now: i64) -> Result<Vec<LeasedAlert>, StoreError>;
 
     /// Runs admitted by `filter`, newest first (by start, else by their
     /// latest log event), each with its issues.

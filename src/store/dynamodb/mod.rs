@@ -196,8 +196,8 @@ use super::route::merged_refusal;
 use super::{Migrated, RunFilter, Store, StoreError};
 use crate::limits::truncate;
 use crate::model::{
-    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, Recorded, Run,
-    Status, StatusChange, StatusFilter, StoreStats,
+    Alert, BatchSummary, HourCount, Issue, IssueDetail, IssuePage, IssueQuery, LeasedAlert,
+    Recorded, Run, Status, StatusChange, StatusFilter, StoreStats,
 };
 use crate::policy::Policy;
 
@@ -637,6 +637,27 @@ impl Store for DynamoDbStore {
         }
         claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(claimed)
+    }
+
+    async fn leased_alerts(&self, now: i64) -> Result<Vec<LeasedAlert>, StoreError> {
+        let mut leased = Vec::new();
+        for item in self.partition(OUTBOX_PK, "Query (outbox)").await? {
+            let lease_until = get_n::<i64>(&item, "lease_until")?;
+            if lease_until > now {
+                leased.push(super::leased(
+                    get_s(&item, "sk")?.to_string(),
+                    get_s(&item, "payload")?,
+                    lease_until,
+                    items::get_opt_n::<i64>(&item, "attempts")?.unwrap_or(0),
+                )?);
+            }
+        }
+        leased.sort_by(|a, b| {
+            a.lease_until
+                .cmp(&b.lease_until)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(leased)
     }
 
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {

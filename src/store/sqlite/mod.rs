@@ -24,8 +24,8 @@ use super::{RunFilter, Store, StoreError, run_fold};
 use crate::limits::{BATCH_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
-    IssueQuery, IssueState, Migrated, Recorded, Run, Sample, Status, StatusChange, StatusFilter,
-    StoreStats, issue_id,
+    IssueQuery, IssueState, LeasedAlert, Migrated, Recorded, Run, Sample, Status, StatusChange,
+    StatusFilter, StoreStats, issue_id,
 };
 use crate::policy::{self, Policy};
 
@@ -884,6 +884,34 @@ impl Store for SqliteStore {
             tx.commit().map_err(|e| self.err(e))?;
             claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
             Ok(claimed)
+        })
+    }
+
+    async fn leased_alerts(&self, now: i64) -> Result<Vec<LeasedAlert>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT alert_id, payload, lease_until, attempts FROM outbox
+                     WHERE sent_at IS NULL AND lease_until > ?1
+                     ORDER BY lease_until, alert_id",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params![now], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(|e| self.err(e))?;
+            let mut leased = Vec::new();
+            for row in rows {
+                let (id, payload, lease_until, attempts) = row.map_err(|e| self.err(e))?;
+                leased.push(super::leased(id, &payload, lease_until, attempts)?);
+            }
+            Ok(leased)
         })
     }
 
