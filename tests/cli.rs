@@ -638,3 +638,53 @@ fn alerts_a_stopped_run_left_leased_are_reported_then_sent_first() {
         "the stopped run's alert goes first: {third}"
     );
 }
+
+/// Two writers on one file: the second waits for the first's write lock,
+/// and when the wait runs out it says who holds the lock rather than only
+/// "database is locked".
+#[test]
+fn a_busy_store_names_the_process_that_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.json"), GOOD).unwrap();
+    ok(&["ingest", "in.json"], dir.path());
+    let db = dir.path().join(".faultline").join("faultline.db");
+    let note = dir.path().join(".faultline").join("faultline.db-writer");
+    let noted = std::fs::read_to_string(&note).unwrap();
+    assert!(
+        noted.ends_with(" ingest in.json\n"),
+        "a writer notes itself: {noted}"
+    );
+    // Another writer: this test, holding the lock as a stuck ingest would,
+    // and noted as faultline notes a writer.
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    std::fs::write(
+        &note,
+        format!(
+            "{}\n1763900000000\nfaultline ingest big/\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("more.json"),
+        GOOD.replace(r#""id":""#, r#""id":"m-"#),
+    )
+    .unwrap();
+    let waited = common::faultline_with(
+        &["ingest", "more.json"],
+        dir.path(),
+        &[("FAULTLINE_SQLITE_WAIT_SECONDS".into(), "1".into())],
+    );
+    assert!(!waited.status.success());
+    let said = String::from_utf8_lossy(&waited.stderr);
+    assert!(
+        said.contains(&format!(
+            "is busy: faultline ingest big/ (pid {}, writing since 2025-11-23T12:13:20.000Z) holds its write lock, and this run waited 1 s for it",
+            std::process::id()
+        )),
+        "{said}"
+    );
+    holder.execute_batch("COMMIT").unwrap();
+    ok(&["ingest", "more.json"], dir.path());
+}

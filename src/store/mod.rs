@@ -61,6 +61,10 @@ pub enum StoreError {
     /// dropped connection): the Lambda fails the invocation so it is retried.
     #[error("{0} (temporary; retrying may succeed)")]
     Transient(String),
+    /// Another process kept the store's write lock past the wait; the
+    /// message names it where it can.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Backend(String),
 }
@@ -68,7 +72,7 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Transient(_) => true,
+            StoreError::Transient(_) | StoreError::Busy(_) => true,
             StoreError::Sqlite { source, .. } => matches!(
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)

@@ -7,7 +7,6 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -17,6 +16,7 @@ mod pending;
 mod runs;
 mod schema;
 mod stats;
+mod writer;
 
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::route::{self, Entry, Router, merged_refusal, not_merged_refusal};
@@ -39,6 +39,21 @@ pub struct SqliteStore {
     opened_from: i64,
 }
 
+/// A SQLite failure on the file at `path` as the store's: a write lock
+/// that another process kept past the wait says who holds it ([`writer`]).
+fn sqlite_error(path: &str, source: rusqlite::Error) -> StoreError {
+    if matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    ) {
+        return StoreError::Busy(writer::busy(path));
+    }
+    StoreError::Sqlite {
+        path: path.to_string(),
+        source,
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its folder.
     pub fn open(path: &str) -> Result<SqliteStore, StoreError> {
@@ -51,14 +66,12 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let err = |source| StoreError::Sqlite {
-            path: path.to_string(),
-            source,
-        };
+        let err = |source| sqlite_error(path, source);
         let mut conn = Connection::open(path).map_err(err)?;
         // Several ingesters may share one file: wait for the write lock
-        // rather than failing, and let readers run beside a writer.
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        // rather than failing (and say who held it past the wait), and let
+        // readers run beside a writer.
+        conn.busy_timeout(writer::wait()).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -78,10 +91,7 @@ impl SqliteStore {
     /// has no shared-memory file to read beside a writer; it is then read
     /// as immutable, as it is when nothing can be writing it.
     pub fn open_read_only(path: &str) -> Result<SqliteStore, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.to_string(),
-            source,
-        };
+        let err = |source| sqlite_error(path, source);
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -91,7 +101,7 @@ impl SqliteStore {
             })
         };
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.busy_timeout(writer::wait()).map_err(err)?;
         let conn = match readable(&conn) {
             Ok(_) => conn,
             Err(_) => {
@@ -127,10 +137,7 @@ impl SqliteStore {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        sqlite_error(&self.path, source)
     }
 
     fn with_conn<T>(
@@ -157,6 +164,7 @@ impl SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| self.err(e))?;
+            writer::note(&self.path, now);
             let mut recorded = Vec::with_capacity(batches.len());
             for batch in batches {
                 recorded.push(self.record_in(&tx, batch, now, policy)?);

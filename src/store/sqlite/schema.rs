@@ -150,10 +150,7 @@ pub fn newer(path: &str, version: i64) -> StoreError {
 /// an older one, refuses a newer one. One transaction, so a failure leaves
 /// the file as it was. Returns the layout the file had.
 pub fn prepare(conn: &mut Connection, path: &str) -> Result<i64, StoreError> {
-    let err = |source| StoreError::Sqlite {
-        path: path.to_string(),
-        source,
-    };
+    let err = |source| super::sqlite_error(path, source);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
