@@ -398,6 +398,17 @@ fn counts_by_kind(store: &str, env: &[(&str, &str)]) -> Vec<(String, u64)> {
 
 const CONTROL: &[u8] = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
 
+/// The `dynamodb://` URL of a fresh table in moto, named after `prefix`.
+fn fresh_store_url(moto: &support::Moto, prefix: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let table =
+        runtime.block_on(async { moto.fresh_store(prefix, None).await.table().to_string() });
+    format!("dynamodb://{table}")
+}
+
 /// What the CLI needs to read a store in moto.
 fn cli_env(endpoint: &str) -> [(&str, &str); 4] {
     [
@@ -606,17 +617,7 @@ fn a_batch_read_from_a_stream_is_the_batch_a_subscription_delivers() {
 fn a_stream_batch_the_store_cannot_take_is_retried_from_its_first_log_batch() {
     use support::proxy::{Fault, Proxy};
     let Some(moto) = support::moto() else { return };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let table = runtime.block_on(async {
-        moto.fresh_store("stream-down", None)
-            .await
-            .table()
-            .to_string()
-    });
-    let store = format!("dynamodb://{table}");
+    let store = fresh_store_url(moto, "stream-down");
     let group = "/aws/lambda/nightly-export";
     let done = || "[INFO] done".to_string();
     let a = support::data_message(group, "a", 1, &["[ERROR] KeyError: 'a'".into(), done()]);
@@ -875,13 +876,7 @@ fn ingested_alone(
 #[test]
 fn a_trace_cut_across_two_deliveries_is_one_issue_with_its_whole_identity() {
     let Some(moto) = support::moto() else { return };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let table =
-        runtime.block_on(async { moto.fresh_store("held", None).await.table().to_string() });
-    let store = format!("dynamodb://{table}");
+    let store = fresh_store_url(moto, "held");
     let head = envelope(&trace_part("job/default/0f", 0, 2));
     let rest = envelope(&trace_part("job/default/0f", 2, TRACE.len()));
     let mut function = Running::start(&[
@@ -928,17 +923,7 @@ fn a_trace_cut_across_two_deliveries_is_one_issue_with_its_whole_identity() {
 #[test]
 fn a_trace_cut_across_stream_records_is_one_issue_with_its_whole_identity() {
     let Some(moto) = support::moto() else { return };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let table = runtime.block_on(async {
-        moto.fresh_store("held-stream", None)
-            .await
-            .table()
-            .to_string()
-    });
-    let store = format!("dynamodb://{table}");
+    let store = fresh_store_url(moto, "held-stream");
     let stream = "job/default/1e";
     let first = kinesis_event(&[
         ("300".into(), gzip(&trace_part(stream, 0, 2))),

@@ -15,7 +15,7 @@ use super::parts::{
     Day, EARLIER_FACETS_SK, SAMPLE_PREFIX, facets_in, is_day, is_sample, issue_pk, sample_json,
     sum_facets,
 };
-use super::record::SortKeys;
+use super::requests::SortKeys;
 use crate::limits::{HOURS_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{HourCount, IssueDetail, Sample, hour_of};
 use crate::store::StoreError;

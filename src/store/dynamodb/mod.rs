@@ -180,6 +180,7 @@ mod parts;
 mod pending;
 mod plan;
 mod record;
+mod requests;
 mod retry;
 mod runs;
 #[cfg(test)]

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 use super::items::{Item, get_n, get_opt_n, get_s, marker_key, n, s};
-use super::record::SortKeys;
+use super::requests::SortKeys;
 use super::retry::classify;
 use super::{DynamoDbStore, TTL_ATTRIBUTE};
 use crate::store::StoreError;

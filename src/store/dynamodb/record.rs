@@ -5,35 +5,21 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
 
 use super::DynamoDbStore;
 use super::bounds::MAX_TRANSACTION_ACTIONS;
 use super::items::{
     ISSUE_SK, Item, StoredIssue, alias_item, entry_of, get_s, get_string_list, is_alias, issue_key,
-    marker_item, marker_key, n, outbox_item, s,
+    marker_item, marker_key, outbox_item,
 };
 use super::parts::{Day, day_key, days_read, is_day, sample_item};
 use super::plan::{Days, PackRead, Part, plan_pack};
-use super::retry::{
-    CONCURRENT_READS, KEYS_PER_READ, MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify,
-    request_token,
-};
+use super::requests::Transacted;
+use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify, request_token};
 use crate::model::{BatchSummary, HeldBack, issue_id};
 use crate::policy::Policy;
 use crate::store::StoreError;
 use crate::store::route::Router;
-
-/// Which items of a partition a Query returns, by sort key.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum SortKeys<'a> {
-    All,
-    /// Those that sort before this key.
-    Before(&'a str),
-    /// Those that start with this.
-    Prefix(&'a str),
-}
 
 /// One chunk of one batch, to be recorded in a transaction with others.
 pub(super) struct PackPart<'a> {
@@ -363,19 +349,12 @@ impl DynamoDbStore {
                 actions.push(self.put_action(outbox_item(alert, now)?, None, None)?);
             }
             let first = &pack[open[0]];
-            let sent = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(actions))
-                .client_request_token(request_token(
-                    &first.batch.batch_id,
-                    first.chunk_no,
-                    attempt,
-                ))
-                .send()
-                .await;
-            let err = match sent {
-                Ok(_) => {
+            let token = request_token(&first.batch.batch_id, first.chunk_no, attempt);
+            let reasons = match self
+                .transact(actions, Some(token), "TransactWriteItems")
+                .await?
+            {
+                Transacted::Committed => {
                     for ((&i, part_plan), routed) in open.iter().zip(plan.parts).zip(routed) {
                         done[i] = Some(Some(ChunkOutcome {
                             alerts: part_plan.alerts.len(),
@@ -387,15 +366,7 @@ impl DynamoDbStore {
                     }
                     break;
                 }
-                Err(err) => err,
-            };
-            let reasons: Vec<String> = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None").to_string())
-                    .collect(),
-                _ => return Err(classify("TransactWriteItems", &self.table, err)),
+                Transacted::Cancelled(reasons) => reasons,
             };
             // A part whose marker exists was recorded before (another
             // delivery of its batch): the others go on without it.
@@ -410,25 +381,8 @@ impl DynamoDbStore {
                 lost_race = false;
                 continue;
             }
-            if let Some(reason) = reasons
-                .iter()
-                .find(|r| TRANSIENT_REASONS.contains(&r.as_str()))
-            {
-                return Err(StoreError::Transient(format!(
-                    "DynamoDB table {}: transaction cancelled ({reason})",
-                    self.table
-                )));
-            }
-            lost_race = reasons
-                .iter()
-                .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict");
-            if !lost_race {
-                return Err(StoreError::Backend(format!(
-                    "DynamoDB table {}: transaction cancelled for reasons [{}]",
-                    self.table,
-                    reasons.join(", ")
-                )));
-            }
+            self.lost_race(&reasons, "TransactWriteItems")?;
+            lost_race = true;
             tracing::debug!(batch = %first.batch.batch_id, chunk = first.chunk_no, parts = open.len(), attempt, "issue changed under us; re-reading");
         }
         if done.iter().all(Option::is_some) {
@@ -439,244 +393,5 @@ impl DynamoDbStore {
             "DynamoDB table {}: issues of batch {} kept changing under concurrent writers ({MAX_CONTENDED_ATTEMPTS} attempts)",
             self.table, first.batch.batch_id
         )))
-    }
-
-    /// A transaction's Put of `item` (see [`DynamoDbStore::put`]).
-    pub(super) fn put_action(
-        &self,
-        item: Item,
-        condition: Option<&str>,
-        read_ver: Option<u64>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        Ok(TransactWriteItem::builder()
-            .put(self.put(item, condition, read_ver)?)
-            .build())
-    }
-
-    /// Sends a transaction whose conditions guard what was read: `false`
-    /// when another writer got there first (a condition failed or DynamoDB
-    /// saw a conflict: read again); overload is a transient error, and any
-    /// other cancellation a backend error.
-    pub(super) async fn try_transaction(
-        &self,
-        actions: Vec<TransactWriteItem>,
-        what: &str,
-    ) -> Result<bool, StoreError> {
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .send()
-            .await;
-        let err = match sent {
-            Ok(_) => return Ok(true),
-            Err(err) => err,
-        };
-        let reasons: Vec<String> = match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None").to_string())
-                .collect(),
-            _ => return Err(classify(what, &self.table, err)),
-        };
-        if let Some(reason) = reasons
-            .iter()
-            .find(|r| TRANSIENT_REASONS.contains(&r.as_str()))
-        {
-            return Err(StoreError::Transient(format!(
-                "DynamoDB table {}: {what} cancelled ({reason})",
-                self.table
-            )));
-        }
-        if reasons
-            .iter()
-            .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict")
-        {
-            return Ok(false);
-        }
-        Err(StoreError::Backend(format!(
-            "DynamoDB table {}: {what} cancelled for reasons [{}]",
-            self.table,
-            reasons.join(", ")
-        )))
-    }
-
-    /// A Put of `item`, optionally conditional; `read_ver` fills `:read` in
-    /// a `#ver = :read` condition.
-    pub(super) fn put(
-        &self,
-        item: Item,
-        condition: Option<&str>,
-        read_ver: Option<u64>,
-    ) -> Result<Put, StoreError> {
-        let mut put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_string));
-        if let Some(read) = read_ver {
-            put = put
-                .expression_attribute_names("#ver", "ver")
-                .expression_attribute_values(":read", n(read));
-        }
-        put.build()
-            .map_err(|e| StoreError::Backend(format!("building a DynamoDB Put: {e}")))
-    }
-
-    /// Items by key, strongly consistent, in as few BatchGetItem requests as
-    /// DynamoDB allows (100 keys each); absent items are simply not returned.
-    async fn read_items(&self, keys: &[Item]) -> Result<Vec<Item>, StoreError> {
-        self.read_items_with(keys, true, None).await
-    }
-
-    /// Items by key, eventually consistent, [`CONCURRENT_READS`]
-    /// BatchGetItem requests at a time: for listings, which read every
-    /// issue head of a status.
-    pub(super) async fn read_items_concurrently(
-        &self,
-        keys: &[Item],
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::with_capacity(keys.len());
-        for wave in keys.chunks(KEYS_PER_READ * CONCURRENT_READS) {
-            let mut reads = tokio::task::JoinSet::new();
-            for group in wave.chunks(KEYS_PER_READ) {
-                let store = self.clone();
-                let group = group.to_vec();
-                reads.spawn(async move { store.read_items_with(&group, false, None).await });
-            }
-            while let Some(read) = reads.join_next().await {
-                let items =
-                    read.map_err(|e| StoreError::Backend(format!("reading issue heads: {e}")))??;
-                found.extend(items);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Items by key, as [`DynamoDbStore::read_items`], optionally eventually
-    /// consistent (half the read units) and with only some attributes
-    /// returned (which saves bandwidth, not units: DynamoDB bills the item).
-    pub(super) async fn read_items_with(
-        &self,
-        keys: &[Item],
-        consistent: bool,
-        projection: Option<&str>,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::new();
-        for group in keys.chunks(KEYS_PER_READ) {
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(group.to_vec()))
-                    .consistent_read(consistent)
-                    .set_projection_expression(projection.map(str::to_string))
-                    .build()
-                    .map_err(|e| {
-                        StoreError::Backend(format!("building a DynamoDB BatchGetItem: {e}"))
-                    })?,
-            );
-            let mut rounds = 0;
-            while let Some(request) = pending.take() {
-                if rounds > 0 {
-                    // Unprocessed keys mean throttling: back off before asking again.
-                    if rounds > 5 {
-                        return Err(StoreError::Transient(format!(
-                            "DynamoDB table {}: BatchGetItem kept leaving keys unprocessed",
-                            self.table
-                        )));
-                    }
-                    tokio::time::sleep(backoff(rounds)).await;
-                }
-                rounds += 1;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchGetItem", &self.table, e))?;
-                found.extend(
-                    out.responses()
-                        .and_then(|r| r.get(&self.table))
-                        .into_iter()
-                        .flatten()
-                        .cloned(),
-                );
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-            }
-        }
-        Ok(found)
-    }
-
-    pub(super) async fn get_issue(&self, id: &str) -> Result<Option<StoredIssue>, StoreError> {
-        self.get_item(issue_key(id), "GetItem")
-            .await?
-            .filter(|item| !is_alias(item))
-            .as_ref()
-            .map(StoredIssue::from_item)
-            .transpose()
-    }
-
-    /// One item by key, strongly consistent; `what` names the request in
-    /// errors.
-    pub(super) async fn get_item(&self, key: Item, what: &str) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify(what, &self.table, e))?;
-        Ok(out.item().cloned())
-    }
-
-    /// Every item of a partition, strongly consistent, page by page; `what`
-    /// names the request in errors.
-    pub(super) async fn partition(&self, pk: &str, what: &str) -> Result<Vec<Item>, StoreError> {
-        self.partition_where(pk, SortKeys::All, true, what).await
-    }
-
-    /// The items of a partition whose sort keys `keys` admits, page by page.
-    pub(super) async fn partition_where(
-        &self,
-        pk: &str,
-        keys: SortKeys<'_>,
-        consistent: bool,
-        what: &str,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(consistent)
-                .set_exclusive_start_key(start.take());
-            query = match keys {
-                SortKeys::All => query.key_condition_expression("pk = :pk"),
-                SortKeys::Before(bound) => query
-                    .key_condition_expression("pk = :pk AND sk < :sk")
-                    .expression_attribute_values(":sk", s(bound)),
-                SortKeys::Prefix(prefix) => query
-                    .key_condition_expression("pk = :pk AND begins_with(sk, :sk)")
-                    .expression_attribute_values(":sk", s(prefix)),
-            };
-            let out = query
-                .send()
-                .await
-                .map_err(|e| classify(what, &self.table, e))?;
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
-        }
     }
 }
