@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 use crate::decode::LogBatch;
 use crate::limits::{
-    FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_FIELD_LEN, MAX_MESSAGE_BYTES,
-    MAX_TITLE_BYTES, PREVIOUS_KEYS_PER_BATCH, SAMPLES_PER_BATCH, VERSIONS_PER_BATCH, truncate,
+    FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_FIELD_LEN, MAX_ISSUES_PER_BATCH,
+    MAX_MESSAGE_BYTES, MAX_TITLE_BYTES, PREVIOUS_KEYS_PER_BATCH, SAMPLES_PER_BATCH,
+    VERSIONS_PER_BATCH, truncate,
 };
 use crate::model::{
-    BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, Occurrence, Sample, hour_of,
+    BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, OVERFLOW_FACET, OVERFLOW_KIND,
+    Occurrence, Sample, hour_of, overflow_fingerprint,
 };
 use crate::runs::BatchRuns;
 
@@ -35,6 +37,12 @@ pub struct Keyed {
 ///
 /// `errors` must be in event order, each event at most once; the batch gives
 /// the events' ids and timestamps and the stream the facets come from.
+///
+/// The first [`MAX_ISSUES_PER_BATCH`] fingerprints (in event order, so
+/// every delivery of a batch keeps the same ones) get a delta each; the
+/// errors of any later fingerprint count into the log group's overflow
+/// issue, under their titles: memory, store writes and alerts stay bounded
+/// by the cap however many distinct errors a payload holds.
 pub fn fold(
     batch: &LogBatch<'_>,
     errors: impl IntoIterator<Item = Keyed>,
@@ -44,6 +52,7 @@ pub fn fold(
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut issues: Vec<IssueDelta> = Vec::new();
     let mut count = 0;
+    let overflow = overflow_fingerprint(&batch.log_group);
     for Keyed {
         event,
         fingerprint: fp,
@@ -51,6 +60,13 @@ pub fn fold(
         occurrence,
     } in errors
     {
+        let kept = issues.len() - usize::from(index.contains_key(&overflow));
+        let over = !index.contains_key(&fp) && kept >= MAX_ISSUES_PER_BATCH;
+        let (fp, over_title) = if over {
+            (overflow.clone(), Some(title(&occurrence)))
+        } else {
+            (fp, None)
+        };
         runs.count(event, &fp);
         let Some(event) = batch.log_events.get(event) else {
             continue;
@@ -60,10 +76,14 @@ pub fn fold(
             Some(&i) => &mut issues[i],
             None => {
                 index.insert(fp.clone(), issues.len());
+                let (kind, title) = match over_title {
+                    Some(_) => (OVERFLOW_KIND.to_string(), overflow_title()),
+                    None => (occurrence.kind.clone(), title(&occurrence)),
+                };
                 issues.push(IssueDelta {
                     fingerprint: fp,
-                    kind: occurrence.kind.clone(),
-                    title: title(&occurrence),
+                    kind,
+                    title,
                     count: 0,
                     first_seen: event.timestamp,
                     last_seen: event.timestamp,
@@ -78,7 +98,9 @@ pub fn fold(
             }
         };
         slot.count += 1;
-        if previous != slot.fingerprint
+        if let Some(over_title) = &over_title {
+            count_facet(&mut slot.facets, OVERFLOW_FACET, over_title);
+        } else if previous != slot.fingerprint
             && slot.previous.len() < PREVIOUS_KEYS_PER_BATCH
             && !slot.previous.contains(&previous)
         {
@@ -257,6 +279,14 @@ pub fn batch_id(batch: &LogBatch<'_>) -> String {
 }
 
 /// A one-line title: `Kind: message`, first line only, bounded.
+/// The overflow issue's title: what it is, and where its errors' own
+/// titles are.
+fn overflow_title() -> String {
+    format!(
+        "errors past {MAX_ISSUES_PER_BATCH} distinct issues in one batch, counted here (titles in field {OVERFLOW_FACET})"
+    )
+}
+
 pub fn title(occurrence: &Occurrence) -> String {
     let first_line = occurrence.message.lines().next().unwrap_or("").trim();
     let text = match (occurrence.kind.is_empty(), first_line.is_empty()) {
@@ -348,6 +378,47 @@ mod tests {
         assert_eq!(key_error.last_seen, 1_700_000_000_005);
         assert_eq!(key_error.samples.len(), SAMPLES_PER_BATCH);
         assert_eq!(key_error.samples[0].event_id, "1000");
+    }
+
+    #[test]
+    fn errors_past_the_cap_of_distinct_issues_count_into_one_overflow_issue() {
+        let over = 30;
+        let mut messages: Vec<String> = (0..MAX_ISSUES_PER_BATCH + over)
+            .map(|i| format!("[ERROR] Kind{i}Error: boom"))
+            .collect();
+        // A kept fingerprint again, and an overflowed one again.
+        messages.push("[ERROR] Kind0Error: boom".into());
+        messages.push(format!("[ERROR] Kind{MAX_ISSUES_PER_BATCH}Error: boom"));
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let json = batch_json(&refs);
+        let summary = summarise(&decode::parse(json.as_bytes()).unwrap());
+        assert_eq!(summary.errors, MAX_ISSUES_PER_BATCH + over + 2);
+        assert_eq!(summary.issues.len(), MAX_ISSUES_PER_BATCH + 1);
+        assert_eq!(summary.issues[0].count, 2, "a kept issue counts its own");
+        let overflow = &summary.issues[MAX_ISSUES_PER_BATCH];
+        assert!(overflow.is_overflow(), "{overflow:?}");
+        assert_eq!(overflow.fingerprint, overflow_fingerprint("/g"));
+        assert_eq!(overflow.count, over as u64 + 1);
+        assert!(overflow.previous.is_empty());
+        assert_eq!(
+            overflow.samples[0].kind,
+            format!("Kind{MAX_ISSUES_PER_BATCH}Error")
+        );
+        let titles: Vec<(&str, u64)> = overflow
+            .facets
+            .iter()
+            .filter(|f| f.name == OVERFLOW_FACET)
+            .map(|f| (f.value.as_str(), f.count))
+            .collect();
+        assert_eq!(titles.len(), FACET_VALUES_PER_BATCH + 1);
+        assert_eq!(
+            titles[0],
+            (format!("Kind{MAX_ISSUES_PER_BATCH}Error: boom").as_str(), 2)
+        );
+        assert_eq!(
+            titles[FACET_VALUES_PER_BATCH],
+            (OTHER, (over - FACET_VALUES_PER_BATCH) as u64)
+        );
     }
 
     #[test]

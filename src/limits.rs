@@ -66,6 +66,20 @@ pub const VERSIONS_PER_BATCH: usize = 16;
 /// joins those it finds (`store::route`); a later batch carrying others
 /// joins those then.
 pub const PREVIOUS_KEYS_PER_BATCH: usize = 8;
+/// The most distinct issues one batch counts on their own; the errors of
+/// any further fingerprint are counted into one overflow issue of the
+/// batch's log group ([`crate::model::OVERFLOW_KIND`]), which says so and
+/// keeps their titles (its `error` field) and a few samples.
+///
+/// Each distinct issue costs a batch about 1.5 KB of summary and 0.6 KB of
+/// its new-issue digest in memory, and on DynamoDB about 6 write units in
+/// one of its 25-issue transactions. A payload of 10,000 distinct errors
+/// (under 1 MB compressed) made 10,000 issues, a 5.7 MB digest and a
+/// bootstrap within 3 MB of its 128 MB. Real batches carry tens of
+/// distinct errors (the real-runtime corpus at most a dozen per delivery):
+/// 1,000 is far above them, and bounds the worst batch to 1,000 issues,
+/// 40 transactions and one digest that SNS and chat can carry.
+pub const MAX_ISSUES_PER_BATCH: usize = 1000;
 
 // ---- Storage -------------------------------------------------------------------
 

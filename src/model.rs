@@ -137,6 +137,25 @@ pub fn hour_of(timestamp: i64) -> i64 {
 /// new value per line (request ids) cannot grow an issue without bound.
 pub const OTHER: &str = "(other)";
 
+/// The kind of the issue a batch counts the errors of its fingerprints past
+/// [`crate::limits::MAX_ISSUES_PER_BATCH`] into (one per log group).
+pub const OVERFLOW_KIND: &str = "faultline.TooManyIssues";
+
+/// The facet of the overflow issue that holds its errors' titles.
+pub const OVERFLOW_FACET: &str = "error";
+
+/// The fingerprint of a log group's overflow issue.
+pub fn overflow_fingerprint(log_group: &str) -> String {
+    format!("overflow:{log_group}")
+}
+
+impl IssueDelta {
+    /// Whether this is the batch's overflow issue ([`OVERFLOW_KIND`]).
+    pub fn is_overflow(&self) -> bool {
+        self.kind == OVERFLOW_KIND && self.fingerprint.starts_with("overflow:")
+    }
+}
+
 /// One occurrence kept for investigation.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Sample {

@@ -688,3 +688,58 @@ fn a_busy_store_names_the_process_that_holds_it() {
     holder.execute_batch("COMMIT").unwrap();
     ok(&["ingest", "more.json"], dir.path());
 }
+
+#[test]
+fn a_batch_past_the_limit_of_distinct_issues_creates_the_limit_and_one_overflow_issue() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = faultline::limits::MAX_ISSUES_PER_BATCH;
+    let over = 50;
+    let events: Vec<serde_json::Value> = (0..limit + over)
+        .map(|i| {
+            serde_json::json!({"id": format!("{i:08}"), "timestamp": 1_763_900_000_000i64 + i as i64,
+                "message": format!("[ERROR] Kind{i}Error: row {i} is bad")})
+        })
+        // A last line that is no error: a last error would wait for the
+        // stream's next batch.
+        .chain([serde_json::json!({"id": "done", "timestamp": 1_763_900_100_000i64, "message": "INFO done"})])
+        .collect();
+    let message = serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/lambda/flood",
+        "logStream": "s", "subscriptionFilters": [], "logEvents": events,
+    });
+    std::fs::write(dir.path().join("flood.json"), message.to_string()).unwrap();
+
+    let out = faultline(&["ingest", "--notify", "console", "flood.json"], dir.path());
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    assert!(
+        summary.contains(&format!(
+            "{over} errors in 1 batches were past the limit of {limit} distinct issues per batch"
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(" {} new issues", limit + 1)),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("1 alerts sent for {} issues", limit + 1)),
+        "one digest: {summary}"
+    );
+
+    let listed = issues_json(dir.path());
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), limit + 1);
+    let overflow: Vec<&serde_json::Value> = listed
+        .iter()
+        .filter(|i| i["kind"] == faultline::model::OVERFLOW_KIND)
+        .collect();
+    assert_eq!(overflow.len(), 1);
+    assert_eq!(overflow[0]["count"], over as u64);
+    let id = overflow[0]["id"].as_str().unwrap();
+    let shown = ok(&["issues", "show", id], dir.path());
+    assert!(
+        shown.contains(&format!("Kind{limit}Error: row {limit} is bad")),
+        "{shown}"
+    );
+}

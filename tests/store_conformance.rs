@@ -14,6 +14,7 @@ use faultline::model::{IssueQuery, IssueSort, LISTING_HOURS, Status, StatusChang
 use faultline::model::{Outcome, RunDelta, RunIssueDelta, RunPart, RunSource};
 use faultline::policy::{Policy, Threshold};
 use faultline::store::fold::SAMPLE_INTERVAL_MS;
+use faultline::store::outbox::{DETAILED_ALERT_ISSUES, MAX_ALERT_BYTES};
 use faultline::store::{RunFilter, Store, StoreError};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -332,6 +333,29 @@ pub mod cases {
         assert_eq!(alerts[0].event_type, EventType::NewIssue);
         assert_eq!(alerts[0].issues.len(), 5);
         assert_eq!(alerts[0].issue_ids().split(',').count(), 5);
+    }
+
+    pub async fn a_digest_is_queued_cut_to_what_a_message_shows(store: &dyn Store) {
+        let issues = 100;
+        let deltas = (0..issues)
+            .map(|i| {
+                let mut d = delta(&format!("fp-{i}"), 1, 1000);
+                d.samples[0].message = "x".repeat(4000);
+                d
+            })
+            .collect();
+        record(store, &batch("b1", deltas), NOW).await;
+        let alerts = drain(store, NOW).await;
+        assert_eq!(alerts.len(), 1);
+        let digest = &alerts[0];
+        assert_eq!(digest.issues.len(), issues, "every issue listed");
+        let size = serde_json::to_string(digest).unwrap().len();
+        assert!(size <= MAX_ALERT_BYTES, "{size} bytes queued");
+        let detailed = digest.issues.iter().filter(|i| i.sample.is_some()).count();
+        assert_eq!(
+            detailed, DETAILED_ALERT_ISSUES,
+            "samples only for those a message details"
+        );
     }
 
     pub async fn a_resolved_issue_that_recurs_regresses(store: &dyn Store) {
@@ -1809,6 +1833,7 @@ macro_rules! conformance {
             conformance!(@case $make, alerts_held_by_a_lease_are_reported_until_it_ends);
             conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);
             conformance!(@case $make, many_new_issues_in_one_batch_make_one_digest);
+            conformance!(@case $make, a_digest_is_queued_cut_to_what_a_message_shows);
             conformance!(@case $make, a_resolved_issue_that_recurs_regresses);
             conformance!(@case $make, resolved_in_a_version_ignores_older_versions);
             conformance!(@case $make, an_ignored_issue_counts_but_never_alerts);

@@ -431,6 +431,11 @@ pub struct IngestTotals {
     pub raised: Vec<(String, &'static str)>,
     /// Why recording queued no alert for some of them.
     pub held: std::collections::HashMap<String, HeldBack>,
+    /// Errors past the limit of distinct issues per batch, the batches
+    /// that had them, and the overflow issues that counted them.
+    pub over_limit: u64,
+    pub over_limit_batches: usize,
+    pub overflow_issues: std::collections::BTreeSet<String>,
 }
 
 impl IngestTotals {
@@ -457,6 +462,12 @@ impl IngestTotals {
                 .map(|id| (id.clone(), "regression")),
         );
         self.held.extend(recorded.held_back.iter().cloned());
+        if let Some(overflow) = batch.issues.iter().find(|d| d.is_overflow()) {
+            self.over_limit += overflow.count;
+            self.over_limit_batches += 1;
+            self.overflow_issues
+                .insert(faultline::model::issue_id(&overflow.fingerprint));
+        }
     }
 
     pub fn summary(&self, inputs: usize, store: &str) -> String {
@@ -486,6 +497,16 @@ impl IngestTotals {
                 "; {} alerts sent for {} issues",
                 self.alerts_sent,
                 self.announced.len()
+            ));
+        }
+        if self.over_limit > 0 {
+            let ids: Vec<&str> = self.overflow_issues.iter().map(String::as_str).collect();
+            text.push_str(&format!(
+                "; {} errors in {} batches were past the limit of {} distinct issues per batch and were counted into issue {} (`faultline issues show ID` lists their titles)",
+                self.over_limit,
+                self.over_limit_batches,
+                faultline::limits::MAX_ISSUES_PER_BATCH,
+                ids.join(", ")
             ));
         }
         text

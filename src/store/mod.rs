@@ -14,6 +14,7 @@ use crate::policy::Policy;
 
 pub mod dynamodb;
 pub mod fold;
+pub mod outbox;
 pub mod pending;
 pub mod route;
 pub mod run_book;

@@ -20,7 +20,7 @@ mod writer;
 
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::route::{self, Entry, Router, merged_refusal, not_merged_refusal};
-use super::{RunFilter, Store, StoreError, run_fold};
+use super::{RunFilter, Store, StoreError, outbox, run_fold};
 use crate::limits::{BATCH_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
@@ -248,7 +248,8 @@ impl SqliteStore {
             }
         }
         runs::record(tx, batch, &recorded, now, &|e| self.err(e))?;
-        for alert in policy::alerts_for_batch(batch, &raised, policy.digest_over, now) {
+        for mut alert in policy::alerts_for_batch(batch, &raised, policy.digest_over, now) {
+            outbox::bound_alert(&mut alert);
             let payload =
                 serde_json::to_string(&alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.prepare_cached(

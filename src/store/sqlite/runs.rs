@@ -20,7 +20,7 @@ use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
 use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
 use crate::store::run_fold::{self, IssueInfo, StoredRun};
-use crate::store::{RunFilter, StoreError};
+use crate::store::{RunFilter, StoreError, outbox};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -530,7 +530,8 @@ pub(super) fn settle(
             }
             alerts.push(run_fold::digest_alert(&stored.run, &infos, now));
         }
-        for alert in alerts {
+        for mut alert in alerts {
+            outbox::bound_alert(&mut alert);
             // An alert is plain data: serialising it cannot fail.
             let payload = serde_json::to_string(&alert).unwrap_or_default();
             tx.prepare_cached(
