@@ -656,3 +656,111 @@ async fn runs_left_to_the_retry_still_know_which_issues_were_new_in_them() {
         "a replay tries the issue chunk only (refused), not the run"
     );
 }
+
+/// A Batch attempt's run with more issues than one transaction moves is
+/// folded into its job run in chunks; an invocation that dies between them
+/// leaves the job run counting the attempt's occurrences once (its issues
+/// partly moved, the attempt's own run no longer listed), and the next
+/// settling tick moves the rest before it settles the run.
+#[tokio::test]
+async fn a_fold_cut_short_is_finished_by_the_next_settling_tick() {
+    use faultline::model::{BatchSummary, IssueDelta, Outcome, RunDelta, RunIssueDelta};
+    use faultline::model::{RunPart, RunSource};
+    use faultline::store::RunFilter;
+
+    let Some(rig) = Rig::new("foldcut", Retries::Off).await else {
+        return;
+    };
+    let now = system_clock();
+    let task = "task:0c0c0c0c0c0c4c0c8c0c0c0c0c0c0c03";
+    let fps: Vec<String> = (0..70).map(|i| format!("fp-{i:03}")).collect();
+    let mut attempt = RunDelta::new(task.into(), RunSource::Batch, "resize".into(), "a".into());
+    attempt.log_group = "/aws/batch/job".into();
+    attempt.errors = 2 * fps.len() as u64;
+    attempt.issues = fps
+        .iter()
+        .map(|fp| RunIssueDelta {
+            fingerprint: fp.clone(),
+            count: 2,
+            recovered: 0,
+        })
+        .collect();
+    let batch = |id: &str, issues: Vec<IssueDelta>, runs: Vec<RunDelta>| BatchSummary {
+        batch_id: id.into(),
+        owner: "123456789012".into(),
+        log_group: "/aws/batch/job".into(),
+        log_stream: "s".into(),
+        events: 200,
+        errors: issues.iter().map(|d| d.count as usize).sum(),
+        issues,
+        runs,
+    };
+    let issues = fps
+        .iter()
+        .map(|fp| IssueDelta {
+            fingerprint: fp.clone(),
+            kind: "KeyError".into(),
+            title: fp.clone(),
+            count: 2,
+            first_seen: 1000,
+            last_seen: 1000,
+            samples: Vec::new(),
+            hours: Vec::new(),
+            facets: Vec::new(),
+            versions: Vec::new(),
+            previous: Vec::new(),
+        })
+        .collect();
+    let direct = rig.direct_store().await;
+    let policy = faultline::policy::Policy::default();
+    direct
+        .record(&batch("logs", issues, vec![attempt]), now, &policy)
+        .await
+        .unwrap();
+
+    let mut job = RunDelta::new(
+        "batch:job-9".into(),
+        RunSource::Batch,
+        "resize".into(),
+        "resize-9".into(),
+    );
+    job.ended = Some((5000, Outcome::Failed));
+    job.parts = vec![RunPart {
+        key: task.into(),
+        recovered: Some(false),
+    }];
+    // The event's first run transaction marks the fold as under way, the
+    // next moves a chunk of its issues, the one after that fails.
+    rig.proxy.fail("TransactWriteItems", 3, Fault::ServerError);
+    let event = batch("event", Vec::new(), vec![job]);
+    assert!(
+        rig.pipeline
+            .store
+            .record(&event, now, &policy)
+            .await
+            .is_err()
+    );
+    assert_eq!(rig.proxy.pending(), [], "the planned fault fired");
+
+    let runs = direct.runs(&RunFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "the attempt's run is folded: {runs:?}");
+    let half = &runs[0];
+    assert_eq!((half.key.as_str(), half.errors), ("batch:job-9", 140));
+    assert!(
+        !half.issues.is_empty() && half.issues.len() < fps.len(),
+        "cut short after a chunk: {} issues moved",
+        half.issues.len()
+    );
+    assert!(half.issues.iter().all(|i| i.count == 2), "each moved once");
+
+    let settled = direct.settle_runs(now, 0, &policy).await.unwrap();
+    assert_eq!(
+        settled,
+        vec![half.id.clone()],
+        "the tick finished the fold, then settled"
+    );
+    let run = direct.run(&half.id).await.unwrap().unwrap();
+    assert_eq!(run.issues.len(), fps.len());
+    assert!(run.issues.iter().all(|i| i.count == 2), "{:?}", run.issues);
+    assert_eq!(run.issues.iter().map(|i| i.count).sum::<u64>(), run.errors);
+}

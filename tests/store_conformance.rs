@@ -1287,6 +1287,73 @@ pub mod cases {
         assert_eq!((runs.len(), runs[0].errors, runs[0].recovered), (1, 4, 4));
     }
 
+    pub async fn a_part_with_many_issues_folds_in_once(store: &dyn Store) {
+        // A Batch attempt whose task logged more distinct issues before its
+        // job event than one DynamoDB transaction can move (100 actions),
+        // the event delivered twice at once.
+        let task = "0b0b0b0b0b0b4b0b8b0b0b0b0b0b0b02";
+        let fps: Vec<String> = (0..70).map(|i| format!("fp-{i:03}")).collect();
+        let logged: Vec<(&str, u64, u64)> = fps
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.as_str(), 1 + i as u64 % 3, i as u64 % 2))
+            .collect();
+        let mut attempt = run("unused", &logged);
+        attempt.key = format!("task:{task}");
+        attempt.source = RunSource::Batch;
+        attempt.job = "resize".into();
+        attempt.name = task.into();
+        record(store, &run_batch("logs", attempt, 1000), NOW).await;
+        let mut job = RunDelta::new(
+            "batch:job-7".into(),
+            RunSource::Batch,
+            "resize".into(),
+            "resize-2025-11-30".into(),
+        );
+        job.ended = Some((5000, Outcome::Failed));
+        job.parts = vec![RunPart {
+            key: format!("task:{task}"),
+            recovered: Some(false),
+        }];
+        let event = BatchSummary {
+            runs: vec![job],
+            ..batch("event", Vec::new())
+        };
+        let p = policy();
+        let (a, b) = tokio::join!(store.record(&event, NOW, &p), store.record(&event, NOW, &p));
+        a.unwrap();
+        b.unwrap();
+
+        let runs = runs_of(store).await;
+        assert_eq!(runs.len(), 1, "the part is folded, not listed on its own");
+        let r = &runs[0];
+        let errors: u64 = logged.iter().map(|l| l.1).sum();
+        let recovered: u64 = logged.iter().map(|l| l.2).sum();
+        assert_eq!(
+            (r.key.as_str(), r.errors, r.recovered),
+            ("batch:job-7", errors, recovered)
+        );
+        let mut issues: Vec<(String, u64, u64)> = r
+            .issues
+            .iter()
+            .map(|i| (i.id.clone(), i.count, i.recovered))
+            .collect();
+        issues.sort();
+        let mut expected: Vec<(String, u64, u64)> = logged
+            .iter()
+            .map(|(fp, count, rec)| (id_of(fp), *count, *rec))
+            .collect();
+        expected.sort();
+        assert_eq!(issues, expected, "every issue once, with its counts");
+        for fp in &fps {
+            let appeared = store.issue_runs(&id_of(fp), 10).await.unwrap();
+            let ids: Vec<&str> = appeared.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(ids, [r.id.as_str()], "{fp} appeared in the job run");
+        }
+        let settled = store.settle_runs(NOW, 0, &p).await.unwrap();
+        assert_eq!(settled, vec![r.id.clone()]);
+    }
+
     pub async fn a_run_counts_a_merged_issue_under_the_issue_it_went_to(store: &dyn Store) {
         let first = run_batch("r1", run("r1", &[("fp-a", 1, 0), ("fp-b", 1, 0)]), 1000);
         record(store, &first, NOW).await;
@@ -1810,6 +1877,7 @@ macro_rules! runs_conformance {
             conformance!(@case $make, k_clean_runs_resolve_an_issue_that_then_regresses);
             conformance!(@case $make, recovered_and_run_counted_alerts_are_held);
             conformance!(@case $make, a_part_is_folded_into_its_run);
+            conformance!(@case $make, a_part_with_many_issues_folds_in_once);
             conformance!(@case $make, a_run_with_many_issues_settles_once);
             conformance!(@case $make, runs_are_listed_newest_first_and_by_issue);
             conformance!(@case $make, a_run_counts_a_merged_issue_under_the_issue_it_went_to);

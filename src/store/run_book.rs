@@ -12,7 +12,10 @@
 //! - a job event names a run's parts: a run recorded under a part's key
 //!   before (its logs came first) is folded into the job's run and marked
 //!   merged, and a part whose outcome becomes known settles its pending
-//!   counts;
+//!   counts. The folded run's counts move at once, its issues by
+//!   [`Book::move_folds`]: all of them with the rest of the delta, or (a
+//!   store whose transactions are bounded) some now and the rest later, as
+//!   [`Book::folds`] says;
 //! - a run that succeeded got past every error, so its issues read as
 //!   recovered ([`listed`]) without each being rewritten.
 
@@ -140,12 +143,30 @@ pub struct PartSlot {
     pub dirty: bool,
 }
 
+/// A run recorded under a part's key, folded into `run_key`, whose issues
+/// (the links the part's run still has) are not all moved yet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fold {
+    pub run_key: String,
+    pub part_key: String,
+    /// The part was known to have recovered when it was folded: all of
+    /// its issues' occurrences count as recovered in the run.
+    pub recovered: bool,
+}
+
 /// What recording one run delta reads and changes of runs: the runs (by
 /// key) and parts it needs, as the store read them, changed in place.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Book {
     pub runs: BTreeMap<String, RunSlot>,
     pub parts: BTreeMap<String, PartSlot>,
+    /// How many of the folded parts' issues [`Book::record`] moves into
+    /// their runs (`None`: all of them).
+    pub fold_limit: Option<usize>,
+    /// The folds whose issues are not all moved yet: until they are, the
+    /// run they go to counts the part's occurrences but does not list
+    /// all of the part's issues, and the part's run is not listed.
+    pub folds: Vec<Fold>,
 }
 
 fn unread(what: &str, key: &str) -> StoreError {
@@ -191,12 +212,26 @@ impl Book {
                 link.recovered = link.count;
             }
         }
-        let succeeded = stored.run.outcome == Outcome::Succeeded;
         slot.run = Some(BookRun {
             stored,
             merged_into: None,
         });
         slot.dirty = true;
+        self.add_links(&delta.key, adds, recorded)
+    }
+
+    /// Adds `adds` to the issues of the live run `run_key`.
+    fn add_links(
+        &mut self,
+        run_key: &str,
+        adds: &[IssueAdd],
+        recorded: Option<&Recorded>,
+    ) -> Result<(), StoreError> {
+        let slot = self.run_slot(run_key)?;
+        let succeeded = slot
+            .run
+            .as_ref()
+            .is_some_and(|r| r.stored.run.outcome == Outcome::Succeeded);
         for add in adds {
             let is = |ids: Option<&Vec<String>>| ids.is_some_and(|ids| ids.contains(&add.issue_id));
             let link = slot
@@ -257,6 +292,44 @@ impl Book {
         for part in &delta.parts {
             self.link(&delta.key, &part.key, part.recovered, now)?;
         }
+        self.move_folds(self.fold_limit)
+    }
+
+    /// Moves up to `limit` (`None`: all) issues of the folded parts' runs
+    /// into the runs they were folded into, in the order of [`Book::folds`];
+    /// a fold whose part's run has no issue left in the book is done. Each
+    /// issue moves whole: the run's link gains the part's counts (all
+    /// recovered if the part was), the part's link is dropped.
+    pub fn move_folds(&mut self, limit: Option<usize>) -> Result<(), StoreError> {
+        let mut room = limit.unwrap_or(usize::MAX);
+        let mut left = Vec::new();
+        for fold in std::mem::take(&mut self.folds) {
+            let part_slot = self.run_slot(&fold.part_key)?;
+            let ids: Vec<String> = part_slot.links.keys().take(room).cloned().collect();
+            let mut moving = Vec::new();
+            for id in ids {
+                if let Some(link) = part_slot.links.remove(&id) {
+                    moving.push(link);
+                }
+                part_slot.dirty_links.remove(&id);
+                part_slot.dropped_links.insert(id);
+            }
+            if !part_slot.links.is_empty() {
+                left.push(fold.clone());
+            }
+            room -= moving.len();
+            let adds = run_fold::part_adds(&moving, fold.recovered);
+            self.add_links(&fold.run_key, &adds, None)?;
+            let target = self.run_slot(&fold.run_key)?;
+            // What the part was new or regressed in, it was in the run.
+            for part_link in &moving {
+                if let Some(link) = target.links.get_mut(&part_link.id) {
+                    link.new |= part_link.new;
+                    link.regressed |= part_link.regressed;
+                }
+            }
+        }
+        self.folds = left;
         Ok(())
     }
 
@@ -293,33 +366,25 @@ impl Book {
         });
         slot.dirty = true;
         if let Some(part_run) = self.run(part_key).cloned() {
-            // Its logs came before the job event: fold that run into the job.
+            // Its logs came before the job event: fold that run into the
+            // job, its counts now and its issues by `move_folds`.
             let part_slot = self.run_slot(part_key)?;
             let part_links: Vec<RunIssue> = part_slot.links.values().cloned().collect();
             let (to_run, adds) = run_fold::merge_part(&part_run.run, &part_links, run_key, known);
-            self.apply(&to_run, &adds, None, now)?;
-            let target = self.run_slot(run_key)?;
-            // What the part was new or regressed in, it was in the run.
-            for part_link in &part_links {
-                if let Some(link) = target.links.get_mut(&part_link.id) {
-                    link.new |= part_link.new;
-                    link.regressed |= part_link.regressed;
-                }
-            }
+            self.apply(&to_run, &[], None, now)?;
             if known.is_none() {
                 self.add_pending(part_key, &adds)?;
             }
             let part_slot = self.run_slot(part_key)?;
-            let ids: Vec<String> = part_slot.links.keys().cloned().collect();
-            for id in ids {
-                part_slot.links.remove(&id);
-                part_slot.dirty_links.remove(&id);
-                part_slot.dropped_links.insert(id);
-            }
             if let Some(item) = part_slot.run.as_mut() {
                 item.merged_into = Some(run_key.to_string());
             }
             part_slot.dirty = true;
+            self.folds.push(Fold {
+                run_key: run_key.to_string(),
+                part_key: part_key.to_string(),
+                recovered: known == Some(true),
+            });
             return Ok(());
         }
         if before.flatten().is_none() {

@@ -201,14 +201,7 @@ pub fn merge_part(
     known: Option<bool>,
 ) -> (RunDelta, Vec<IssueAdd>) {
     let recovered_all = known == Some(true);
-    let adds = issues
-        .iter()
-        .map(|i| IssueAdd {
-            issue_id: i.id.clone(),
-            count: i.count,
-            recovered: if recovered_all { i.count } else { i.recovered },
-        })
-        .collect();
+    let adds = part_adds(issues, recovered_all);
     let mut to_run = RunDelta::new(
         run_key.to_string(),
         part.source,
@@ -226,6 +219,19 @@ pub fn merge_part(
     to_run.items = part.items;
     to_run.failed_items = part.failed_items;
     (to_run, adds)
+}
+
+/// A folded part's issues as counts its run receives: all recovered when
+/// the part is known to have recovered (`recovered_all`).
+pub fn part_adds(issues: &[RunIssue], recovered_all: bool) -> Vec<IssueAdd> {
+    issues
+        .iter()
+        .map(|i| IssueAdd {
+            issue_id: i.id.clone(),
+            count: i.count,
+            recovered: if recovered_all { i.count } else { i.recovered },
+        })
+        .collect()
 }
 
 /// How many of an issue's occurrences in a batch belong to a run, and how

@@ -11,12 +11,12 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest at` |
+//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest at folds` |
 //! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed expires_at` |
 //! | a run by time | `RUNS#AT` | `<at, 13 digits>#<run id>` | `job log_group settled expires_at` |
 //! | an issue's run | `ISSUERUNS#<issue id>` | `<at, 13 digits>#<run id>` | `expires_at` (the key is the link) |
 //! | part of a run | `PART#<part key>` | `PART` | `run_key ver expires_at`, `recovered` once known, `pending` (JSON `{issue id: count}`) while not |
-//! | unsettled run | `UNSETTLED` | `<run id>` | `last_event`, `ended_at` once ended |
+//! | unsettled run | `UNSETTLED` | `<run id>` | `last_event`, `ended_at` once ended, `folding` while a fold into the run is unfinished |
 //! | runs indexed | `UNSETTLED` | `!indexed` | (none: its presence says every run is in `RUNS#AT`) |
 //! | job | `JOB#<job>` | `JOB` | `settled ver issues` (JSON `[[issue id, last run, streak], ...]`) |
 //! | runs marker | `BATCH#<batch id>` | `RUN#<n>#<chunk>` | `processed_at expires_at` |
@@ -50,6 +50,32 @@
 //! `regressed`), and the runs markers already there are skipped without a
 //! write (a refused conditional write is billed as one). Only a batch
 //! delivered before pays for that read.
+//!
+//! # Folding a part
+//!
+//! A job event that names a part whose run was recorded under the part's
+//! key (a Batch attempt's task logged before the event came) folds that
+//! run into the job's. When the part's issues fit the event's transaction
+//! beside the rest (three actions each: the job run's link, its reverse
+//! link, the deletion of the part's link), they move in it. When they do
+//! not, the event's transaction moves the part's counts only: the job run
+//! gets the part's errors and recovered counts and a `folds` list naming
+//! the part (and whether it recovered), the part's run is marked merged
+//! (no longer listed), and the job run's unsettled entry gets `folding`.
+//! The part's links stay where they were, and are what is left to move.
+//! Then [`FOLD_ISSUES_PER_WRITE`] of them move per transaction, each
+//! conditioned on the job run item's `ver`, which it writes (so a chunk
+//! moves once however many writers finish the fold at once); the last
+//! clears `folds` and rewrites the entry. Until then a reader sees the job
+//! run with all the part's occurrences and part of its issues, never an
+//! issue in both runs.
+//!
+//! Whoever finds a fold unfinished finishes it before anything else: a
+//! batch whose run reads the job run (the writer of the event died between
+//! chunks), settling (a run is not settled with its issues half moved), and
+//! the settling tick, which finds the entry's `folding`. So while a fold
+//! is under way only its chunks write the job run's links, each adding the
+//! part's counts to the link as it is then.
 //!
 //! # Settling
 //!
@@ -104,10 +130,13 @@
 //!
 //! # Limits
 //!
-//! - One transaction takes at most 100 actions. A run chunk that folds in
-//!   a part with more than about 45 issues of its own (a Batch attempt's
-//!   task that logged that many before its job event came) does not fit
-//!   and fails (the event goes to the failed-events queue).
+//! - One transaction takes at most 100 actions: a run delta's issues are
+//!   written [`ISSUES_PER_RUN_WRITE`] to a transaction, a folded part's
+//!   [`FOLD_ISSUES_PER_WRITE`], and a settlement's alerts and resolutions
+//!   as many as fit, the rest in further transactions. A part with more
+//!   issues than the event's transaction holds (about 30) costs one more
+//!   transaction per [`FOLD_ISSUES_PER_WRITE`] of them, and the job run
+//!   item is rewritten with each (one or two write units).
 //! - Run items share the `RUNS` partition and unsettled entries share
 //!   `UNSETTLED`: DynamoDB serves one partition 1,000 write units a second,
 //!   about 500 run writes a second for the whole table; `RUNS#AT` takes
@@ -132,7 +161,7 @@ use crate::model::{
 };
 use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
-use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
+use crate::store::run_book::{self, Book, BookPart, BookRun, Fold, PartSlot, RunSlot};
 use crate::store::run_fold::{self, IssueInfo, StoredRun};
 use crate::store::{RunFilter, StoreError};
 
@@ -140,6 +169,11 @@ use crate::store::{RunFilter, StoreError};
 /// run, its marker, an issue's two link items each and a part's items,
 /// that stays under DynamoDB's 100 actions.
 pub const ISSUES_PER_RUN_WRITE: usize = 40;
+
+/// A fold's issues are moved this many to a transaction: each is the
+/// run's link, its reverse link and the deletion of the part's link, beside
+/// the run item and its unsettled entry.
+pub const FOLD_ISSUES_PER_WRITE: usize = 32;
 
 /// The unsettled entry's `last_event` is rewritten when the run's log has
 /// advanced this far past it. A stale entry only makes settling look at
@@ -265,6 +299,8 @@ struct RunItem {
     /// The time its entry in the time index is at (`None`: it has none,
     /// written before the index existed, or folded into another run).
     at: Option<i64>,
+    /// Parts' runs folded into this run whose issues are not all moved.
+    folds: Vec<Fold>,
 }
 
 /// What a settled run's settlement still has to write when it did not fit
@@ -338,6 +374,11 @@ impl RunItem {
                 None => None,
             },
             at: get_opt_n(item, "at")?,
+            folds: match opt_s(item, "folds")? {
+                Some(text) => serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("a run's unfinished folds: {e}")))?,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -370,6 +411,10 @@ impl RunItem {
             ("hint", self.hint.map(n)),
             ("rest", self.rest.as_ref().map(|r| s(json(r)))),
             ("at", self.at.map(n)),
+            (
+                "folds",
+                (!self.folds.is_empty()).then(|| s(json(&self.folds))),
+            ),
             (TTL_ATTRIBUTE, self.expires_at(now)),
         ];
         for (name, value) in optional {
@@ -506,7 +551,7 @@ fn index_at(run: &Run, indexed: Option<i64>) -> i64 {
 
 /// What one run chunk read: the shared book, and the `hint` of each run
 /// item read (the `last_event` its unsettled entry holds).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Read {
     book: Book,
     hints: HashMap<String, i64>,
@@ -514,6 +559,9 @@ struct Read {
     rests: HashMap<String, Rest>,
     /// The index time of each run item read that has one.
     ats: HashMap<String, i64>,
+    /// The ids of the runs read with a fold not finished: they are
+    /// finished before anything else is written to them.
+    folding: Vec<String>,
 }
 
 /// The chunk `chunk` of a run delta: the first carries the run and its
@@ -788,6 +836,9 @@ impl DynamoDbStore {
                     if let Some(at) = found.at {
                         read.ats.insert(key.clone(), at);
                     }
+                    if !found.folds.is_empty() {
+                        read.folding.push(id.clone());
+                    }
                     let run = BookRun {
                         stored: found.stored,
                         merged_into: found.merged_into,
@@ -884,29 +935,45 @@ impl DynamoDbStore {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            let mut read = Read::default();
-            let (runs, parts) = run_book::to_read(delta);
-            self.read_into(&mut read, &runs, &parts).await?;
-            if let Some(target) = read.book.redirect(delta) {
-                self.read_into(&mut read, &[target], &[]).await?;
+            let read = loop {
+                let mut read = Read::default();
+                let (runs, parts) = run_book::to_read(delta);
+                self.read_into(&mut read, &runs, &parts).await?;
+                if let Some(target) = read.book.redirect(delta) {
+                    self.read_into(&mut read, &[target], &[]).await?;
+                }
+                if read.folding.is_empty() {
+                    break read;
+                }
+                // A fold left unfinished (its writer died, or is still at
+                // it) is finished first, so the fold's issues and this
+                // delta's never meet in one run half moved.
+                for id in &read.folding {
+                    self.finish_folds(id, now).await?;
+                }
+            };
+            let unrecorded = read.clone();
+            let mut recording = read;
+            recording.book.record(delta, recorded, now)?;
+            let mut actions = self.run_chunk_actions(batch, delta_no, chunk, &recording, now)?;
+            if actions.0.len() > MAX_ACTIONS {
+                // Too many folded issues to move with the delta: it marks
+                // the folds as under way, and they move in chunks after.
+                recording = unrecorded;
+                recording.book.fold_limit = Some(0);
+                recording.book.record(delta, recorded, now)?;
+                actions = self.run_chunk_actions(batch, delta_no, chunk, &recording, now)?;
             }
-            read.book.record(delta, recorded, now)?;
-            let mut actions = Actions(Vec::new());
-            let mut marker = marker_key(&batch.batch_id, delta_no, chunk);
-            marker.insert("processed_at".into(), n(now));
-            marker.insert(
-                TTL_ATTRIBUTE.into(),
-                n(now.saturating_add(BATCH_RETENTION_MS).div_euclid(1000)),
-            );
-            actions.push_put(
-                &self.table,
-                marker,
-                Some(("attribute_not_exists(pk)", Vec::new())),
-            )?;
-            self.write_book(&mut actions, &read, now)?;
             let token = request_token(&batch.batch_id, 1000 + delta_no * 100 + chunk, attempt);
             match self.send(actions, token).await? {
-                Sent::Committed => return Ok(true),
+                Sent::Committed => {
+                    let targets: BTreeSet<&String> =
+                        recording.book.folds.iter().map(|f| &f.run_key).collect();
+                    for target in targets {
+                        self.finish_folds(&run_id(target), now).await?;
+                    }
+                    return Ok(true);
+                }
                 Sent::FirstFailed => return Ok(false),
                 Sent::LostRace => {
                     tracing::debug!(batch = %batch.batch_id, run = %delta.key, attempt, "run changed under us; re-reading");
@@ -919,6 +986,151 @@ impl DynamoDbStore {
         )))
     }
 
+    /// The transaction of one run chunk: its marker, then what the book
+    /// changed.
+    fn run_chunk_actions(
+        &self,
+        batch: &BatchSummary,
+        delta_no: usize,
+        chunk: usize,
+        read: &Read,
+        now: i64,
+    ) -> Result<Actions, StoreError> {
+        let mut actions = Actions(Vec::new());
+        let mut marker = marker_key(&batch.batch_id, delta_no, chunk);
+        marker.insert("processed_at".into(), n(now));
+        marker.insert(
+            TTL_ATTRIBUTE.into(),
+            n(now.saturating_add(BATCH_RETENTION_MS).div_euclid(1000)),
+        );
+        actions.push_put(
+            &self.table,
+            marker,
+            Some(("attribute_not_exists(pk)", Vec::new())),
+        )?;
+        self.write_book(&mut actions, read, now)?;
+        Ok(actions)
+    }
+
+    /// Moves the issues of the parts' runs folded into run `id` whose
+    /// folds are not finished (see [`Fold`]), a transaction of
+    /// [`FOLD_ISSUES_PER_WRITE`] at a time: each writes the run item,
+    /// conditioned on the version it read (so each chunk moves once however
+    /// many writers finish the fold at once), the run's links with the
+    /// part's counts added, and deletes the part's links it moved. The one
+    /// that moves the last clears the fold, and the run's unsettled entry
+    /// says no fold is under way.
+    async fn finish_folds(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        let mut attempt = 0;
+        loop {
+            let Some(read) = self.get_item(run_item_key(id), "GetItem (run)").await? else {
+                return Ok(());
+            };
+            let run_ver: u64 = get_n(&read, "ver")?;
+            let mut item = RunItem::from_item(&read)?;
+            let Some(fold) = item.folds.first().cloned() else {
+                return Ok(());
+            };
+            let part_id = run_id(&fold.part_key);
+            let (moving, more) = self.links_page(&part_id, FOLD_ISSUES_PER_WRITE).await?;
+            let keys: Vec<Item> = moving.keys().map(|issue| link_key(id, issue)).collect();
+            let mut links = BTreeMap::new();
+            for found in self.read_items_with(&keys, true, None).await? {
+                let link = link_from_item(&found)?;
+                links.insert(link.id.clone(), link);
+            }
+            let run = BookRun {
+                stored: item.stored.clone(),
+                merged_into: None,
+            };
+            let mut book = Book::default();
+            book.runs.insert(
+                fold.run_key.clone(),
+                RunSlot::read(Some(run_ver), Some(run), links),
+            );
+            book.runs
+                .insert(fold.part_key.clone(), RunSlot::read(None, None, moving));
+            book.folds.push(fold.clone());
+            book.move_folds(None)?;
+            if !more {
+                item.folds.remove(0);
+            }
+            let mut actions = Actions(Vec::new());
+            actions.push_versioned(
+                table,
+                item.to_item(run_ver.saturating_add(1), now),
+                Some(run_ver),
+            )?;
+            if item.folds.is_empty() {
+                if item.stored.run.settled_at.is_some() {
+                    actions.push_delete(table, unsettled_key(id))?;
+                } else {
+                    actions.push_put(table, unsettled_entry(&item, false), None)?;
+                }
+            }
+            let (Some(target), Some(part)) =
+                (book.runs.get(&fold.run_key), book.runs.get(&fold.part_key))
+            else {
+                return Err(StoreError::Backend(format!(
+                    "run {id}: the fold of {} lost its run while moving its issues",
+                    fold.part_key
+                )));
+            };
+            for issue in &target.dirty_links {
+                if let Some(link) = target.links.get(issue) {
+                    actions.push_put(table, link_item(id, link, now), None)?;
+                    if let Some(at) = item.at.filter(|_| !target.read_links.contains(issue)) {
+                        actions.push_put(table, reverse_item(issue, at, id, now), None)?;
+                    }
+                }
+            }
+            for issue in &part.dropped_links {
+                actions.push_delete(table, link_key(&part_id, issue))?;
+            }
+            match self.send(actions, request_token(id, 3, attempt)).await? {
+                Sent::Committed => attempt = 0,
+                Sent::FirstFailed | Sent::LostRace => {
+                    attempt += 1;
+                    if attempt >= MAX_CONTENDED_ATTEMPTS {
+                        return Err(StoreError::Transient(format!(
+                            "DynamoDB table {table}: run {id} kept changing while a part's issues were folded into it ({MAX_CONTENDED_ATTEMPTS} attempts); the next write to the run or the next settling tick goes on with it"
+                        )));
+                    }
+                    tracing::debug!(run = %id, attempt, "run changed under a fold; re-reading");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    }
+
+    /// Up to `limit` of a run's issues, in key order, and whether it has
+    /// more.
+    async fn links_page(
+        &self,
+        id: &str,
+        limit: usize,
+    ) -> Result<(BTreeMap<String, RunIssue>, bool), StoreError> {
+        let page = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("RUN#{id}")))
+            .consistent_read(true)
+            .limit(page)
+            .send()
+            .await
+            .map_err(|e| classify("Query (a run's issues)", &self.table, e))?;
+        let mut links = BTreeMap::new();
+        for item in out.items().iter().take(limit) {
+            let link = link_from_item(item)?;
+            links.insert(link.id.clone(), link);
+        }
+        Ok((links, out.items().len() > limit))
+    }
+
     /// The actions that write what `book` changed, and check what it read.
     fn write_book(&self, actions: &mut Actions, read: &Read, now: i64) -> Result<(), StoreError> {
         let table = self.table.as_str();
@@ -929,12 +1141,19 @@ impl DynamoDbStore {
                 actions.push_check(table, run_item_key(&id), slot.read_ver)?;
                 continue;
             };
+            let folds: Vec<Fold> = book
+                .folds
+                .iter()
+                .filter(|f| f.run_key == *run_key)
+                .cloned()
+                .collect();
             let mut item = RunItem {
                 stored: run.stored.clone(),
                 merged_into: run.merged_into.clone(),
                 hint: read.hints.get(run_key).copied(),
                 rest: read.rests.get(run_key).cloned(),
                 at: None,
+                folds,
             };
             let before = slot.read.as_ref();
             let read_at = read.ats.get(run_key).copied();
@@ -950,6 +1169,10 @@ impl DynamoDbStore {
             let settled = item.stored.run.settled_at.is_some();
             let entry = if !item.live() {
                 Entry::Delete
+            } else if !item.folds.is_empty() {
+                // The settling tick finds an unfinished fold by its entry.
+                item.hint = Some(item.hint.unwrap_or(item.stored.run.last_event));
+                Entry::Write
             } else if settled {
                 Entry::Keep
             } else {
@@ -974,16 +1197,8 @@ impl DynamoDbStore {
             push_index(actions, table, &id, was, should)?;
             match entry {
                 Entry::Write => {
-                    let mut e = unsettled_key(&id);
-                    e.insert("last_event".into(), n(item.stored.run.last_event));
-                    if let Some(at) = item
-                        .stored
-                        .ended_at
-                        .filter(|_| item.stored.run.ended.is_some())
-                    {
-                        e.insert("ended_at".into(), n(at));
-                    }
-                    actions.push_put(table, e, None)?;
+                    let folding = !item.folds.is_empty();
+                    actions.push_put(table, unsettled_entry(&item, folding), None)?;
                 }
                 Entry::Delete => actions.push_delete(table, unsettled_key(&id))?,
                 Entry::Keep => {}
@@ -1038,6 +1253,9 @@ impl DynamoDbStore {
             self.index_runs(now).await?;
         }
         for entry in entries.iter().skip(usize::from(indexed)) {
+            if get_bool(entry, "folding") == Some(true) {
+                self.finish_folds(get_s(entry, "sk")?, now).await?;
+            }
             let ended_at: Option<i64> = get_opt_n(entry, "ended_at")?;
             let last: i64 = get_opt_n(entry, "last_event")?.unwrap_or(0);
             let due = match ended_at {
@@ -1171,6 +1389,12 @@ impl DynamoDbStore {
             if item.rest.is_some() {
                 // Redriven before its last settlement was written out.
                 self.settle_rest(id, now).await?;
+                continue;
+            }
+            if !item.folds.is_empty() {
+                // Settled with a part's issues half moved, its digest and
+                // streaks would miss them.
+                self.finish_folds(id, now).await?;
                 continue;
             }
             if !item.live() || !is_due(&item.stored, now, settle_ms, rules.quiet_ms) {
@@ -1670,6 +1894,21 @@ fn push_index(
         actions.push_put(table, should.to_item(id), None)?;
     }
     Ok(())
+}
+
+/// A run's unsettled entry: the `last_event` its item's `hint` says (else
+/// its own), its end once ended, and whether a fold into it is unfinished.
+fn unsettled_entry(item: &RunItem, folding: bool) -> Item {
+    let run = &item.stored.run;
+    let mut e = unsettled_key(&run.id);
+    e.insert("last_event".into(), n(item.hint.unwrap_or(run.last_event)));
+    if let Some(at) = item.stored.ended_at.filter(|_| run.ended.is_some()) {
+        e.insert("ended_at".into(), n(at));
+    }
+    if folding {
+        e.insert("folding".into(), AttributeValue::Bool(true));
+    }
+    e
 }
 
 /// What [`DynamoDbStore::write_book`] does with a run's unsettled entry.
