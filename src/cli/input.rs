@@ -68,18 +68,20 @@ impl Source {
     /// Opens the input and tells its shape; undoes gzip. An input that
     /// cannot be opened or decompressed is a broken input like any other.
     pub fn open(&self) -> Result<Opened, DecodeError> {
-        let reader: Box<dyn BufRead + Send> = match self {
+        let (reader, size): (Box<dyn BufRead + Send>, u64) = match self {
             Source::Stdin(kept) => {
                 if let Some(opened) = kept.lock().ok().and_then(|mut k| k.take()) {
                     return Ok(opened);
                 }
-                Box::new(BufReader::new(std::io::stdin()))
+                (Box::new(BufReader::new(std::io::stdin())), 0)
             }
-            Source::File(path) => Box::new(BufReader::new(
-                std::fs::File::open(path).map_err(|e| DecodeError::Io(e.to_string()))?,
-            )),
+            Source::File(path) => {
+                let file = std::fs::File::open(path).map_err(|e| DecodeError::Io(e.to_string()))?;
+                let size = file.metadata().map_or(0, |m| m.len());
+                (Box::new(BufReader::new(file)), size)
+            }
         };
-        sniff(reader)
+        sniff(reader, size)
     }
 
     /// Hands `each` every log batch of this input in order, whatever its
@@ -116,7 +118,9 @@ impl Source {
     }
 }
 
-fn sniff(mut reader: Box<dyn BufRead + Send>) -> Result<Opened, DecodeError> {
+/// `size` is the file's size when known (0 when not): a document is read
+/// into a buffer of that size at once instead of one grown by doubling.
+fn sniff(mut reader: Box<dyn BufRead + Send>, size: u64) -> Result<Opened, DecodeError> {
     let io = |e: std::io::Error| DecodeError::Io(e.to_string());
     let gzipped = decode::gzip::is_gzip(reader.fill_buf().map_err(io)?);
     let io = |e: std::io::Error| {
@@ -137,7 +141,9 @@ fn sniff(mut reader: Box<dyn BufRead + Send>) -> Result<Opened, DecodeError> {
     if !matches!(first, Some(b'{' | b'[') | None) {
         return Ok(Opened::Text(reader));
     }
-    let mut bytes = Vec::new();
+    // One byte more than the file, so that reading to its end needs no
+    // growth to learn that it has ended.
+    let mut bytes = Vec::with_capacity(size.min(MAX_DOCUMENT) as usize + 1);
     reader
         .take(MAX_DOCUMENT + 1)
         .read_to_end(&mut bytes)
