@@ -179,7 +179,13 @@ pub fn each_batch<E: From<DecodeError>>(
     mut each: impl FnMut(&LogBatch<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     match payload(document) {
-        Ok(payload) => each(&parse(&payload)?),
+        Ok(payload) => {
+            each(&parse(&payload)?)?;
+            if let Cow::Owned(buffer) = payload {
+                gzip::recycle(buffer);
+            }
+            Ok(())
+        }
         Err(DecodeError::UnknownShape) if is_kinesis_event(document) => {
             // A saved Kinesis invocation: each record is one payload.
             let event: kinesis::KinesisEvent = serde_json::from_slice(document)
