@@ -459,29 +459,30 @@ fn apply_delta(
     policy: &Policy,
 ) -> Result<Folded, rusqlite::Error> {
     let id = issue_id(&delta.fingerprint);
+    // Cached like every statement a batch runs per issue: `query_row`
+    // would compile it again for every delta.
     let prior: Option<Prior> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT status, count, resolved_in, ignored_until, ignored_until_count,
                     last_alert_at, threshold_alerted_at, first_seen, last_seen
              FROM issues WHERE id = ?1",
-            params![id],
-            |row| {
-                let status: String = row.get(0)?;
-                Ok(Prior {
-                    state: IssueState {
-                        status: Status::parse(&status).unwrap_or_default(),
-                        count: row.get::<_, i64>(1)?.max(0) as u64,
-                        resolved_in: row.get(2)?,
-                        ignored_until: row.get(3)?,
-                        ignored_until_count: row.get::<_, Option<i64>>(4)?.map(|c| c.max(0) as u64),
-                        last_alert_at: row.get(5)?,
-                        threshold_alerted_at: row.get(6)?,
-                    },
-                    first_seen: row.get(7)?,
-                    last_seen: row.get(8)?,
-                })
-            },
-        )
+        )?
+        .query_row(params![id], |row| {
+            let status: String = row.get(0)?;
+            Ok(Prior {
+                state: IssueState {
+                    status: Status::parse(&status).unwrap_or_default(),
+                    count: row.get::<_, i64>(1)?.max(0) as u64,
+                    resolved_in: row.get(2)?,
+                    ignored_until: row.get(3)?,
+                    ignored_until_count: row.get::<_, Option<i64>>(4)?.map(|c| c.max(0) as u64),
+                    last_alert_at: row.get(5)?,
+                    threshold_alerted_at: row.get(6)?,
+                },
+                first_seen: row.get(7)?,
+                last_seen: row.get(8)?,
+            })
+        })
         .optional()?;
     let stored_in_window = match fold::threshold_window(delta, policy) {
         Some(window) => tx
