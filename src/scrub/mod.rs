@@ -24,6 +24,8 @@ mod escapes;
 pub mod rules;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::{LazyLock, OnceLock};
 
@@ -86,14 +88,14 @@ pub fn scrub_field(key: &str, value: &str) -> String {
 /// fingerprinting and before anything is kept, so no later stage can see a
 /// secret and a new field of [`Occurrence`] only has to be added here.
 pub fn occurrence(occ: &mut Occurrence) {
-    in_place(&mut occ.kind);
+    in_place_recurring(&mut occ.kind);
     in_place(&mut occ.message);
     if let Some(fingerprint) = &mut occ.fingerprint {
         in_place(fingerprint);
     }
     for frame in &mut occ.frames {
-        in_place(&mut frame.function);
-        in_place(&mut frame.file);
+        in_place_recurring(&mut frame.function);
+        in_place_recurring(&mut frame.file);
     }
     for (key, value) in &mut occ.fields {
         let scrubbed = scrub_field(key, value);
@@ -107,6 +109,37 @@ pub fn occurrence(occ: &mut Occurrence) {
 fn in_place(s: &mut String) {
     if let Cow::Owned(scrubbed) = scrub(s) {
         *s = scrubbed;
+    }
+}
+
+/// How many clean texts [`in_place_recurring`] remembers before it starts
+/// over: a few hundred KB, whatever a process reads.
+const REMEMBERED_CLEAN: usize = 4096;
+
+thread_local! {
+    /// Texts that [`scrub`] found nothing in. Scrubbing is a pure function
+    /// of the text, so one found clean is clean again; only clean texts are
+    /// kept, so nothing that held a secret stays in memory.
+    static CLEAN: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+}
+
+/// [`in_place`] for texts that recur from one error to the next: error
+/// types and stack frames' functions and files (the same code paths fail
+/// again and again). However short a text, scrubbing it costs an automaton
+/// pass, the keyword-less scans and an unescaping pass; on a corpus whose
+/// errors carry stack traces, frames were most of the scrubber's work.
+fn in_place_recurring(s: &mut String) {
+    if CLEAN.with_borrow(|clean| clean.contains(s.as_str())) {
+        return;
+    }
+    match scrub(s) {
+        Cow::Owned(scrubbed) => *s = scrubbed,
+        Cow::Borrowed(_) => CLEAN.with_borrow_mut(|clean| {
+            if clean.len() >= REMEMBERED_CLEAN {
+                clean.clear();
+            }
+            clean.insert(s.clone());
+        }),
     }
 }
 
@@ -410,6 +443,38 @@ mod tests {
                 rule.name
             );
             assert!(!scrub(line).contains(secret), "{}", rule.name);
+        }
+    }
+
+    /// Clean frames are remembered between occurrences; a frame that holds
+    /// a secret is scrubbed however often it comes, before and after the
+    /// clean ones.
+    #[test]
+    fn recurring_frames_are_scrubbed_every_time() {
+        let frame = |file: &str| crate::model::Frame {
+            function: "handler".into(),
+            file: file.into(),
+            line: Some(3),
+            in_app: true,
+        };
+        let secret = "/var/task/AKIAIOSFODNN7EXAMPLE/app.py";
+        for _ in 0..3 {
+            let mut occ = Occurrence {
+                kind: "KeyError".into(),
+                message: "'id'".into(),
+                frames: vec![frame("/var/task/app.py"), frame(secret)],
+                level: crate::model::Level::Error,
+                shape: "test",
+                fingerprint: None,
+                fields: Vec::new(),
+            };
+            occurrence(&mut occ);
+            assert_eq!(occ.frames[0].file, "/var/task/app.py");
+            assert!(
+                !occ.frames[1].file.contains("AKIAIOSFODNN7EXAMPLE"),
+                "{:?}",
+                occ.frames[1]
+            );
         }
     }
 
