@@ -6,9 +6,12 @@
 //! container, and compilers number anonymous functions in source order, so
 //! all of these are dropped or normalised here.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use memchr::memmem::FinderRev;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::model::Frame;
 
@@ -106,8 +109,54 @@ fn is_anonymous(function: &str) -> bool {
         })
 }
 
+/// How many frame keys [`frame_key`] remembers before it starts over.
+const REMEMBERED_KEYS: usize = 4096;
+
+/// A remembered frame: its file and function as written, and their key.
+struct KnownFrame {
+    file: String,
+    function: String,
+    key: String,
+}
+
+thread_local! {
+    /// Keys of frames seen before, by a hash of the frame. The same frames
+    /// recur in error after error, and each key is wanted twice per
+    /// occurrence (the v3 key and the v2 key), while normalising a path
+    /// and a function costs a dozen searches and three allocations.
+    static KNOWN: RefCell<HashMap<u64, KnownFrame>> = RefCell::new(HashMap::new());
+}
+
 /// `path function` of one frame, both normalised.
 pub fn frame_key(f: &Frame) -> String {
+    let hash = xxh3_64_with_seed(f.function.as_bytes(), xxh3_64(f.file.as_bytes()));
+    let known = KNOWN.with_borrow(|known| {
+        known
+            .get(&hash)
+            .filter(|k| k.file == f.file && k.function == f.function)
+            .map(|k| k.key.clone())
+    });
+    if let Some(key) = known {
+        return key;
+    }
+    let key = normalized_key(f);
+    KNOWN.with_borrow_mut(|known| {
+        if known.len() >= REMEMBERED_KEYS {
+            known.clear();
+        }
+        known.insert(
+            hash,
+            KnownFrame {
+                file: f.file.clone(),
+                function: f.function.clone(),
+                key: key.clone(),
+            },
+        );
+    });
+    key
+}
+
+fn normalized_key(f: &Frame) -> String {
     let file = normalize_path(&f.file);
     let function = normalize_function(&f.function);
     let mut key = String::with_capacity(file.len() + function.len() + 1);
@@ -274,6 +323,31 @@ pub fn normalize_function(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A remembered key is the key of that frame: frames that share a file
+    /// or a function, met in any order and again, keep keys of their own.
+    #[test]
+    fn remembered_frame_keys_are_each_frames_own() {
+        let frame = |file: &str, function: &str| Frame {
+            function: function.into(),
+            file: file.into(),
+            line: Some(1),
+            in_app: true,
+        };
+        let frames = [
+            frame("/var/task/app.py", "handler"),
+            frame("/var/task/app.py", "load"),
+            frame("/var/task/db.py", "handler"),
+            frame("/app/node_modules/pg/lib/client.js", "Client.query"),
+        ];
+        for _ in 0..2 {
+            for f in frames.iter().chain(frames.iter().rev()) {
+                assert_eq!(frame_key(f), normalized_key(f), "{f:?}");
+            }
+        }
+        let keys: std::collections::HashSet<String> = frames.iter().map(frame_key).collect();
+        assert_eq!(keys.len(), frames.len());
+    }
 
     #[test]
     fn deploy_roots_are_stripped() {
