@@ -146,14 +146,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 
 use super::bounds::bound_alert;
 use super::items::{ISSUE_SK, Item, get_n, get_opt_n, get_s, issue_key, json, n, outbox_item, s};
-use super::retry::{MAX_CONTENDED_ATTEMPTS, TRANSIENT_REASONS, backoff, classify, request_token};
+use super::requests::Transacted;
+use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify, request_token};
 use super::{BATCH_RETENTION_MS, DynamoDbStore, TTL_ATTRIBUTE};
 use crate::limits::{RUN_LINK_GRACE_MS, RUN_RETENTION_MS};
 use crate::model::{
@@ -716,48 +716,16 @@ impl DynamoDbStore {
                 actions.0.len()
             )));
         }
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions.0))
-            .client_request_token(token)
-            .send()
-            .await;
-        let err = match sent {
-            Ok(_) => return Ok(Sent::Committed),
-            Err(err) => err,
-        };
-        let reasons: Vec<String> = match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None").to_string())
-                .collect(),
-            _ => return Err(classify("TransactWriteItems (runs)", &self.table, err)),
+        let what = "TransactWriteItems (runs)";
+        let reasons = match self.transact(actions.0, Some(token), what).await? {
+            Transacted::Committed => return Ok(Sent::Committed),
+            Transacted::Cancelled(reasons) => reasons,
         };
         if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
             return Ok(Sent::FirstFailed);
         }
-        if let Some(reason) = reasons
-            .iter()
-            .find(|r| TRANSIENT_REASONS.contains(&r.as_str()))
-        {
-            return Err(StoreError::Transient(format!(
-                "DynamoDB table {}: transaction cancelled ({reason})",
-                self.table
-            )));
-        }
-        if reasons
-            .iter()
-            .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict")
-        {
-            return Ok(Sent::LostRace);
-        }
-        Err(StoreError::Backend(format!(
-            "DynamoDB table {}: transaction cancelled for reasons [{}]",
-            self.table,
-            reasons.join(", ")
-        )))
+        self.lost_race(&reasons, what)?;
+        Ok(Sent::LostRace)
     }
 
     /// Every issue of a run, by a Query of its partition.
