@@ -124,8 +124,8 @@ async fn details(store: &dyn Store, ids: &[String]) -> Vec<IssueDetail> {
 
 /// Items at `sk = ISSUE` that still hold what layout 1 kept in them.
 async fn items_in_layout_1(client: &aws_sdk_dynamodb::Client, table: &str) -> usize {
-    let out = client.scan().table_name(table).send().await.unwrap();
-    out.items()
+    support::scan(client, table)
+        .await
         .iter()
         .filter(|item| item.get("sk") == Some(&AttributeValue::S("ISSUE".into())))
         .filter(|item| {

@@ -143,25 +143,6 @@ async fn listing_the_newest_runs_reads_as_much_among_many_runs_as_among_few() {
 
 type Item = HashMap<String, AttributeValue>;
 
-async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = client
-            .scan()
-            .table_name(table)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .unwrap();
-        items.extend(out.items().iter().cloned());
-        match out.last_evaluated_key() {
-            Some(key) if !key.is_empty() => start = Some(key.clone()),
-            _ => return items,
-        }
-    }
-}
-
 fn text<'a>(item: &'a Item, name: &str) -> &'a str {
     match item.get(name) {
         Some(AttributeValue::S(v)) => v,
@@ -190,7 +171,7 @@ async fn runs_an_older_faultline_wrote_are_listed_before_and_after_they_are_inde
     let store = DynamoDbStore::new(client.clone(), &table).unwrap();
     store.init().await.unwrap();
     // The table as the older faultline left it: its items, and no marker.
-    for item in scan(&client, &table).await {
+    for item in support::scan(&client, &table).await {
         let key: Item = ["pk", "sk"]
             .iter()
             .map(|k| (k.to_string(), item[*k].clone()))
@@ -229,7 +210,7 @@ async fn runs_an_older_faultline_wrote_are_listed_before_and_after_they_are_inde
         .await
         .unwrap();
     assert_eq!(listed(&store).await, before);
-    let items = scan(&client, &table).await;
+    let items = support::scan(&client, &table).await;
     // A run folded into another lost its links; its issues' links to it
     // lead to a merged run, which listings pass over until they expire.
     let live: Vec<&str> = items

@@ -1950,22 +1950,7 @@ impl Aging {
         client: &aws_sdk_dynamodb::Client,
         table: &str,
     ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = client
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .unwrap();
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return items,
-            }
-        }
+        support::scan(client, table).await
     }
 
     pub async fn pass(&self, now: i64) {

@@ -576,6 +576,29 @@ pub async fn reference(inputs: &[Vec<u8>]) -> Vec<(String, u64, i64, i64, String
     snapshot(pipeline.store.as_ref()).await
 }
 
+/// Every item of `table`, page by page.
+pub async fn scan(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<HashMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        items.extend(out.items().iter().cloned());
+        match out.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => return items,
+        }
+    }
+}
+
 /// An item as DynamoDB's JSON prints it (a Scan's output, a fixture) as the
 /// SDK sends it.
 pub fn item_from_json(value: &serde_json::Value) -> HashMap<String, AttributeValue> {

@@ -980,6 +980,15 @@ impl DynamoDbStore {
         Ok(actions)
     }
 
+    /// A run item as stored, with the version a write of it is conditioned
+    /// on: what each chunk of a fold or a settlement starts from.
+    async fn run_item_at(&self, id: &str) -> Result<Option<(u64, RunItem)>, StoreError> {
+        let Some(read) = self.get_item(run_item_key(id), "GetItem (run)").await? else {
+            return Ok(None);
+        };
+        Ok(Some((get_n(&read, "ver")?, RunItem::from_item(&read)?)))
+    }
+
     /// Moves the issues of the parts' runs folded into run `id` whose
     /// folds are not finished (see [`Fold`]), a transaction of
     /// [`FOLD_ISSUES_PER_WRITE`] at a time: each writes the run item,
@@ -992,11 +1001,9 @@ impl DynamoDbStore {
         let table = self.table.as_str();
         let mut attempt = 0;
         loop {
-            let Some(read) = self.get_item(run_item_key(id), "GetItem (run)").await? else {
+            let Some((run_ver, mut item)) = self.run_item_at(id).await? else {
                 return Ok(());
             };
-            let run_ver: u64 = get_n(&read, "ver")?;
-            let mut item = RunItem::from_item(&read)?;
             let Some(fold) = item.folds.first().cloned() else {
                 return Ok(());
             };
@@ -1515,11 +1522,9 @@ impl DynamoDbStore {
         let table = self.table.as_str();
         let mut attempt = 0;
         loop {
-            let Some(read) = self.get_item(run_item_key(id), "GetItem (run)").await? else {
+            let Some((run_ver, mut item)) = self.run_item_at(id).await? else {
                 return Ok(());
             };
-            let run_ver: u64 = get_n(&read, "ver")?;
-            let mut item = RunItem::from_item(&read)?;
             let Some(mut rest) = item.rest.take() else {
                 return Ok(());
             };
