@@ -13,7 +13,17 @@ use crate::model::{BatchSummary, Recorded};
 pub const NAMESPACE: &str = "faultline";
 
 /// The metrics of each batch (template.yaml's dashboard charts them).
-pub const METRICS: [&str; 4] = ["ErrorOccurrences", "NewIssues", "Regressions", "LogEvents"];
+/// `ErrorsPastIssueLimit` counts the errors a batch had past
+/// [`crate::limits::MAX_ISSUES_PER_BATCH`] distinct issues, which went into
+/// its log group's overflow issue: an alarm on it says that a flood of
+/// distinct errors is being summed up rather than tracked one by one.
+pub const METRICS: [&str; 5] = [
+    "ErrorOccurrences",
+    "NewIssues",
+    "Regressions",
+    "LogEvents",
+    "ErrorsPastIssueLimit",
+];
 
 /// The metric of each failed invocation, with the dimension `ErrorType`
 /// (template.yaml's dashboard charts it): Lambda's own `Errors` metric
@@ -57,6 +67,7 @@ pub fn emf(batch: &BatchSummary, recorded: &Recorded, now: i64) -> Option<String
         METRICS[1]: recorded.new_issues.len(),
         METRICS[2]: recorded.regressions.len(),
         METRICS[3]: batch.events,
+        METRICS[4]: batch.errors_past_issue_limit(),
     });
     Some(line.to_string())
 }
@@ -95,7 +106,36 @@ mod tests {
         assert_eq!(v["LogGroup"], "/aws/lambda/orders");
         assert_eq!(v["ErrorOccurrences"], 7);
         assert_eq!(v["NewIssues"], 2);
+        assert_eq!(v["ErrorsPastIssueLimit"], 0);
         assert!(!line.contains('\n'), "EMF is one line");
+    }
+
+    #[test]
+    fn errors_past_the_issue_limit_are_a_metric_of_their_own() {
+        let mut batch = batch();
+        let mut overflow = crate::model::IssueDelta {
+            fingerprint: crate::model::overflow_fingerprint(&batch.log_group),
+            kind: crate::model::OVERFLOW_KIND.into(),
+            title: "errors past the limit".into(),
+            count: 40,
+            first_seen: 0,
+            last_seen: 0,
+            samples: Vec::new(),
+            hours: Vec::new(),
+            facets: Vec::new(),
+            versions: Vec::new(),
+            previous: Vec::new(),
+        };
+        batch.issues.push(overflow.clone());
+        let line = emf(&batch, &Recorded::default(), 0).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ErrorsPastIssueLimit"], 40);
+        // An issue that merely looks like it is not the overflow issue.
+        overflow.fingerprint = "v3:abc".into();
+        batch.issues = vec![overflow];
+        let line = emf(&batch, &Recorded::default(), 0).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ErrorsPastIssueLimit"], 0);
     }
 
     #[test]

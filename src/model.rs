@@ -156,6 +156,19 @@ impl IssueDelta {
     }
 }
 
+impl BatchSummary {
+    /// The batch's overflow issue, if it had errors past
+    /// [`crate::limits::MAX_ISSUES_PER_BATCH`] distinct issues.
+    pub fn overflow(&self) -> Option<&IssueDelta> {
+        self.issues.iter().find(|d| d.is_overflow())
+    }
+
+    /// How many of the batch's errors went into its overflow issue.
+    pub fn errors_past_issue_limit(&self) -> u64 {
+        self.overflow().map_or(0, |d| d.count)
+    }
+}
+
 /// One occurrence kept for investigation.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Sample {

@@ -483,7 +483,12 @@ fn the_dashboard_charts_the_metrics_the_function_emits() {
     let text = template();
     let dashboard = block(&text, "Dashboard:", "Properties:").join("\n");
     assert!(dashboard.contains("DashboardBody: !Sub |"));
-    for metric in ["ErrorOccurrences", "NewIssues", "Regressions"] {
+    for metric in [
+        "ErrorOccurrences",
+        "NewIssues",
+        "Regressions",
+        "ErrorsPastIssueLimit",
+    ] {
         assert!(faultline::metrics::METRICS.contains(&metric));
         let search = format!(
             "{{{},LogGroup}} MetricName=\\\"{metric}\\\"",

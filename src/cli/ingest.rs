@@ -462,7 +462,7 @@ impl IngestTotals {
                 .map(|id| (id.clone(), "regression")),
         );
         self.held.extend(recorded.held_back.iter().cloned());
-        if let Some(overflow) = batch.issues.iter().find(|d| d.is_overflow()) {
+        if let Some(overflow) = batch.overflow() {
             self.over_limit += overflow.count;
             self.over_limit_batches += 1;
             self.overflow_issues

@@ -74,6 +74,12 @@ pub struct Counts {
     pub errors: usize,
     pub new_issues: Vec<String>,
     pub alerts_sent: usize,
+    /// Errors past the limit of distinct issues per batch, counted into
+    /// the issue `overflow_issue` (absent when there were none).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub errors_past_issue_limit: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overflow_issue: Option<String>,
 }
 
 /// The answer `ReportBatchItemFailures` asks for: Lambda retries from the
@@ -390,6 +396,15 @@ impl Function {
     fn emit(&self, batch: &BatchSummary, recorded: &faultline::model::Recorded) {
         if let Some(line) = metrics::emf(batch, recorded, (self.pipeline.clock)()) {
             println!("{line}");
+            if let Some(overflow) = batch.overflow() {
+                tracing::warn!(
+                    log_group = %batch.log_group,
+                    errors = overflow.count,
+                    issue = %faultline::model::issue_id(&overflow.fingerprint),
+                    limit = faultline::limits::MAX_ISSUES_PER_BATCH,
+                    "errors past the limit of distinct issues per batch were counted into the log group's overflow issue; `faultline issues show ISSUE` lists their titles"
+                );
+            }
         }
     }
 
@@ -406,6 +421,10 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What the function answers for a recorded batch: its counts, as recorded
 /// or as a duplicate, once every alert it raised is sent (otherwise the
 /// invocation fails so that Lambda retries it and the alerts go out).
@@ -418,6 +437,10 @@ fn answer(batch: &BatchSummary, recorded: Recorded, flushed: Flushed) -> Result<
         errors: batch.errors,
         new_issues: recorded.new_issues,
         alerts_sent: flushed.sent,
+        errors_past_issue_limit: batch.errors_past_issue_limit(),
+        overflow_issue: batch
+            .overflow()
+            .map(|d| faultline::model::issue_id(&d.fingerprint)),
     };
     Ok(if recorded.duplicate {
         Response::Duplicate(counts)
@@ -530,6 +553,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_answer_says_how_many_errors_went_past_the_issue_limit() {
+        use faultline::limits::MAX_ISSUES_PER_BATCH;
+        let (function, _dir) = local(None).await;
+        let over = 3;
+        let events: Vec<serde_json::Value> = (0..MAX_ISSUES_PER_BATCH + over)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("{i}"),
+                    "timestamp": 1_763_900_000_000i64 + i as i64,
+                    "message": format!("[ERROR] Kind{i}Error: boom"),
+                })
+            })
+            .chain([serde_json::json!({"id": "end", "timestamp": 1_763_900_100_000i64, "message": "END RequestId: 8f5e"})])
+            .collect();
+        let payload = serde_json::to_vec(&serde_json::json!({
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": "/aws/lambda/flood",
+            "logStream": "s",
+            "subscriptionFilters": ["f"],
+            "logEvents": events,
+        }))
+        .unwrap();
+        let Output::Subscription(Response::Recorded(counts)) = function
+            .invoke(Invocation::Subscription(gzip(&payload)))
+            .await
+            .unwrap()
+        else {
+            panic!("the batch is recorded");
+        };
+        assert_eq!(counts.errors, MAX_ISSUES_PER_BATCH + over);
+        assert_eq!(counts.errors_past_issue_limit, over as u64);
+        let overflow = faultline::model::issue_id(&faultline::model::overflow_fingerprint(
+            "/aws/lambda/flood",
+        ));
+        assert_eq!(counts.overflow_issue.as_deref(), Some(overflow.as_str()));
+        assert!(counts.new_issues.contains(&overflow));
+    }
+
+    #[tokio::test]
     async fn an_undecodable_payload_fails_with_its_own_type() {
         let (function, _dir) = local(None).await;
         let not_gzip = Base64Data::Bytes(b"plain text".to_vec());
@@ -591,10 +654,15 @@ mod tests {
             errors: 1,
             new_issues: vec!["a".into()],
             alerts_sent: 1,
+            errors_past_issue_limit: 0,
+            overflow_issue: None,
         })))
         .unwrap();
         assert_eq!(json["status"], "recorded");
         assert_eq!(json["errors"], 1);
+        // Said only when it happened.
+        assert!(json.get("errors_past_issue_limit").is_none(), "{json}");
+        assert!(json.get("overflow_issue").is_none(), "{json}");
         assert_eq!(
             serde_json::to_value(Output::Subscription(Response::OwnLogGroupSkipped)).unwrap()["status"],
             "own_log_group_skipped"
