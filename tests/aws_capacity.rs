@@ -359,6 +359,87 @@ async fn what_a_batch_of_a_thousand_issues_costs() {
     assert!(row.hottest_item_max <= 4.0, "{}", row.hottest_item_max);
 }
 
+/// What an issue that an older faultline created costs after the upgrade:
+/// the store knows it by its version 2 key, so the new fingerprint becomes
+/// an alias of it, and an aliased fingerprint reads its previous keys in
+/// every batch (to join the other version 2 issues it covers, which a
+/// batch names only as their messages come). The hot issue's batches on a
+/// store whose issue a version 2 batch created, against the same batches
+/// on a fresh store, in the same run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_issue_from_before_the_upgrade_costs() {
+    let Some(fresh) = bills("cost-fresh", &hot_batches()).await else {
+        return;
+    };
+    let moto = support::moto().unwrap();
+    let table = moto
+        .fresh_store("cost-upgraded", None)
+        .await
+        .table()
+        .to_string();
+    let meter = Arc::new(Meter::new());
+    let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
+    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
+    let store = DynamoDbStore::new(support::patient(&sdk), &table).unwrap();
+    let pipeline = Pipeline::new(Box::new(store), Box::new(Discard));
+    let prepared = |input: &[u8]| match faultline::pipeline::prepare(input) {
+        Ok(faultline::pipeline::Prepared::Batch(batch)) => batch,
+        _ => panic!("a DATA_MESSAGE"),
+    };
+    // What a version 2 faultline recorded: the same errors under their
+    // version 2 keys, a minute before the upgraded one's batches.
+    let mut before = prepared(&batch(0, 0, 9_000_000, &[java_sdk_error(999_999)]));
+    before.batch_id = "before-the-upgrade".into();
+    for delta in &mut before.issues {
+        assert!(!delta.previous.is_empty(), "the hot error has a v2 key");
+        delta.fingerprint = delta.previous.remove(0);
+        delta.previous.clear();
+    }
+    pipeline.record(&[before]).await.expect("record v2");
+    let mut upgraded = Vec::new();
+    for input in hot_batches() {
+        meter.take();
+        pipeline
+            .record(&[prepared(&input)])
+            .await
+            .expect("record")
+            .flushed
+            .expect("flush");
+        upgraded.push(meter.take());
+    }
+    let issues = pipeline
+        .store
+        .issues(faultline::model::StatusFilter::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        issues.len(),
+        1,
+        "the new fingerprint counts into the old issue"
+    );
+    assert_eq!(issues[0].count, 1 + 120 * 20);
+    eprintln!(
+        "upgraded, last batch: {}",
+        upgraded[upgraded.len() - 1].describe()
+    );
+    header();
+    let rows = [
+        Row::new("1 hot issue, fresh store", fresh),
+        Row::new("1 hot issue, created by version 2 (aliased)", upgraded),
+    ];
+    for row in &rows {
+        row.print();
+    }
+    let (writes, reads) = (
+        rows[1].writes_mean - rows[0].writes_mean,
+        rows[1].reads_mean - rows[0].reads_mean,
+    );
+    eprintln!("an alias adds {writes:.1} WCU and {reads:.1} RCU per later batch");
+    // Reading the previous keys is a few item reads, never a write.
+    assert!(writes.abs() < 0.5, "an alias adds {writes:.1} WCU");
+    assert!(rows[1].writes_max <= 8.0, "{:.1} WCU", rows[1].writes_max);
+}
+
 /// The hot issue's batches logged from `start` on, from eight Lambda
 /// streams, or from eight ECS tasks' streams (`PREFIX/CONTAINER/TASK_ID`),
 /// where every batch belongs to a run (its task) that the store records
