@@ -133,11 +133,20 @@ async fn listing_the_newest_runs_reads_as_much_among_many_runs_as_among_few() {
             "{count} runs: newest 5 read {} units in {} requests; an issue's newest 5 runs {} in {}",
             listing.reads, listing.requests, issue_page.reads, issue_page.requests
         );
-        bills.push((listing.reads, issue_page.reads));
+        // `runs show` with what the console shows: one read, not a listing.
+        let arn = "arn:aws:states:eu-west-1:1:execution:nightly:r03";
+        let shown = faultline::store::resolve_run(&store, arn).await.unwrap();
+        let lookup = meter.take();
+        assert_eq!(shown, faultline::model::run_id(&format!("sfn:{arn}")));
+        eprintln!(
+            "{count} runs: `runs show ARN` read {} units in {} requests",
+            lookup.reads, lookup.requests
+        );
+        bills.push((listing.reads, issue_page.reads, lookup.reads));
     }
     assert_eq!(
         bills[0], bills[1],
-        "the newest five runs cost the same reads among 6 runs and among 48"
+        "the newest five runs, an issue's and `runs show ARN` cost the same reads among 6 runs and among 48"
     );
 }
 

@@ -276,6 +276,17 @@ pub async fn resolve_run(store: &dyn Store, typed: &str) -> Result<String, Store
     if store.run(typed).await?.is_some() {
         return Ok(typed.to_string());
     }
+    // What users copy from the console (an execution ARN, a Batch job id,
+    // an ECS task id) is the tail of a run's key, and a run's id is its
+    // key's hash: one read each, where the listing below reads every run.
+    for kind in ["sfn:", "batch:", "task:"] {
+        let key = format!("{kind}{typed}");
+        if let Some(run) = store.run(&crate::model::run_id(&key)).await?
+            && run.key == key
+        {
+            return Ok(run.id);
+        }
+    }
     let runs = store.runs(&RunFilter::default()).await?;
     let exact: Vec<&Run> = runs
         .iter()
