@@ -92,6 +92,29 @@ fn batch_in(at: (&str, &str), time: i64, first_id: u64, errors: &[String]) -> Ve
 }
 
 /// The cost of each batch of a scenario, recorded one after the other.
+/// A pipeline over a fresh table, its every request priced by `meter`.
+struct Metered {
+    pipeline: Pipeline,
+    meter: Arc<Meter>,
+    /// Serves while it lives: bind it by name when destructuring (`..`
+    /// would drop it, and every request after would fail).
+    _proxy: Proxy,
+}
+
+async fn metered(prefix: &str) -> Option<Metered> {
+    let moto = support::moto()?;
+    let table = moto.fresh_store(prefix, None).await.table().to_string();
+    let meter = Arc::new(Meter::new());
+    let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
+    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
+    let store = DynamoDbStore::new(support::patient(&sdk), &table).unwrap();
+    Some(Metered {
+        pipeline: Pipeline::new(Box::new(store), Box::new(Discard)),
+        meter,
+        _proxy: proxy,
+    })
+}
+
 async fn bills(prefix: &str, batches: &[Vec<u8>]) -> Option<Vec<Bill>> {
     bills_through(prefix, batches, false).await
 }
@@ -104,13 +127,11 @@ async fn bills_per_invocation(
     batches: &[Vec<u8>],
     per_invocation: usize,
 ) -> Option<Vec<Bill>> {
-    let moto = support::moto()?;
-    let table = moto.fresh_store(prefix, None).await.table().to_string();
-    let meter = Arc::new(Meter::new());
-    let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
-    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
-    let store = DynamoDbStore::new(support::patient(&sdk), &table).unwrap();
-    let pipeline = Pipeline::new(Box::new(store), Box::new(Discard));
+    let Metered {
+        pipeline,
+        meter,
+        _proxy,
+    } = metered(prefix).await?;
     let mut out = Vec::new();
     for invocation in batches.chunks(per_invocation) {
         let summaries: Vec<faultline::model::BatchSummary> = invocation
@@ -132,14 +153,11 @@ async fn bills_per_invocation(
 /// delivery when `carried`: with what its stream's previous batch left
 /// unfinished, through the store (`carry::record_batch`).
 async fn bills_through(prefix: &str, batches: &[Vec<u8>], carried: bool) -> Option<Vec<Bill>> {
-    let moto = support::moto()?;
-    let table = moto.fresh_store(prefix, None).await.table().to_string();
-    let meter = Arc::new(Meter::new());
-    let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
-    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
-    let client = support::patient(&sdk);
-    let store = DynamoDbStore::new(client, &table).unwrap();
-    let pipeline = Pipeline::new(Box::new(store), Box::new(Discard));
+    let Metered {
+        pipeline,
+        meter,
+        _proxy,
+    } = metered(prefix).await?;
     let mut out = Vec::new();
     let started = std::time::Instant::now();
     for input in batches {
@@ -371,17 +389,11 @@ async fn what_an_issue_from_before_the_upgrade_costs() {
     let Some(fresh) = bills("cost-fresh", &hot_batches()).await else {
         return;
     };
-    let moto = support::moto().unwrap();
-    let table = moto
-        .fresh_store("cost-upgraded", None)
-        .await
-        .table()
-        .to_string();
-    let meter = Arc::new(Meter::new());
-    let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
-    let sdk = moto.sdk_config_at(&proxy.endpoint).await;
-    let store = DynamoDbStore::new(support::patient(&sdk), &table).unwrap();
-    let pipeline = Pipeline::new(Box::new(store), Box::new(Discard));
+    let Metered {
+        pipeline,
+        meter,
+        _proxy,
+    } = metered("cost-upgraded").await.unwrap();
     let prepared = |input: &[u8]| match faultline::pipeline::prepare(input) {
         Ok(faultline::pipeline::Prepared::Batch(batch)) => batch,
         _ => panic!("a DATA_MESSAGE"),
