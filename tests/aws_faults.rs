@@ -597,17 +597,25 @@ async fn a_lease_whose_answer_was_lost_is_still_the_claimers() {
     assert_eq!(rig.proxy.pending(), []);
 }
 
-/// A batch's runs are written after its issues, in a transaction of their
-/// own: a delivery that dies between the two leaves the runs to the retry,
-/// which counts them once and still marks the run's issue new in it (read
-/// from the issue chunk's marker), and a third delivery writes nothing.
+/// The TransactWriteItems requests the proxy has seen.
+fn transactions(rig: &Rig) -> usize {
+    rig.proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "TransactWriteItems")
+        .count()
+}
+
+/// A batch recorded in one transaction writes its run in it, guarded by the
+/// batch's marker: a delivery whose transaction fails leaves neither the
+/// issue nor the run, the retry counts both once (the issue new in the
+/// run), and a third delivery is refused by the marker alone.
 #[tokio::test]
-async fn runs_left_to_the_retry_still_know_which_issues_were_new_in_them() {
-    let Some(rig) = Rig::new("runretry", Retries::Off).await else {
+async fn a_batch_and_its_run_are_recorded_together_once() {
+    let Some(rig) = Rig::new("runinline", Retries::Off).await else {
         return;
     };
-    // The first transaction records the issue, the second would the run.
-    rig.proxy.fail("TransactWriteItems", 2, Fault::ServerError);
+    rig.proxy.fail("TransactWriteItems", 1, Fault::ServerError);
     let input = support::data_message(
         "/ecs/importer",
         "importer/app/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
@@ -620,13 +628,69 @@ async fn runs_left_to_the_retry_still_know_which_issues_were_new_in_them() {
     assert_eq!(batch.runs.len(), 1, "an ECS task's stream is its run");
     assert!(
         rig.pipeline.apply(&batch).await.is_err(),
+        "the batch's write failed"
+    );
+    let store = &rig.pipeline.store;
+    let all = faultline::store::RunFilter::default();
+    assert!(store.runs(&all).await.unwrap().is_empty(), "no run without its batch");
+    let before = transactions(&rig);
+    let retried = rig.pipeline.apply(&batch).await.unwrap();
+    assert!(!retried.duplicate);
+    assert_eq!(retried.new_issues.len(), 1);
+    assert_eq!(
+        transactions(&rig),
+        before + 1,
+        "the issue and the run in one transaction"
+    );
+    let runs = store.runs(&all).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].errors, runs[0].issues.len()), (1, 1));
+    assert!(runs[0].issues[0].new, "new in this run: {runs:?}");
+    let before = transactions(&rig);
+    assert!(rig.pipeline.apply(&batch).await.unwrap().duplicate);
+    assert_eq!(
+        transactions(&rig),
+        before + 1,
+        "a replay tries the batch's transaction only (refused)"
+    );
+    assert_eq!(store.runs(&all).await.unwrap()[0].errors, 1);
+}
+
+/// A batch of more issues than one transaction takes writes its runs after
+/// its issue chunks, in a transaction of their own: a delivery that dies
+/// between the two leaves the runs to the retry, which counts them once
+/// and still marks the run's issues new in it (read from the issue chunks'
+/// markers), and a third delivery writes nothing.
+#[tokio::test]
+async fn runs_left_to_the_retry_still_know_which_issues_were_new_in_them() {
+    let Some(rig) = Rig::new("runretry", Retries::Off).await else {
+        return;
+    };
+    // Two issue chunks (25 issues each at most), then the run.
+    rig.proxy.fail("TransactWriteItems", 3, Fault::ServerError);
+    let errors: Vec<String> = (0..30)
+        .map(|i| format!("[ERROR] {}: row rejected", support::kind_name(i)))
+        .collect();
+    let input = support::data_message(
+        "/ecs/importer",
+        "importer/app/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        1,
+        &errors,
+    );
+    let Ok(Prepared::Batch(batch)) = pipeline::prepare(&input) else {
+        panic!("a log batch")
+    };
+    assert_eq!(batch.runs.len(), 1, "an ECS task's stream is its run");
+    assert_eq!(batch.issues.len(), 30);
+    assert!(
+        rig.pipeline.apply(&batch).await.is_err(),
         "the run's write failed"
     );
     let retried = rig.pipeline.apply(&batch).await.unwrap();
     assert!(!retried.duplicate, "the retry wrote the run");
     assert!(
         retried.new_issues.is_empty(),
-        "the issue was recorded before"
+        "the issues were recorded before"
     );
     let runs = rig
         .pipeline
@@ -635,25 +699,17 @@ async fn runs_left_to_the_retry_still_know_which_issues_were_new_in_them() {
         .await
         .unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!((runs[0].errors, runs[0].issues.len()), (1, 1));
-    assert!(runs[0].issues[0].new, "new in this run: {runs:?}");
-    let writes_before = rig
-        .proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "TransactWriteItems")
-        .count();
+    assert_eq!((runs[0].errors, runs[0].issues.len()), (30, 30));
+    assert!(
+        runs[0].issues.iter().all(|i| i.new),
+        "new in this run: {runs:?}"
+    );
+    let writes_before = transactions(&rig);
     assert!(rig.pipeline.apply(&batch).await.unwrap().duplicate);
-    let writes_after = rig
-        .proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "TransactWriteItems")
-        .count();
     assert_eq!(
-        writes_after,
-        writes_before + 1,
-        "a replay tries the issue chunk only (refused), not the run"
+        transactions(&rig),
+        writes_before + 2,
+        "a replay tries the issue chunks only (refused), not the run"
     );
 }
 

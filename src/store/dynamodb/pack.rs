@@ -138,6 +138,7 @@ impl DynamoDbStore {
         now: i64,
     ) -> Result<Recorded, StoreError> {
         let delivered_before = outcomes.iter().any(Option::is_none);
+        let runs_written = outcomes.iter().flatten().any(|o| o.runs_written);
         let mut recorded = Recorded {
             duplicate: true,
             ..Recorded::default()
@@ -151,7 +152,7 @@ impl DynamoDbStore {
             recorded.alerts += outcome.alerts;
             moved.extend(outcome.moved);
         }
-        if !batch.runs.is_empty() {
+        if !batch.runs.is_empty() && !runs_written {
             // Runs count errors under the issues that took them. (Were the
             // invocation to die between the issue chunks and the runs, the
             // retry finds the chunks recorded: which issues were new or

@@ -16,7 +16,8 @@ use super::parts::{Day, day_key, days_read, is_day, sample_item};
 use super::plan::{Days, PackRead, Part, plan_pack};
 use super::requests::Transacted;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify, request_token};
-use crate::model::{BatchSummary, HeldBack, issue_id};
+use super::runs::InlineRuns;
+use crate::model::{BatchSummary, HeldBack, Recorded, RunDelta, issue_id};
 use crate::policy::Policy;
 use crate::store::StoreError;
 use crate::store::route::Router;
@@ -56,6 +57,8 @@ pub(super) struct ChunkOutcome {
     /// Fingerprints the chunk counted into other issues (merges, aliases),
     /// with where each went, for the batch's runs.
     pub moved: HashMap<String, String>,
+    /// Whether the batch's runs were written in the chunk's transaction.
+    pub runs_written: bool,
 }
 
 impl DynamoDbStore {
@@ -292,20 +295,55 @@ impl DynamoDbStore {
                 aliases: aliases.len(),
             };
             let plan = plan_pack(&parts, &read, now, policy)?;
-            if open.len() > 1 && plan.actions(aliases.len()) > MAX_TRANSACTION_ACTIONS {
+            let issue_actions = plan.actions(aliases.len());
+            if open.len() > 1 && issue_actions > MAX_TRANSACTION_ACTIONS {
                 return Ok(Packed::TooBig);
             }
-            let mut actions = Vec::with_capacity(plan.actions(aliases.len()));
+            // The runs of a batch recorded in one chunk go into the same
+            // transaction, guarded by its marker: no marker, transaction or
+            // read of its own (see `runs`).
+            let with_runs: Vec<usize> = (0..open.len())
+                .filter(|&k| pack[open[k]].chunks == 1 && !routed[k].batch.runs.is_empty())
+                .collect();
+            let mut runs = None;
+            if !with_runs.is_empty() {
+                let input: Vec<(&[RunDelta], Recorded)> = with_runs
+                    .iter()
+                    .map(|&k| {
+                        (
+                            routed[k].batch.runs.as_slice(),
+                            Recorded {
+                                new_issues: plan.parts[k].new_issues.clone(),
+                                regressions: plan.parts[k].regressions.clone(),
+                                ..Recorded::default()
+                            },
+                        )
+                    })
+                    .collect();
+                let room = MAX_TRANSACTION_ACTIONS.saturating_sub(issue_actions);
+                runs = self.inline_runs(&input, room, now).await?;
+                if runs.is_none() && open.len() > 1 {
+                    return Ok(Packed::TooBig);
+                }
+            }
+            let runs_written = |k: usize| runs.is_some() && with_runs.contains(&k);
+            let mut actions = Vec::with_capacity(
+                issue_actions + runs.as_ref().map_or(0, |r: &InlineRuns| r.actions.len()),
+            );
             // The markers first: a cancellation reason at position `k`
             // names part `open[k]`.
-            for (&i, part_plan) in open.iter().zip(&plan.parts) {
+            for (k, (&i, part_plan)) in open.iter().zip(&plan.parts).enumerate() {
                 let part = &pack[i];
+                let mut marker = super::runs::with_changes(
+                    marker_item(part.batch, part.chunk_no, &part_plan.marker_new, now),
+                    &part_plan.new_issues,
+                    &part_plan.regressions,
+                );
+                if runs_written(k) {
+                    marker = super::runs::with_runs(marker);
+                }
                 actions.push(self.put_action(
-                    super::runs::with_changes(
-                        marker_item(part.batch, part.chunk_no, &part_plan.marker_new, now),
-                        &part_plan.new_issues,
-                        &part_plan.regressions,
-                    ),
+                    marker,
                     Some("attribute_not_exists(pk)"),
                     None,
                 )?);
@@ -348,6 +386,9 @@ impl DynamoDbStore {
             for alert in plan.parts.iter().flat_map(|p| &p.alerts) {
                 actions.push(self.put_action(outbox_item(alert, now)?, None, None)?);
             }
+            if let Some(runs) = &runs {
+                actions.extend(runs.actions.iter().cloned());
+            }
             let first = &pack[open[0]];
             let token = request_token(&first.batch.batch_id, first.chunk_no, attempt);
             let reasons = match self
@@ -355,14 +396,20 @@ impl DynamoDbStore {
                 .await?
             {
                 Transacted::Committed => {
-                    for ((&i, part_plan), routed) in open.iter().zip(plan.parts).zip(routed) {
+                    for (k, ((&i, part_plan), routed)) in
+                        open.iter().zip(plan.parts).zip(routed).enumerate()
+                    {
                         done[i] = Some(Some(ChunkOutcome {
                             alerts: part_plan.alerts.len(),
                             new_issues: part_plan.new_issues,
                             regressions: part_plan.regressions,
                             held_back: part_plan.held_back,
                             moved: routed.moved,
+                            runs_written: runs_written(k),
                         }));
+                    }
+                    if let Some(runs) = &runs {
+                        self.finish_inline_folds(runs, now).await?;
                     }
                     break;
                 }

@@ -40,7 +40,10 @@
 //! cannot both write from the same state; the loser re-reads and folds
 //! again. Items read but not changed (a part that is not there, a run
 //! recorded under a part's key) are checked in the same transaction
-//! (`ConditionCheck`), so a decision made on them holds when it commits.
+//! (`ConditionCheck`), so a decision made on them holds when it commits;
+//! a part that is not there goes unchecked when its own run, read live, is
+//! written or checked at the version read, which a job event naming the
+//! part would have changed (see [`part_implied`]).
 //!
 //! The runs are written after the batch's issue chunks, in transactions of
 //! their own. An invocation that dies between the two leaves the runs to
@@ -80,10 +83,17 @@
 //! # Settling
 //!
 //! The `UNSETTLED` partition lists the runs not yet settled, with what
-//! says when they are due (the run item's `hint` is the `last_event` the
-//! entry holds; it is rewritten only when the run's log advanced by
-//! [`HINT_STEP_MS`], and settling checks the run item itself). Settling a
-//! run is one transaction: the run (settled, conditioned on its `ver`),
+//! says when they are due: the end's processing time once the run ended,
+//! else a `last_event` no later than the run's. A batch writes the entry
+//! when the run is first seen, ends (again), settles, is merged or gets a
+//! fold, not as its log goes on: the run item's `hint` is the `last_event`
+//! the batch wrote it with. An entry whose `last_event` is older than the
+//! run's makes the settling tick read the run item early; the tick finds
+//! it not quiet yet and moves the entry's `last_event` up to the run's (an
+//! update conditioned on the entry being there and older), so a run that
+//! logs for hours costs the tick a write every `run_quiet_minutes` instead
+//! of its batches one every few minutes. Settling a run is one
+//! transaction: the run (settled, conditioned on its `ver`),
 //! its job (the next sequence number and the issues' streaks, conditioned
 //! on the job's `ver`), the issues it resolves or announces (conditioned on
 //! theirs), the alerts, and the entry's deletion. Concurrent settlers
@@ -174,12 +184,6 @@ pub const ISSUES_PER_RUN_WRITE: usize = 40;
 /// run's link, its reverse link and the deletion of the part's link, beside
 /// the run item and its unsettled entry.
 pub const FOLD_ISSUES_PER_WRITE: usize = 32;
-
-/// The unsettled entry's `last_event` is rewritten when the run's log has
-/// advanced this far past it. A stale entry only makes settling look at
-/// the run early (and find it not quiet yet); it saves a write on most
-/// batches of a long run.
-pub const HINT_STEP_MS: i64 = 5 * 60_000;
 
 /// DynamoDB's bound on the actions of one transaction.
 const MAX_ACTIONS: usize = 100;
@@ -285,6 +289,25 @@ pub(super) fn with_changes(mut marker: Item, created: &[String], regressed: &[St
         }
     }
     marker
+}
+
+/// An issue chunk's marker for a batch whose runs are written in the
+/// chunk's own transaction: a later delivery that finds the marker finds
+/// the runs recorded with it.
+pub(super) fn with_runs(mut marker: Item) -> Item {
+    marker.insert(RUNS_INLINE.into(), AttributeValue::Bool(true));
+    marker
+}
+
+/// The marker attribute [`with_runs`] sets.
+const RUNS_INLINE: &str = "runs";
+
+/// The run writes of batches recorded in their issue chunk's transaction
+/// (see [`DynamoDbStore::inline_runs`]).
+pub(super) struct InlineRuns {
+    pub actions: Vec<TransactWriteItem>,
+    /// Runs with folds left to finish once the transaction committed.
+    pub folding: Vec<String>,
 }
 
 /// A run item as read or to be written.
@@ -853,7 +876,16 @@ impl DynamoDbStore {
                     (0..chunks_of(delta)).map(|c| marker_key(&batch.batch_id, delta_no, c)),
                 );
             }
-            for marker in self.read_items_with(&keys, true, None).await? {
+            let markers = self.read_items_with(&keys, true, None).await?;
+            if markers
+                .iter()
+                .any(|m| get_bool(m, RUNS_INLINE) == Some(true))
+            {
+                // Written with its issue chunk, which this delivery found
+                // recorded.
+                return Ok(false);
+            }
+            for marker in markers {
                 let sk = get_s(&marker, "sk")?;
                 if let Some(rest) = sk.strip_prefix("RUN#") {
                     if let Some((d, c)) = rest.split_once('#') {
@@ -888,6 +920,105 @@ impl DynamoDbStore {
             }
         }
         Ok(wrote)
+    }
+
+    /// The writes that record the runs of `batches` (each batch's run
+    /// deltas, rerouted, and what its issue chunk created and reopened),
+    /// to go into the transaction of the batches' issue chunk, whose
+    /// markers then guard them: the run markers of
+    /// [`DynamoDbStore::record_runs`] are not needed, nor a transaction of
+    /// their own. `None` when they need more than `room` actions (a delta
+    /// with more issues than one run write takes, a fold too big to start
+    /// beside the issues): they are then written after, on their own.
+    pub(super) async fn inline_runs(
+        &self,
+        batches: &[(&[RunDelta], Recorded)],
+        room: usize,
+        now: i64,
+    ) -> Result<Option<InlineRuns>, StoreError> {
+        let deltas: Vec<(&RunDelta, &Recorded)> = batches
+            .iter()
+            .flat_map(|(deltas, recorded)| deltas.iter().map(move |d| (d, recorded)))
+            .collect();
+        if deltas
+            .iter()
+            .any(|(d, _)| d.issues.len() > ISSUES_PER_RUN_WRITE)
+        {
+            return Ok(None);
+        }
+        let read = loop {
+            let mut read = Read::default();
+            let (mut runs, mut parts) = (Vec::new(), Vec::new());
+            for (delta, _) in &deltas {
+                let (more_runs, more_parts) = run_book::to_read(delta);
+                for (keys, more) in [(&mut runs, more_runs), (&mut parts, more_parts)] {
+                    for key in more {
+                        if !keys.contains(&key) {
+                            keys.push(key);
+                        }
+                    }
+                }
+            }
+            self.read_into(&mut read, &runs, &parts).await?;
+            let targets: Vec<String> = deltas
+                .iter()
+                .filter_map(|(d, _)| read.book.redirect(d))
+                .collect::<BTreeSet<String>>()
+                .into_iter()
+                .collect();
+            if !targets.is_empty() {
+                self.read_into(&mut read, &targets, &[]).await?;
+            }
+            if read.folding.is_empty() {
+                break read;
+            }
+            // As for a run chunk of its own: a fold left unfinished is
+            // finished first.
+            for id in &read.folding {
+                self.finish_folds(id, now).await?;
+            }
+        };
+        let record = |fold_limit: Option<usize>| -> Result<(Read, Actions), StoreError> {
+            let mut recording = read.clone();
+            recording.book.fold_limit = fold_limit;
+            for (delta, recorded) in &deltas {
+                recording.book.record(delta, recorded, now)?;
+            }
+            let mut actions = Actions(Vec::new());
+            self.write_book(&mut actions, &recording, now)?;
+            Ok((recording, actions))
+        };
+        let (mut recording, mut actions) = record(None)?;
+        if actions.0.len() > room {
+            // Too many folded issues to move beside the issue chunk: the
+            // fold is marked under way, and its issues move after.
+            (recording, actions) = record(Some(0))?;
+            if actions.0.len() > room {
+                return Ok(None);
+            }
+        }
+        let folding: BTreeSet<String> = recording
+            .book
+            .folds
+            .iter()
+            .map(|f| run_id(&f.run_key))
+            .collect();
+        Ok(Some(InlineRuns {
+            actions: actions.0,
+            folding: folding.into_iter().collect(),
+        }))
+    }
+
+    /// Finishes the folds an inline run write left under way.
+    pub(super) async fn finish_inline_folds(
+        &self,
+        runs: &InlineRuns,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for id in &runs.folding {
+            self.finish_folds(id, now).await?;
+        }
+        Ok(())
     }
 
     async fn record_run_chunk(
@@ -1152,13 +1283,13 @@ impl DynamoDbStore {
                 Entry::Keep
             } else {
                 let last = item.stored.run.last_event;
+                // An entry written before the run had a log event (a job
+                // event came first) would never make it due when quiet.
                 let changed = before.is_none_or(|b| {
                     b.stored.ended_at != item.stored.ended_at
                         || b.stored.run.settled_at.is_some()
                         || b.merged_into.is_some()
-                        || item
-                            .hint
-                            .is_none_or(|h| last >= h.saturating_add(HINT_STEP_MS))
+                        || item.hint.is_none_or(|h| h <= 0 && last > 0)
                 });
                 if changed {
                     item.hint = Some(last);
@@ -1202,6 +1333,7 @@ impl DynamoDbStore {
                         slot.read_ver,
                     )?;
                 }
+                None if part_implied(book, part_key, slot) => {}
                 None => actions.push_check(table, part_item_key(part_key), slot.read_ver)?,
             }
         }
@@ -1251,6 +1383,13 @@ impl DynamoDbStore {
                 self.settle_rest(&read.stored.run.id, now).await?;
             } else if read.live() && is_due(&read.stored, now, settle_ms, rules.quiet_ms) {
                 due.push(read.stored);
+            } else if read.live()
+                && read.stored.run.ended.is_none()
+                && read.stored.run.settled_at.is_none()
+            {
+                // Its entry's `last_event` lags the run's log.
+                self.catch_up_entry(&read.stored.run.id, read.stored.run.last_event)
+                    .await?;
             }
         }
         due.sort_by(|a, b| {
@@ -1267,6 +1406,32 @@ impl DynamoDbStore {
             }
         }
         Ok(settled)
+    }
+
+    /// Moves the unsettled entry of run `id` up to the run's `last_event`,
+    /// if the entry is still there and older; a write that finds it gone
+    /// (the run settled meanwhile) or newer does nothing.
+    async fn catch_up_entry(&self, id: &str, last_event: i64) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(unsettled_key(id)))
+            .update_expression("SET last_event = :last")
+            .condition_expression("attribute_exists(pk) AND last_event < :last")
+            .expression_attribute_values(":last", n(last_event))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify("UpdateItem (an unsettled run)", &self.table, e)),
+        }
     }
 
     /// The current state of `ids` (issue ids), for settling: what the
@@ -1882,6 +2047,20 @@ fn unsettled_entry(item: &RunItem, folding: bool) -> Item {
         e.insert("folding".into(), AttributeValue::Bool(true));
     }
     e
+}
+
+/// Whether a part read as not there needs no check: its own run was read
+/// live, and the transaction writes or checks that run at the version
+/// read. A job event that made it a part since then folded that run (a
+/// new version); one that made it a part before the run was first written
+/// would have been seen by that write, or refused by its check. So a
+/// container task's run (a part of nothing, most of them) checks its part
+/// on its first batch only.
+fn part_implied(book: &Book, part_key: &str, part: &PartSlot) -> bool {
+    part.read_ver.is_none()
+        && book.runs.get(part_key).is_some_and(|run| {
+            run.read_ver.is_some() && run.read.as_ref().is_some_and(BookRun::live)
+        })
 }
 
 /// What [`DynamoDbStore::write_book`] does with a run's unsettled entry.
