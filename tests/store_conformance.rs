@@ -955,6 +955,61 @@ pub mod cases {
         assert_eq!(store.run(&r.id).await.unwrap().as_ref(), Some(r));
     }
 
+    pub async fn a_runs_hot_issue_adds_up_over_its_batches(store: &dyn Store) {
+        // One issue in batch after batch of one run (DynamoDB keeps what
+        // later batches add in the run item, not in the issue's link),
+        // one batch delivered again, two at once, three recorded together
+        // with one of them twice in the call, and another issue joining.
+        let p = policy();
+        let hot = |id: &str, t: i64| run_batch(id, run("r1", &[("fp-a", 2, 1)]), t);
+        for i in 0..3 {
+            record(store, &hot(&format!("b{i}"), 1000 + i), NOW).await;
+        }
+        record(store, &hot("b1", 1001), NOW).await;
+        let (c0, c1) = (hot("c0", 2000), hot("c1", 2001));
+        let (x, y) = tokio::join!(store.record(&c0, NOW, &p), store.record(&c1, NOW, &p));
+        assert!(!x.unwrap().duplicate && !y.unwrap().duplicate);
+        let together = [hot("d0", 3000), hot("d1", 3001), hot("d0", 3000)];
+        store.record_all(&together, NOW, &p).await.unwrap();
+        let joined = run_batch("e0", run("r1", &[("fp-a", 1, 0), ("fp-b", 3, 0)]), 4000);
+        record(store, &joined, NOW).await;
+
+        let runs = runs_of(store).await;
+        assert_eq!(runs.len(), 1);
+        let r = &runs[0];
+        assert_eq!((r.errors, r.recovered), (2 * 7 + 4, 7));
+        let count = |r: &faultline::model::Run, fp: &str| {
+            let i = r.issues.iter().find(|i| i.id == id_of(fp)).unwrap();
+            (i.count, i.recovered, i.new)
+        };
+        assert_eq!(count(r, "fp-a"), (15, 7, true));
+        assert_eq!(count(r, "fp-b"), (3, 0, true));
+        assert_eq!(store.run(&r.id).await.unwrap().as_ref(), Some(r));
+        let appeared = store.issue_runs(&id_of("fp-a"), 10).await.unwrap();
+        assert_eq!(appeared.as_slice(), std::slice::from_ref(r));
+
+        // Many issues counted twice each: more than a run item holds beside
+        // its other attributes in one KB on DynamoDB.
+        let many: Vec<String> = (0..50).map(|i| format!("fp-m{i:02}")).collect();
+        for (k, half) in many.chunks(25).enumerate() {
+            for again in 0..2 {
+                let issues: Vec<(&str, u64, u64)> =
+                    half.iter().map(|fp| (fp.as_str(), 1, 0)).collect();
+                let id = format!("m{k}-{again}");
+                record(store, &run_batch(&id, run("r1", &issues), 5000), NOW).await;
+            }
+        }
+        let end = ended(run("r1", &[("fp-a", 1, 0)]), 500, Outcome::Failed);
+        record(store, &run_batch("end", end, 6000), NOW).await;
+        assert_eq!(store.settle_runs(NOW, 0, &p).await.unwrap(), vec![r.id.clone()]);
+        let settled = store.run(&r.id).await.unwrap().unwrap();
+        assert_eq!(settled.errors, 2 * 7 + 4 + 100 + 1);
+        assert_eq!(count(&settled, "fp-a"), (16, 7, true));
+        for fp in &many {
+            assert_eq!(count(&settled, fp), (2, 0, true), "{fp}");
+        }
+    }
+
     pub async fn concurrent_batches_of_one_run_add_up(store: &dyn Store) {
         // Each batch has an issue of its own, so the writers do not queue
         // behind each other on a shared issue before they meet on the run.
@@ -1303,7 +1358,21 @@ pub mod cases {
         attempt.source = RunSource::Batch;
         attempt.job = "resize".into();
         attempt.name = task.into();
-        record(store, &run_batch("logs", attempt, 1000), NOW).await;
+        record(store, &run_batch("logs", attempt.clone(), 1000), NOW).await;
+        // Later logs of the attempt hit three of its issues again (DynamoDB
+        // keeps those counts in the attempt's run item until it is folded).
+        let again: Vec<(&str, u64, u64)> = logged[..3].iter().map(|l| (l.0, 1, 0)).collect();
+        let mut more = run("unused", &again);
+        more.key = attempt.key.clone();
+        more.source = RunSource::Batch;
+        more.job = "resize".into();
+        more.name = task.into();
+        record(store, &run_batch("logs-2", more, 1100), NOW).await;
+        let logged: Vec<(&str, u64, u64)> = logged
+            .iter()
+            .enumerate()
+            .map(|(i, &(fp, count, rec))| (fp, count + u64::from(i < 3), rec))
+            .collect();
         let mut job = RunDelta::new(
             "batch:job-7".into(),
             RunSource::Batch,
@@ -1871,6 +1940,7 @@ macro_rules! runs_conformance {
             use super::*;
             conformance!(@case $make, a_run_is_recorded_once_however_often_its_batches_arrive);
             conformance!(@case $make, concurrent_batches_of_one_run_add_up);
+            conformance!(@case $make, a_runs_hot_issue_adds_up_over_its_batches);
             conformance!(@case $make, an_ended_run_settles_once_with_one_digest);
             conformance!(@case $make, a_run_without_an_end_ends_when_quiet);
             conformance!(@case $make, a_succeeded_run_recovered_every_error);

@@ -324,6 +324,59 @@ struct RunItem {
     at: Option<i64>,
     /// Parts' runs folded into this run whose issues are not all moved.
     folds: Vec<Fold>,
+    /// Counts to add to its issues' link items (see [`Tally`]).
+    tally: Tally,
+}
+
+/// Occurrences of a run's issues not yet in their link items, by issue
+/// id: `[count, recovered]` to add to what the link item says. A batch
+/// that adds to an issue the run already has puts its counts here, in the
+/// run item it writes anyway, instead of rewriting the link (2 write units
+/// in a transaction, on every batch of a hot issue); the link is rewritten
+/// whole, and its entry dropped, when its flags change or the run item
+/// would no longer fit in [`RUN_ITEM_BYTES`]. Every write of a run's links
+/// writes the run item (conditioned on its version), so the two never
+/// disagree; readers add the tally to the links they read.
+type Tally = BTreeMap<String, (u64, u64)>;
+
+/// The size a run item is kept under when it takes a tally: DynamoDB bills
+/// a write 1 unit per KB (2 in a transaction).
+const RUN_ITEM_BYTES: usize = 1024;
+
+/// Adds the run's `tally` to its `links` as their items say.
+fn apply_tally(links: &mut BTreeMap<String, RunIssue>, tally: &Tally) {
+    for (id, (count, recovered)) in tally {
+        if let Some(link) = links.get_mut(id) {
+            link.count = link.count.saturating_add(*count);
+            link.recovered = link.recovered.saturating_add(*recovered);
+        }
+    }
+}
+
+/// What a link item at `stored` needs added to say `link`, if a tally can
+/// say it (same flags, no count going down).
+fn tally_of(stored: &RunIssue, link: &RunIssue) -> Option<(u64, u64)> {
+    if stored.new != link.new || stored.regressed != link.regressed {
+        return None;
+    }
+    Some((
+        link.count.checked_sub(stored.count)?,
+        link.recovered.checked_sub(stored.recovered)?,
+    ))
+}
+
+/// About the bytes DynamoDB bills `item` by (attribute names and values;
+/// a number counted by its digits, which is at least what it is billed).
+fn approx_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(v) | AttributeValue::N(v) => v.len(),
+                    _ => 1,
+                }
+        })
+        .sum()
 }
 
 /// What a settled run's settlement still has to write when it did not fit
@@ -402,6 +455,11 @@ impl RunItem {
                     .map_err(|e| StoreError::Corrupt(format!("a run's unfinished folds: {e}")))?,
                 None => Vec::new(),
             },
+            tally: match opt_s(item, "tally")? {
+                Some(text) => serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("a run's issue tally: {e}")))?,
+                None => Tally::new(),
+            },
         })
     }
 
@@ -437,6 +495,10 @@ impl RunItem {
             (
                 "folds",
                 (!self.folds.is_empty()).then(|| s(json(&self.folds))),
+            ),
+            (
+                "tally",
+                (!self.tally.is_empty()).then(|| s(json(&self.tally))),
             ),
             (TTL_ATTRIBUTE, self.expires_at(now)),
         ];
@@ -585,6 +647,10 @@ struct Read {
     /// The ids of the runs read with a fold not finished: they are
     /// finished before anything else is written to them.
     folding: Vec<String>,
+    /// The tally of each run item read, and its links as their items say
+    /// (the book's links have the tally added).
+    tallies: HashMap<String, Tally>,
+    link_items: HashMap<String, BTreeMap<String, RunIssue>>,
 }
 
 /// The chunk `chunk` of a run delta: the first carries the run and its
@@ -813,11 +879,16 @@ impl DynamoDbStore {
             let slot = match by_key.get(&(RUNS_PK.to_string(), id.clone())) {
                 Some(item) => {
                     let found = RunItem::from_item(item)?;
-                    let links = if found.live() {
+                    let mut links = if found.live() {
                         self.links_of(&id).await?
                     } else {
                         BTreeMap::new()
                     };
+                    read.link_items.insert(key.clone(), links.clone());
+                    if !found.tally.is_empty() {
+                        apply_tally(&mut links, &found.tally);
+                        read.tallies.insert(key.clone(), found.tally);
+                    }
                     if let Some(hint) = found.hint {
                         read.hints.insert(key.clone(), hint);
                     }
@@ -1139,13 +1210,17 @@ impl DynamoDbStore {
                 return Ok(());
             };
             let part_id = run_id(&fold.part_key);
-            let (moving, more) = self.links_page(&part_id, FOLD_ISSUES_PER_WRITE).await?;
+            let (mut moving, more) = self.links_page(&part_id, FOLD_ISSUES_PER_WRITE).await?;
+            if let Some((_, part)) = self.run_item_at(&part_id).await? {
+                apply_tally(&mut moving, &part.tally);
+            }
             let keys: Vec<Item> = moving.keys().map(|issue| link_key(id, issue)).collect();
             let mut links = BTreeMap::new();
             for found in self.read_items_with(&keys, true, None).await? {
                 let link = link_from_item(&found)?;
                 links.insert(link.id.clone(), link);
             }
+            apply_tally(&mut links, &item.tally);
             let run = BookRun {
                 stored: item.stored.clone(),
                 merged_into: None,
@@ -1161,6 +1236,12 @@ impl DynamoDbStore {
             book.move_folds(None)?;
             if !more {
                 item.folds.remove(0);
+            }
+            if let Some(target) = book.runs.get(&fold.run_key) {
+                // Written whole below, with what the tally held.
+                for issue in &target.dirty_links {
+                    item.tally.remove(issue);
+                }
             }
             let mut actions = Actions(Vec::new());
             actions.push_versioned(
@@ -1260,6 +1341,7 @@ impl DynamoDbStore {
                 rest: read.rests.get(run_key).cloned(),
                 at: None,
                 folds,
+                tally: Tally::new(),
             };
             let before = slot.read.as_ref();
             let read_at = read.ats.get(run_key).copied();
@@ -1298,6 +1380,7 @@ impl DynamoDbStore {
                     Entry::Keep
                 }
             };
+            let whole = tally_links(&mut item, slot, read, run_key);
             let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
             actions.push_versioned(table, item.to_item(ver, now), slot.read_ver)?;
             push_index(actions, table, &id, was, should)?;
@@ -1309,12 +1392,10 @@ impl DynamoDbStore {
                 Entry::Delete => actions.push_delete(table, unsettled_key(&id))?,
                 Entry::Keep => {}
             }
-            for issue in &slot.dirty_links {
-                if let Some(link) = slot.links.get(issue) {
-                    actions.push_put(table, link_item(&id, link, now), None)?;
-                    if let Some(at) = item.at.filter(|_| !slot.read_links.contains(issue)) {
-                        actions.push_put(table, reverse_item(issue, at, &id, now), None)?;
-                    }
+            for link in whole {
+                actions.push_put(table, link_item(&id, link, now), None)?;
+                if let Some(at) = item.at.filter(|_| !slot.read_links.contains(&link.id)) {
+                    actions.push_put(table, reverse_item(&link.id, at, &id, now), None)?;
                 }
             }
             for issue in &slot.dropped_links {
@@ -1549,8 +1630,10 @@ impl DynamoDbStore {
                 stored.run.outcome = Outcome::Unknown;
                 stored.ended_at = Some(now);
             }
-            stored.run.issues =
-                run_book::listed(stored.run.outcome, self.links_of(id).await?.into_values());
+            let mut links = self.links_of(id).await?;
+            apply_tally(&mut links, &item.tally);
+            let stored = &mut item.stored;
+            stored.run.issues = run_book::listed(stored.run.outcome, links.into_values());
             let job = stored.run.job.clone();
             let job_read = self
                 .client
@@ -1872,7 +1955,7 @@ impl DynamoDbStore {
         slack: usize,
         admit: impl Fn(&Item) -> Result<bool, StoreError>,
         filter: &RunFilter,
-    ) -> Result<Vec<Run>, StoreError> {
+    ) -> Result<Vec<(Run, Tally)>, StoreError> {
         let mut runs = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -1901,7 +1984,7 @@ impl DynamoDbStore {
             for item in self.read_items_with(&keys, true, None).await? {
                 let read = RunItem::from_item(&item)?;
                 if read.live() && admits(filter, &read.stored.run) {
-                    runs.push(read.stored.run);
+                    runs.push((read.stored.run, read.tally));
                 }
             }
             match out.last_evaluated_key() {
@@ -1936,7 +2019,7 @@ impl DynamoDbStore {
         for item in self.partition(RUNS_PK, "Query (runs)").await? {
             let read = RunItem::from_item(&item)?;
             if read.live() && admits(filter, &read.stored.run) {
-                runs.push(read.stored.run);
+                runs.push((read.stored.run, read.tally));
             }
         }
         self.finish_listing(runs, filter.limit).await
@@ -1945,18 +2028,21 @@ impl DynamoDbStore {
     /// Sorts newest first, keeps `limit`, and reads each run's issues.
     async fn finish_listing(
         &self,
-        mut runs: Vec<Run>,
+        mut runs: Vec<(Run, Tally)>,
         limit: Option<usize>,
     ) -> Result<Vec<Run>, StoreError> {
-        runs.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| a.key.cmp(&b.key)));
+        runs.sort_by(|(a, _), (b, _)| when(b).cmp(&when(a)).then_with(|| a.key.cmp(&b.key)));
         if let Some(limit) = limit {
             runs.truncate(limit);
         }
-        for run in &mut runs {
-            let links = self.links_of(&run.id).await?;
+        let mut listed = Vec::with_capacity(runs.len());
+        for (mut run, tally) in runs {
+            let mut links = self.links_of(&run.id).await?;
+            apply_tally(&mut links, &tally);
             run.issues = run_book::listed(run.outcome, links.into_values());
+            listed.push(run);
         }
-        Ok(runs)
+        Ok(listed)
     }
 
     /// One run by exact id.
@@ -1968,8 +2054,10 @@ impl DynamoDbStore {
         if !read.live() {
             return Ok(None);
         }
+        let mut links = self.links_of(id).await?;
+        apply_tally(&mut links, &read.tally);
         let mut run = read.stored.run;
-        run.issues = run_book::listed(run.outcome, self.links_of(id).await?.into_values());
+        run.issues = run_book::listed(run.outcome, links.into_values());
         Ok(Some(run))
     }
 
@@ -1996,7 +2084,7 @@ impl DynamoDbStore {
         for item in self.read_items_with(&keys, true, None).await? {
             let read = RunItem::from_item(&item)?;
             if read.live() {
-                runs.push(read.stored.run);
+                runs.push((read.stored.run, read.tally));
             }
         }
         self.finish_listing(runs, Some(limit)).await
@@ -2047,6 +2135,52 @@ fn unsettled_entry(item: &RunItem, folding: bool) -> Item {
         e.insert("folding".into(), AttributeValue::Bool(true));
     }
     e
+}
+
+/// Sets `item`'s tally for what `slot` changed of its links (read as
+/// `read` says), and answers the links to write whole: those the run did
+/// not have, those whose flags changed, and, when the item would outgrow
+/// [`RUN_ITEM_BYTES`], every one it changed.
+fn tally_links<'a>(
+    item: &mut RunItem,
+    slot: &'a RunSlot,
+    read: &Read,
+    run_key: &str,
+) -> Vec<&'a RunIssue> {
+    let stored = read.link_items.get(run_key);
+    // Entries of links still there and not changed now stay as read.
+    let mut tally: Tally = read
+        .tallies
+        .get(run_key)
+        .map(|t| {
+            t.iter()
+                .filter(|(id, _)| slot.links.contains_key(*id) && !slot.dirty_links.contains(*id))
+                .map(|(id, add)| (id.clone(), *add))
+                .collect()
+        })
+        .unwrap_or_default();
+    let kept = tally.clone();
+    let mut whole = Vec::new();
+    let mut tallied = Vec::new();
+    for issue in &slot.dirty_links {
+        let Some(link) = slot.links.get(issue) else {
+            continue;
+        };
+        match stored.and_then(|l| l.get(issue)).and_then(|s| tally_of(s, link)) {
+            Some((0, 0)) => {}
+            Some(add) => {
+                tally.insert(issue.clone(), add);
+                tallied.push(link);
+            }
+            None => whole.push(link),
+        }
+    }
+    item.tally = tally;
+    if !tallied.is_empty() && approx_size(&item.to_item(u64::MAX, 0)) > RUN_ITEM_BYTES {
+        item.tally = kept;
+        whole.extend(tallied);
+    }
+    whole
 }
 
 /// Whether a part read as not there needs no check: its own run was read
