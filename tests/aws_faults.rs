@@ -632,7 +632,10 @@ async fn a_batch_and_its_run_are_recorded_together_once() {
     );
     let store = &rig.pipeline.store;
     let all = faultline::store::RunFilter::default();
-    assert!(store.runs(&all).await.unwrap().is_empty(), "no run without its batch");
+    assert!(
+        store.runs(&all).await.unwrap().is_empty(),
+        "no run without its batch"
+    );
     let before = transactions(&rig);
     let retried = rig.pipeline.apply(&batch).await.unwrap();
     assert!(!retried.duplicate);

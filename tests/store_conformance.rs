@@ -1001,7 +1001,10 @@ pub mod cases {
         }
         let end = ended(run("r1", &[("fp-a", 1, 0)]), 500, Outcome::Failed);
         record(store, &run_batch("end", end, 6000), NOW).await;
-        assert_eq!(store.settle_runs(NOW, 0, &p).await.unwrap(), vec![r.id.clone()]);
+        assert_eq!(
+            store.settle_runs(NOW, 0, &p).await.unwrap(),
+            vec![r.id.clone()]
+        );
         let settled = store.run(&r.id).await.unwrap().unwrap();
         assert_eq!(settled.errors, 2 * 7 + 4 + 100 + 1);
         assert_eq!(count(&settled, "fp-a"), (16, 7, true));
@@ -1109,6 +1112,64 @@ pub mod cases {
         );
         let r = &runs_of(store).await[0];
         assert_eq!((r.outcome, r.ended), (Outcome::Unknown, Some(NOW)));
+    }
+
+    pub async fn a_job_event_counts_once_however_often_it_arrives(store: &dyn Store) {
+        // A batch without errors (a job event, a run's quiet log) and its
+        // run: delivered again alone and twice at once.
+        let mut d = ended(run("r1", &[]), 1000, Outcome::Failed);
+        d.items = Some(120);
+        d.failed_items = Some(3);
+        let event = BatchSummary {
+            runs: vec![d],
+            ..batch("e1", Vec::new())
+        };
+        let p = policy();
+        assert!(!record(store, &event, NOW).await.duplicate);
+        assert!(record(store, &event, NOW).await.duplicate);
+        let (x, y) = tokio::join!(store.record(&event, NOW, &p), store.record(&event, NOW, &p));
+        assert!(x.unwrap().duplicate && y.unwrap().duplicate);
+        let runs = runs_of(store).await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].outcome, runs[0].items, runs[0].failed_items),
+            (Outcome::Failed, Some(120), Some(3))
+        );
+        assert_eq!(store.settle_runs(NOW, 0, &p).await.unwrap().len(), 1);
+        assert!(store.settle_runs(NOW, 0, &p).await.unwrap().is_empty());
+    }
+
+    pub async fn a_run_that_logs_on_is_not_settled_as_quiet(store: &dyn Store) {
+        // DynamoDB does not move the run's unsettled entry with every batch:
+        // the settling tick finds it looking due and checks the run itself.
+        let quiet = policy().run_quiet_minutes as i64 * MINUTE;
+        let p = policy();
+        let logged = |k: i64| {
+            let mut d = run("r1", &[("fp-a", 1, 0)]);
+            d.last_event = Some(NOW + k * quiet);
+            run_batch(&format!("b{k}"), d, NOW + k * quiet)
+        };
+        record(store, &logged(0), NOW).await;
+        for k in 1..=2 {
+            record(store, &logged(k), NOW).await;
+            let tick = NOW + k * quiet + quiet / 2;
+            assert!(
+                store.settle_runs(tick, 0, &p).await.unwrap().is_empty(),
+                "tick {k}"
+            );
+        }
+        let last = NOW + 2 * quiet;
+        let early = store.settle_runs(last + quiet - 1, 0, &p).await.unwrap();
+        assert!(early.is_empty());
+        assert_eq!(
+            store.settle_runs(last + quiet, 0, &p).await.unwrap().len(),
+            1
+        );
+        let r = &runs_of(store).await[0];
+        assert_eq!(
+            (r.outcome, r.ended, r.errors),
+            (Outcome::Unknown, Some(last), 3)
+        );
     }
 
     pub async fn a_succeeded_run_recovered_every_error(store: &dyn Store) {
@@ -1943,6 +2004,8 @@ macro_rules! runs_conformance {
             conformance!(@case $make, a_runs_hot_issue_adds_up_over_its_batches);
             conformance!(@case $make, an_ended_run_settles_once_with_one_digest);
             conformance!(@case $make, a_run_without_an_end_ends_when_quiet);
+            conformance!(@case $make, a_run_that_logs_on_is_not_settled_as_quiet);
+            conformance!(@case $make, a_job_event_counts_once_however_often_it_arrives);
             conformance!(@case $make, a_succeeded_run_recovered_every_error);
             conformance!(@case $make, k_clean_runs_resolve_an_issue_that_then_regresses);
             conformance!(@case $make, recovered_and_run_counted_alerts_are_held);

@@ -67,6 +67,11 @@ impl DynamoDbStore {
         batch: &BatchSummary,
         now: i64,
     ) -> Result<Option<ChunkOutcome>, StoreError> {
+        if !batch.runs.is_empty() {
+            if let Some(done) = self.record_quiet_runs(batch, now).await? {
+                return Ok(done);
+            }
+        }
         let put = self
             .client
             .put_item()
@@ -80,6 +85,56 @@ impl DynamoDbStore {
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(None),
             Err(e) => Err(classify("PutItem (batch marker)", &self.table, e)),
         }
+    }
+
+    /// Records a batch without errors and its runs (a run's log going on,
+    /// a job event) in one transaction, its marker guarding the runs as an
+    /// issue chunk's does; `None` when the runs do not fit one transaction
+    /// (they are then written after the marker, on their own).
+    async fn record_quiet_runs(
+        &self,
+        batch: &BatchSummary,
+        now: i64,
+    ) -> Result<Option<Option<ChunkOutcome>>, StoreError> {
+        let mut lost_race = false;
+        for attempt in 0..MAX_CONTENDED_ATTEMPTS {
+            if lost_race {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let input = [(batch.runs.as_slice(), Recorded::default())];
+            let room = MAX_TRANSACTION_ACTIONS - 1;
+            let Some(runs) = self.inline_runs(&input, room, now).await? else {
+                return Ok(None);
+            };
+            let mut actions = vec![self.put_action(
+                super::runs::with_runs(marker_item(batch, 0, &[], now)),
+                Some("attribute_not_exists(pk)"),
+                None,
+            )?];
+            actions.extend(runs.actions.iter().cloned());
+            let token = request_token(&batch.batch_id, 0, attempt);
+            let what = "TransactWriteItems (a batch without errors, its runs)";
+            match self.transact(actions, Some(token), what).await? {
+                Transacted::Committed => {
+                    self.finish_inline_folds(&runs, now).await?;
+                    return Ok(Some(Some(ChunkOutcome {
+                        runs_written: true,
+                        ..ChunkOutcome::default()
+                    })));
+                }
+                Transacted::Cancelled(reasons) => {
+                    if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") {
+                        return Ok(Some(None));
+                    }
+                    self.lost_race(&reasons, what)?;
+                    lost_race = true;
+                }
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "DynamoDB table {}: the runs of batch {} kept changing under concurrent writers ({MAX_CONTENDED_ATTEMPTS} attempts)",
+            self.table, batch.batch_id
+        )))
     }
 
     /// Records the parts of `pack` in one transaction each time it is
@@ -342,11 +397,7 @@ impl DynamoDbStore {
                 if runs_written(k) {
                     marker = super::runs::with_runs(marker);
                 }
-                actions.push(self.put_action(
-                    marker,
-                    Some("attribute_not_exists(pk)"),
-                    None,
-                )?);
+                actions.push(self.put_action(marker, Some("attribute_not_exists(pk)"), None)?);
             }
             for write in &plan.writes {
                 actions.push(match write.read_ver {

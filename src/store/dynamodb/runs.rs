@@ -11,30 +11,44 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest at folds` |
-//! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed expires_at` |
+//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest at folds tally` |
+//! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed expires_at` (the run item's `tally` adds to the counts) |
 //! | a run by time | `RUNS#AT` | `<at, 13 digits>#<run id>` | `job log_group settled expires_at` |
 //! | an issue's run | `ISSUERUNS#<issue id>` | `<at, 13 digits>#<run id>` | `expires_at` (the key is the link) |
 //! | part of a run | `PART#<part key>` | `PART` | `run_key ver expires_at`, `recovered` once known, `pending` (JSON `{issue id: count}`) while not |
 //! | unsettled run | `UNSETTLED` | `<run id>` | `last_event`, `ended_at` once ended, `folding` while a fold into the run is unfinished |
 //! | runs indexed | `UNSETTLED` | `!indexed` | (none: its presence says every run is in `RUNS#AT`) |
 //! | job | `JOB#<job>` | `JOB` | `settled ver issues` (JSON `[[issue id, last run, streak], ...]`) |
-//! | runs marker | `BATCH#<batch id>` | `RUN#<n>#<chunk>` | `processed_at expires_at` |
+//! | runs marker | `BATCH#<batch id>` | `RUN#<n>#<chunk>` | `processed_at expires_at` (only for runs written on their own) |
+//! | issue chunk marker | `BATCH#<batch id>` | `CHUNK#0` | `runs` when the batch's runs were written with it |
 //!
-//! Every item is small (a run item about 0.3-0.6 KB, the others under
-//! 0.2 KB, a job item 30 bytes per issue the job ever had), because
-//! DynamoDB bills a write by the size of the item written: a batch's runs
-//! cost a few write units, whatever the runs' history
+//! Every item is small (a run item about 0.3-0.6 KB and kept under 1 KB
+//! when it holds a tally, the others under 0.2 KB, a job item 30 bytes per
+//! issue the job ever had), because DynamoDB bills a write by the size of
+//! the item written. A batch of a run already seen, with issues the run
+//! already has, writes the run item only (2 units in a transaction): its
+//! issues' counts go to the run item's `tally` ([`Tally`]), the unsettled
+//! entry is not moved (see Settling), no part is checked
+//! ([`part_implied`]), and no marker of its own is needed (below)
 //! (BENCHMARKS.md). Run items share one partition so that listing them is
 //! one Query; none of them carries `status`, so the issue index never
 //! sees them.
 //!
 //! # Why each batch's runs count exactly once
 //!
-//! Each run delta of a batch (in chunks of [`ISSUES_PER_RUN_WRITE`] of its
-//! issues) is one `TransactWriteItems`: a runs marker conditional on
-//! `attribute_not_exists(pk)`, as the issue chunks' markers are, and the
-//! items the shared fold changed. The run item is the lock of everything
+//! A batch recorded in one transaction (one issue chunk, or none: a batch
+//! without errors, a job event) writes its runs in that transaction
+//! ([`DynamoDbStore::inline_runs`]): the batch's marker, conditional on
+//! `attribute_not_exists(pk)`, guards the run writes as it guards the
+//! issues, and says so (`runs`), so a later delivery that finds it
+//! recorded knows its runs are too. The small batches of a stream
+//! invocation that share a transaction share one read and one write of a
+//! run they all belong to. A batch of several issue chunks, or whose runs
+//! do not fit beside its issues in 100 actions, writes each run delta (in
+//! chunks of [`ISSUES_PER_RUN_WRITE`] of its issues) after its issue
+//! chunks, in a `TransactWriteItems` of its own: a runs marker conditional
+//! on `attribute_not_exists(pk)` and the items the shared fold changed.
+//! Either way the run item is the lock of everything
 //! under it: every write of a run's issues also writes the run item,
 //! conditioned on the `ver` it was read at, so two batches of one run
 //! cannot both write from the same state; the loser re-reads and folds
@@ -45,8 +59,9 @@
 //! written or checked at the version read, which a job event naming the
 //! part would have changed (see [`part_implied`]).
 //!
-//! The runs are written after the batch's issue chunks, in transactions of
-//! their own. An invocation that dies between the two leaves the runs to
+//! When the runs are written after the batch's issue chunks, in
+//! transactions of their own, an invocation that dies between the two
+//! leaves the runs to
 //! its retry, which finds the issue chunks recorded (duplicates): which
 //! issues the batch created or reopened, which a run's issues are marked
 //! with, is then read from the issue chunks' markers (`created`,
@@ -938,7 +953,8 @@ impl DynamoDbStore {
         let mut done: HashSet<(usize, usize)> = HashSet::new();
         let mut recorded = recorded.clone();
         if delivered_before {
-            let issue_chunks = super::chunk_ranges(batch).len();
+            // A batch without errors has one marker too (`CHUNK#0`).
+            let issue_chunks = super::chunk_ranges(batch).len().max(1);
             let mut keys: Vec<Item> = (0..issue_chunks)
                 .map(|c| super::items::marker_key(&batch.batch_id, c))
                 .collect();
@@ -2166,7 +2182,10 @@ fn tally_links<'a>(
         let Some(link) = slot.links.get(issue) else {
             continue;
         };
-        match stored.and_then(|l| l.get(issue)).and_then(|s| tally_of(s, link)) {
+        match stored
+            .and_then(|l| l.get(issue))
+            .and_then(|s| tally_of(s, link))
+        {
             Some((0, 0)) => {}
             Some(add) => {
                 tally.insert(issue.clone(), add);
