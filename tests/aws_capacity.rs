@@ -460,12 +460,7 @@ fn hot_batches_from(start: i64, in_tasks: bool) -> Vec<Vec<u8>> {
     (0..120)
         .map(|b| {
             let errors: Vec<String> = (0..20).map(|i| java_sdk_error(b * 20 + i)).collect();
-            let (group, stream) = if in_tasks {
-                let task = format!("{:032x}", (b % TASKS + 1) * 0x1f2e3d);
-                ("/ecs/order-importer", format!("importer/app/{task}"))
-            } else {
-                ("/aws/lambda/order-importer", lambda_stream(b % 8))
-            };
+            let (group, stream) = stream_of(b, in_tasks);
             batch_in(
                 (group, &stream),
                 start + b as i64 * 30_000,
@@ -474,6 +469,78 @@ fn hot_batches_from(start: i64, in_tasks: bool) -> Vec<Vec<u8>> {
             )
         })
         .collect()
+}
+
+/// Where batch `b` comes from: one of eight ECS tasks' streams (each task
+/// a run), or one of eight Lambda streams (no run).
+fn stream_of(b: usize, in_tasks: bool) -> (&'static str, String) {
+    if in_tasks {
+        let task = format!("{:032x}", (b % TASKS + 1) * 0x1f2e3d);
+        ("/ecs/order-importer", format!("importer/app/{task}"))
+    } else {
+        ("/aws/lambda/order-importer", lambda_stream(b % TASKS))
+    }
+}
+
+/// The mean and the most write units of a batch, and the most on one
+/// item, past the first batch of each of the eight streams (which, in a
+/// task's stream, writes its run's item, links, index and unsettled
+/// entries).
+fn past_first_batches(bills: &[Bill]) -> (f64, f64, f64) {
+    let later = &bills[TASKS..];
+    let writes: Vec<f64> = later.iter().map(Bill::all_writes).collect();
+    (
+        writes.iter().sum::<f64>() / writes.len() as f64,
+        writes.iter().copied().fold(0.0, f64::max),
+        later.iter().map(|b| b.hottest_item().1).fold(0.0, f64::max),
+    )
+}
+
+/// What a run adds to a batch without errors (most of a task's log, and
+/// every job event): the batch's marker goes into a transaction with the
+/// run item (4 units, against a 1-unit marker alone without a run).
+/// Before, the marker was a Put of its own and the run a transaction with
+/// a marker of its own, a check of its part and, every few minutes of log,
+/// its unsettled entry: 7.67 units a batch (max 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_runs_add_to_a_batch_without_errors() {
+    let now = faultline::pipeline::system_clock();
+    let quiet = |in_tasks: bool| -> Vec<Vec<u8>> {
+        (0..32)
+            .map(|b| {
+                let (group, stream) = stream_of(b, in_tasks);
+                let lines: Vec<String> = (0..20)
+                    .map(|i| format!("2025-11-23 10:00:00,000 INFO Importer - imported row {i}"))
+                    .collect();
+                support::data_message_at(
+                    group,
+                    &stream,
+                    b as u64 * 1_000,
+                    now + b as i64 * 30_000,
+                    &lines,
+                )
+            })
+            .collect()
+    };
+    let Some(without) = bills("quiet-norun", &quiet(false)).await else {
+        return;
+    };
+    let with = bills("quiet-run", &quiet(true)).await.unwrap();
+    eprintln!(
+        "without errors, in a task's run, last batch: {}",
+        with[with.len() - 1].describe()
+    );
+    let (base_mean, base_max, _) = past_first_batches(&without);
+    let (run_mean, run_max, run_hottest) = past_first_batches(&with);
+    let added = run_mean - base_mean;
+    eprintln!(
+        "a batch without errors in a run already seen: {run_mean:.2} WCU (max {run_max:.0}) against {base_mean:.2} (max {base_max:.0}) without a run: runs add {added:.2}"
+    );
+    assert!(
+        added > 0.0 && added <= 3.0 + 1e-9,
+        "runs add {added:.2} WCU to a batch without errors"
+    );
+    assert!(run_hottest <= 2.0, "{run_hottest} WCU on one item");
 }
 
 /// What runs add to a batch: the same batches with and without a run,
@@ -498,19 +565,8 @@ async fn what_runs_add_to_a_batch() {
         "in a task's run, last batch, by item: {:?}",
         with[with.len() - 1].per_item
     );
-    // Past the first batch of each of the eight tasks, which writes its
-    // run's item, link, reverse link, index and unsettled entries.
-    let known = |bills: &[Bill]| {
-        let later = &bills[TASKS..];
-        let writes: Vec<f64> = later.iter().map(Bill::all_writes).collect();
-        (
-            writes.iter().sum::<f64>() / writes.len() as f64,
-            writes.iter().copied().fold(0.0, f64::max),
-            later.iter().map(|b| b.hottest_item().1).fold(0.0, f64::max),
-        )
-    };
-    let (base_mean, base_max, _) = known(&without);
-    let (run_mean, run_max, run_hottest) = known(&with);
+    let (base_mean, base_max, _) = past_first_batches(&without);
+    let (run_mean, run_max, run_hottest) = past_first_batches(&with);
     header();
     let rows = [
         Row::new("1 hot issue, 20 events, no run", without),
