@@ -23,12 +23,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::aggregate::{self, Keyed};
+use crate::aggregate;
 use crate::decode::{self, DecodeError, LogBatch, LogEvent, Naming};
 use crate::model::{BatchSummary, HeldEvent, Occurrence};
 use crate::pipeline::{self, Prepared};
 use crate::runs::RunConfig;
-use crate::{extract, fingerprint, runs, scrub};
+use crate::{extract, runs};
 
 /// How many streams may hold unfinished traces at once; past it, the ones
 /// held longest are judged as they are, so memory stays bounded however many
@@ -171,7 +171,7 @@ fn summarise_with(
     runs: &RunConfig,
 ) -> BatchSummary {
     if held.is_empty() {
-        let keyed = key_all(&batch.log_group, found.into_iter().enumerate());
+        let keyed = pipeline::key_all(&batch.log_group, found.into_iter().enumerate());
         return aggregate::fold(batch, keyed, runs::identify(batch, runs));
     }
     // The carried events that complete a trace are counted as events of
@@ -192,7 +192,7 @@ fn summarise_with(
         log_stream: batch.log_stream.clone(),
         log_events: events,
     };
-    let keyed = key_all(
+    let keyed = pipeline::key_all(
         &batch.log_group,
         carried.into_iter().chain(found).enumerate(),
     );
@@ -262,7 +262,7 @@ fn judge_as_it_is(
         log_events: events,
     };
     let found = extract::extract_events(&batch.log_events);
-    let keyed = key_all(log_group, found.into_iter().enumerate());
+    let keyed = pipeline::key_all(log_group, found.into_iter().enumerate());
     aggregate::fold(&batch, keyed, runs::identify(&batch, runs))
 }
 
@@ -271,27 +271,6 @@ fn held_batch_id(delivered_as: &str) -> String {
     hasher.update(b"held to the end of its stream\0");
     hasher.update(delivered_as.as_bytes());
     format!("{:032x}", hasher.digest128())
-}
-
-/// Scrubs and fingerprints what extraction found, as the pipeline does:
-/// scrubbing first, so neither the key nor anything kept depends on a
-/// secret the line carried.
-fn key_all(
-    log_group: &str,
-    found: impl Iterator<Item = (usize, Option<Occurrence>)>,
-) -> Vec<Keyed> {
-    found
-        .filter_map(|(event, occurrence)| {
-            let mut occurrence = occurrence?;
-            scrub::occurrence(&mut occurrence);
-            Some(Keyed {
-                event,
-                fingerprint: fingerprint::fingerprint(log_group, &occurrence),
-                previous: fingerprint::v2::fingerprint(log_group, &occurrence),
-                occurrence,
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
