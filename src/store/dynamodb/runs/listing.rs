@@ -1,0 +1,267 @@
+//! Listing runs newest first from the time index, a run by id, an
+//! issue's runs, and indexing the runs written before the index existed.
+
+use super::*;
+
+impl DynamoDbStore {
+    /// Whether every run is in the time index (see [`Self::index_runs`]).
+    pub(super) async fn indexed(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .get_item(indexed_marker_key(), "GetItem (runs index marker)")
+            .await?
+            .is_some())
+    }
+
+    /// Brings runs written before the time index existed into it: each
+    /// live run gets its index entry (and `at`, conditioned on its `ver`:
+    /// a writer that got there first wrote both itself), each of its
+    /// issues' links to it is keyed by time, and its links get the TTL
+    /// they lacked. Then the marker says listings may read the index. Every
+    /// step is idempotent: a settler that dies half way starts again.
+    pub(in crate::store::dynamodb) async fn index_runs(&self, now: i64) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        for item in self.partition(RUNS_PK, "Query (runs)").await? {
+            let mut read = RunItem::from_item(&item)?;
+            if !read.live() {
+                continue;
+            }
+            let id = read.stored.run.id.clone();
+            let at = match read.at {
+                Some(at) => at,
+                None => {
+                    let at = when(&read.stored.run);
+                    let ver: u64 = get_n(&item, "ver")?;
+                    read.at = Some(at);
+                    let mut actions = Actions(Vec::new());
+                    actions.push_versioned(
+                        table,
+                        read.to_item(ver.saturating_add(1), now),
+                        Some(ver),
+                    )?;
+                    push_index(
+                        &mut actions,
+                        table,
+                        &id,
+                        None,
+                        IndexEntry::of(&read.stored, true, at),
+                    )?;
+                    match self.send(actions, request_token(&id, 2, 0)).await? {
+                        Sent::Committed => at,
+                        // Written meanwhile, by code that indexes it.
+                        Sent::FirstFailed | Sent::LostRace => {
+                            match self.get_item(run_item_key(&id), "GetItem (run)").await? {
+                                Some(again) => match RunItem::from_item(&again)?.at {
+                                    Some(at) => at,
+                                    None => {
+                                        return Err(StoreError::Transient(format!(
+                                            "DynamoDB table {table}: run {id} changed while it was being indexed; the next settling goes on"
+                                        )));
+                                    }
+                                },
+                                None => continue,
+                            }
+                        }
+                    }
+                }
+            };
+            for issue in self.links_of(&id).await?.into_keys() {
+                self.client
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(reverse_item(&issue, at, &id, now)))
+                    .send()
+                    .await
+                    .map_err(|e| classify("PutItem (an issue's run)", table, e))?;
+                self.client
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(unindexed_reverse_key(&issue, &id)))
+                    .send()
+                    .await
+                    .map_err(|e| classify("DeleteItem (an issue's run)", table, e))?;
+                self.client
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(link_key(&id, &issue)))
+                    .update_expression("SET #e = if_not_exists(#e, :e)")
+                    .expression_attribute_names("#e", TTL_ATTRIBUTE)
+                    .expression_attribute_values(":e", link_expiry(now))
+                    .send()
+                    .await
+                    .map_err(|e| classify("UpdateItem (a run's issue)", table, e))?;
+            }
+        }
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(indexed_marker_key()))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem (runs index marker)", table, e))?;
+        Ok(())
+    }
+
+    /// Up to `limit` run items whose keys a Query of `pk` in descending
+    /// time order gives, `admit` choosing among its items before the runs
+    /// are read; pages on until `limit` live runs are found or the
+    /// partition ends, so merged or expired runs cost a little more. Each
+    /// page asks for the runs still missing, plus `slack` when `admit`
+    /// filters (fewer requests for a listing of one job among many).
+    pub(super) async fn newest(
+        &self,
+        pk: &str,
+        limit: usize,
+        slack: usize,
+        admit: impl Fn(&Item) -> Result<bool, StoreError>,
+        filter: &RunFilter,
+    ) -> Result<Vec<(Run, Tally)>, StoreError> {
+        let mut runs = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let missing = limit.saturating_sub(runs.len()).max(1);
+            let page = i32::try_from(missing.saturating_add(slack)).unwrap_or(i32::MAX);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk >= :zero")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":zero", s("0"))
+                .scan_index_forward(false)
+                .limit(page)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query (newest runs)", &self.table, e))?;
+            let mut keys = Vec::new();
+            for entry in out.items() {
+                if admit(entry)? {
+                    keys.push(run_item_key(run_of(get_s(entry, "sk")?)));
+                }
+            }
+            for item in self.read_items_with(&keys, true, None).await? {
+                let read = RunItem::from_item(&item)?;
+                if read.live() && admits(filter, &read.stored.run) {
+                    runs.push((read.stored.run, read.tally));
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() && runs.len() < limit => start = Some(key.clone()),
+                _ => return Ok(runs),
+            }
+        }
+    }
+
+    /// Runs admitted by `filter`, newest first, with their issues: the
+    /// newest entries of the time index, as many as the limit asks, once
+    /// every run is in it; the whole `RUNS` partition for a listing without
+    /// a limit or before then.
+    pub(in crate::store::dynamodb) async fn list_runs(
+        &self,
+        filter: &RunFilter,
+    ) -> Result<Vec<Run>, StoreError> {
+        if let Some(limit) = filter.limit {
+            if self.indexed().await? {
+                let filtered = filter.log_group.is_some() || filter.job.is_some() || filter.settled;
+                let slack = if filtered { 25 } else { 0 };
+                let runs = self
+                    .newest(
+                        BY_TIME_PK,
+                        limit,
+                        slack,
+                        |e| IndexEntry::admits(e, filter),
+                        filter,
+                    )
+                    .await?;
+                return self.finish_listing(runs, Some(limit)).await;
+            }
+        }
+        let mut runs = Vec::new();
+        for item in self.partition(RUNS_PK, "Query (runs)").await? {
+            let read = RunItem::from_item(&item)?;
+            if read.live() && admits(filter, &read.stored.run) {
+                runs.push((read.stored.run, read.tally));
+            }
+        }
+        self.finish_listing(runs, filter.limit).await
+    }
+
+    /// Sorts newest first, keeps `limit`, and reads each run's issues.
+    async fn finish_listing(
+        &self,
+        mut runs: Vec<(Run, Tally)>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Run>, StoreError> {
+        runs.sort_by(|(a, _), (b, _)| when(b).cmp(&when(a)).then_with(|| a.key.cmp(&b.key)));
+        if let Some(limit) = limit {
+            runs.truncate(limit);
+        }
+        let mut listed = Vec::with_capacity(runs.len());
+        for (mut run, tally) in runs {
+            let mut links = self.links_of(&run.id).await?;
+            apply_tally(&mut links, &tally);
+            run.issues = run_book::listed(run.outcome, links.into_values());
+            listed.push(run);
+        }
+        Ok(listed)
+    }
+
+    /// One run by exact id.
+    pub(in crate::store::dynamodb) async fn run_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<Run>, StoreError> {
+        let Some(item) = self.get_item(run_item_key(id), "GetItem (run)").await? else {
+            return Ok(None);
+        };
+        let read = RunItem::from_item(&item)?;
+        if !read.live() {
+            return Ok(None);
+        }
+        let mut links = self.links_of(id).await?;
+        apply_tally(&mut links, &read.tally);
+        let mut run = read.stored.run;
+        run.issues = run_book::listed(run.outcome, links.into_values());
+        Ok(Some(run))
+    }
+
+    /// The runs an issue appeared in, newest first: the newest of its
+    /// links, keyed by time, once every run is indexed; all of them before.
+    pub(in crate::store::dynamodb) async fn runs_of_issue(
+        &self,
+        issue: &str,
+        limit: usize,
+    ) -> Result<Vec<Run>, StoreError> {
+        let pk = format!("ISSUERUNS#{issue}");
+        let all = RunFilter::default();
+        if self.indexed().await? {
+            let runs = self.newest(&pk, limit, 0, |_| Ok(true), &all).await?;
+            return self.finish_listing(runs, Some(limit)).await;
+        }
+        let keys: Vec<Item> = self
+            .partition(&pk, "Query (an issue's runs)")
+            .await?
+            .iter()
+            .map(|link| get_s(link, "sk").map(|sk| run_item_key(run_of(sk))))
+            .collect::<Result<_, _>>()?;
+        let mut runs = Vec::new();
+        for item in self.read_items_with(&keys, true, None).await? {
+            let read = RunItem::from_item(&item)?;
+            if read.live() {
+                runs.push((read.stored.run, read.tally));
+            }
+        }
+        self.finish_listing(runs, Some(limit)).await
+    }
+}
+
+/// Whether `filter` admits `run`.
+pub(super) fn admits(filter: &RunFilter, run: &Run) -> bool {
+    filter
+        .log_group
+        .as_ref()
+        .is_none_or(|g| *g == run.log_group)
+        && filter.job.as_ref().is_none_or(|j| *j == run.job)
+        && (!filter.settled || run.settled_at.is_some())
+}

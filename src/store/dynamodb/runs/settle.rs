@@ -1,0 +1,490 @@
+//! Settling runs once they are due: their lifecycle counted in their
+//! job, issues resolved or announced, digests queued, in chunks when one
+//! transaction cannot hold them.
+
+use super::*;
+
+impl DynamoDbStore {
+    /// Settles every run that is due (see [`crate::store::Store::settle_runs`]),
+    /// after finishing what earlier settlements left to write.
+    pub(in crate::store::dynamodb) async fn settle_due(
+        &self,
+        now: i64,
+        settle_ms: i64,
+        policy: &Policy,
+    ) -> Result<Vec<String>, StoreError> {
+        let rules = policy.run_rules();
+        let mut candidates = Vec::new();
+        let entries = self
+            .partition(UNSETTLED_PK, "Query (unsettled runs)")
+            .await?;
+        let indexed = entries
+            .first()
+            .is_some_and(|e| get_s(e, "sk").is_ok_and(|sk| sk == INDEXED_SK));
+        if !indexed {
+            self.index_runs(now).await?;
+        }
+        for entry in entries.iter().skip(usize::from(indexed)) {
+            if get_bool(entry, "folding") == Some(true) {
+                self.finish_folds(get_s(entry, "sk")?, now).await?;
+            }
+            let ended_at: Option<i64> = get_opt_n(entry, "ended_at")?;
+            let last: i64 = get_opt_n(entry, "last_event")?.unwrap_or(0);
+            let due = match ended_at {
+                Some(at) => at <= now.saturating_sub(settle_ms),
+                None => last > 0 && last <= now.saturating_sub(rules.quiet_ms),
+            };
+            if due {
+                candidates.push(run_item_key(get_s(entry, "sk")?));
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut due: Vec<StoredRun> = Vec::new();
+        for item in self.read_items_with(&candidates, true, None).await? {
+            let read = RunItem::from_item(&item)?;
+            if read.rest.is_some() {
+                self.settle_rest(&read.stored.run.id, now).await?;
+            } else if read.live() && is_due(&read.stored, now, settle_ms, rules.quiet_ms) {
+                due.push(read.stored);
+            } else if read.live()
+                && read.stored.run.ended.is_none()
+                && read.stored.run.settled_at.is_none()
+            {
+                // Its entry's `last_event` lags the run's log.
+                self.catch_up_entry(&read.stored.run.id, read.stored.run.last_event)
+                    .await?;
+            }
+        }
+        due.sort_by(|a, b| {
+            a.run
+                .ended
+                .unwrap_or(a.run.last_event)
+                .cmp(&b.run.ended.unwrap_or(b.run.last_event))
+                .then_with(|| a.run.key.cmp(&b.run.key))
+        });
+        let mut settled = Vec::new();
+        for run in due {
+            if self.settle_one(&run.run.id, now, settle_ms, policy).await? {
+                settled.push(run.run.id);
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Moves the unsettled entry of run `id` up to the run's `last_event`,
+    /// if the entry is still there and older; a write that finds it gone
+    /// (the run settled meanwhile) or newer does nothing.
+    async fn catch_up_entry(&self, id: &str, last_event: i64) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(unsettled_key(id)))
+            .update_expression("SET last_event = :last")
+            .condition_expression("attribute_exists(pk) AND last_event < :last")
+            .expression_attribute_values(":last", n(last_event))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify("UpdateItem (an unsettled run)", &self.table, e)),
+        }
+    }
+
+    /// The current state of `ids` (issue ids), for settling: what the
+    /// lifecycle decides on, what alerts say, and the version each was read at.
+    async fn issue_states(
+        &self,
+        ids: &BTreeSet<String>,
+    ) -> Result<IssueStates, StoreError> {
+        let keys: Vec<Item> = ids.iter().map(|i| issue_key(i)).collect();
+        let mut states = IssueStates::default();
+        for issue in self.read_items_with(&keys, true, None).await? {
+            if get_s(&issue, "sk")? != ISSUE_SK {
+                continue;
+            }
+            let issue_id = get_s(&issue, "issue_id")?.to_string();
+            let status = get_s(&issue, "status")?;
+            states.now.insert(
+                issue_id.clone(),
+                IssueNow {
+                    status: Status::parse(status).ok_or_else(|| {
+                        StoreError::Corrupt(format!("unknown issue status {status:?}"))
+                    })?,
+                    last_seen: get_n(&issue, "last_seen")?,
+                    held: get_bool(&issue, "held").unwrap_or(false),
+                },
+            );
+            states.vers.insert(issue_id.clone(), get_n(&issue, "ver")?);
+            states.infos.insert(issue_id, issue_info(&issue)?);
+        }
+        Ok(states)
+    }
+
+    /// The update that sends an issue's held alert (`resolving`: and
+    /// resolves it), conditioned on the version it was read at.
+    fn issue_update(
+        &self,
+        issue: &str,
+        ver: u64,
+        resolving: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expression = String::from("REMOVE held");
+        if resolving {
+            expression = "SET #s = :resolved REMOVE held, resolved_in, ignored_until, ignored_until_count, threshold_alerted_at".into();
+        }
+        expression.push_str(" ADD #ver :one");
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(issue_key(issue)))
+            .update_expression(expression)
+            .condition_expression("#ver = :read")
+            .expression_attribute_names("#ver", "ver")
+            .expression_attribute_values(":read", n(ver))
+            .expression_attribute_values(":one", n(1));
+        if resolving {
+            update = update
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":resolved", s(Status::Resolved.as_str()));
+        }
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Backend(format!("building a DynamoDB Update: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Settles one run if it is still due; whether this call settled it.
+    ///
+    /// One transaction settles the run: the run, its job, its digest, and
+    /// as many of the alerts it sends and the issues it resolves as fit;
+    /// the rest ([`Rest`]) is written by [`Self::settle_rest`] in further
+    /// transactions, each conditional on the run item.
+    async fn settle_one(
+        &self,
+        id: &str,
+        now: i64,
+        settle_ms: i64,
+        policy: &Policy,
+    ) -> Result<bool, StoreError> {
+        let rules = policy.run_rules();
+        let table = self.table.as_str();
+        for attempt in 0..MAX_CONTENDED_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let out = self
+                .client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(run_item_key(id)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| classify("GetItem (run)", table, e))?;
+            let Some(read) = out.item() else {
+                return Ok(false);
+            };
+            let run_ver: u64 = get_n(read, "ver")?;
+            let mut item = RunItem::from_item(read)?;
+            if item.rest.is_some() {
+                // Redriven before its last settlement was written out.
+                self.settle_rest(id, now).await?;
+                continue;
+            }
+            if !item.folds.is_empty() {
+                // Settled with a part's issues half moved, its digest and
+                // streaks would miss them.
+                self.finish_folds(id, now).await?;
+                continue;
+            }
+            if !item.live() || !is_due(&item.stored, now, settle_ms, rules.quiet_ms) {
+                return Ok(false);
+            }
+            let was = item
+                .at
+                .and_then(|at| IndexEntry::of(&item.stored, true, at));
+            let stored = &mut item.stored;
+            if stored.run.ended.is_none() {
+                stored.run.ended = Some(stored.run.last_event);
+                stored.run.outcome = Outcome::Unknown;
+                stored.ended_at = Some(now);
+            }
+            let mut links = self.links_of(id).await?;
+            apply_tally(&mut links, &item.tally);
+            let stored = &mut item.stored;
+            stored.run.issues = run_book::listed(stored.run.outcome, links.into_values());
+            let job = stored.run.job.clone();
+            let job_read = self
+                .client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(job_key(&job)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| classify("GetItem (job)", table, e))?;
+            let (job_ver, settled_before, known) = match job_read.item() {
+                Some(j) => (
+                    Some(get_n::<u64>(j, "ver")?),
+                    get_n::<u64>(j, "settled")?,
+                    job_issues(j)?,
+                ),
+                None => (None, 0, Vec::new()),
+            };
+            let seq = settled_before.saturating_add(1);
+            let mut ids: Vec<String> = stored.run.issues.iter().map(|i| i.id.clone()).collect();
+            if rules.auto_resolve_after.is_some() {
+                ids.extend(known.iter().map(|j| j.issue_id.clone()));
+            }
+            let ids: BTreeSet<String> = ids.into_iter().collect();
+            let states = self.issue_states(&ids).await?;
+            let settlement = lifecycle::settle(&stored.run, seq, &known, &states.now, &rules);
+
+            let mut alerts = Vec::new();
+            if settlement.digest {
+                alerts.push(run_fold::digest_alert(&stored.run, &states.infos, now));
+            }
+            // The run, its index entry (a delete and a put when its time
+            // moved), its job and its unsettled entry's deletion, beside the
+            // digest: what is left of a transaction goes to the held alerts
+            // (an update and an alert each) and the resolutions.
+            let room = MAX_ACTIONS.saturating_sub(5 + alerts.len());
+            let announced: HashSet<&String> = settlement.announce.iter().collect();
+            let mut rest = Rest {
+                announce: settlement.announce.clone(),
+                resolve: settlement
+                    .resolve
+                    .iter()
+                    .filter(|id| !announced.contains(id))
+                    .cloned()
+                    .collect(),
+            };
+            let announce: Vec<String> = rest
+                .announce
+                .drain(..rest.announce.len().min(room / 2))
+                .collect();
+            let resolve_room = room.saturating_sub(announce.len() * 2);
+            let resolve: Vec<String> = rest
+                .resolve
+                .drain(..rest.resolve.len().min(resolve_room))
+                .collect();
+
+            let mut actions = Actions(Vec::new());
+            stored.seq = Some(seq);
+            stored.run.settled_at = Some(now);
+            let more = !rest.is_empty();
+            item.rest = more.then_some(rest);
+            let at = when(&item.stored.run);
+            item.at = Some(at);
+            let should = IndexEntry::of(&item.stored, true, at);
+            let run_item = item.to_item(run_ver.saturating_add(1), now);
+            actions.push_versioned(table, run_item, Some(run_ver))?;
+            push_index(&mut actions, table, id, was, should)?;
+            let stored = &item.stored;
+            let mut streaks: BTreeMap<String, JobIssue> =
+                known.into_iter().map(|j| (j.issue_id.clone(), j)).collect();
+            for j in &settlement.job_issues {
+                streaks.insert(j.issue_id.clone(), j.clone());
+            }
+            let mut job_item = job_key(&job);
+            job_item.insert("settled".into(), n(seq));
+            job_item.insert("ver".into(), n(job_ver.map_or(1, |v| v.saturating_add(1))));
+            let rows: Vec<(&str, u64, u32)> = streaks
+                .values()
+                .map(|j| (j.issue_id.as_str(), j.last_run, j.streak))
+                .collect();
+            job_item.insert("issues".into(), s(json(&rows)));
+            actions.push_versioned(table, job_item, job_ver)?;
+            if !more {
+                actions.push_delete(table, unsettled_key(id))?;
+            }
+            for issue in &announce {
+                if let Some(info) = states.infos.get(issue) {
+                    alerts.push(run_fold::announce_alert(
+                        &stored.run,
+                        issue,
+                        info,
+                        &stored.run.log_group,
+                        now,
+                    ));
+                }
+            }
+            for issue in announce.iter().chain(resolve.iter()) {
+                let Some(ver) = states.vers.get(issue) else {
+                    continue;
+                };
+                let resolving = settlement.resolve.contains(issue);
+                actions.0.push(self.issue_update(issue, *ver, resolving)?);
+            }
+            for mut alert in alerts {
+                bound_alert(&mut alert);
+                actions.push_put(table, outbox_item(&alert, now)?, None)?;
+            }
+            match self.send(actions, request_token(id, 0, attempt)).await? {
+                Sent::Committed => {
+                    if more {
+                        self.settle_rest(id, now).await?;
+                    }
+                    return Ok(true);
+                }
+                Sent::FirstFailed | Sent::LostRace => {
+                    tracing::debug!(run = %id, attempt, "run or job changed under us; re-reading");
+                }
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "DynamoDB table {}: run {id} kept changing under concurrent settlers ({MAX_CONTENDED_ATTEMPTS} attempts)",
+            self.table
+        )))
+    }
+
+    /// Writes what a settled run's settlement left ([`Rest`]), a
+    /// transaction at a time. Each takes a chunk off the run item's rest,
+    /// conditioned on the version it read, so a chunk is written once
+    /// however many settlers race; the last deletes the unsettled entry.
+    /// What changed since the run settled is checked again: an issue that
+    /// occurred since its run started is not resolved, and a held alert
+    /// that went out meanwhile is not sent twice.
+    async fn settle_rest(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        let mut attempt = 0;
+        loop {
+            let Some((run_ver, mut item)) = self.run_item_at(id).await? else {
+                return Ok(());
+            };
+            let Some(mut rest) = item.rest.take() else {
+                return Ok(());
+            };
+            // The run item and the entry's deletion, then an update and
+            // an alert per held alert, an update per resolution.
+            let room = MAX_ACTIONS - 2;
+            let announce: Vec<String> = rest
+                .announce
+                .drain(..rest.announce.len().min(room / 2))
+                .collect();
+            let resolve_room = room - announce.len() * 2;
+            let resolve: Vec<String> = rest
+                .resolve
+                .drain(..rest.resolve.len().min(resolve_room))
+                .collect();
+            let ids: BTreeSet<String> = announce.iter().chain(&resolve).cloned().collect();
+            let states = self.issue_states(&ids).await?;
+            let done = rest.is_empty();
+            item.rest = (!done).then_some(rest);
+            let mut actions = Actions(Vec::new());
+            actions.push_versioned(
+                table,
+                item.to_item(run_ver.saturating_add(1), now),
+                Some(run_ver),
+            )?;
+            if done {
+                actions.push_delete(table, unsettled_key(id))?;
+            }
+            let run = &item.stored.run;
+            let since = run.started.or(run.ended).unwrap_or(i64::MAX);
+            for issue in &announce {
+                let (Some(state), Some(ver), Some(info)) = (
+                    states.now.get(issue),
+                    states.vers.get(issue),
+                    states.infos.get(issue),
+                ) else {
+                    continue;
+                };
+                if !state.held {
+                    continue;
+                }
+                actions.0.push(self.issue_update(issue, *ver, false)?);
+                let mut alert = run_fold::announce_alert(run, issue, info, &run.log_group, now);
+                bound_alert(&mut alert);
+                actions.push_put(table, outbox_item(&alert, now)?, None)?;
+            }
+            for issue in &resolve {
+                let (Some(state), Some(ver)) = (states.now.get(issue), states.vers.get(issue))
+                else {
+                    continue;
+                };
+                if state.status == Status::Open && state.last_seen < since {
+                    actions.0.push(self.issue_update(issue, *ver, true)?);
+                }
+            }
+            match self.send(actions, request_token(id, 1, attempt)).await? {
+                Sent::Committed => attempt = 0,
+                Sent::FirstFailed | Sent::LostRace => {
+                    attempt += 1;
+                    if attempt >= MAX_CONTENDED_ATTEMPTS {
+                        return Err(StoreError::Transient(format!(
+                            "DynamoDB table {}: run {id}'s settlement kept changing under concurrent settlers ({MAX_CONTENDED_ATTEMPTS} attempts); the next settling tick goes on with it",
+                            self.table
+                        )));
+                    }
+                    tracing::debug!(run = %id, attempt, "run or an issue changed under us; re-reading");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Issues as settling reads them, by id.
+#[derive(Debug, Default)]
+struct IssueStates {
+    now: HashMap<String, IssueNow>,
+    infos: HashMap<String, IssueInfo>,
+    vers: HashMap<String, u64>,
+}
+
+fn job_issues(item: &Item) -> Result<Vec<JobIssue>, StoreError> {
+    let Some(text) = opt_s(item, "issues")? else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(String, u64, u32)> = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("a job's issues: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|(issue_id, last_run, streak)| JobIssue {
+            issue_id,
+            last_run,
+            streak,
+        })
+        .collect())
+}
+
+/// What an alert about an issue says of it, from its item: the newest of
+/// its samples by time.
+fn issue_info(item: &Item) -> Result<IssueInfo, StoreError> {
+    let samples = super::super::items::get_string_list(item, "samples")?;
+    let sample = samples
+        .iter()
+        .filter_map(|json| serde_json::from_str::<Sample>(json).ok())
+        .max_by_key(|s| s.timestamp);
+    Ok(IssueInfo {
+        fingerprint: get_s(item, "fingerprint")?.to_string(),
+        kind: get_s(item, "kind")?.to_string(),
+        title: get_s(item, "title")?.to_string(),
+        count: get_n(item, "count")?,
+        first_seen: get_n(item, "first_seen")?,
+        sample,
+    })
+}
+
+/// Whether a run is due for settling at `now`, as the SQLite store's
+/// settling query says.
+fn is_due(run: &StoredRun, now: i64, settle_ms: i64, quiet_ms: i64) -> bool {
+    if run.run.settled_at.is_some() {
+        return false;
+    }
+    match run.run.ended {
+        Some(_) => run
+            .ended_at
+            .is_some_and(|at| at <= now.saturating_sub(settle_ms)),
+        None => run.run.last_event > 0 && run.run.last_event <= now.saturating_sub(quiet_ms),
+    }
+}
