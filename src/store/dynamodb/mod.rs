@@ -21,7 +21,7 @@
 //!
 //! Runs ([`crate::runs`]) have items of their own, written after a batch's
 //! issues in transactions of their own with their own markers: see
-//! runs.rs for their layout and why they too count exactly once. An issue
+//! runs/mod.rs for their layout and why they too count exactly once. An issue
 //! head's `held` says its new-issue alert waits for runs
 //! ([`crate::store::run_fold::hold`]).
 //!
