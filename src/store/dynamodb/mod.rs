@@ -19,9 +19,10 @@
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
 //! | layout | `META` | `LAYOUT` | `layout` (layout.rs) |
 //!
-//! Runs ([`crate::runs`]) have items of their own, written after a batch's
-//! issues in transactions of their own with their own markers: see
-//! runs/mod.rs for their layout and why they too count exactly once. An issue
+//! Runs ([`crate::runs`]) have items of their own, written in the batch's
+//! own transaction when it has one, else after its issue chunks in
+//! transactions of their own with their own markers: see runs/mod.rs for
+//! their layout and why they too count exactly once. An issue
 //! head's `held` says its new-issue alert waits for runs
 //! ([`crate::store::run_fold::hold`]).
 //!

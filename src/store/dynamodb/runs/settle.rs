@@ -101,10 +101,7 @@ impl DynamoDbStore {
 
     /// The current state of `ids` (issue ids), for settling: what the
     /// lifecycle decides on, what alerts say, and the version each was read at.
-    async fn issue_states(
-        &self,
-        ids: &BTreeSet<String>,
-    ) -> Result<IssueStates, StoreError> {
+    async fn issue_states(&self, ids: &BTreeSet<String>) -> Result<IssueStates, StoreError> {
         let keys: Vec<Item> = ids.iter().map(|i| issue_key(i)).collect();
         let mut states = IssueStates::default();
         for issue in self.read_items_with(&keys, true, None).await? {
