@@ -150,6 +150,52 @@ async fn listing_the_newest_runs_reads_as_much_among_many_runs_as_among_few() {
     );
 }
 
+/// A job's item keeps what later settlements need, not every issue the
+/// job ever had: without auto-resolution, the last run's issues (which a
+/// streak may go on from). Ten runs of five issues each, none twice.
+#[tokio::test]
+async fn a_jobs_item_keeps_its_last_runs_issues_not_all_it_ever_had() {
+    let Some(moto) = support::moto() else {
+        return;
+    };
+    let store = moto.fresh_store("jobitem", None).await;
+    let table = store.table().to_string();
+    let policy = Policy::default();
+    for i in 0..10 {
+        let start = T + i * 10 * MINUTE;
+        let mut batch = ended_run(&format!("r{i:02}"), start);
+        let fingerprints: Vec<String> = (0..5).map(|k| format!("fp-{i}-{k}")).collect();
+        batch.issues = fingerprints.iter().map(|f| delta(f, start)).collect();
+        batch.runs[0].issues = fingerprints
+            .iter()
+            .map(|f| RunIssueDelta {
+                fingerprint: f.clone(),
+                count: 1,
+                recovered: 0,
+            })
+            .collect();
+        batch.errors = 5;
+        batch.runs[0].errors = 5;
+        store.record(&batch, start, &policy).await.unwrap();
+        store
+            .settle_runs(start + 5 * MINUTE, 0, &policy)
+            .await
+            .unwrap();
+    }
+    let client = moto.dynamodb(None).await;
+    let items = support::scan(&client, &table).await;
+    let job = items
+        .iter()
+        .find(|i| text(i, "pk") == "JOB#nightly")
+        .expect("the job's item");
+    let kept: Vec<(String, u64, u32)> = serde_json::from_str(text(job, "issues")).unwrap();
+    let mut ids: Vec<String> = kept.into_iter().map(|(id, _, _)| id).collect();
+    ids.sort();
+    let mut last: Vec<String> = (0..5).map(|k| issue_id(&format!("fp-9-{k}"))).collect();
+    last.sort();
+    assert_eq!(ids, last, "the last run's five, not fifty");
+}
+
 type Item = HashMap<String, AttributeValue>;
 
 fn text<'a>(item: &'a Item, name: &str) -> &'a str {

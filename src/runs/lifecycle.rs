@@ -95,6 +95,13 @@ pub struct Settlement {
     pub announce: Vec<String>,
     /// Open issues of the job to resolve.
     pub resolve: Vec<String>,
+    /// Job-issue records no later settlement needs, to delete. A record
+    /// serves the issue's streak, which only the next run can continue,
+    /// and auto-resolution, which only waits on issues still open: kept
+    /// beyond that, a job's records grow by every issue it ever had (30
+    /// bytes each in DynamoDB's one job item, which cannot pass 400 KB),
+    /// and settling reads every one of those issues.
+    pub forget: Vec<String>,
     pub digest: bool,
 }
 
@@ -154,6 +161,25 @@ pub fn settle(
         }
         settlement.resolve.sort();
     }
+    let in_run: std::collections::HashSet<&str> =
+        run.issues.iter().map(|i| i.id.as_str()).collect();
+    let auto_resolving = rules.auto_resolve_after.is_some_and(|k| k > 0);
+    settlement.forget = known
+        .iter()
+        .map(|j| j.issue_id.as_str())
+        .filter(|id| !in_run.contains(id))
+        .filter(|id| {
+            let waiting = auto_resolving
+                && issues.get(*id).is_some_and(|i| i.status == Status::Open)
+                && settlement
+                    .resolve
+                    .binary_search_by(|r| r.as_str().cmp(id))
+                    .is_err();
+            !waiting
+        })
+        .map(str::to_string)
+        .collect();
+    settlement.forget.sort();
     settlement
 }
 
@@ -380,6 +406,45 @@ mod tests {
                 .announce
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_job_keeps_the_records_of_its_last_run_and_of_open_issues_waiting_to_resolve() {
+        let known: Vec<JobIssue> = ["in-run", "open", "resolved", "gone", "due"]
+            .iter()
+            .map(|id| JobIssue {
+                issue_id: id.to_string(),
+                last_run: if *id == "due" { 2 } else { 4 },
+                streak: 1,
+            })
+            .collect();
+        let issues = HashMap::from([
+            ("in-run".to_string(), open(9_000, false)),
+            ("open".to_string(), open(1_000, false)),
+            (
+                "resolved".to_string(),
+                IssueNow {
+                    status: Status::Resolved,
+                    ..open(1_000, false)
+                },
+            ),
+            ("due".to_string(), open(1_000, false)),
+        ]);
+        let with = run(&[("in-run", 1, 0)], Outcome::Failed, 5_000);
+        // Without auto-resolution only a streak needs a record, and only
+        // this run's issues can continue one.
+        let off = settle(&with, 5, &known, &issues, &RunRules::default());
+        assert_eq!(off.forget, ["due", "gone", "open", "resolved"]);
+        assert_eq!(off.job_issues.len(), 1);
+        // With it, open issues wait for their clean runs; one resolved now
+        // needs its record no more.
+        let rules = RunRules {
+            auto_resolve_after: Some(3),
+            ..RunRules::default()
+        };
+        let on = settle(&with, 5, &known, &issues, &rules);
+        assert_eq!(on.resolve, ["due"]);
+        assert_eq!(on.forget, ["due", "gone", "resolved"]);
     }
 
     #[test]

@@ -1070,4 +1070,64 @@ mod tests {
         store.record(&later, 4, &policy).await.unwrap();
         assert_eq!(rows(&store), 0);
     }
+
+    /// A job keeps the records later settlements need (here, without
+    /// auto-resolution, the last run's issues), not every issue it had.
+    #[tokio::test]
+    async fn a_job_keeps_its_last_runs_issues_not_all_it_ever_had() {
+        use crate::model::{Outcome, RunDelta, RunIssueDelta, RunSource};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("f.db").display().to_string()).unwrap();
+        let policy = Policy::default();
+        let t = 1_700_000_000_000i64;
+        for run in 0..10i64 {
+            let start = t + run * 600_000;
+            let lines: String = (0..5)
+                .map(|k| {
+                    format!(
+                        r#"{{"id":"{run}-{k}","timestamp":{start},"message":"[ERROR] Kind{run}x{k}Error: boom"}}"#
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            let json = format!(
+                r#"{{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s","logEvents":[{lines}]}}"#
+            );
+            let mut batch =
+                crate::pipeline::summarise(&crate::decode::parse(json.as_bytes()).unwrap());
+            let mut delta = RunDelta::new(
+                format!("field:/g:r{run}"),
+                RunSource::Field,
+                "nightly".into(),
+                format!("r{run}"),
+            );
+            delta.log_group = "/g".into();
+            delta.errors = 5;
+            delta.started = Some(start);
+            delta.ended = Some((start + 60_000, Outcome::Failed));
+            delta.last_event = Some(start + 60_000);
+            delta.issues = batch
+                .issues
+                .iter()
+                .map(|d| RunIssueDelta {
+                    fingerprint: d.fingerprint.clone(),
+                    count: d.count,
+                    recovered: 0,
+                })
+                .collect();
+            batch.runs = vec![delta];
+            store.record(&batch, start, &policy).await.unwrap();
+            store
+                .settle_runs(start + 300_000, 0, &policy)
+                .await
+                .unwrap();
+        }
+        let kept: i64 = store
+            .with_conn(|conn| {
+                conn.query_row("SELECT count(*) FROM job_issues", [], |r| r.get(0))
+                    .map_err(|e| store.err(e))
+            })
+            .unwrap();
+        assert_eq!(kept, 5, "the last run's five, not fifty");
+    }
 }

@@ -500,6 +500,10 @@ pub(super) fn settle(
             )
             .and_then(|mut s| s.execute(params![job, j.issue_id, j.last_run as i64, j.streak]))?;
         }
+        for id in &settlement.forget {
+            tx.prepare_cached("DELETE FROM job_issues WHERE job = ?1 AND issue_id = ?2")
+                .and_then(|mut s| s.execute(params![job, id]))?;
+        }
         for id in &settlement.resolve {
             tx.prepare_cached(
                 "UPDATE issues SET status = 'resolved', resolved_in = NULL, ignored_until = NULL,

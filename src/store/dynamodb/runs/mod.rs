@@ -24,7 +24,8 @@
 //!
 //! Every item is small (a run item about 0.3-0.6 KB and kept under 1 KB
 //! when it holds a tally, the others under 0.2 KB, a job item 30 bytes per
-//! issue the job ever had), because DynamoDB bills a write by the size of
+//! issue of its last run and per open issue waiting for auto-resolution,
+//! see [`crate::runs::lifecycle::Settlement::forget`]), because DynamoDB bills a write by the size of
 //! the item written. A batch of a run already seen, with issues the run
 //! already has, writes the run item only (2 units in a transaction): its
 //! issues' counts go to the run item's `tally` ([`Tally`]), the unsettled
@@ -149,7 +150,10 @@
 //! issues' last occurrences. Listings read the run items, so a link left
 //! behind by an expired run is never shown. Job items do not expire: they
 //! hold the streaks `auto_resolve_after_runs` and `alert_after_runs` decide
-//! on, which no longer need the runs they came from. Readers do not filter
+//! on, which no longer need the runs they came from; settling drops the
+//! records of issues no later settlement needs (not in the run, and not
+//! open and waiting for auto-resolution), so a job item does not grow with
+//! every issue the job ever had. Readers do not filter
 //! on `expires_at`: DynamoDB deletes expired items within days, and a run
 //! shown a few days past its retention harms nothing.
 //!

@@ -291,6 +291,9 @@ impl DynamoDbStore {
             for j in &settlement.job_issues {
                 streaks.insert(j.issue_id.clone(), j.clone());
             }
+            for id in &settlement.forget {
+                streaks.remove(id);
+            }
             let mut job_item = job_key(&job);
             job_item.insert("settled".into(), n(seq));
             job_item.insert("ver".into(), n(job_ver.map_or(1, |v| v.saturating_add(1))));
