@@ -96,3 +96,71 @@ async fn store_init_ingest_and_list_on_dynamodb_and_sns_from_the_environment() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a DynamoDB table name"));
 }
+
+/// A table CloudFormation made records no layout; the first faultline
+/// that opens it marks it with its own, and a table a newer faultline
+/// marked is refused before anything reads or writes it, by every command
+/// (and the Lambda, which opens the store the same way).
+#[tokio::test]
+async fn a_table_a_newer_faultline_wrote_is_refused_on_open() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use faultline::store::dynamodb::LAYOUT;
+    let Some(moto) = support::moto() else { return };
+    let table = moto.fresh_store("opened", None).await.table().to_string();
+    let store = format!("dynamodb://{table}");
+    let client = moto.dynamodb(None).await;
+    let key = |c: aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder| {
+        c.table_name(&table)
+            .key("pk", AttributeValue::S("META".into()))
+            .key("sk", AttributeValue::S("LAYOUT".into()))
+    };
+    key(client.delete_item()).send().await.unwrap();
+    let written_by = || async {
+        let item = client
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S("META".into()))
+            .key("sk", AttributeValue::S("LAYOUT".into()))
+            .send()
+            .await
+            .unwrap()
+            .item()
+            .cloned()
+            .unwrap_or_default();
+        (item.get("written_by").cloned(), item.contains_key("layout"))
+    };
+
+    ok(faultline(moto, &["issues", "--store", &store]));
+    assert_eq!(
+        written_by().await,
+        (Some(AttributeValue::N(LAYOUT.to_string())), false),
+        "marked as written by this layout; `layout` (all issues converted) left to migrate"
+    );
+
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("META".into()))
+        .key("sk", AttributeValue::S("LAYOUT".into()))
+        .update_expression("SET written_by = :v")
+        .expression_attribute_values(":v", AttributeValue::N((LAYOUT + 1).to_string()))
+        .send()
+        .await
+        .unwrap();
+    for args in [
+        vec!["issues", "--store", store.as_str()],
+        vec![
+            "ingest",
+            "--store",
+            store.as_str(),
+            "--notify",
+            "none",
+            "events",
+        ],
+    ] {
+        let out = faultline(moto, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran on a newer table");
+        assert!(stderr.contains("newer faultline"), "{stderr}");
+    }
+}

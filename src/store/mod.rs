@@ -249,7 +249,9 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
         return Ok(Box::new(sqlite::SqliteStore::open(path)?));
     }
     if let Some(table) = url.strip_prefix("dynamodb://") {
-        return Ok(Box::new(dynamodb::DynamoDbStore::from_env(table).await?));
+        let store = dynamodb::DynamoDbStore::from_env(table).await?;
+        store.check_on_open().await?;
+        return Ok(Box::new(store));
     }
     Err(StoreError::Url(format!(
         "unknown store URL {url:?}; expected sqlite:PATH (for example {DEFAULT_URL}) or dynamodb://TABLE"

@@ -18,7 +18,7 @@
 
 use super::DynamoDbStore;
 use super::history::History;
-use super::items::{Item, StoredIssue, decode_hours, get_n, get_s, get_string_list, n, s};
+use super::items::{Item, StoredIssue, decode_hours, get_opt_n, get_s, get_string_list, n, s};
 use super::parts::{HistoryWrites, day_of, facets_in, place_samples, sum_facets};
 use super::plan::sample_timestamp;
 use super::retry::{MAX_CONTENDED_ATTEMPTS, backoff, classify};
@@ -32,6 +32,13 @@ pub const LAYOUT: u32 = 2;
 const META_PK: &str = "META";
 const LAYOUT_SK: &str = "LAYOUT";
 
+/// The layout item's attribute naming the newest layout any faultline has
+/// opened the table with. `layout` says more (every issue is in it) and is
+/// recorded only once that holds; this one is what keeps an older
+/// faultline off a table a newer one writes, tables made by CloudFormation
+/// (which record no `layout`) included.
+const WRITTEN_BY: &str = "written_by";
+
 fn layout_key() -> Item {
     Item::from([
         ("pk".to_string(), s(META_PK)),
@@ -41,24 +48,96 @@ fn layout_key() -> Item {
 
 impl DynamoDbStore {
     /// The layout the table records; 1 when it records none (tables
-    /// created before the marker existed).
+    /// created before the marker existed, or by CloudFormation).
     pub(super) async fn recorded_layout(&self) -> Result<u32, StoreError> {
         match self.get_item(layout_key(), "GetItem (layout)").await? {
             None => Ok(1),
-            Some(item) => get_n(&item, "layout"),
+            Some(item) => Ok(get_opt_n(&item, "layout")?.unwrap_or(1)),
         }
     }
 
-    /// Refuses a table a newer faultline laid out: this code would misread
-    /// it, or write items that code does not expect.
+    /// Refuses a table a newer faultline laid out or wrote: this code would
+    /// misread it, or write items that code does not expect.
     pub(super) async fn check_layout(&self) -> Result<(), StoreError> {
-        let found = self.recorded_layout().await?;
-        if found > LAYOUT {
-            return Err(StoreError::Backend(format!(
-                "DynamoDB table {} has layout {found}, written by a newer faultline; this one \
-                 knows layouts up to {LAYOUT}: upgrade faultline to use it",
+        let item = self.get_item(layout_key(), "GetItem (layout)").await?;
+        self.refuse_newer(item.as_ref()).map(|_| ())
+    }
+
+    /// The newest layout `item` (the layout item, if any) names, or the
+    /// refusal of a table newer than this code.
+    fn refuse_newer(&self, item: Option<&Item>) -> Result<u32, StoreError> {
+        let (layout, written_by) = match item {
+            None => (1, 0),
+            Some(item) => (
+                get_opt_n(item, "layout")?.unwrap_or(1),
+                get_opt_n(item, WRITTEN_BY)?.unwrap_or(0),
+            ),
+        };
+        let newest = layout.max(written_by);
+        if newest > LAYOUT {
+            return Err(StoreError::Schema(format!(
+                "DynamoDB table {} has layout {newest}, written by a newer faultline; this one \
+                 knows layouts up to {LAYOUT}: upgrade faultline (the function and the CLI) to \
+                 use it",
                 self.table
             )));
+        }
+        Ok(written_by)
+    }
+
+    /// What opening the store checks, once per process (the Lambda's cold
+    /// start, each CLI command): a table a newer faultline wrote is
+    /// refused before anything reads or writes it, and the table is marked
+    /// as written by this layout so that an older faultline refuses it from
+    /// now on. A table not there yet passes (`faultline store init` makes
+    /// it). The mark is best effort: a reader without write access still
+    /// reads. A table that cannot be reached passes too (see below).
+    pub(crate) async fn check_on_open(&self) -> Result<(), StoreError> {
+        let item = match self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(layout_key()))
+            .consistent_read(true)
+            .send()
+            .await
+        {
+            Ok(out) => out.item().cloned(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => {
+                let e = classify("GetItem (layout)", &self.table, e);
+                if !e.is_transient() {
+                    return Err(e);
+                }
+                // The store cannot be reached now: what the caller does next
+                // fails with this same error, where the Lambda counts it as
+                // the invocation's (and retries), rather than failing the
+                // function's start. The check comes again with the next one.
+                tracing::warn!(table = %self.table, error = %e, "the table's layout could not be read");
+                return Ok(());
+            }
+        };
+        if self.refuse_newer(item.as_ref())? >= LAYOUT {
+            return Ok(());
+        }
+        let marked = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(layout_key()))
+            .update_expression("SET #w = :l")
+            .condition_expression("attribute_not_exists(#w) OR #w < :l")
+            .expression_attribute_names("#w", WRITTEN_BY)
+            .expression_attribute_values(":l", n(LAYOUT))
+            .send()
+            .await;
+        if let Err(e) = marked {
+            tracing::debug!(table = %self.table, error = %classify("UpdateItem (layout)", &self.table, e), "the table was not marked with this faultline's layout");
         }
         Ok(())
     }
@@ -68,6 +147,7 @@ impl DynamoDbStore {
     pub(super) async fn record_layout(&self) -> Result<(), StoreError> {
         let mut item = layout_key();
         item.insert("layout".into(), n(LAYOUT));
+        item.insert(WRITTEN_BY.into(), n(LAYOUT));
         self.client
             .put_item()
             .table_name(&self.table)

@@ -17,7 +17,7 @@
 //! | alias | `ISSUE#<id>` | `ISSUE` | `alias_of created_at`: a fingerprint the store knows under another issue ([`crate::store::route`]) |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
-//! | layout | `META` | `LAYOUT` | `layout` (layout.rs) |
+//! | layout | `META` | `LAYOUT` | `layout`, `written_by` (layout.rs) |
 //!
 //! Runs ([`crate::runs`]) have items of their own, written in the batch's
 //! own transaction when it has one, else after its issue chunks in
@@ -215,6 +215,7 @@ use retry::{classify, lease_token};
 
 /// Batch markers are kept this long (the same retention as the SQLite store).
 pub use crate::limits::BATCH_RETENTION_MS;
+pub use layout::LAYOUT;
 
 /// The index `issues` lists from: issue heads by status, keys only. Its
 /// key (`status`, `issue_id`) changes only when an issue's status does, so
