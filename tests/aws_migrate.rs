@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use faultline::model::{BatchSummary, HourCount, IssueDelta, IssueDetail, Sample, StatusFilter};
 use faultline::policy::Policy;
 use faultline::store::Store;
-use faultline::store::dynamodb::DynamoDbStore;
+use faultline::store::dynamodb::{DynamoDbStore, LAYOUT};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -183,7 +183,7 @@ async fn a_layout_1_table_reads_the_same_after_migrate() {
     );
 
     let migrated = store.migrate(false).await.unwrap();
-    assert_eq!((migrated.from, migrated.to), (1, 2));
+    assert_eq!((migrated.from, migrated.to), (1, LAYOUT));
     assert!(
         migrated.notes.iter().any(|n| n.contains("--indexes")),
         "says how to drop the index every batch writes: {:?}",
@@ -202,7 +202,10 @@ async fn a_layout_1_table_reads_the_same_after_migrate() {
     );
 
     let again = store.migrate(false).await.unwrap();
-    assert_eq!((again.from, again.to, again.converted), (2, 2, Some(0)));
+    assert_eq!(
+        (again.from, again.to, again.converted),
+        (LAYOUT, LAYOUT, Some(0))
+    );
 
     // The table is the store's own (no stack): swap its listing index.
     let swapped = store.migrate(true).await.unwrap();
@@ -312,7 +315,7 @@ async fn a_table_of_a_newer_layout_is_refused() {
         .table_name(store.table())
         .item("pk", AttributeValue::S("META".into()))
         .item("sk", AttributeValue::S("LAYOUT".into()))
-        .item("layout", AttributeValue::N("3".into()))
+        .item("layout", AttributeValue::N((LAYOUT + 1).to_string()))
         .send()
         .await
         .unwrap();

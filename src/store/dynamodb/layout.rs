@@ -26,8 +26,13 @@ use crate::limits::HOURS_RETENTION_MS;
 use crate::model::{HourCount, hour_of};
 use crate::store::{Migrated, StoreError};
 
-/// The layout this code writes.
-pub const LAYOUT: u32 = 2;
+/// The layout this code writes. Layout 3 keeps issues as layout 2 does
+/// (nothing to convert) and writes a batch's runs in the batch's own
+/// transaction: its chunk marker says `runs`, and a run item holds a
+/// `tally` of counts its issue links do not have yet. Code of layout 2
+/// would count a replayed batch's runs again and drop the tallies of the
+/// runs it rewrites, so it must not write such a table ([`WRITTEN_BY`]).
+pub const LAYOUT: u32 = 3;
 
 const META_PK: &str = "META";
 const LAYOUT_SK: &str = "LAYOUT";
