@@ -995,3 +995,69 @@ fn the_tick_judges_a_trace_whose_rest_never_came_and_out_of_order_batches_count_
     let alone = ingested_alone(dir.path(), "alone", &[orphan, early_rest, late_head]);
     assert_eq!(issues_listed(&store, &[]), alone);
 }
+
+/// moto does not check IAM, so a request the function's role does not
+/// allow passes every other test and fails on AWS. Here a moto of its own
+/// enforces IAM, and the function runs with a user holding exactly the
+/// actions template.yaml grants its role: recording a run's logs and its
+/// job event, queueing and claiming their alerts, and the settling tick
+/// all go through. (Alerts go nowhere: moto refuses the Rust SDK's SNS
+/// requests once it checks IAM, whatever the policy, while boto3's pass;
+/// `sns:Publish` is the one SNS action the function makes.)
+#[test]
+fn the_function_needs_nothing_its_role_does_not_grant() {
+    let Some(moto) = support::own_moto() else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let table = runtime.block_on(async { moto.fresh_store("iam", None).await.table().to_string() });
+    let actions = support::function_actions();
+    assert!(actions.len() > 5, "{actions:?}");
+    let (key, secret) = support::enforce_iam(&moto, &actions);
+
+    let group = "/aws/lambda/fanout";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let line = r#"{"level":"error","message":"KeyError: 'sku'","run_id":"r-7"}"#;
+    let logs = envelope(&support::data_message_at(
+        group,
+        "2025/11/23/[$LATEST]0f",
+        1,
+        now,
+        &[line.to_string()],
+    ));
+    let mut function = Running::start(&[
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("FAULTLINE_STORE", format!("dynamodb://{table}")),
+        ("FAULTLINE_NOTIFY", "none".into()),
+        (
+            "FAULTLINE_POLICY",
+            format!("run_fields.\"{group}\".id=\"run_id\";run_settle_minutes=0"),
+        ),
+    ]);
+    let outcomes = function.invoke_all(&[
+        event("eventbridge-sfn-execution-failed.json"),
+        logs,
+        event("eventbridge-scheduled.json"),
+    ]);
+    let answers: Vec<serde_json::Value> = outcomes.iter().map(json).collect();
+    assert!(
+        outcomes.iter().all(|o| o.kind != "error"),
+        "a request the role does not grant: {answers:#?}"
+    );
+    // The execution ended long ago: with no wait it is settled by the
+    // invocation that records it, and its digest is the alert it sends.
+    assert_eq!(answers[0]["status"], "recorded", "{answers:#?}");
+    assert_eq!(answers[0]["alerts_sent"], 1, "{answers:#?}");
+    assert_eq!(answers[1]["status"], "recorded", "{answers:#?}");
+    assert_eq!(answers[1]["new_issues"].as_array().map(Vec::len), Some(1));
+    assert_eq!(answers[1]["alerts_sent"], 1, "{answers:#?}");
+    assert_eq!(answers[2]["status"], "settled", "{answers:#?}");
+}

@@ -110,6 +110,80 @@ pub fn moto() -> Option<&'static Moto> {
     .as_ref()
 }
 
+/// A moto server of the caller's own, for a test that changes the whole
+/// server (enforcing IAM); killed when dropped.
+pub fn own_moto() -> Option<Moto> {
+    moto()?;
+    Some(start(&venv_python()))
+}
+
+/// From now on `moto` checks every request against IAM, as AWS does: the
+/// user this makes, allowed exactly `actions` on every resource, is the
+/// one whose access key (id, secret) comes back; the "testing" key the
+/// other helpers use no longer works. moto names the action of a
+/// `TransactWriteItems` after the request, where IAM governs it by the
+/// actions inside it, so that name is granted beside `actions`.
+pub fn enforce_iam(moto: &Moto, actions: &[String]) -> (String, String) {
+    let script = r#"
+import json, sys, urllib.request
+import boto3
+endpoint, actions = sys.argv[1], json.loads(sys.argv[2])
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+iam.create_user(UserName="function")
+iam.put_user_policy(UserName="function", PolicyName="function", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+key = iam.create_access_key(UserName="function")["AccessKey"]
+# As plain text: a form body would be parsed away before moto reads it.
+urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"0",
+                                              method="POST", headers={"Content-Type": "text/plain"}))
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#;
+    let mut granted = actions.to_vec();
+    granted.push("dynamodb:TransactWriteItems".into());
+    let out = Command::new(venv_python())
+        .args(["-c", script, &moto.endpoint])
+        .arg(serde_json::to_string(&granted).expect("actions as JSON"))
+        .output()
+        .expect("run the venv's python");
+    assert!(
+        out.status.success(),
+        "making the IAM user failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let mut key = printed.split_whitespace().map(str::to_string);
+    match (key.next(), key.next()) {
+        (Some(id), Some(secret)) => (id, secret),
+        _ => panic!("no access key printed: {printed}"),
+    }
+}
+
+/// The IAM actions template.yaml grants the function (`FunctionRole`).
+pub fn function_actions() -> Vec<String> {
+    let template = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    let mut in_role = false;
+    let mut actions = Vec::new();
+    for line in template.lines() {
+        // Resources sit two spaces in: the role's block ends at the next.
+        if line.len() > 2 && line.starts_with("  ") && !line.starts_with("   ") {
+            in_role = line.trim_end() == "  FunctionRole:";
+            continue;
+        }
+        let item = line.trim();
+        if in_role
+            && let Some(action) = item
+                .strip_prefix("- ")
+                .or_else(|| item.strip_prefix("Action: "))
+            && action.contains(':')
+            && !action.contains(' ')
+        {
+            actions.push(action.to_string());
+        }
+    }
+    actions
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().expect("local address").port()
