@@ -13,7 +13,7 @@ pub(crate) const LOADER_KIND: &str = "LoaderError";
 /// The kind given to the .NET host's start-up failures.
 pub(crate) const CORECLR_KIND: &str = "CoreCLRInitError";
 
-/// `<binary>: <library>: version `GLIBC_2.28' not found (required by ...)`
+/// ``<binary>: <library>: version `GLIBC_2.28' not found (required by ...)``
 /// and `<binary>: error while loading shared libraries: libssl.so.3: cannot
 /// open shared object file`.
 pub(crate) fn loader_failure(message: &str) -> Option<Occurrence> {

@@ -102,7 +102,7 @@ impl StoredIssue {
         }
     }
 
-    /// What [`policy::decide`] needs to know.
+    /// What [`crate::policy::decide`] needs to know.
     pub(super) fn state(&self) -> IssueState {
         IssueState {
             status: self.issue.status,

@@ -31,7 +31,7 @@ use crate::store::{Migrated, StoreError};
 /// transaction: its chunk marker says `runs`, and a run item holds a
 /// `tally` of counts its issue links do not have yet. Code of layout 2
 /// would count a replayed batch's runs again and drop the tallies of the
-/// runs it rewrites, so it must not write such a table ([`WRITTEN_BY`]).
+/// runs it rewrites, so it must not write such a table (the `written_by` mark).
 pub const LAYOUT: u32 = 3;
 
 const META_PK: &str = "META";

@@ -201,7 +201,7 @@ struct Merged {
 }
 
 /// The target with the source's history summed in (through the shared
-/// fold's rules: [`fold::FacetBook`], the newest samples), and the source
+/// fold's rules: [`crate::store::fold::FacetBook`], the newest samples), and the source
 /// marked merged; both with `ver` bumped.
 fn merged_pair(
     mut target: StoredIssue,

@@ -97,7 +97,7 @@
 //!   than a spurious duplicate.
 //! - **Batches together.** The small batches of one call (a stream
 //!   invocation's records, [`Store::record_all`]) share transactions, so an
-//!   issue they all touch is written once ([`pack`]). Each batch keeps its
+//!   issue they all touch is written once (`pack.rs`). Each batch keeps its
 //!   own conditional marker in the transaction, the same item it has when
 //!   recorded alone: a cancellation at one batch's marker says that batch
 //!   was recorded before, and the transaction is tried again without it. A
