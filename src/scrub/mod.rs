@@ -25,7 +25,7 @@ pub mod rules;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::{LazyLock, OnceLock};
 
@@ -74,10 +74,19 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 /// name like `key` loses a random-looking value, and every other value is
 /// scrubbed like free text.
 pub fn scrub_field(key: &str, value: &str) -> String {
-    match detect::name_strength(key) {
-        Name::Strong if !value.is_empty() => REDACTED.to_string(),
-        Name::Weak if detect::looks_random(value) => REDACTED.to_string(),
-        _ => scrub(value).into_owned(),
+    field_value(detect::name_strength(key), value).unwrap_or_else(|| value.to_string())
+}
+
+/// [`scrub_field`]'s value given what its name says, or `None` when the
+/// value stays as it is (most do: no copy for them).
+fn field_value(strength: Name, value: &str) -> Option<String> {
+    match strength {
+        Name::Strong if !value.is_empty() => Some(REDACTED.to_string()),
+        Name::Weak if detect::looks_random(value) => Some(REDACTED.to_string()),
+        _ => match scrub(value) {
+            Cow::Owned(scrubbed) => Some(scrubbed),
+            Cow::Borrowed(_) => None,
+        },
     }
 }
 
@@ -98,11 +107,9 @@ pub fn occurrence(occ: &mut Occurrence) {
         in_place_recurring(&mut frame.file);
     }
     for (key, value) in &mut occ.fields {
-        let scrubbed = scrub_field(key, value);
-        if scrubbed != *value {
+        if let Some(scrubbed) = field_value(field_name(key), value) {
             *value = scrubbed;
         }
-        in_place(key);
     }
 }
 
@@ -141,6 +148,34 @@ fn in_place_recurring(s: &mut String) {
             clean.insert(s.clone());
         }),
     }
+}
+
+thread_local! {
+    /// Field names that [`scrub`] found nothing in, with what each says
+    /// about its value. The same few names (`user_id`, `job`, `region`)
+    /// come with error after error, and judging one splits it into words
+    /// and scrubs it like any text; as with [`CLEAN`], a name that held a
+    /// secret is never kept.
+    static FIELD_NAMES: RefCell<HashMap<String, Name>> = RefCell::new(HashMap::new());
+}
+
+/// What field name `key` says about its value; `key` itself is scrubbed
+/// in place (after judging it, as it was written).
+fn field_name(key: &mut String) -> Name {
+    if let Some(strength) = FIELD_NAMES.with_borrow(|names| names.get(key.as_str()).copied()) {
+        return strength;
+    }
+    let strength = detect::name_strength(key);
+    match scrub(key) {
+        Cow::Owned(scrubbed) => *key = scrubbed,
+        Cow::Borrowed(_) => FIELD_NAMES.with_borrow_mut(|names| {
+            if names.len() >= REMEMBERED_CLEAN {
+                names.clear();
+            }
+            names.insert(key.clone(), strength);
+        }),
+    }
+    strength
 }
 
 /// The keywords of every regex rule in one automaton, and which rules each
@@ -475,6 +510,45 @@ mod tests {
                 "{:?}",
                 occ.frames[1]
             );
+        }
+    }
+
+    /// Field names are judged once and remembered: a secret name's value
+    /// is redacted every time it comes, a plain name's value kept, and a
+    /// name that itself holds a secret loses it every time.
+    #[test]
+    fn recurring_field_names_are_judged_every_time() {
+        let secret_name = "x-AKIAIOSFODNN7EXAMPLE";
+        for _ in 0..3 {
+            let mut occ = Occurrence {
+                kind: "KeyError".into(),
+                message: "'id'".into(),
+                frames: Vec::new(),
+                level: crate::model::Level::Error,
+                shape: "test",
+                fingerprint: None,
+                fields: vec![
+                    ("db_password".into(), "hunter2".into()),
+                    ("requestId".into(), "r-17".into()),
+                    ("api_key".into(), String::new()),
+                    (secret_name.into(), "1".into()),
+                ],
+            };
+            occurrence(&mut occ);
+            let fields: Vec<(&str, &str)> = occ
+                .fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(
+                fields[..3],
+                [
+                    ("db_password", REDACTED),
+                    ("requestId", "r-17"),
+                    ("api_key", ""),
+                ]
+            );
+            assert!(!fields[3].0.contains("AKIAIOSFODNN7EXAMPLE"), "{fields:?}");
         }
     }
 
