@@ -17,6 +17,9 @@
 //! of these get the same kind and message template, so a function switching
 //! log format keeps its issue.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde_json::{Map, Value};
 
 use super::lines::first_line;
@@ -140,6 +143,19 @@ fn timeout_message(duration_ms: Option<f64>) -> String {
     }
 }
 
+/// The dedicated lines' words, as searchers built once: every text line
+/// that may hold an error is probed, and `str::find` with a string pattern
+/// sets up a new searcher on each call.
+static PLATFORM_WORDS: LazyLock<[Finder<'static>; 4]> = LazyLock::new(|| {
+    [
+        "Task timed out after ",
+        "Runtime exited with error",
+        "Runtime exited without providing a reason",
+        "Process exited before completing request",
+    ]
+    .map(Finder::new)
+});
+
 /// A platform failure in a text line without a level: `<time> <id> Task
 /// timed out after N seconds`, or `RequestId: <id> Error: <what>` followed by
 /// the error type on a line of its own (`Runtime.ExitError`,
@@ -154,13 +170,10 @@ pub(crate) fn text(line: &str) -> Option<Occurrence> {
                 .find(|l| !l.is_empty())
         })
         .filter(|t| is_error_type(t));
-    let (at, kind, level) = if let Some(at) = first.find("Task timed out after ") {
+    let [timeout, exits @ ..] = &*PLATFORM_WORDS;
+    let (at, kind, level) = if let Some(at) = timeout.find(first.as_bytes()) {
         (at, TIMEOUT_KIND, Level::Error)
-    } else if let Some(at) = first
-        .find("Runtime exited with error")
-        .or_else(|| first.find("Runtime exited without providing a reason"))
-        .or_else(|| first.find("Process exited before completing request"))
-    {
+    } else if let Some(at) = exits.iter().find_map(|f| f.find(first.as_bytes())) {
         (at, EXIT_KIND, Level::Fatal)
     } else if let Some(rest) = first.strip_prefix("RequestId: ")
         && let Some(error) = rest.find(" Error: ")

@@ -5,6 +5,9 @@
 //! Called only for messages already judged errors, or for multi-line
 //! messages without any level, so it may scan every line.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde_json::Value;
 
 use super::frames::{go_frame, python_tuple_frame, stack_element};
@@ -13,27 +16,52 @@ use super::trace::{Trace, exception_line};
 use super::{at_trace, go, python, rust};
 use crate::limits::MAX_FRAMES;
 
+/// The runtimes' markers, as searchers built once: `str::contains` with a
+/// string pattern sets up a new searcher on each call, and this runs on
+/// every error message, six markers deep for one with no trace.
+struct Markers {
+    traceback: Finder<'static>,
+    python_file: Finder<'static>,
+    at: Finder<'static>,
+    go_panic: Finder<'static>,
+    go_fatal: Finder<'static>,
+    rust_panic: Finder<'static>,
+    goroutine: Finder<'static>,
+}
+
+static MARKERS: LazyLock<Markers> = LazyLock::new(|| Markers {
+    traceback: Finder::new("Traceback (most recent call last)"),
+    python_file: Finder::new("File \""),
+    at: Finder::new("at "),
+    go_panic: Finder::new("panic: "),
+    go_fatal: Finder::new("fatal error: "),
+    rust_panic: Finder::new("panicked at "),
+    goroutine: Finder::new("goroutine "),
+});
+
 /// The stack trace in a message, if it holds one.
 pub(crate) fn parse(text: &str) -> Option<Trace> {
-    if (text.contains("Traceback (most recent call last)") || text.contains("File \""))
+    let m = &*MARKERS;
+    let has = |marker: &Finder<'_>| marker.find(text.as_bytes()).is_some();
+    if (has(&m.traceback) || has(&m.python_file))
         && let Some(t) = python::parse(text)
     {
         return Some(t);
     }
-    if text.contains("at ")
+    if has(&m.at)
         && let Some(t) = at_trace::parse(text)
     {
         return Some(t);
     }
-    if text.contains("panic: ") || text.contains("fatal error: ") {
+    if has(&m.go_panic) || has(&m.go_fatal) {
         if let Some(t) = go::parse_panic(text) {
             return Some(t);
         }
     }
-    if text.contains("panicked at ") {
+    if has(&m.rust_panic) {
         return rust::panic(text);
     }
-    if text.contains("goroutine ") {
+    if has(&m.goroutine) {
         return go::parse_goroutine(text);
     }
     None
