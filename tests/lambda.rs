@@ -711,6 +711,23 @@ fn event_types(envelopes: &[serde_json::Value]) -> Vec<String> {
 /// ended is settled (its digest sent) once `run_settle_minutes` have passed
 /// since its end, by whichever invocation comes then: here the settling
 /// schedule's tick.
+/// A subscription delivery of one error of `group` with the run id field
+/// `run_id`, logged now, so that its run is not quiet for a long while.
+fn error_in_run(group: &str, run_id: &str) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let line = format!(r#"{{"level":"error","message":"KeyError: 'sku'","run_id":"{run_id}"}}"#);
+    envelope(&support::data_message_at(
+        group,
+        "2025/11/23/[$LATEST]0f",
+        1,
+        now,
+        &[line],
+    ))
+}
+
 #[test]
 fn job_events_run_fields_and_the_settling_tick_reach_runs_through_the_function() {
     let Some(moto) = support::moto() else { return };
@@ -734,19 +751,7 @@ fn job_events_run_fields_and_the_settling_tick_reach_runs_through_the_function()
             ("FAULTLINE_POLICY", policy),
         ]
     };
-    // Logged now, so the field's run is not quiet for a long while.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let line = r#"{"level":"error","message":"KeyError: 'sku'","run_id":"r-42"}"#;
-    let logs = envelope(&support::data_message_at(
-        group,
-        "2025/11/23/[$LATEST]0f",
-        1,
-        now,
-        &[line.to_string()],
-    ));
+    let logs = error_in_run(group, "r-42");
     let failed = event("eventbridge-sfn-execution-failed.json");
     let tick = event("eventbridge-scheduled.json");
 
@@ -1019,18 +1024,7 @@ fn the_function_needs_nothing_its_role_does_not_grant() {
     let (key, secret) = support::enforce_iam(&moto, &actions);
 
     let group = "/aws/lambda/fanout";
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let line = r#"{"level":"error","message":"KeyError: 'sku'","run_id":"r-7"}"#;
-    let logs = envelope(&support::data_message_at(
-        group,
-        "2025/11/23/[$LATEST]0f",
-        1,
-        now,
-        &[line.to_string()],
-    ));
+    let logs = error_in_run(group, "r-7");
     let mut function = Running::start(&[
         ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID", key),

@@ -10,29 +10,11 @@ impl DynamoDbStore {
         &self,
         id: &str,
     ) -> Result<BTreeMap<String, RunIssue>, StoreError> {
-        let mut links = BTreeMap::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("RUN#{id}")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query (a run's issues)", &self.table, e))?;
-            for item in out.items() {
-                let link = link_from_item(item)?;
-                links.insert(link.id.clone(), link);
-            }
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(links),
-            }
-        }
+        self.partition(&format!("RUN#{id}"), "Query (a run's issues)")
+            .await?
+            .iter()
+            .map(|item| link_from_item(item).map(|link| (link.id.clone(), link)))
+            .collect()
     }
 
     /// Reads the runs (by key) and parts into `read`, with every issue of
