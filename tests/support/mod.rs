@@ -159,19 +159,23 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
     }
 }
 
-/// The IAM actions template.yaml grants the function (`FunctionRole`).
+/// The IAM actions template.yaml grants the function: those of the
+/// `Policies` of `FunctionRole` (not of its trust policy, which lets Lambda
+/// assume it).
 pub fn function_actions() -> Vec<String> {
     let template = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
-    let mut in_role = false;
+    let (mut in_role, mut in_policies) = (false, false);
     let mut actions = Vec::new();
     for line in template.lines() {
         // Resources sit two spaces in: the role's block ends at the next.
         if line.len() > 2 && line.starts_with("  ") && !line.starts_with("   ") {
             in_role = line.trim_end() == "  FunctionRole:";
+            in_policies = false;
             continue;
         }
         let item = line.trim();
-        if in_role
+        in_policies |= in_role && item == "Policies:";
+        if in_policies
             && let Some(action) = item
                 .strip_prefix("- ")
                 .or_else(|| item.strip_prefix("Action: "))

@@ -76,7 +76,7 @@ pub struct Counts {
     pub alerts_sent: usize,
     /// Errors past the limit of distinct issues per batch, counted into
     /// the issue `overflow_issue` (absent when there were none).
-    #[serde(skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub errors_past_issue_limit: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overflow_issue: Option<String>,
@@ -417,12 +417,9 @@ impl Function {
     }
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
+/// For `skip_serializing_if`: a count that is nought is not said.
+fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 /// What the function answers for a recorded batch: its counts, as recorded

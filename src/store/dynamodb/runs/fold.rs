@@ -66,11 +66,7 @@ impl DynamoDbStore {
                 }
             }
             let mut actions = Actions(Vec::new());
-            actions.push_versioned(
-                table,
-                item.to_item(run_ver.saturating_add(1), now),
-                Some(run_ver),
-            )?;
+            actions.push_run(table, &item, Some(run_ver), now)?;
             if item.folds.is_empty() {
                 if item.stored.run.settled_at.is_some() {
                     actions.push_delete(table, unsettled_key(id))?;

@@ -33,11 +33,7 @@ impl DynamoDbStore {
                     let ver: u64 = get_n(&item, "ver")?;
                     read.at = Some(at);
                     let mut actions = Actions(Vec::new());
-                    actions.push_versioned(
-                        table,
-                        read.to_item(ver.saturating_add(1), now),
-                        Some(ver),
-                    )?;
+                    actions.push_run(table, &read, Some(ver), now)?;
                     push_index(
                         &mut actions,
                         table,

@@ -720,6 +720,21 @@ impl Actions {
         }
     }
 
+    /// The run item `run`, read at `read_ver` (`None`: not there), written
+    /// at the next version (1 for a new run) on the condition that it is
+    /// still as read: the run item is the lock of everything under it, so
+    /// every write of a run goes through here.
+    fn push_run(
+        &mut self,
+        table: &str,
+        run: &RunItem,
+        read_ver: Option<u64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let ver = read_ver.map_or(1, |v| v.saturating_add(1));
+        self.push_versioned(table, run.to_item(ver, now), read_ver)
+    }
+
     /// A check that an item read but not written is still as read.
     fn push_check(
         &mut self,

@@ -424,8 +424,7 @@ impl DynamoDbStore {
                 }
             };
             let whole = tally_links(&mut item, slot, read, run_key);
-            let ver = slot.read_ver.map_or(1, |v| v.saturating_add(1));
-            actions.push_versioned(table, item.to_item(ver, now), slot.read_ver)?;
+            actions.push_run(table, &item, slot.read_ver, now)?;
             push_index(actions, table, &id, was, should)?;
             match entry {
                 Entry::Write => {

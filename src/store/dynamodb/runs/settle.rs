@@ -282,8 +282,7 @@ impl DynamoDbStore {
             let at = when(&item.stored.run);
             item.at = Some(at);
             let should = IndexEntry::of(&item.stored, true, at);
-            let run_item = item.to_item(run_ver.saturating_add(1), now);
-            actions.push_versioned(table, run_item, Some(run_ver))?;
+            actions.push_run(table, &item, Some(run_ver), now)?;
             push_index(&mut actions, table, id, was, should)?;
             let stored = &item.stored;
             let mut streaks: BTreeMap<String, JobIssue> =
@@ -380,11 +379,7 @@ impl DynamoDbStore {
             let done = rest.is_empty();
             item.rest = (!done).then_some(rest);
             let mut actions = Actions(Vec::new());
-            actions.push_versioned(
-                table,
-                item.to_item(run_ver.saturating_add(1), now),
-                Some(run_ver),
-            )?;
+            actions.push_run(table, &item, Some(run_ver), now)?;
             if done {
                 actions.push_delete(table, unsettled_key(id))?;
             }
