@@ -94,6 +94,21 @@ pub const MAX_FACET_VALUES: usize = 50;
 /// the list in the issue item, which every batch rewrites). Merging more
 /// still works: routing reads the merged issue, not this list.
 pub const MAX_MERGED_FROM_KEPT: usize = 100;
+/// The most issue records a job keeps for its streaks
+/// (`alert_after_runs`) and auto-resolution (`auto_resolve_after_runs`),
+/// applied when a run settles ([`crate::runs::lifecycle::settle`]).
+///
+/// DynamoDB keeps all of a job's records in one item, refused above
+/// 400 KB: a run with more distinct issues than that item holds (errors
+/// carrying data the grouping does not mask, every record its own issue)
+/// would otherwise fail its settlement on every attempt, and every
+/// settlement after it. Each record is at most 49 bytes there (a 12-digit
+/// issue id and the largest numbers their types hold, in JSON), so 7,000
+/// records and the longest job key take at most 345,112 bytes, 84% of the
+/// limit (the DynamoDB store's tests build that item). Real jobs have tens of issues a run: a job past
+/// this bound loses only the records settling needs least (see
+/// `lifecycle::settle`), and both stores keep the same ones.
+pub const MAX_JOB_ISSUES: usize = 7_000;
 /// How long hourly counts are kept: the timeline covers the last 30 days.
 pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
 

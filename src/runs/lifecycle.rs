@@ -17,10 +17,11 @@
 //! return.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_JOB_ISSUES;
 use crate::model::{DigestIssue, Outcome, Run, RunDigest, Status};
 
 /// Which runs send a digest when they end.
@@ -100,20 +101,33 @@ pub struct Settlement {
     /// and auto-resolution, which only waits on issues still open: kept
     /// beyond that, a job's records grow by every issue it ever had (30
     /// bytes each in DynamoDB's one job item, which cannot pass 400 KB),
-    /// and settling reads every one of those issues.
+    /// and settling reads every one of those issues. Past
+    /// [`MAX_JOB_ISSUES`], records settling needs least are forgotten too.
     pub forget: Vec<String>,
     pub digest: bool,
 }
 
 /// Settles `run`, the job's settled run number `seq`: `known` is what the
 /// store keeps about every issue of the run's job, `issues` the current
-/// state of those and of the run's own issues.
+/// state of those and of the run's own issues. The job keeps at most
+/// [`MAX_JOB_ISSUES`] records (see [`keep_at_most`]).
 pub fn settle(
     run: &Run,
     seq: u64,
     known: &[JobIssue],
     issues: &HashMap<String, IssueNow>,
     rules: &RunRules,
+) -> Settlement {
+    settle_within(run, seq, known, issues, rules, MAX_JOB_ISSUES)
+}
+
+fn settle_within(
+    run: &Run,
+    seq: u64,
+    known: &[JobIssue],
+    issues: &HashMap<String, IssueNow>,
+    rules: &RunRules,
+    max_records: usize,
 ) -> Settlement {
     let by_id: HashMap<&str, &JobIssue> = known.iter().map(|j| (j.issue_id.as_str(), j)).collect();
     let mut settlement = Settlement {
@@ -143,8 +157,7 @@ pub fn settle(
         // An occurrence since this run started (in a run still going, or
         // outside any run) means the issue is not gone.
         let since = run.started.or(run.ended).unwrap_or(i64::MAX);
-        let in_run: std::collections::HashSet<&str> =
-            run.issues.iter().map(|i| i.id.as_str()).collect();
+        let in_run: HashSet<&str> = run.issues.iter().map(|i| i.id.as_str()).collect();
         for j in known {
             let Some(now) = issues.get(&j.issue_id) else {
                 continue;
@@ -161,8 +174,7 @@ pub fn settle(
         }
         settlement.resolve.sort();
     }
-    let in_run: std::collections::HashSet<&str> =
-        run.issues.iter().map(|i| i.id.as_str()).collect();
+    let in_run: HashSet<&str> = run.issues.iter().map(|i| i.id.as_str()).collect();
     let auto_resolving = rules.auto_resolve_after.is_some_and(|k| k > 0);
     settlement.forget = known
         .iter()
@@ -179,8 +191,90 @@ pub fn settle(
         })
         .map(str::to_string)
         .collect();
+    keep_at_most(&mut settlement, known, issues, rules, max_records);
     settlement.forget.sort();
     settlement
+}
+
+/// Drops records from what `settlement` leaves the job until at most
+/// `max_records` remain, those settling needs least first.
+///
+/// A dropped record costs its issue only what the record was for: its
+/// streak restarts the next time a run has it (a held alert waits longer),
+/// and, while it has none, it is not resolved by clean runs. So the job
+/// keeps first the records of the run's issues whose new-issue alert is
+/// still held (a missed alert is the worst loss, and holding is what
+/// their streak is for), then those of open issues waiting for
+/// auto-resolution (without their record they stay open, as with
+/// auto-resolution off), then the run's other issues; within each, the
+/// most recent, then the longest streak, so that an alert held by more
+/// issues than the bound goes out for some of them each run instead of
+/// restarting for all.
+fn keep_at_most(
+    settlement: &mut Settlement,
+    known: &[JobIssue],
+    issues: &HashMap<String, IssueNow>,
+    rules: &RunRules,
+    max_records: usize,
+) {
+    let in_run: HashSet<&str> = settlement
+        .job_issues
+        .iter()
+        .map(|j| j.issue_id.as_str())
+        .collect();
+    let forgotten: HashSet<&str> = settlement.forget.iter().map(String::as_str).collect();
+    let carried: Vec<&JobIssue> = known
+        .iter()
+        .filter(|j| {
+            !in_run.contains(j.issue_id.as_str()) && !forgotten.contains(j.issue_id.as_str())
+        })
+        .collect();
+    if settlement.job_issues.len() + carried.len() <= max_records {
+        return;
+    }
+    let announced: HashSet<&str> = settlement.announce.iter().map(String::as_str).collect();
+    let auto_resolving = rules.auto_resolve_after.is_some_and(|k| k > 0);
+    let need = |j: &JobIssue, from_run: bool| {
+        let now = issues.get(&j.issue_id);
+        if from_run && now.is_some_and(|i| i.held) && !announced.contains(j.issue_id.as_str()) {
+            0
+        } else if auto_resolving && now.is_some_and(|i| i.status == Status::Open) {
+            1
+        } else {
+            2
+        }
+    };
+    let mut ranked: Vec<(u8, Reverse<u64>, Reverse<u32>, &str)> = settlement
+        .job_issues
+        .iter()
+        .map(|j| (j, true))
+        .chain(carried.iter().map(|j| (*j, false)))
+        .map(|(j, from_run)| {
+            (
+                need(j, from_run),
+                Reverse(j.last_run),
+                Reverse(j.streak),
+                j.issue_id.as_str(),
+            )
+        })
+        .collect();
+    ranked.sort_unstable();
+    let dropped: HashSet<String> = ranked
+        .get(max_records..)
+        .unwrap_or_default()
+        .iter()
+        .map(|(.., id)| id.to_string())
+        .collect();
+    let known_ids: HashSet<&str> = known.iter().map(|j| j.issue_id.as_str()).collect();
+    settlement.forget.extend(
+        dropped
+            .iter()
+            .filter(|id| known_ids.contains(id.as_str()))
+            .cloned(),
+    );
+    settlement
+        .job_issues
+        .retain(|j| !dropped.contains(&j.issue_id));
 }
 
 /// Whether a run that ended this way sends a digest.
@@ -445,6 +539,110 @@ mod tests {
         let on = settle(&with, 5, &known, &issues, &rules);
         assert_eq!(on.resolve, ["due"]);
         assert_eq!(on.forget, ["due", "gone", "resolved"]);
+    }
+
+    fn record(id: &str, last_run: u64, streak: u32) -> JobIssue {
+        JobIssue {
+            issue_id: id.into(),
+            last_run,
+            streak,
+        }
+    }
+
+    /// The job's records once the store wrote `s` over `known`.
+    fn kept(s: &Settlement, known: &[JobIssue]) -> Vec<String> {
+        let written = s.job_issues.iter().map(|j| &j.issue_id);
+        let carried = known
+            .iter()
+            .map(|j| &j.issue_id)
+            .filter(|id| !s.forget.contains(id));
+        let ids: std::collections::BTreeSet<String> = written.chain(carried).cloned().collect();
+        ids.into_iter().collect()
+    }
+
+    #[test]
+    fn a_job_past_its_bound_keeps_held_alerts_then_issues_waiting_to_resolve_then_the_newest() {
+        let rules = RunRules {
+            auto_resolve_after: Some(5),
+            alert_after: 3,
+            ..RunRules::default()
+        };
+        let known = vec![
+            record("held-on", 4, 1),
+            record("waits-1", 4, 1),
+            record("waits-2", 3, 1),
+        ];
+        let ignored = IssueNow {
+            status: Status::Ignored,
+            ..open(1_000, false)
+        };
+        let issues = HashMap::from([
+            ("held-on".to_string(), open(9_000, true)),
+            ("held-new".to_string(), open(9_000, true)),
+            ("fresh-open".to_string(), open(9_000, false)),
+            ("ignored-now".to_string(), ignored),
+            ("waits-1".to_string(), open(1_000, false)),
+            ("waits-2".to_string(), open(1_000, false)),
+        ]);
+        let with = run(
+            &[
+                ("held-on", 1, 0),
+                ("held-new", 1, 0),
+                ("fresh-open", 1, 0),
+                ("ignored-now", 1, 0),
+            ],
+            Outcome::Failed,
+            5_000,
+        );
+        let unbounded = settle(&with, 5, &known, &issues, &rules);
+        assert_eq!(
+            kept(&unbounded, &known).len(),
+            6,
+            "all six fit the real bound"
+        );
+        let at_4 = settle_within(&with, 5, &known, &issues, &rules, 4);
+        assert_eq!(
+            kept(&at_4, &known),
+            ["fresh-open", "held-new", "held-on", "waits-1"]
+        );
+        let at_2 = settle_within(&with, 5, &known, &issues, &rules, 2);
+        assert_eq!(kept(&at_2, &known), ["held-new", "held-on"]);
+        assert_eq!(at_4.forget, ["waits-2"], "the older of the issues waiting");
+        assert_eq!(at_4.job_issues[0].streak, 2, "kept records go on counting");
+        let at_1 = settle_within(&with, 5, &known, &issues, &rules, 1);
+        assert_eq!(kept(&at_1, &known), ["held-on"], "the longer streak");
+        assert_eq!(at_1.forget, ["waits-1", "waits-2"]);
+        // The cap drops records, never what settling this run decided.
+        assert_eq!(at_1.announce, unbounded.announce);
+        assert_eq!(at_1.resolve, unbounded.resolve);
+    }
+
+    #[test]
+    fn alerts_held_by_more_issues_than_the_bound_go_out_a_bound_at_a_time() {
+        let rules = RunRules {
+            alert_after: 2,
+            ..RunRules::default()
+        };
+        let ids = ["a", "b", "c", "x", "y"];
+        let mut issues: HashMap<String, IssueNow> = ids
+            .iter()
+            .map(|id| (id.to_string(), open(9_000, true)))
+            .collect();
+        let every = run(&ids.map(|id| (id, 1, 0)), Outcome::Failed, 5_000);
+        // Run 1 kept the records of x and y only.
+        let known = vec![record("x", 1, 1), record("y", 1, 1)];
+        let second = settle_within(&every, 2, &known, &issues, &rules, 2);
+        assert_eq!(second.announce, ["x", "y"]);
+        assert_eq!(
+            kept(&second, &known),
+            ["a", "b"],
+            "announced, x and y need no streak; a and b start theirs"
+        );
+        for id in &second.announce {
+            issues.insert(id.clone(), open(9_000, false));
+        }
+        let third = settle_within(&every, 3, &second.job_issues, &issues, &rules, 2);
+        assert_eq!(third.announce, ["a", "b"]);
     }
 
     #[test]

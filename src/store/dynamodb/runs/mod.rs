@@ -25,7 +25,8 @@
 //! Every item is small (a run item about 0.3-0.6 KB and kept under 1 KB
 //! when it holds a tally, the others under 0.2 KB, a job item 30 bytes per
 //! issue of its last run and per open issue waiting for auto-resolution,
-//! see [`crate::runs::lifecycle::Settlement::forget`]), because DynamoDB bills a write by the size of
+//! see [`crate::runs::lifecycle::Settlement::forget`], and at most
+//! [`crate::limits::MAX_JOB_ISSUES`] of them), because DynamoDB bills a write by the size of
 //! the item written. A batch of a run already seen, with issues the run
 //! already has, writes the run item only (2 units in a transaction): its
 //! issues' counts go to the run item's `tally` ([`Tally`]), the unsettled

@@ -293,14 +293,12 @@ impl DynamoDbStore {
             for id in &settlement.forget {
                 streaks.remove(id);
             }
-            let mut job_item = job_key(&job);
-            job_item.insert("settled".into(), n(seq));
-            job_item.insert("ver".into(), n(job_ver.map_or(1, |v| v.saturating_add(1))));
-            let rows: Vec<(&str, u64, u32)> = streaks
-                .values()
-                .map(|j| (j.issue_id.as_str(), j.last_run, j.streak))
-                .collect();
-            job_item.insert("issues".into(), s(json(&rows)));
+            let job_item = job_item(
+                &job,
+                seq,
+                job_ver.map_or(1, |v| v.saturating_add(1)),
+                streaks.values(),
+            );
             actions.push_versioned(table, job_item, job_ver)?;
             if !more {
                 actions.push_delete(table, unsettled_key(id))?;
@@ -436,6 +434,25 @@ struct IssueStates {
     vers: HashMap<String, u64>,
 }
 
+/// The item of `job` after its settled run `seq`, at `ver`, with its
+/// issues' records: one item, so it holds at most
+/// [`crate::limits::MAX_JOB_ISSUES`] of them (see the test below).
+fn job_item<'a>(
+    job: &str,
+    seq: u64,
+    ver: u64,
+    records: impl Iterator<Item = &'a JobIssue>,
+) -> Item {
+    let mut item = job_key(job);
+    item.insert("settled".into(), n(seq));
+    item.insert("ver".into(), n(ver));
+    let rows: Vec<(&str, u64, u32)> = records
+        .map(|j| (j.issue_id.as_str(), j.last_run, j.streak))
+        .collect();
+    item.insert("issues".into(), s(json(&rows)));
+    item
+}
+
 fn job_issues(item: &Item) -> Result<Vec<JobIssue>, StoreError> {
     let Some(text) = opt_s(item, "issues")? else {
         return Ok(Vec::new());
@@ -481,5 +498,39 @@ fn is_due(run: &StoredRun, now: i64, settle_ms: i64, quiet_ms: i64) -> bool {
             .ended_at
             .is_some_and(|at| at <= now.saturating_sub(settle_ms)),
         None => run.run.last_event > 0 && run.run.last_event <= now.saturating_sub(quiet_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::MAX_JOB_ISSUES;
+    use crate::model::issue_id;
+
+    /// DynamoDB's bound on an item: 400 KB of attribute names and values.
+    const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+    #[test]
+    fn a_job_item_at_its_bound_stays_well_under_dynamodbs_400_kb() {
+        // DynamoDB takes partition keys of up to 2,048 bytes; every issue
+        // id is 12 hex digits (48 bits, zero-padded); the numbers are the
+        // largest their types hold.
+        let job = "j".repeat(2048 - "JOB#".len());
+        let records: Vec<JobIssue> = (0..MAX_JOB_ISSUES)
+            .map(|i| JobIssue {
+                issue_id: issue_id(&format!("fingerprint {i}")),
+                last_run: u64::MAX,
+                streak: u32::MAX,
+            })
+            .collect();
+        assert!(records.iter().all(|j| j.issue_id.len() == 12));
+        let item = job_item(&job, u64::MAX, u64::MAX, records.iter());
+        let size = approx_size(&item);
+        assert!(
+            size <= MAX_ITEM_BYTES * 9 / 10,
+            "{MAX_JOB_ISSUES} records make a {size}-byte job item, over 90% of {MAX_ITEM_BYTES}"
+        );
+        let read = job_issues(&item).expect("the item reads back");
+        assert_eq!(read, records);
     }
 }
