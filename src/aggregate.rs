@@ -300,7 +300,6 @@ pub fn batch_id(batch: &LogBatch<'_>) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
-/// A one-line title: `Kind: message`, first line only, bounded.
 /// The overflow issue's title: what it is, and where its errors' own
 /// titles are.
 fn overflow_title() -> String {
@@ -309,6 +308,7 @@ fn overflow_title() -> String {
     )
 }
 
+/// A one-line title: `Kind: message`, first line only, bounded.
 pub fn title(occurrence: &Occurrence) -> String {
     let first_line = occurrence.message.lines().next().unwrap_or("").trim();
     let text = match (occurrence.kind.is_empty(), first_line.is_empty()) {

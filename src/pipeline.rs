@@ -123,13 +123,13 @@ pub fn summarise(batch: &LogBatch<'_>) -> BatchSummary {
 
 /// [`summarise`], with the run fields the policy names.
 pub fn summarise_with(batch: &LogBatch<'_>, runs: &RunConfig) -> BatchSummary {
-    let found = extract::extract_events(&batch.log_events);
-    let keyed = key_all(&batch.log_group, found.into_iter().enumerate());
+    let found = extract::errors_in(&batch.log_events);
+    let keyed = key_all(&batch.log_group, found);
     aggregate::fold(batch, keyed, runs::identify(batch, runs))
 }
 
-/// Scrubs and fingerprints what extraction found (`None` for an event that
-/// is no error): scrubbing first, so neither the key nor anything kept
+/// Scrubs and fingerprints the errors extraction found, each with the
+/// index of its event: scrubbing first, so neither the key nor anything kept
 /// depends on a secret the line carried.
 ///
 /// Each stage runs over all of the batch's errors before the next starts,
@@ -137,13 +137,7 @@ pub fn summarise_with(batch: &LogBatch<'_>, runs: &RunConfig) -> BatchSummary {
 /// v3 key and the v2 key are each more code than the CPU's instruction cache
 /// holds beside the others, and taking them in turn per error fetched them
 /// again for every error.
-pub(crate) fn key_all(
-    log_group: &str,
-    found: impl Iterator<Item = (usize, Option<Occurrence>)>,
-) -> Vec<Keyed> {
-    let mut errors: Vec<(usize, Occurrence)> = found
-        .filter_map(|(event, occurrence)| Some((event, occurrence?)))
-        .collect();
+pub(crate) fn key_all(log_group: &str, mut errors: Vec<(usize, Occurrence)>) -> Vec<Keyed> {
     for (_, occurrence) in &mut errors {
         scrub::occurrence(occurrence);
     }

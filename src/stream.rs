@@ -166,12 +166,12 @@ pub fn stitch(
 fn summarise_with(
     batch: &LogBatch<'_>,
     held: &[HeldEvent],
-    carried: Vec<Option<Occurrence>>,
-    found: Vec<Option<Occurrence>>,
+    mut carried: Vec<(usize, Occurrence)>,
+    found: Vec<(usize, Occurrence)>,
     runs: &RunConfig,
 ) -> BatchSummary {
     if held.is_empty() {
-        let keyed = pipeline::key_all(&batch.log_group, found.into_iter().enumerate());
+        let keyed = pipeline::key_all(&batch.log_group, found);
         return aggregate::fold(batch, keyed, runs::identify(batch, runs));
     }
     // The carried events that complete a trace are counted as events of
@@ -192,10 +192,8 @@ fn summarise_with(
         log_stream: batch.log_stream.clone(),
         log_events: events,
     };
-    let keyed = pipeline::key_all(
-        &batch.log_group,
-        carried.into_iter().chain(found).enumerate(),
-    );
+    carried.extend(found.into_iter().map(|(i, o)| (held.len() + i, o)));
+    let keyed = pipeline::key_all(&batch.log_group, carried);
     let mut summary = aggregate::fold(&combined, keyed, runs::identify(&combined, runs));
     // The carried events were this stream's events in the batch before,
     // and the batch is still the batch its own events make: delivered again
@@ -261,8 +259,8 @@ fn judge_as_it_is(
         log_stream: Cow::Borrowed(log_stream),
         log_events: events,
     };
-    let found = extract::extract_events(&batch.log_events);
-    let keyed = pipeline::key_all(log_group, found.into_iter().enumerate());
+    let found = extract::errors_in(&batch.log_events);
+    let keyed = pipeline::key_all(log_group, found);
     aggregate::fold(&batch, keyed, runs::identify(&batch, runs))
 }
 

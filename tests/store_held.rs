@@ -355,14 +355,12 @@ mod corpus {
                 .iter()
                 .all(|b| b.log_stream != batch.log_stream);
             let got = faultline::extract::extract_stream(&messages, &batch.log_events, at_end);
-            for (&i, o) in carried.iter().zip(got.carried) {
-                if o.is_some() {
-                    found[i] = o;
-                }
+            for (i, o) in got.carried {
+                found[carried[i]] = Some(o);
             }
             let end = first + batch.log_events.len();
-            for (i, o) in (first..end).zip(got.found) {
-                found[i] = o;
+            for (i, o) in got.found {
+                found[first + i] = Some(o);
             }
             let mut next: Vec<usize> = carried[carried.len() - got.pending_carried..].to_vec();
             next.extend(end - got.pending_events..end);

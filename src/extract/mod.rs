@@ -79,6 +79,13 @@ pub fn extract_events(events: &[LogEvent<'_>]) -> Vec<Option<Occurrence>> {
     multiline::extract_events(events)
 }
 
+/// [`extract_events`], listing only the errors, each with the index of its
+/// event: what the pipeline needs, without a slot per event that is not one.
+pub fn errors_in(events: &[LogEvent<'_>]) -> Vec<(usize, Occurrence)> {
+    let messages: Vec<&str> = events.iter().map(|e| e.message.as_ref()).collect();
+    multiline::errors(multiline::fold(&messages, true))
+}
+
 /// Why an event is or is not an error, for `faultline fingerprint
 /// --explain`.
 #[derive(Debug)]
@@ -102,7 +109,7 @@ pub fn explain_events(events: &[LogEvent<'_>]) -> Vec<Verdict> {
         .into_iter()
         .zip(&messages)
         .map(|(slot, message)| match slot {
-            multiline::Slot::Found(o) => Verdict::Error(o),
+            multiline::Slot::Found(o) => Verdict::Error(*o),
             multiline::Slot::Continuation(h) => Verdict::Continuation(h),
             multiline::Slot::Swallowed(h) => Verdict::LoggedBelowError(h),
             multiline::Slot::Repeat(why) => Verdict::Repeat(why),
@@ -132,11 +139,15 @@ pub fn extract_stream(carried: &[&str], events: &[LogEvent<'_>], at_end: bool) -
         .iter()
         .position(|s| matches!(s, multiline::Slot::Pending))
         .unwrap_or(slots.len());
-    let mut slots = slots.into_iter().map(multiline::Slot::into_occurrence);
-    let carried_found: Vec<Option<Occurrence>> = slots.by_ref().take(carried.len()).collect();
+    let mut found = multiline::errors(slots);
+    let in_batch = found.partition_point(|(i, _)| *i < carried.len());
+    let carried_found = found.drain(..in_batch).collect();
+    for (i, _) in &mut found {
+        *i -= carried.len();
+    }
     Stream {
         carried: carried_found,
-        found: slots.collect(),
+        found,
         pending_carried: carried.len().saturating_sub(pending_from),
         pending_events: (carried.len() + events.len()) - pending_from.max(carried.len()),
     }
@@ -154,11 +165,12 @@ pub fn opens_a_trace(message: &str) -> bool {
 /// What [`extract_stream`] found.
 #[derive(Debug)]
 pub struct Stream {
-    /// One slot per carried message: the trace they head, completed now,
-    /// belongs to the carried event it started at.
-    pub carried: Vec<Option<Occurrence>>,
-    /// One slot per event of this batch.
-    pub found: Vec<Option<Occurrence>>,
+    /// The errors among the carried messages, each with its index among
+    /// them: the trace they head, completed now, belongs to the carried
+    /// event it started at.
+    pub carried: Vec<(usize, Occurrence)>,
+    /// The errors among this batch's events, each with its index.
+    pub found: Vec<(usize, Occurrence)>,
     /// How many of the carried messages (the last ones) are still pending.
     pub pending_carried: usize,
     /// How many of this batch's events (the last ones) are pending: carry

@@ -61,7 +61,10 @@ enum Head {
 /// What became of one event of a stream.
 #[derive(Debug)]
 pub(crate) enum Slot {
-    Found(Occurrence),
+    /// Boxed: most events are not errors, and a slot per event the size of
+    /// an occurrence made every batch's slots hundreds of kilobytes, copied
+    /// as they were collected.
+    Found(Box<Occurrence>),
     /// Folded into the occurrence of the event at this index.
     Continuation(usize),
     /// Part of a trace logged below ERROR, headed by the event at this index.
@@ -78,10 +81,19 @@ pub(crate) enum Slot {
 impl Slot {
     pub(crate) fn into_occurrence(self) -> Option<Occurrence> {
         match self {
-            Slot::Found(o) => Some(o),
+            Slot::Found(o) => Some(*o),
             _ => None,
         }
     }
+}
+
+/// The errors among `slots`, each with the index of its event.
+pub(crate) fn errors(slots: Vec<Slot>) -> Vec<(usize, Occurrence)> {
+    slots
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, slot)| Some((i, slot.into_occurrence()?)))
+        .collect()
 }
 
 pub(crate) fn extract_events(events: &[LogEvent<'_>]) -> Vec<Option<Occurrence>> {
@@ -162,7 +174,7 @@ pub(crate) fn fold(messages: &[&str], at_end: bool) -> Vec<Slot> {
 }
 
 fn found(occurrence: Option<Occurrence>) -> Slot {
-    occurrence.map_or(Slot::Alone, Slot::Found)
+    occurrence.map_or(Slot::Alone, |o| Slot::Found(Box::new(o)))
 }
 
 /// Whether an event could head a trace whose continuation is in the next

@@ -36,7 +36,7 @@ pub(crate) fn mark_repeats(messages: &[&str], slots: &mut [Slot]) {
     let out: Vec<Option<&Occurrence>> = slots
         .iter()
         .map(|s| match s {
-            Slot::Found(o) => Some(o),
+            Slot::Found(o) => Some(&**o),
             _ => None,
         })
         .collect();
