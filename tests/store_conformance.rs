@@ -1291,6 +1291,48 @@ pub mod cases {
         }
     }
 
+    /// The new-issue alert a settlement releases, as a queued alert says
+    /// it: every store tells the same of the issue, its newest sample
+    /// included (the runs' batches an hour apart each keep one).
+    pub async fn a_held_alert_released_at_settle(store: &dyn Store) -> faultline::model::Alert {
+        let p = Policy {
+            alert_after_runs: 2,
+            run_digest: faultline::runs::lifecycle::DigestMode::Never,
+            ..policy()
+        };
+        for (i, name) in ["h1", "h2"].iter().enumerate() {
+            let i = i as i64;
+            let d = ended(
+                run(name, &[("fp-h", 3, 0)]),
+                10_000 + i * MINUTE * 2,
+                Outcome::Failed,
+            );
+            let t = 1000 + i * 3_600_000;
+            store
+                .record(&run_batch(name, d, t), NOW + i, &p)
+                .await
+                .unwrap();
+            assert_eq!(store.settle_runs(NOW + i, 0, &p).await.unwrap().len(), 1);
+        }
+        let mut alerts = drain(store, NOW + 2).await;
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let alert = alerts.remove(0);
+        assert_eq!(alert.event_type, EventType::NewIssue);
+        let detail = store.issue(&id_of("fp-h")).await.unwrap().unwrap();
+        let newest = detail.samples.iter().max_by_key(|s| s.timestamp).cloned();
+        assert_eq!(
+            newest.as_ref().map(|s| s.timestamp),
+            Some(1000 + 3_600_000 + 2)
+        );
+        assert_eq!(alert.issues.len(), 1);
+        assert_eq!(alert.issues[0].sample, newest, "the issue's newest sample");
+        alert
+    }
+
+    pub async fn a_held_alert_released_at_settle_carries_the_newest_sample(store: &dyn Store) {
+        a_held_alert_released_at_settle(store).await;
+    }
+
     pub async fn a_run_with_many_issues_settles_once(store: &dyn Store) {
         // More held alerts and resolutions than one DynamoDB transaction
         // holds (100 actions), settled by two settlers at once.
@@ -1328,6 +1370,15 @@ pub mod cases {
         let mut expected: Vec<String> = fps.iter().map(|f| id_of(f)).collect();
         expected.sort();
         assert_eq!(announced.len(), 120);
+        // Past the first transaction's room too (DynamoDB writes the rest
+        // in further ones).
+        assert!(
+            alerts
+                .iter()
+                .filter(|a| a.event_type == EventType::NewIssue)
+                .all(|a| a.issues.iter().all(|i| i.sample.is_some())),
+            "each released alert carries its issue's sample"
+        );
         assert_eq!(
             announced, expected,
             "each alert once, when its second run settled"
@@ -2012,6 +2063,7 @@ macro_rules! runs_conformance {
             conformance!(@case $make, a_part_is_folded_into_its_run);
             conformance!(@case $make, a_part_with_many_issues_folds_in_once);
             conformance!(@case $make, a_run_with_many_issues_settles_once);
+            conformance!(@case $make, a_held_alert_released_at_settle_carries_the_newest_sample);
             conformance!(@case $make, runs_are_listed_newest_first_and_by_issue);
             conformance!(@case $make, a_run_counts_a_merged_issue_under_the_issue_it_went_to);
         }
@@ -2154,6 +2206,22 @@ async fn dynamodb_settled_runs_expire_after_retention() {
     store.init().await.unwrap();
     let aging = Aging::DynamoDb(client, table);
     cases::settled_runs_expire_after_retention(&store, &aging).await;
+}
+
+/// What a settlement's released alert says is the same on both stores,
+/// to the byte: readers of the outbox cannot tell the stores apart.
+#[tokio::test]
+async fn a_held_alert_released_at_settle_says_the_same_on_both_stores() {
+    let Some((dynamodb, _moto)) = support::dynamodb_store().await else {
+        return;
+    };
+    let (sqlite, _dir) = sqlite_store().await;
+    let on_sqlite = cases::a_held_alert_released_at_settle(sqlite.as_ref()).await;
+    let on_dynamodb = cases::a_held_alert_released_at_settle(dynamodb.as_ref()).await;
+    assert_eq!(
+        serde_json::to_value(&on_dynamodb).unwrap(),
+        serde_json::to_value(&on_sqlite).unwrap()
+    );
 }
 
 async fn sqlite_store() -> (Box<dyn Store>, tempfile::TempDir) {

@@ -3,6 +3,8 @@
 //! transaction cannot hold them.
 
 use super::*;
+use crate::store::dynamodb::items::StoredIssue;
+use crate::store::dynamodb::parts::{sample_json, sample_key};
 
 impl DynamoDbStore {
     /// Settles every run that is due (see [`crate::store::Store::settle_runs`]),
@@ -121,9 +123,44 @@ impl DynamoDbStore {
                 },
             );
             states.vers.insert(issue_id.clone(), get_n(&issue, "ver")?);
+            if let Some(slot) = newest_slot(&issue)? {
+                states.newest_slots.insert(issue_id.clone(), slot);
+            }
             states.infos.insert(issue_id, issue_info(&issue)?);
         }
         Ok(states)
+    }
+
+    /// Adds to the infos of `announced` their newest sample, as SQLite's
+    /// announcement carries it: one BatchGetItem of each issue's newest
+    /// slot, since only the head's `slots` say which is newest and the
+    /// samples themselves are items of their own ([`super::super::parts`]).
+    /// A sample that does not decode leaves its alert without one, as on
+    /// SQLite: the alert is what matters.
+    async fn add_samples(
+        &self,
+        states: &mut IssueStates,
+        announced: &[String],
+    ) -> Result<(), StoreError> {
+        let keys: Vec<Item> = announced
+            .iter()
+            .filter_map(|id| Some(sample_key(id, *states.newest_slots.get(id)?)))
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for item in self.read_items_with(&keys, true, None).await? {
+            let Some(id) = get_s(&item, "pk")?.strip_prefix("ISSUE#") else {
+                continue;
+            };
+            let sample = sample_json(&item)
+                .ok()
+                .and_then(|json| serde_json::from_str::<Sample>(&json).ok());
+            if let Some(info) = states.infos.get_mut(id) {
+                info.sample = sample;
+            }
+        }
+        Ok(())
     }
 
     /// The update that sends an issue's held alert (`resolving`: and
@@ -242,7 +279,7 @@ impl DynamoDbStore {
                 ids.extend(known.iter().map(|j| j.issue_id.clone()));
             }
             let ids: BTreeSet<String> = ids.into_iter().collect();
-            let states = self.issue_states(&ids).await?;
+            let mut states = self.issue_states(&ids).await?;
             let settlement = lifecycle::settle(&stored.run, seq, &known, &states.now, &rules);
 
             let mut alerts = Vec::new();
@@ -268,6 +305,7 @@ impl DynamoDbStore {
                 .announce
                 .drain(..rest.announce.len().min(room / 2))
                 .collect();
+            self.add_samples(&mut states, &announce).await?;
             let resolve_room = room.saturating_sub(announce.len() * 2);
             let resolve: Vec<String> = rest
                 .resolve
@@ -373,7 +411,8 @@ impl DynamoDbStore {
                 .drain(..rest.resolve.len().min(resolve_room))
                 .collect();
             let ids: BTreeSet<String> = announce.iter().chain(&resolve).cloned().collect();
-            let states = self.issue_states(&ids).await?;
+            let mut states = self.issue_states(&ids).await?;
+            self.add_samples(&mut states, &announce).await?;
             let done = rest.is_empty();
             item.rest = (!done).then_some(rest);
             let mut actions = Actions(Vec::new());
@@ -432,6 +471,8 @@ struct IssueStates {
     now: HashMap<String, IssueNow>,
     infos: HashMap<String, IssueInfo>,
     vers: HashMap<String, u64>,
+    /// The slot of each issue's newest sample, where it has one.
+    newest_slots: HashMap<String, usize>,
 }
 
 /// The item of `job` after its settled run `seq`, at `ver`, with its
@@ -469,8 +510,21 @@ fn job_issues(item: &Item) -> Result<Vec<JobIssue>, StoreError> {
         .collect())
 }
 
-/// What an alert about an issue says of it, from its item: the newest of
-/// its samples by time.
+/// The slot of the newest sample an issue's head records, the lowest
+/// of equally new ones (SQLite's order), if any.
+fn newest_slot(head: &Item) -> Result<Option<usize>, StoreError> {
+    let slots = StoredIssue::from_item(head)?.slots;
+    Ok(slots
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, stamp)| Some((slot, (*stamp)?)))
+        .max_by_key(|(slot, stamp)| (*stamp, std::cmp::Reverse(*slot)))
+        .map(|(slot, _)| slot))
+}
+
+/// What an alert about an issue says of it, from its head: the newest of
+/// the samples a head of the older layout holds; a head of the current
+/// layout holds none, and [`DynamoDbStore::add_samples`] reads it.
 fn issue_info(item: &Item) -> Result<IssueInfo, StoreError> {
     let samples = super::super::items::get_string_list(item, "samples")?;
     let sample = samples
