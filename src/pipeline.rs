@@ -16,7 +16,7 @@ use crate::model::{BatchSummary, Occurrence, Recorded};
 use crate::notify::Notifier;
 use crate::policy::Policy;
 use crate::runs::RunConfig;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnsettledRun};
 use crate::{extract, fingerprint, runs, scrub};
 
 /// How long a claimed alert is reserved for the claimer. Long enough for a
@@ -188,6 +188,9 @@ pub struct Flushed {
     pub announced: Vec<String>,
     /// The runs settled before sending.
     pub settled: Vec<String>,
+    /// The runs whose settlement failed for good: the alerts went out all
+    /// the same, and each was logged with what to do.
+    pub unsettled: Vec<UnsettledRun>,
     /// The issues the failed alerts named (not delivered, or delivered
     /// but not marked sent: either way still queued).
     pub unsent: Vec<String>,
@@ -250,15 +253,27 @@ impl Pipeline {
     /// Settles the runs that are done (their digests and lifecycle queue
     /// alerts), then sends every queued alert whose lease is free, marking
     /// each sent only after the notifier accepted it: at least once, and
-    /// once in practice.
+    /// once in practice. A run whose settlement fails for good is logged
+    /// and reported in [`Flushed::unsettled`], not returned: every flush
+    /// would meet it again, and no alert of any job would go out. A
+    /// temporary failure is returned, so that the caller retries.
     pub async fn flush_alerts(&self) -> Result<Flushed, StoreError> {
         let now = (self.clock)();
         let settled = self
             .store
             .settle_runs(now, self.run_settle_ms, &self.policy)
             .await?;
+        for failed in &settled.failed {
+            tracing::warn!(
+                run = %failed.run,
+                error = %failed.error,
+                "run not settled; every other run was, and alerts go out. Its digest, its job's streaks and the held alerts it would release wait until it settles, which is tried at every flush: `faultline runs show {}` shows it, and the error says what to repair",
+                failed.run
+            );
+        }
         let mut flushed = Flushed {
-            settled,
+            settled: settled.runs,
+            unsettled: settled.failed,
             ..Flushed::default()
         };
         for alert in self.store.claim_alerts(now, ALERT_LEASE_MS).await? {

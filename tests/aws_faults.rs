@@ -812,7 +812,7 @@ async fn a_fold_cut_short_is_finished_by_the_next_settling_tick() {
     );
     assert!(half.issues.iter().all(|i| i.count == 2), "each moved once");
 
-    let settled = direct.settle_runs(now, 0, &policy).await.unwrap();
+    let settled = direct.settle_runs(now, 0, &policy).await.unwrap().runs;
     assert_eq!(
         settled,
         vec![half.id.clone()],

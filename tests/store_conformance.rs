@@ -1002,7 +1002,7 @@ pub mod cases {
         let end = ended(run("r1", &[("fp-a", 1, 0)]), 500, Outcome::Failed);
         record(store, &run_batch("end", end, 6000), NOW).await;
         assert_eq!(
-            store.settle_runs(NOW, 0, &p).await.unwrap(),
+            store.settle_runs(NOW, 0, &p).await.unwrap().runs,
             vec![r.id.clone()]
         );
         let settled = store.run(&r.id).await.unwrap().unwrap();
@@ -1057,6 +1057,7 @@ pub mod cases {
                 .settle_runs(NOW + MINUTE, settle, &policy())
                 .await
                 .unwrap()
+                .runs
                 .is_empty(),
             "its last logs may still be on their way"
         );
@@ -1065,13 +1066,14 @@ pub mod cases {
             store.settle_runs(NOW + settle, settle, &p),
             store.settle_runs(NOW + settle, settle, &p),
         );
-        let settled = x.unwrap().len() + y.unwrap().len();
+        let settled = x.unwrap().runs.len() + y.unwrap().runs.len();
         assert_eq!(settled, 1, "one of two concurrent settlers settles it");
         assert!(
             store
                 .settle_runs(NOW + 2 * settle, settle, &policy())
                 .await
                 .unwrap()
+                .runs
                 .is_empty()
         );
         let alerts = drain(store, NOW + 2 * settle).await;
@@ -1100,6 +1102,7 @@ pub mod cases {
                 .settle_runs(NOW + quiet - 1, 0, &policy())
                 .await
                 .unwrap()
+                .runs
                 .is_empty()
         );
         assert_eq!(
@@ -1107,6 +1110,7 @@ pub mod cases {
                 .settle_runs(NOW + quiet, 0, &policy())
                 .await
                 .unwrap()
+                .runs
                 .len(),
             1
         );
@@ -1135,8 +1139,8 @@ pub mod cases {
             (runs[0].outcome, runs[0].items, runs[0].failed_items),
             (Outcome::Failed, Some(120), Some(3))
         );
-        assert_eq!(store.settle_runs(NOW, 0, &p).await.unwrap().len(), 1);
-        assert!(store.settle_runs(NOW, 0, &p).await.unwrap().is_empty());
+        assert_eq!(store.settle_runs(NOW, 0, &p).await.unwrap().runs.len(), 1);
+        assert!(store.settle_runs(NOW, 0, &p).await.unwrap().runs.is_empty());
     }
 
     pub async fn a_run_that_logs_on_is_not_settled_as_quiet(store: &dyn Store) {
@@ -1154,15 +1158,29 @@ pub mod cases {
             record(store, &logged(k), NOW).await;
             let tick = NOW + k * quiet + quiet / 2;
             assert!(
-                store.settle_runs(tick, 0, &p).await.unwrap().is_empty(),
+                store
+                    .settle_runs(tick, 0, &p)
+                    .await
+                    .unwrap()
+                    .runs
+                    .is_empty(),
                 "tick {k}"
             );
         }
         let last = NOW + 2 * quiet;
-        let early = store.settle_runs(last + quiet - 1, 0, &p).await.unwrap();
+        let early = store
+            .settle_runs(last + quiet - 1, 0, &p)
+            .await
+            .unwrap()
+            .runs;
         assert!(early.is_empty());
         assert_eq!(
-            store.settle_runs(last + quiet, 0, &p).await.unwrap().len(),
+            store
+                .settle_runs(last + quiet, 0, &p)
+                .await
+                .unwrap()
+                .runs
+                .len(),
             1
         );
         let r = &runs_of(store).await[0];
@@ -1312,7 +1330,10 @@ pub mod cases {
                 .record(&run_batch(name, d, t), NOW + i, &p)
                 .await
                 .unwrap();
-            assert_eq!(store.settle_runs(NOW + i, 0, &p).await.unwrap().len(), 1);
+            assert_eq!(
+                store.settle_runs(NOW + i, 0, &p).await.unwrap().runs.len(),
+                1
+            );
         }
         let mut alerts = drain(store, NOW + 2).await;
         assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -1348,7 +1369,7 @@ pub mod cases {
             let p = p.clone();
             async move {
                 let (x, y) = tokio::join!(store.settle_runs(t, 0, &p), store.settle_runs(t, 0, &p));
-                x.unwrap().len() + y.unwrap().len()
+                x.unwrap().runs.len() + y.unwrap().runs.len()
             }
         };
         for (i, name) in ["m1", "m2"].iter().enumerate() {
@@ -1400,7 +1421,14 @@ pub mod cases {
         let open = store.issues(StatusFilter::Open).await.unwrap();
         assert_eq!(open.len(), 1);
         assert!(drain(store, NOW + 4).await.is_empty(), "nothing sent twice");
-        assert!(store.settle_runs(NOW + 5, 0, &p).await.unwrap().is_empty());
+        assert!(
+            store
+                .settle_runs(NOW + 5, 0, &p)
+                .await
+                .unwrap()
+                .runs
+                .is_empty()
+        );
     }
 
     pub async fn a_part_is_folded_into_its_run(store: &dyn Store) {
@@ -1531,7 +1559,7 @@ pub mod cases {
             let ids: Vec<&str> = appeared.iter().map(|r| r.id.as_str()).collect();
             assert_eq!(ids, [r.id.as_str()], "{fp} appeared in the job run");
         }
-        let settled = store.settle_runs(NOW, 0, &p).await.unwrap();
+        let settled = store.settle_runs(NOW, 0, &p).await.unwrap().runs;
         assert_eq!(settled, vec![r.id.clone()]);
     }
 
@@ -1605,6 +1633,43 @@ pub mod cases {
             names(store.issue_runs(&id_of("fp-a"), 1).await.unwrap()),
             ["r3"]
         );
+    }
+
+    /// A run whose settlement fails every time (its record damaged) is
+    /// reported, each time, and holds back neither the runs due after it
+    /// nor their alerts.
+    pub async fn a_run_that_cannot_settle_holds_back_no_other(
+        store: &dyn Store,
+        underneath: &super::Underneath,
+    ) {
+        let damaged = ended(run("damaged", &[("fp-d", 1, 0)]), 10_000, Outcome::Failed);
+        let later = ended(run("later", &[("fp-l", 1, 0)]), 20_000, Outcome::Failed);
+        let damaged_id = faultline::model::run_id(&damaged.key);
+        let later_id = faultline::model::run_id(&later.key);
+        record(store, &run_batch("d1", damaged, 1000), NOW).await;
+        record(store, &run_batch("l1", later, 2000), NOW).await;
+        drain(store, NOW).await;
+        underneath.damage_run(&damaged_id).await;
+
+        let settled = store.settle_runs(NOW + MINUTE, 0, &policy()).await.unwrap();
+        assert_eq!(settled.runs, vec![later_id.clone()]);
+        let failed: Vec<&str> = settled.failed.iter().map(|f| f.run.as_str()).collect();
+        assert_eq!(failed, vec![damaged_id.as_str()]);
+        let alerts = drain(store, NOW + MINUTE).await;
+        let digests: Vec<&faultline::model::Alert> = alerts
+            .iter()
+            .filter(|a| a.event_type == EventType::RunDigest)
+            .collect();
+        assert_eq!(digests.len(), 1, "{alerts:?}");
+        assert!(digests[0].id.starts_with(&format!("run:{later_id}:")));
+
+        let again = store
+            .settle_runs(NOW + 2 * MINUTE, 0, &policy())
+            .await
+            .unwrap();
+        assert!(again.runs.is_empty(), "the later run settled once");
+        assert_eq!(again.failed.len(), 1, "reported at every settling");
+        assert_eq!(again.failed[0].run, damaged_id);
     }
 
     pub async fn settled_runs_expire_after_retention(store: &dyn Store, aging: &super::Aging) {
@@ -2222,6 +2287,61 @@ async fn a_held_alert_released_at_settle_says_the_same_on_both_stores() {
         serde_json::to_value(&on_dynamodb).unwrap(),
         serde_json::to_value(&on_sqlite).unwrap()
     );
+}
+
+/// A store's records reached around it, to damage one as a bug, a hand
+/// edit or an older writer could.
+pub enum Underneath {
+    Sqlite(std::path::PathBuf),
+    DynamoDb(aws_sdk_dynamodb::Client, String),
+}
+
+impl Underneath {
+    /// Makes run `id`'s record unreadable: its error count a word.
+    pub async fn damage_run(&self, id: &str) {
+        match self {
+            Underneath::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let changed = conn
+                    .execute("UPDATE runs SET errors = 'many' WHERE id = ?1", [id])
+                    .unwrap();
+                assert_eq!(changed, 1);
+            }
+            Underneath::DynamoDb(client, table) => {
+                client
+                    .update_item()
+                    .table_name(table)
+                    .key("pk", AttributeValue::S("RUNS".into()))
+                    .key("sk", AttributeValue::S(id.into()))
+                    .update_expression("SET errors = :word")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(":word", AttributeValue::S("many".into()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn sqlite_a_run_that_cannot_settle_holds_back_no_other() {
+    let (store, dir) = sqlite_store().await;
+    let underneath = Underneath::Sqlite(dir.path().join("faultline.db"));
+    cases::a_run_that_cannot_settle_holds_back_no_other(store.as_ref(), &underneath).await;
+}
+
+#[tokio::test]
+async fn dynamodb_a_run_that_cannot_settle_holds_back_no_other() {
+    let Some(moto) = support::moto() else {
+        return;
+    };
+    let client = moto.dynamodb(None).await;
+    let table = support::unique("conformance");
+    let store = faultline::store::dynamodb::DynamoDbStore::new(client.clone(), &table).unwrap();
+    store.init().await.unwrap();
+    let underneath = Underneath::DynamoDb(client, table);
+    cases::a_run_that_cannot_settle_holds_back_no_other(&store, &underneath).await;
 }
 
 async fn sqlite_store() -> (Box<dyn Store>, tempfile::TempDir) {

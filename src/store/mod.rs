@@ -83,6 +83,47 @@ impl StoreError {
     }
 }
 
+/// What settling the runs that were due did.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// The ids of the runs settled.
+    pub runs: Vec<String>,
+    /// The runs whose settlement failed for a reason a retry does not cure
+    /// (damaged data, an item DynamoDB refuses): each is left as it was,
+    /// and tried again at the next settling, while the others settle.
+    pub failed: Vec<UnsettledRun>,
+}
+
+/// A run whose settlement failed, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsettledRun {
+    pub run: String,
+    pub error: String,
+}
+
+impl Settled {
+    /// What settling run `run` came to: its value, or `None` once a lasting
+    /// failure is noted. A temporary one is returned: the whole settling
+    /// is retried (the Lambda's invocation fails), as it would succeed.
+    pub fn isolate<T>(
+        &mut self,
+        run: &str,
+        result: Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                self.failed.push(UnsettledRun {
+                    run: run.to_string(),
+                    error: e.to_string(),
+                });
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// A leased alert as a store reports it, from its queued payload.
 fn leased(
     id: String,
@@ -216,13 +257,14 @@ pub trait Store: Send + Sync {
     /// K clean runs did not have, releases held new-issue alerts and queues
     /// its digest, in one atomic step per run: exactly once, however many
     /// callers settle at the same moment. Returns the ids of the runs
-    /// settled.
+    /// settled, and the runs whose settlement failed for good (the others
+    /// settle all the same); a temporary failure is an error.
     async fn settle_runs(
         &self,
         now: i64,
         settle_ms: i64,
         policy: &Policy,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Settled, StoreError>;
 }
 
 /// Which runs a listing shows.
@@ -333,5 +375,28 @@ pub async fn resolve_id(store: &dyn Store, typed: &str) -> Result<String, StoreE
         0 => Err(StoreError::NotFound(typed.to_string())),
         1 => Ok(matches.into_iter().next().unwrap_or_default()),
         _ => Err(StoreError::Ambiguous(typed.to_string(), matches.join(", "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lasting_settling_failure_is_noted_and_a_temporary_one_returned() {
+        let mut settled = Settled::default();
+        let damaged = settled.isolate::<()>("r1", Err(StoreError::Corrupt("a run item".into())));
+        assert!(matches!(damaged, Ok(None)));
+        assert_eq!(
+            settled.failed,
+            vec![UnsettledRun {
+                run: "r1".into(),
+                error: "stored data is damaged: a run item".into(),
+            }]
+        );
+        let throttled = settled.isolate::<()>("r2", Err(StoreError::Transient("throttled".into())));
+        assert!(throttled.is_err(), "the caller retries the whole settling");
+        assert!(matches!(settled.isolate("r3", Ok(7)), Ok(Some(7))));
+        assert_eq!(settled.failed.len(), 1);
     }
 }

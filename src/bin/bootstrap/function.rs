@@ -65,6 +65,10 @@ pub enum Response {
         /// Traces whose stream's next batch never came, judged as they are.
         #[serde(skip_serializing_if = "is_zero")]
         held_traces_judged: usize,
+        /// Runs whose settlement failed for good (the log says why and
+        /// what to do); the others settled and the alerts went out.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        runs_not_settled: Vec<String>,
     },
 }
 
@@ -80,6 +84,9 @@ pub struct Counts {
     pub errors_past_issue_limit: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overflow_issue: Option<String>,
+    /// Runs whose settlement failed for good, as for the schedule's tick.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runs_not_settled: Vec<String>,
 }
 
 /// The answer `ReportBatchItemFailures` asks for: Lambda retries from the
@@ -219,12 +226,14 @@ impl Function {
                     runs,
                     alerts_sent = flushed.sent,
                     held_traces_judged,
+                    runs_not_settled = flushed.unsettled.len(),
                     "scheduled tick"
                 );
                 return Ok(Response::Settled {
                     runs,
                     alerts_sent: flushed.sent,
                     held_traces_judged,
+                    runs_not_settled: not_settled(&flushed),
                 });
             }
             Some(Err(e)) => return Err(Failure::UndecodablePayload(e.to_string())),
@@ -422,6 +431,11 @@ fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
     *n == N::default()
 }
 
+/// The ids of the runs a flush could not settle.
+fn not_settled(flushed: &Flushed) -> Vec<String> {
+    flushed.unsettled.iter().map(|u| u.run.clone()).collect()
+}
+
 /// What the function answers for a recorded batch: its counts, as recorded
 /// or as a duplicate, once every alert it raised is sent (otherwise the
 /// invocation fails so that Lambda retries it and the alerts go out).
@@ -438,6 +452,7 @@ fn answer(batch: &BatchSummary, recorded: Recorded, flushed: Flushed) -> Result<
         overflow_issue: batch
             .overflow()
             .map(|d| faultline::model::issue_id(&d.fingerprint)),
+        runs_not_settled: not_settled(&flushed),
     };
     Ok(if recorded.duplicate {
         Response::Duplicate(counts)
@@ -644,6 +659,61 @@ mod tests {
         assert_eq!(total_count(&function).await, 2);
     }
 
+    #[tokio::test]
+    async fn a_tick_settles_and_alerts_past_a_run_that_cannot_settle_and_names_it() {
+        use faultline::model::{Outcome, RunDelta, RunSource};
+        let (function, dir) = local(None).await;
+        let run_of = |name: &str, end: i64| {
+            let mut run = RunDelta::new(
+                format!("sfn:arn:aws:states:eu-west-1:1:execution:nightly:{name}"),
+                RunSource::StepFunctions,
+                "nightly".into(),
+                name.into(),
+            );
+            run.log_group = "/aws/lambda/orders".into();
+            run.ended = Some((end, Outcome::Failed));
+            run.last_event = Some(end);
+            run
+        };
+        let runs = vec![run_of("damaged", 1_000), run_of("later", 2_000)];
+        let damaged = faultline::model::run_id(&runs[0].key);
+        let batch = BatchSummary {
+            batch_id: "job-events".into(),
+            owner: "123456789012".into(),
+            log_group: "/aws/lambda/orders".into(),
+            log_stream: "s".into(),
+            events: 0,
+            errors: 0,
+            issues: Vec::new(),
+            runs,
+        };
+        function
+            .pipeline
+            .store
+            .record(&batch, 0, &Policy::default())
+            .await
+            .unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("f.db")).unwrap();
+        conn.execute("UPDATE runs SET errors = 'many' WHERE id = ?1", [&damaged])
+            .unwrap();
+
+        let tick = br#"{"id":"1","detail-type":"Scheduled Event","source":"aws.events","time":"2025-11-23T00:00:00Z","detail":{}}"#;
+        let out = function
+            .invoke(Invocation::EventBridge(tick.to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            Output::Subscription(Response::Settled {
+                runs: 1,
+                alerts_sent: 1,
+                held_traces_judged: 0,
+                runs_not_settled: vec![damaged],
+            }),
+            "the later run settled and its digest went out"
+        );
+    }
+
     #[test]
     fn answers_have_the_shapes_lambda_reads() {
         let json = serde_json::to_value(Output::Subscription(Response::Recorded(Counts {
@@ -653,6 +723,7 @@ mod tests {
             alerts_sent: 1,
             errors_past_issue_limit: 0,
             overflow_issue: None,
+            runs_not_settled: Vec::new(),
         })))
         .unwrap();
         assert_eq!(json["status"], "recorded");
@@ -660,6 +731,7 @@ mod tests {
         // Said only when it happened.
         assert!(json.get("errors_past_issue_limit").is_none(), "{json}");
         assert!(json.get("overflow_issue").is_none(), "{json}");
+        assert!(json.get("runs_not_settled").is_none(), "{json}");
         assert_eq!(
             serde_json::to_value(Output::Subscription(Response::OwnLogGroupSkipped)).unwrap()["status"],
             "own_log_group_skipped"

@@ -680,7 +680,7 @@ impl Store for DynamoDbStore {
         now: i64,
         settle_ms: i64,
         policy: &Policy,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<crate::store::Settled, StoreError> {
         self.settle_due(now, settle_ms, policy).await
     }
 

@@ -942,12 +942,12 @@ impl Store for SqliteStore {
         now: i64,
         settle_ms: i64,
         policy: &Policy,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<crate::store::Settled, StoreError> {
         self.with_conn(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| self.err(e))?;
-            let settled = runs::settle(&tx, now, settle_ms, policy).map_err(|e| self.err(e))?;
+            let settled = runs::settle(&tx, now, settle_ms, policy, &|e| self.err(e))?;
             tx.commit().map_err(|e| self.err(e))?;
             Ok(settled)
         })

@@ -20,7 +20,7 @@ use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
 use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
 use crate::store::run_fold::{self, IssueInfo, StoredRun};
-use crate::store::{RunFilter, StoreError, outbox};
+use crate::store::{RunFilter, Settled, StoreError, outbox};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -406,17 +406,21 @@ fn info(tx: &Transaction<'_>, issue: &str) -> rusqlite::Result<Option<IssueInfo>
 }
 
 /// Settles every run that is done (see [`crate::store::Store::settle_runs`]) and
-/// queues the alerts that raises. Returns the settled runs' ids.
+/// queues the alerts that raises. Each run settles under a savepoint of its
+/// own: one whose settlement fails (`err` names the SQLite failure) is left
+/// as it was and reported, and the others settle, so that one damaged run
+/// does not hold back every job's alerts.
 pub(super) fn settle(
     tx: &Transaction<'_>,
     now: i64,
     settle_ms: i64,
     policy: &Policy,
-) -> rusqlite::Result<Vec<String>> {
+    err: &dyn Fn(rusqlite::Error) -> StoreError,
+) -> Result<Settled, StoreError> {
     let rules = policy.run_rules();
-    let due: Vec<String> = {
+    let due = || -> rusqlite::Result<Vec<(String, String)>> {
         let mut stmt = tx.prepare_cached(
-            "SELECT key FROM runs WHERE merged_into IS NULL AND settled_at IS NULL AND (
+            "SELECT key, id FROM runs WHERE merged_into IS NULL AND settled_at IS NULL AND (
                      (ended IS NOT NULL AND ended_at <= ?1) OR
                      (ended IS NULL AND last_event > 0 AND last_event <= ?2))
                  ORDER BY COALESCE(ended, last_event), key",
@@ -426,134 +430,154 @@ pub(super) fn settle(
                 now.saturating_sub(settle_ms),
                 now.saturating_sub(rules.quiet_ms)
             ],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect()
     };
-    let mut settled = Vec::with_capacity(due.len());
-    for key in due {
-        let Some(mut stored) = load(tx, &key)? else {
-            continue;
+    let mut settled = Settled::default();
+    for (key, id) in due().map_err(err)? {
+        tx.execute_batch("SAVEPOINT settle_run").map_err(err)?;
+        let result = settle_run(tx, &key, now, &rules).map_err(err);
+        // What a failing run wrote before it failed (its job's count) goes
+        // with it, so the next settling starts it from where it was.
+        let end = match result {
+            Ok(_) => "RELEASE settle_run",
+            Err(_) => "ROLLBACK TO settle_run; RELEASE settle_run",
         };
-        if stored.run.ended.is_none() {
-            stored.run.ended = Some(stored.run.last_event);
-            stored.run.outcome = Outcome::Unknown;
-            stored.ended_at = Some(now);
+        tx.execute_batch(end).map_err(err)?;
+        if let Some(Some(id)) = settled.isolate(&id, result)? {
+            settled.runs.push(id);
         }
-        stored.run.issues = run_book::listed(stored.run.outcome, issues_of(tx, &key)?);
-        let job = stored.run.job.clone();
-        let seq: i64 = tx
-            .prepare_cached(
-                "INSERT INTO jobs (job, settled) VALUES (?1, 1)
-                 ON CONFLICT (job) DO UPDATE SET settled = settled + 1 RETURNING settled",
-            )
-            .and_then(|mut s| s.query_row(params![job], |row| row.get(0)))?;
-        let known: Vec<JobIssue> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT issue_id, last_run, streak FROM job_issues WHERE job = ?1",
-            )?;
-            let rows = stmt.query_map(params![job], |row| {
-                Ok(JobIssue {
-                    issue_id: row.get(0)?,
-                    last_run: count(row.get(1)?),
-                    streak: count(row.get(2)?) as u32,
-                })
-            })?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let ids: HashSet<String> = known
-            .iter()
-            .map(|j| j.issue_id.clone())
-            .chain(stored.run.issues.iter().map(|i| i.id.clone()))
-            .collect();
-        let mut now_state: HashMap<String, IssueNow> = HashMap::new();
-        for id in &ids {
-            let state = tx
-                .prepare_cached("SELECT status, last_seen FROM issues WHERE id = ?1")
-                .and_then(|mut s| {
-                    s.query_row(params![id], |row| {
-                        let status: String = row.get(0)?;
-                        Ok((
-                            Status::parse(&status).unwrap_or_default(),
-                            row.get::<_, i64>(1)?,
-                        ))
-                    })
-                    .optional()
-                })?;
-            if let Some((status, last_seen)) = state {
-                let held = is_held(tx, id)?;
-                now_state.insert(
-                    id.clone(),
-                    IssueNow {
-                        status,
-                        last_seen,
-                        held,
-                    },
-                );
-            }
-        }
-        let settlement = lifecycle::settle(&stored.run, count(seq), &known, &now_state, &rules);
-        for j in &settlement.job_issues {
-            tx.prepare_cached(
-                "INSERT INTO job_issues (job, issue_id, last_run, streak) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (job, issue_id) DO UPDATE SET last_run = ?3, streak = ?4",
-            )
-            .and_then(|mut s| s.execute(params![job, j.issue_id, j.last_run as i64, j.streak]))?;
-        }
-        for id in &settlement.forget {
-            tx.prepare_cached("DELETE FROM job_issues WHERE job = ?1 AND issue_id = ?2")
-                .and_then(|mut s| s.execute(params![job, id]))?;
-        }
-        for id in &settlement.resolve {
-            tx.prepare_cached(
-                "UPDATE issues SET status = 'resolved', resolved_in = NULL, ignored_until = NULL,
-                     ignored_until_count = NULL, threshold_alerted_at = NULL
-                 WHERE id = ?1 AND status = 'open'",
-            )
-            .and_then(|mut s| s.execute(params![id]))?;
-        }
-        let mut alerts = Vec::new();
-        for id in &settlement.announce {
-            if let Some(info) = info(tx, id)? {
-                alerts.push(run_fold::announce_alert(
-                    &stored.run,
-                    id,
-                    &info,
-                    &stored.run.log_group,
-                    now,
-                ));
-            }
-            set_held(tx, id, false, now)?;
-        }
-        if settlement.digest {
-            let mut infos = HashMap::new();
-            for issue in &stored.run.issues {
-                if let Some(info) = info(tx, &issue.id)? {
-                    infos.insert(issue.id.clone(), info);
-                }
-            }
-            alerts.push(run_fold::digest_alert(&stored.run, &infos, now));
-        }
-        for mut alert in alerts {
-            outbox::bound_alert(&mut alert);
-            // An alert is plain data: serialising it cannot fail.
-            let payload = serde_json::to_string(&alert).unwrap_or_default();
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO outbox (alert_id, payload, created_at) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut s| s.execute(params![alert.id, payload, now]))?;
-        }
-        tx.prepare_cached(
-            "DELETE FROM part_issues WHERE part_key IN (SELECT part_key FROM run_parts WHERE run_key = ?1)",
-        )
-        .and_then(|mut s| s.execute(params![key]))
-        ?;
-        stored.seq = Some(count(seq));
-        stored.run.settled_at = Some(now);
-        save(tx, &stored)?;
-        settled.push(stored.run.id.clone());
     }
     Ok(settled)
+}
+
+/// Settles the run recorded under `key`, if it is still there; its id.
+fn settle_run(
+    tx: &Transaction<'_>,
+    key: &str,
+    now: i64,
+    rules: &lifecycle::RunRules,
+) -> rusqlite::Result<Option<String>> {
+    let Some(mut stored) = load(tx, key)? else {
+        return Ok(None);
+    };
+    if stored.run.ended.is_none() {
+        stored.run.ended = Some(stored.run.last_event);
+        stored.run.outcome = Outcome::Unknown;
+        stored.ended_at = Some(now);
+    }
+    stored.run.issues = run_book::listed(stored.run.outcome, issues_of(tx, key)?);
+    let job = stored.run.job.clone();
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO jobs (job, settled) VALUES (?1, 1)
+             ON CONFLICT (job) DO UPDATE SET settled = settled + 1 RETURNING settled",
+        )
+        .and_then(|mut s| s.query_row(params![job], |row| row.get(0)))?;
+    let known: Vec<JobIssue> = {
+        let mut stmt =
+            tx.prepare_cached("SELECT issue_id, last_run, streak FROM job_issues WHERE job = ?1")?;
+        let rows = stmt.query_map(params![job], |row| {
+            Ok(JobIssue {
+                issue_id: row.get(0)?,
+                last_run: count(row.get(1)?),
+                streak: count(row.get(2)?) as u32,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let ids: HashSet<String> = known
+        .iter()
+        .map(|j| j.issue_id.clone())
+        .chain(stored.run.issues.iter().map(|i| i.id.clone()))
+        .collect();
+    let mut now_state: HashMap<String, IssueNow> = HashMap::new();
+    for id in &ids {
+        let state = tx
+            .prepare_cached("SELECT status, last_seen FROM issues WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![id], |row| {
+                    let status: String = row.get(0)?;
+                    Ok((
+                        Status::parse(&status).unwrap_or_default(),
+                        row.get::<_, i64>(1)?,
+                    ))
+                })
+                .optional()
+            })?;
+        if let Some((status, last_seen)) = state {
+            let held = is_held(tx, id)?;
+            now_state.insert(
+                id.clone(),
+                IssueNow {
+                    status,
+                    last_seen,
+                    held,
+                },
+            );
+        }
+    }
+    let settlement = lifecycle::settle(&stored.run, count(seq), &known, &now_state, rules);
+    for j in &settlement.job_issues {
+        tx.prepare_cached(
+            "INSERT INTO job_issues (job, issue_id, last_run, streak) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (job, issue_id) DO UPDATE SET last_run = ?3, streak = ?4",
+        )
+        .and_then(|mut s| s.execute(params![job, j.issue_id, j.last_run as i64, j.streak]))?;
+    }
+    for id in &settlement.forget {
+        tx.prepare_cached("DELETE FROM job_issues WHERE job = ?1 AND issue_id = ?2")
+            .and_then(|mut s| s.execute(params![job, id]))?;
+    }
+    for id in &settlement.resolve {
+        tx.prepare_cached(
+            "UPDATE issues SET status = 'resolved', resolved_in = NULL, ignored_until = NULL,
+                 ignored_until_count = NULL, threshold_alerted_at = NULL
+             WHERE id = ?1 AND status = 'open'",
+        )
+        .and_then(|mut s| s.execute(params![id]))?;
+    }
+    let mut alerts = Vec::new();
+    for id in &settlement.announce {
+        if let Some(info) = info(tx, id)? {
+            alerts.push(run_fold::announce_alert(
+                &stored.run,
+                id,
+                &info,
+                &stored.run.log_group,
+                now,
+            ));
+        }
+        set_held(tx, id, false, now)?;
+    }
+    if settlement.digest {
+        let mut infos = HashMap::new();
+        for issue in &stored.run.issues {
+            if let Some(info) = info(tx, &issue.id)? {
+                infos.insert(issue.id.clone(), info);
+            }
+        }
+        alerts.push(run_fold::digest_alert(&stored.run, &infos, now));
+    }
+    for mut alert in alerts {
+        outbox::bound_alert(&mut alert);
+        // An alert is plain data: serialising it cannot fail.
+        let payload = serde_json::to_string(&alert).unwrap_or_default();
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO outbox (alert_id, payload, created_at) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![alert.id, payload, now]))?;
+    }
+    tx.prepare_cached(
+        "DELETE FROM part_issues WHERE part_key IN (SELECT part_key FROM run_parts WHERE run_key = ?1)",
+    )
+    .and_then(|mut s| s.execute(params![key]))
+    ?;
+    stored.seq = Some(count(seq));
+    stored.run.settled_at = Some(now);
+    save(tx, &stored)?;
+    Ok(Some(stored.run.id))
 }
 
 /// Whether the store has run tables: a store file written before runs

@@ -3,19 +3,23 @@
 //! transaction cannot hold them.
 
 use super::*;
+use crate::store::Settled;
 use crate::store::dynamodb::items::StoredIssue;
 use crate::store::dynamodb::parts::{sample_json, sample_key};
 
 impl DynamoDbStore {
     /// Settles every run that is due (see [`crate::store::Store::settle_runs`]),
-    /// after finishing what earlier settlements left to write.
+    /// after finishing what earlier settlements left to write. A run whose
+    /// settlement fails for good is reported and the others settle: one
+    /// damaged or oversized run must not hold back every job's alerts.
     pub(in crate::store::dynamodb) async fn settle_due(
         &self,
         now: i64,
         settle_ms: i64,
         policy: &Policy,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Settled, StoreError> {
         let rules = policy.run_rules();
+        let mut settled = Settled::default();
         let mut candidates = Vec::new();
         let entries = self
             .partition(UNSETTLED_PK, "Query (unsettled runs)")
@@ -27,27 +31,38 @@ impl DynamoDbStore {
             self.index_runs(now).await?;
         }
         for entry in entries.iter().skip(usize::from(indexed)) {
-            if get_bool(entry, "folding") == Some(true) {
-                self.finish_folds(get_s(entry, "sk")?, now).await?;
+            let id = get_s(entry, "sk")?;
+            if get_bool(entry, "folding") == Some(true)
+                && settled
+                    .isolate(id, self.finish_folds(id, now).await)?
+                    .is_none()
+            {
+                continue;
             }
-            let ended_at: Option<i64> = get_opt_n(entry, "ended_at")?;
-            let last: i64 = get_opt_n(entry, "last_event")?.unwrap_or(0);
+            let times = get_opt_n::<i64>(entry, "ended_at")
+                .and_then(|ended_at| Ok((ended_at, get_opt_n(entry, "last_event")?.unwrap_or(0))));
+            let Some((ended_at, last)) = settled.isolate(id, times)? else {
+                continue;
+            };
             let due = match ended_at {
                 Some(at) => at <= now.saturating_sub(settle_ms),
                 None => last > 0 && last <= now.saturating_sub(rules.quiet_ms),
             };
             if due {
-                candidates.push(run_item_key(get_s(entry, "sk")?));
+                candidates.push(run_item_key(id));
             }
         }
         if candidates.is_empty() {
-            return Ok(Vec::new());
+            return Ok(settled);
         }
         let mut due: Vec<StoredRun> = Vec::new();
         for item in self.read_items_with(&candidates, true, None).await? {
-            let read = RunItem::from_item(&item)?;
+            let id = get_s(&item, "sk")?;
+            let Some(read) = settled.isolate(id, RunItem::from_item(&item))? else {
+                continue;
+            };
             if read.rest.is_some() {
-                self.settle_rest(&read.stored.run.id, now).await?;
+                settled.isolate(id, self.settle_rest(id, now).await)?;
             } else if read.live() && is_due(&read.stored, now, settle_ms, rules.quiet_ms) {
                 due.push(read.stored);
             } else if read.live()
@@ -55,8 +70,10 @@ impl DynamoDbStore {
                 && read.stored.run.settled_at.is_none()
             {
                 // Its entry's `last_event` lags the run's log.
-                self.catch_up_entry(&read.stored.run.id, read.stored.run.last_event)
-                    .await?;
+                settled.isolate(
+                    id,
+                    self.catch_up_entry(id, read.stored.run.last_event).await,
+                )?;
             }
         }
         due.sort_by(|a, b| {
@@ -66,10 +83,11 @@ impl DynamoDbStore {
                 .cmp(&b.run.ended.unwrap_or(b.run.last_event))
                 .then_with(|| a.run.key.cmp(&b.run.key))
         });
-        let mut settled = Vec::new();
         for run in due {
-            if self.settle_one(&run.run.id, now, settle_ms, policy).await? {
-                settled.push(run.run.id);
+            let id = run.run.id;
+            let done = self.settle_one(&id, now, settle_ms, policy).await;
+            if settled.isolate(&id, done)? == Some(true) {
+                settled.runs.push(id);
             }
         }
         Ok(settled)
