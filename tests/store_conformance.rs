@@ -1672,6 +1672,52 @@ pub mod cases {
         assert_eq!(again.failed[0].run, damaged_id);
     }
 
+    /// A run whose settlement failed part way (its job's record damaged)
+    /// settles, once repaired, as if it had never been tried: a failed
+    /// attempt leaves no count behind, so the job's runs stay consecutive
+    /// and the alert they hold is released.
+    pub async fn a_run_repaired_after_failed_settlings_settles_as_if_never_tried(
+        store: &dyn Store,
+        underneath: &super::Underneath,
+    ) {
+        let p = Policy {
+            alert_after_runs: 2,
+            run_digest: faultline::runs::lifecycle::DigestMode::Never,
+            ..policy()
+        };
+        let first = ended(run("first", &[("fp-x", 1, 0)]), 10_000, Outcome::Failed);
+        store
+            .record(&run_batch("f1", first, 1000), NOW, &p)
+            .await
+            .unwrap();
+        assert_eq!(store.settle_runs(NOW, 0, &p).await.unwrap().runs.len(), 1);
+        assert!(drain(store, NOW).await.is_empty(), "held for a second run");
+
+        let second = ended(run("second", &[("fp-x", 1, 0)]), 20_000, Outcome::Failed);
+        let second_id = faultline::model::run_id(&second.key);
+        store
+            .record(&run_batch("s1", second, 2000), NOW + 1, &p)
+            .await
+            .unwrap();
+        let kept = underneath.damage_job("nightly").await;
+        for t in [NOW + 2, NOW + 3] {
+            let settled = store.settle_runs(t, 0, &p).await.unwrap();
+            assert!(settled.runs.is_empty());
+            assert_eq!(settled.failed.len(), 1);
+            assert_eq!(settled.failed[0].run, second_id);
+        }
+        underneath.repair_job("nightly", kept).await;
+        let settled = store.settle_runs(NOW + 4, 0, &p).await.unwrap();
+        assert_eq!(settled.runs, vec![second_id]);
+        let alerts = drain(store, NOW + 4).await;
+        assert_eq!(
+            alerts.len(),
+            1,
+            "the second consecutive run releases it: {alerts:?}"
+        );
+        assert_eq!(alerts[0].issues[0].id, id_of("fp-x"));
+    }
+
     pub async fn settled_runs_expire_after_retention(store: &dyn Store, aging: &super::Aging) {
         const DAY: i64 = 24 * 60 * MINUTE;
         let p = Policy {
@@ -2296,7 +2342,91 @@ pub enum Underneath {
     DynamoDb(aws_sdk_dynamodb::Client, String),
 }
 
+/// What [`Underneath::damage_job`] replaced, for its repair.
+pub enum KeptJob {
+    Sqlite(Vec<(String, i64)>),
+    DynamoDb(AttributeValue),
+}
+
 impl Underneath {
+    /// Makes job `job`'s record of its issues unreadable.
+    pub async fn damage_job(&self, job: &str) -> KeptJob {
+        match self {
+            Underneath::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let kept = conn
+                    .prepare("SELECT issue_id, last_run FROM job_issues WHERE job = ?1")
+                    .unwrap()
+                    .query_map([job], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .unwrap()
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .unwrap();
+                assert!(!kept.is_empty());
+                conn.execute("UPDATE job_issues SET last_run = 'x' WHERE job = ?1", [job])
+                    .unwrap();
+                KeptJob::Sqlite(kept)
+            }
+            Underneath::DynamoDb(client, table) => {
+                let key = Self::job_key(job);
+                let read = client
+                    .get_item()
+                    .table_name(table)
+                    .set_key(Some(key.clone()))
+                    .send()
+                    .await
+                    .unwrap();
+                let kept = read.item().unwrap()["issues"].clone();
+                Self::set_job_issues(client, table, key, AttributeValue::S("[[".into())).await;
+                KeptJob::DynamoDb(kept)
+            }
+        }
+    }
+
+    /// Puts back what [`Underneath::damage_job`] replaced.
+    pub async fn repair_job(&self, job: &str, kept: KeptJob) {
+        match (self, kept) {
+            (Underneath::Sqlite(path), KeptJob::Sqlite(rows)) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                for (issue, last_run) in rows {
+                    conn.execute(
+                        "UPDATE job_issues SET last_run = ?3 WHERE job = ?1 AND issue_id = ?2",
+                        rusqlite::params![job, issue, last_run],
+                    )
+                    .unwrap();
+                }
+            }
+            (Underneath::DynamoDb(client, table), KeptJob::DynamoDb(issues)) => {
+                Self::set_job_issues(client, table, Self::job_key(job), issues).await;
+            }
+            _ => panic!("repaired with what another store kept"),
+        }
+    }
+
+    fn job_key(job: &str) -> std::collections::HashMap<String, AttributeValue> {
+        std::collections::HashMap::from([
+            ("pk".to_string(), AttributeValue::S(format!("JOB#{job}"))),
+            ("sk".to_string(), AttributeValue::S("JOB".into())),
+        ])
+    }
+
+    async fn set_job_issues(
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+        key: std::collections::HashMap<String, AttributeValue>,
+        issues: AttributeValue,
+    ) {
+        client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression("SET issues = :issues")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":issues", issues)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Makes run `id`'s record unreadable: its error count a word.
     pub async fn damage_run(&self, id: &str) {
         match self {
@@ -2332,15 +2462,40 @@ async fn sqlite_a_run_that_cannot_settle_holds_back_no_other() {
 }
 
 #[tokio::test]
-async fn dynamodb_a_run_that_cannot_settle_holds_back_no_other() {
-    let Some(moto) = support::moto() else {
+async fn sqlite_a_run_repaired_after_failed_settlings_settles_as_if_never_tried() {
+    let (store, dir) = sqlite_store().await;
+    let underneath = Underneath::Sqlite(dir.path().join("faultline.db"));
+    cases::a_run_repaired_after_failed_settlings_settles_as_if_never_tried(
+        store.as_ref(),
+        &underneath,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dynamodb_a_run_repaired_after_failed_settlings_settles_as_if_never_tried() {
+    let Some((store, underneath)) = dynamodb_underneath().await else {
         return;
     };
+    cases::a_run_repaired_after_failed_settlings_settles_as_if_never_tried(&store, &underneath)
+        .await;
+}
+
+/// A fresh DynamoDB store on the emulator, and its table reached around it.
+async fn dynamodb_underneath() -> Option<(faultline::store::dynamodb::DynamoDbStore, Underneath)> {
+    let moto = support::moto()?;
     let client = moto.dynamodb(None).await;
     let table = support::unique("conformance");
     let store = faultline::store::dynamodb::DynamoDbStore::new(client.clone(), &table).unwrap();
     store.init().await.unwrap();
-    let underneath = Underneath::DynamoDb(client, table);
+    Some((store, Underneath::DynamoDb(client, table)))
+}
+
+#[tokio::test]
+async fn dynamodb_a_run_that_cannot_settle_holds_back_no_other() {
+    let Some((store, underneath)) = dynamodb_underneath().await else {
+        return;
+    };
     cases::a_run_that_cannot_settle_holds_back_no_other(&store, &underneath).await;
 }
 
