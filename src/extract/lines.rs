@@ -21,7 +21,13 @@ pub(crate) fn first_line(s: &str) -> &str {
 /// Leading whitespace as runtimes write it: spaces, tabs, and the NO-BREAK
 /// SPACE the Lambda Python runtime substitutes for indentation.
 pub(crate) fn trim_indent(line: &str) -> &str {
-    line.trim_start_matches([' ', '\t', '\u{a0}'])
+    // Asked of nearly every event (is the next one a continuation?), and
+    // most start with none of these: answered from the first byte (0xC2
+    // leads U+00A0's encoding) before the char-by-char trim.
+    match line.as_bytes().first() {
+        Some(b' ' | b'\t' | 0xC2) => line.trim_start_matches([' ', '\t', '\u{a0}']),
+        _ => line,
+    }
 }
 
 /// Whether a line continues the indentation of a stack trace.
