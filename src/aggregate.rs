@@ -4,9 +4,8 @@
 //! deltas, so the store is written once per issue per batch, not once per
 //! log event: the cost of a batch grows with its distinct issues.
 
-use std::collections::HashMap;
-
 use crate::decode::LogBatch;
+use crate::hashing::FastMap;
 use crate::limits::{
     FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_FIELD_LEN, MAX_ISSUES_PER_BATCH,
     MAX_MESSAGE_BYTES, MAX_TITLE_BYTES, PREVIOUS_KEYS_PER_BATCH, SAMPLES_PER_BATCH,
@@ -49,7 +48,7 @@ pub fn fold(
     mut runs: BatchRuns,
 ) -> BatchSummary {
     let stream = stream_facets(batch);
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: FastMap<String, usize> = FastMap::default();
     let mut issues: Vec<IssueDelta> = Vec::new();
     let mut count = 0;
     let overflow = overflow_fingerprint(&batch.log_group);

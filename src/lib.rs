@@ -16,6 +16,7 @@ pub mod change;
 pub mod decode;
 pub mod extract;
 pub mod fingerprint;
+pub mod hashing;
 pub mod limits;
 pub mod links;
 pub mod metrics;

@@ -25,13 +25,13 @@ pub mod rules;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use regex::{Captures, Regex};
 
+use crate::hashing::{FastMap, FastSet};
 use crate::model::Occurrence;
 use detect::Name;
 use rules::{Check, Find, RULES, Rule};
@@ -127,7 +127,7 @@ thread_local! {
     /// Texts that [`scrub`] found nothing in. Scrubbing is a pure function
     /// of the text, so one found clean is clean again; only clean texts are
     /// kept, so nothing that held a secret stays in memory.
-    static CLEAN: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    static CLEAN: RefCell<FastSet<String>> = RefCell::new(FastSet::default());
 }
 
 /// [`in_place`] for texts that recur from one error to the next: error
@@ -156,7 +156,7 @@ thread_local! {
     /// come with error after error, and judging one splits it into words
     /// and scrubs it like any text; as with [`CLEAN`], a name that held a
     /// secret is never kept.
-    static FIELD_NAMES: RefCell<HashMap<String, Name>> = RefCell::new(HashMap::new());
+    static FIELD_NAMES: RefCell<FastMap<String, Name>> = RefCell::new(FastMap::default());
 }
 
 /// What field name `key` says about its value; `key` itself is scrubbed
