@@ -17,44 +17,28 @@ pub(crate) enum Severity {
 /// The severity of a level name in any case, or `None` when the word is not
 /// a level name (so callers can keep looking elsewhere).
 pub(crate) fn severity_word(word: &str) -> Option<Severity> {
-    if word.is_empty() || word.len() > 13 {
+    // Asked of nearly every text line: one match on the word lowercased
+    // into a stack buffer, rather than a case-blind comparison with each
+    // name in turn. Non-ASCII bytes stay as they are, so only ASCII letters
+    // fold, as with `eq_ignore_ascii_case`.
+    let bytes = word.as_bytes();
+    let mut buffer = [0u8; 13];
+    let lower = buffer.get_mut(..bytes.len())?;
+    if lower.is_empty() {
         return None;
     }
-    const ERROR: [&str; 5] = ["error", "err", "severe", "dpanic", "eror"];
-    const FATAL: [&str; 7] = [
-        "fatal",
-        "critical",
-        "crit",
-        "panic",
-        "alert",
-        "emerg",
-        "emergency",
-    ];
-    const BELOW: [&str; 14] = [
-        "info",
-        "information",
-        "informational",
-        "debug",
-        "trace",
-        "warn",
-        "warning",
-        "notice",
-        "verbose",
-        "fine",
-        "finer",
-        "finest",
-        "config",
-        "dbg",
-    ];
-    let is = |list: &[&str]| list.iter().any(|w| w.eq_ignore_ascii_case(word));
-    if is(&ERROR) {
-        Some(Severity::At(Level::Error))
-    } else if is(&FATAL) {
-        Some(Severity::At(Level::Fatal))
-    } else if is(&BELOW) {
-        Some(Severity::Below)
-    } else {
-        None
+    for (to, from) in lower.iter_mut().zip(bytes) {
+        *to = from.to_ascii_lowercase();
+    }
+    match &*lower {
+        b"error" | b"err" | b"severe" | b"dpanic" | b"eror" => Some(Severity::At(Level::Error)),
+        b"fatal" | b"critical" | b"crit" | b"panic" | b"alert" | b"emerg" | b"emergency" => {
+            Some(Severity::At(Level::Fatal))
+        }
+        b"info" | b"information" | b"informational" | b"debug" | b"trace" | b"warn"
+        | b"warning" | b"notice" | b"verbose" | b"fine" | b"finer" | b"finest" | b"config"
+        | b"dbg" => Some(Severity::Below),
+        _ => None,
     }
 }
 
@@ -163,12 +147,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_level_name_is_known_in_upper_and_lower_case() {
+        let error = Some(Severity::At(Level::Error));
+        let fatal = Some(Severity::At(Level::Fatal));
+        let below = Some(Severity::Below);
+        let names = [
+            ("error", error),
+            ("err", error),
+            ("severe", error),
+            ("dpanic", error),
+            ("eror", error),
+            ("fatal", fatal),
+            ("critical", fatal),
+            ("crit", fatal),
+            ("panic", fatal),
+            ("alert", fatal),
+            ("emerg", fatal),
+            ("emergency", fatal),
+            ("info", below),
+            ("information", below),
+            ("informational", below),
+            ("debug", below),
+            ("trace", below),
+            ("warn", below),
+            ("warning", below),
+            ("notice", below),
+            ("verbose", below),
+            ("fine", below),
+            ("finer", below),
+            ("finest", below),
+            ("config", below),
+            ("dbg", below),
+        ];
+        for (name, severity) in names {
+            assert_eq!(severity_word(name), severity, "{name}");
+            assert_eq!(severity_word(&name.to_uppercase()), severity, "{name}");
+        }
+    }
+
+    #[test]
     fn level_words_in_any_case() {
         assert_eq!(severity_word("ERROR"), Some(Severity::At(Level::Error)));
         assert_eq!(severity_word("Critical"), Some(Severity::At(Level::Fatal)));
         assert_eq!(severity_word("emerg"), Some(Severity::At(Level::Fatal)));
         assert_eq!(severity_word("warning"), Some(Severity::Below));
         assert_eq!(severity_word("errors"), None);
+        // Only ASCII letters fold: a Cyrillic О is not an O.
+        assert_eq!(severity_word("ERR\u{41e}R"), None);
+        assert_eq!(severity_word(""), None);
+        assert_eq!(severity_word("informationalx"), None);
         assert_eq!(severity_number(50.0), Severity::At(Level::Error));
         assert_eq!(severity_number(60.0), Severity::At(Level::Fatal));
         assert_eq!(severity_number(40.0), Severity::Below);
