@@ -109,6 +109,13 @@ pub const MAX_MERGED_FROM_KEPT: usize = 100;
 /// this bound loses only the records settling needs least (see
 /// `lifecycle::settle`), and both stores keep the same ones.
 pub const MAX_JOB_ISSUES: usize = 7_000;
+/// The most new-issue alerts one write queues separately; more make one
+/// alert that lists them. DynamoDB's ingest folds a batch's new issues past
+/// it whatever the policy's `digest_over` (its transaction has room for this
+/// many alerts beside the issues), and both stores fold a run settlement's
+/// announcements past it (`lifecycle::settle`): a job whose errors do not
+/// group well can release thousands of held alerts in one settlement.
+pub const MAX_SEPARATE_NEW_ISSUE_ALERTS: usize = 48;
 /// How long hourly counts are kept: the timeline covers the last 30 days.
 pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
 

@@ -6,9 +6,10 @@
 
 mod support;
 
+use faultline::limits::MAX_SEPARATE_NEW_ISSUE_ALERTS;
 use faultline::limits::{FAILED_EVENTS_RETENTION_MS, MAX_FACET_VALUES, MAX_SAMPLES};
 use faultline::limits::{RUN_LINK_GRACE_MS, RUN_RETENTION_MS};
-use faultline::model::EventType;
+use faultline::model::{Alert, EventType};
 use faultline::model::{BatchSummary, FacetCount, HourCount, IssueDelta, Sample};
 use faultline::model::{IssueQuery, IssueSort, LISTING_HOURS, Status, StatusChange, StatusFilter};
 use faultline::model::{Outcome, RunDelta, RunIssueDelta, RunPart, RunSource};
@@ -1382,27 +1383,26 @@ pub mod cases {
             assert_eq!(settle_twice(NOW + i).await, 1, "{name} settles once");
         }
         let alerts = drain(store, NOW + 2).await;
-        let mut announced: Vec<String> = alerts
-            .iter()
-            .filter(|a| a.event_type == EventType::NewIssue)
-            .flat_map(|a| a.issues.iter().map(|i| i.id.clone()))
-            .collect();
-        announced.sort();
-        let mut expected: Vec<String> = fps.iter().map(|f| id_of(f)).collect();
-        expected.sort();
-        assert_eq!(announced.len(), 120);
-        // Past the first transaction's room too (DynamoDB writes the rest
-        // in further ones).
+        // Past the bound on separate alerts, and past the first
+        // transaction's room for clearing holds (DynamoDB clears the rest
+        // in further ones): one alert, queued once, when the second run
+        // settled.
+        let [folded] = alerts.as_slice() else {
+            panic!("one alert for the 120 announced issues: {alerts:?}");
+        };
+        assert_eq!(folded.event_type, EventType::NewIssue);
+        let digest = folded.run.as_ref().expect("the alert names its run");
+        assert_eq!(digest.name, "m2");
+        assert_eq!(digest.issues.len() as u64 + digest.more_issues, 120);
+        assert!(digest.issues.iter().all(|i| i.new));
+        let listed: Vec<String> = folded.issues.iter().map(|i| i.id.clone()).collect();
+        let expected: Vec<String> = fps.iter().map(|f| id_of(f)).collect();
+        assert!(listed.iter().all(|id| expected.contains(id)), "{listed:?}");
         assert!(
-            alerts
+            folded.issues[..DETAILED_ALERT_ISSUES]
                 .iter()
-                .filter(|a| a.event_type == EventType::NewIssue)
-                .all(|a| a.issues.iter().all(|i| i.sample.is_some())),
-            "each released alert carries its issue's sample"
-        );
-        assert_eq!(
-            announced, expected,
-            "each alert once, when its second run settled"
+                .all(|i| i.sample.is_some()),
+            "the issues a message details carry their samples"
         );
 
         // A run of the job without them resolves all of them.
@@ -1429,6 +1429,71 @@ pub mod cases {
                 .runs
                 .is_empty()
         );
+    }
+
+    /// Runs `r1` and `r2` of `fps`, each settled, under `alert_after_runs
+    /// = 2`: what the second settlement queued.
+    async fn announced_by_a_second_run(store: &dyn Store, fps: &[String]) -> Vec<Alert> {
+        let p = Policy {
+            alert_after_runs: 2,
+            run_digest: faultline::runs::lifecycle::DigestMode::Never,
+            ..policy()
+        };
+        let issues: Vec<(&str, u64, u64)> = fps.iter().map(|f| (f.as_str(), 1, 0)).collect();
+        for (i, name) in ["r1", "r2"].iter().enumerate() {
+            let i = i as i64;
+            let d = ended(run(name, &issues), 10_000 + i * MINUTE * 2, Outcome::Failed);
+            store
+                .record(&run_batch(name, d, 1000), NOW + i, &p)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.settle_runs(NOW + i, 0, &p).await.unwrap().runs.len(),
+                1
+            );
+        }
+        drain(store, NOW + 2).await
+    }
+
+    pub async fn a_settlement_announcing_past_the_bound_sends_one_alert(store: &dyn Store) {
+        let fps: Vec<String> = (0..=MAX_SEPARATE_NEW_ISSUE_ALERTS)
+            .map(|i| format!("fp-{i:03}"))
+            .collect();
+        let alerts = announced_by_a_second_run(store, &fps).await;
+        let [folded] = alerts.as_slice() else {
+            panic!("one alert for {} announced issues: {alerts:?}", fps.len());
+        };
+        assert_eq!(folded.event_type, EventType::NewIssue);
+        let digest = folded.run.as_ref().expect("the alert names its run");
+        assert_eq!(digest.name, "r2");
+        assert_eq!(
+            digest.issues.len() as u64 + digest.more_issues,
+            fps.len() as u64
+        );
+        let mut listed: Vec<String> = folded.issues.iter().map(|i| i.id.clone()).collect();
+        listed.sort();
+        let mut expected: Vec<String> = fps.iter().map(|f| id_of(f)).collect();
+        expected.sort();
+        assert_eq!(listed, expected);
+        // An issue still held would be announced by its next occurrence
+        // outside a run.
+        let again = batch("later", fps.iter().map(|f| delta(f, 1, 5000)).collect());
+        record(store, &again, NOW + 3).await;
+        assert!(
+            drain(store, NOW + 3).await.is_empty(),
+            "no issue is left held"
+        );
+    }
+
+    pub async fn a_settlement_announcing_up_to_the_bound_sends_an_alert_each(store: &dyn Store) {
+        let fps: Vec<String> = (0..MAX_SEPARATE_NEW_ISSUE_ALERTS)
+            .map(|i| format!("fp-{i:03}"))
+            .collect();
+        let alerts = announced_by_a_second_run(store, &fps).await;
+        assert_eq!(alerts.len(), fps.len(), "{alerts:?}");
+        assert!(alerts.iter().all(|a| a.event_type == EventType::NewIssue
+            && a.run.is_none()
+            && a.issues.len() == 1));
     }
 
     pub async fn a_part_is_folded_into_its_run(store: &dyn Store) {
@@ -2174,6 +2239,8 @@ macro_rules! runs_conformance {
             conformance!(@case $make, a_part_is_folded_into_its_run);
             conformance!(@case $make, a_part_with_many_issues_folds_in_once);
             conformance!(@case $make, a_run_with_many_issues_settles_once);
+            conformance!(@case $make, a_settlement_announcing_past_the_bound_sends_one_alert);
+            conformance!(@case $make, a_settlement_announcing_up_to_the_bound_sends_an_alert_each);
             conformance!(@case $make, a_held_alert_released_at_settle_carries_the_newest_sample);
             conformance!(@case $make, runs_are_listed_newest_first_and_by_issue);
             conformance!(@case $make, a_run_counts_a_merged_issue_under_the_issue_it_went_to);

@@ -7,7 +7,10 @@
 //! - the run gets the next sequence number of its job's settled runs;
 //! - each issue the run had extends (or restarts) its streak of
 //!   consecutive runs, and a new issue whose alert was held
-//!   (`alert_after_runs = N`) is announced once its streak reaches N;
+//!   (`alert_after_runs = N`) is announced once its streak reaches N: an
+//!   alert each, or one alert for them all when they are more than
+//!   [`MAX_SEPARATE_NEW_ISSUE_ALERTS`] (a job whose errors do not group
+//!   well would otherwise release thousands of alerts at once);
 //! - each open issue of the job that K consecutive settled runs did not
 //!   have (`auto_resolve_after_runs = K`) is resolved: if it comes back,
 //!   that is a regression, with its alert;
@@ -21,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::MAX_JOB_ISSUES;
+use crate::limits::{MAX_JOB_ISSUES, MAX_SEPARATE_NEW_ISSUE_ALERTS};
 use crate::model::{DigestIssue, Outcome, Run, RunDigest, Status};
 
 /// Which runs send a digest when they end.
@@ -94,6 +97,9 @@ pub struct Settlement {
     pub job_issues: Vec<JobIssue>,
     /// Issues whose held new-issue alert goes out now.
     pub announce: Vec<String>,
+    /// `announce` goes out as one alert naming the run, not an alert per
+    /// issue: the stores still clear every announced issue's hold.
+    pub announce_folded: bool,
     /// Open issues of the job to resolve.
     pub resolve: Vec<String>,
     /// Job-issue records no later settlement needs, to delete. A record
@@ -193,6 +199,7 @@ fn settle_within(
         .collect();
     keep_at_most(&mut settlement, known, issues, rules, max_records);
     settlement.forget.sort();
+    settlement.announce_folded = settlement.announce.len() > MAX_SEPARATE_NEW_ISSUE_ALERTS;
     settlement
 }
 
@@ -500,6 +507,34 @@ mod tests {
                 .announce
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn announcements_past_the_separate_alert_bound_fold_into_one() {
+        let ids: Vec<String> = (0..=MAX_SEPARATE_NEW_ISSUE_ALERTS)
+            .map(|i| format!("i{i:03}"))
+            .collect();
+        let held: HashMap<String, IssueNow> = ids
+            .iter()
+            .map(|id| (id.clone(), open(1_000, true)))
+            .collect();
+        let settles = |n: usize| {
+            let issues: Vec<(&str, u64, u64)> =
+                ids[..n].iter().map(|id| (id.as_str(), 1, 0)).collect();
+            settle(
+                &run(&issues, Outcome::Failed, 5_000),
+                1,
+                &[],
+                &held,
+                &RunRules::default(),
+            )
+        };
+        let at_bound = settles(MAX_SEPARATE_NEW_ISSUE_ALERTS);
+        assert_eq!(at_bound.announce.len(), MAX_SEPARATE_NEW_ISSUE_ALERTS);
+        assert!(!at_bound.announce_folded, "an alert each, as before");
+        let past = settles(MAX_SEPARATE_NEW_ISSUE_ALERTS + 1);
+        assert_eq!(past.announce, ids, "every issue is still announced");
+        assert!(past.announce_folded);
     }
 
     #[test]

@@ -354,6 +354,48 @@ pub fn announce_alert(
     }
 }
 
+/// The one new-issue alert of a settlement whose announcements are folded
+/// ([`lifecycle::Settlement::announce_folded`]): the run, as its digest
+/// names it, with the announced issues listed as a digest lists them (at
+/// most [`lifecycle::MAX_DIGEST_ISSUES`], the rest counted), counting
+/// only their errors. `infos` needs only the listed issues. Its id names
+/// the run and its end, like the digest's: the stores queue it in the
+/// write that settles the run, so it cannot be queued twice, and a run
+/// that ends again folds what it announces then into an alert of its own.
+pub fn announced_alert(
+    run: &Run,
+    announce: &[String],
+    infos: &HashMap<String, IssueInfo>,
+    now: i64,
+) -> Alert {
+    let announced: std::collections::HashSet<&str> = announce.iter().map(String::as_str).collect();
+    let mut of_them = run.clone();
+    of_them.issues = run
+        .issues
+        .iter()
+        .filter(|i| announced.contains(i.id.as_str()))
+        .map(|i| RunIssue {
+            new: true,
+            ..i.clone()
+        })
+        .collect();
+    of_them.errors = of_them.issues.iter().map(|i| i.count).sum();
+    of_them.recovered = of_them.issues.iter().map(|i| i.recovered).sum();
+    // The run's items speak of all its errors, not of these.
+    of_them.items = None;
+    of_them.failed_items = None;
+    let mut alert = digest_alert(&of_them, infos, now);
+    alert.id = format!("run:{}:{}:new_issue:digest", run.id, run.ended.unwrap_or(0));
+    alert.event_type = EventType::NewIssue;
+    for issue in &mut alert.issues {
+        if let Some(info) = infos.get(&issue.id) {
+            issue.count = info.count;
+            issue.sample = info.sample.clone();
+        }
+    }
+    alert
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,9 +54,8 @@ pub fn chunk_ranges(batch: &BatchSummary) -> Vec<Range<usize>> {
     ranges
 }
 
-/// The most new-issue alerts one batch queues separately; more make a digest
-/// whatever the policy's `digest_over` (see the module doc).
-pub const MAX_SEPARATE_NEW_ISSUE_ALERTS: usize = 48;
+// Shared with run settlement, which folds announcements past it on both stores.
+pub use crate::limits::MAX_SEPARATE_NEW_ISSUE_ALERTS;
 
 /// The longest version an issue can be resolved in (`1.2.3-rc.4+build.5`,
 /// a git sha, a Lambda version): the item bound counts on it.

@@ -539,17 +539,30 @@ fn settle_run(
         .and_then(|mut s| s.execute(params![id]))?;
     }
     let mut alerts = Vec::new();
+    let mut announced = HashMap::new();
     for id in &settlement.announce {
         if let Some(info) = info(tx, id)? {
-            alerts.push(run_fold::announce_alert(
-                &stored.run,
-                id,
-                &info,
-                &stored.run.log_group,
-                now,
-            ));
+            if settlement.announce_folded {
+                announced.insert(id.clone(), info);
+            } else {
+                alerts.push(run_fold::announce_alert(
+                    &stored.run,
+                    id,
+                    &info,
+                    &stored.run.log_group,
+                    now,
+                ));
+            }
         }
         set_held(tx, id, false, now)?;
+    }
+    if settlement.announce_folded {
+        alerts.push(run_fold::announced_alert(
+            &stored.run,
+            &settlement.announce,
+            &announced,
+            now,
+        ));
     }
     if settlement.digest {
         let mut infos = HashMap::new();

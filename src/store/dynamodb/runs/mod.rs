@@ -122,7 +122,11 @@
 //! unsettled entry: further transactions each take a chunk off the rest,
 //! conditioned on the run item's `ver` (so each chunk is written once), and
 //! the last one deletes the entry. A settler that dies between them leaves
-//! the rest to the next settling tick, which finds the entry.
+//! the rest to the next settling tick, which finds the entry. A settlement
+//! that folds its announcements into one alert
+//! ([`crate::runs::lifecycle::Settlement::announce_folded`]) queues it in
+//! the first transaction, beside the run it settles, so no later chunk can
+//! queue it again; its rest only clears holds (one action each).
 //!
 //! # Listing
 //!
@@ -412,6 +416,10 @@ fn approx_size(item: &Item) -> usize {
 struct Rest {
     announce: Vec<String>,
     resolve: Vec<String>,
+    /// The announcements' one alert went out with the run's settlement:
+    /// `announce` only has holds left to clear.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    folded: bool,
 }
 
 impl Rest {

@@ -3,9 +3,11 @@
 //! transaction cannot hold them.
 
 use super::*;
+use crate::model::Alert;
 use crate::store::Settled;
 use crate::store::dynamodb::items::StoredIssue;
 use crate::store::dynamodb::parts::{sample_json, sample_key};
+use crate::store::outbox::DETAILED_ALERT_ISSUES;
 
 impl DynamoDbStore {
     /// Settles every run that is due (see [`crate::store::Store::settle_runs`]),
@@ -181,6 +183,27 @@ impl DynamoDbStore {
         Ok(())
     }
 
+    /// The one alert of a settlement's folded announcements
+    /// ([`run_fold::announced_alert`]), with the newest samples of the
+    /// issues a message details, read as [`Self::add_samples`] reads them.
+    async fn announced_alert(
+        &self,
+        run: &Run,
+        announce: &[String],
+        states: &mut IssueStates,
+        now: i64,
+    ) -> Result<Alert, StoreError> {
+        let listed = run_fold::announced_alert(run, announce, &states.infos, now);
+        let detailed: Vec<String> = listed
+            .issues
+            .iter()
+            .take(DETAILED_ALERT_ISSUES)
+            .map(|i| i.id.clone())
+            .collect();
+        self.add_samples(states, &detailed).await?;
+        Ok(run_fold::announced_alert(run, announce, &states.infos, now))
+    }
+
     /// The update that sends an issue's held alert (`resolving`: and
     /// resolves it), conditioned on the version it was read at.
     fn issue_update(
@@ -304,11 +327,20 @@ impl DynamoDbStore {
             if settlement.digest {
                 alerts.push(run_fold::digest_alert(&stored.run, &states.infos, now));
             }
+            let folded = settlement.announce_folded;
+            if folded {
+                alerts.push(
+                    self.announced_alert(&stored.run, &settlement.announce, &mut states, now)
+                        .await?,
+                );
+            }
             // The run, its index entry (a delete and a put when its time
             // moved), its job and its unsettled entry's deletion, beside the
             // digest: what is left of a transaction goes to the held alerts
-            // (an update and an alert each) and the resolutions.
+            // (an update and an alert each, or only the update when they
+            // are folded) and the resolutions.
             let room = MAX_ACTIONS.saturating_sub(5 + alerts.len());
+            let per_announce = if folded { 1 } else { 2 };
             let announced: HashSet<&String> = settlement.announce.iter().collect();
             let mut rest = Rest {
                 announce: settlement.announce.clone(),
@@ -318,13 +350,16 @@ impl DynamoDbStore {
                     .filter(|id| !announced.contains(id))
                     .cloned()
                     .collect(),
+                folded,
             };
             let announce: Vec<String> = rest
                 .announce
-                .drain(..rest.announce.len().min(room / 2))
+                .drain(..rest.announce.len().min(room / per_announce))
                 .collect();
-            self.add_samples(&mut states, &announce).await?;
-            let resolve_room = room.saturating_sub(announce.len() * 2);
+            if !folded {
+                self.add_samples(&mut states, &announce).await?;
+            }
+            let resolve_room = room.saturating_sub(announce.len() * per_announce);
             let resolve: Vec<String> = rest
                 .resolve
                 .drain(..rest.resolve.len().min(resolve_room))
@@ -359,7 +394,7 @@ impl DynamoDbStore {
             if !more {
                 actions.push_delete(table, unsettled_key(id))?;
             }
-            for issue in &announce {
+            for issue in announce.iter().filter(|_| !folded) {
                 if let Some(info) = states.infos.get(issue) {
                     alerts.push(run_fold::announce_alert(
                         &stored.run,
@@ -417,20 +452,26 @@ impl DynamoDbStore {
                 return Ok(());
             };
             // The run item and the entry's deletion, then an update and
-            // an alert per held alert, an update per resolution.
+            // an alert per held alert (only the update when the alerts were
+            // folded into the one the settlement queued), an update per
+            // resolution.
             let room = MAX_ACTIONS - 2;
+            let per_announce = if rest.folded { 1 } else { 2 };
+            let folded = rest.folded;
             let announce: Vec<String> = rest
                 .announce
-                .drain(..rest.announce.len().min(room / 2))
+                .drain(..rest.announce.len().min(room / per_announce))
                 .collect();
-            let resolve_room = room - announce.len() * 2;
+            let resolve_room = room - announce.len() * per_announce;
             let resolve: Vec<String> = rest
                 .resolve
                 .drain(..rest.resolve.len().min(resolve_room))
                 .collect();
             let ids: BTreeSet<String> = announce.iter().chain(&resolve).cloned().collect();
             let mut states = self.issue_states(&ids).await?;
-            self.add_samples(&mut states, &announce).await?;
+            if !folded {
+                self.add_samples(&mut states, &announce).await?;
+            }
             let done = rest.is_empty();
             item.rest = (!done).then_some(rest);
             let mut actions = Actions(Vec::new());
@@ -452,6 +493,9 @@ impl DynamoDbStore {
                     continue;
                 }
                 actions.0.push(self.issue_update(issue, *ver, false)?);
+                if folded {
+                    continue;
+                }
                 let mut alert = run_fold::announce_alert(run, issue, info, &run.log_group, now);
                 bound_alert(&mut alert);
                 actions.push_put(table, outbox_item(&alert, now)?, None)?;
