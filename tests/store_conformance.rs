@@ -1404,6 +1404,14 @@ pub mod cases {
                 .all(|i| i.sample.is_some()),
             "the issues a message details carry their samples"
         );
+        // An issue whose hold a chunk left would be announced by its next
+        // occurrence outside a run.
+        let again = batch("later", fps.iter().map(|f| delta(f, 1, 5000)).collect());
+        record(store, &again, NOW + 2).await;
+        assert!(
+            drain(store, NOW + 2).await.is_empty(),
+            "no issue is left held"
+        );
 
         // A run of the job without them resolves all of them.
         let clean = ended(
