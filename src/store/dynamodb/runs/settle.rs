@@ -193,15 +193,20 @@ impl DynamoDbStore {
         states: &mut IssueStates,
         now: i64,
     ) -> Result<Alert, StoreError> {
-        let listed = run_fold::announced_alert(run, announce, &states.infos, now);
-        let detailed: Vec<String> = listed
+        let mut alert = run_fold::announced_alert(run, announce, &states.infos, now);
+        let detailed: Vec<String> = alert
             .issues
             .iter()
             .take(DETAILED_ALERT_ISSUES)
             .map(|i| i.id.clone())
             .collect();
         self.add_samples(states, &detailed).await?;
-        Ok(run_fold::announced_alert(run, announce, &states.infos, now))
+        for issue in alert.issues.iter_mut().take(DETAILED_ALERT_ISSUES) {
+            if let Some(info) = states.infos.get(&issue.id) {
+                issue.sample = info.sample.clone();
+            }
+        }
+        Ok(alert)
     }
 
     /// The update that sends an issue's held alert (`resolving`: and
