@@ -496,6 +496,33 @@ fn past_first_batches(bills: &[Bill]) -> (f64, f64, f64) {
     )
 }
 
+/// What a run adds past each stream's first batch, with the same batches
+/// billed without runs and with them, printed under `what`.
+struct RunAdds {
+    /// Write units a batch in a run writes beyond one outside any.
+    added: f64,
+    /// The most units one batch wrote, without runs and with them.
+    base_max: f64,
+    run_max: f64,
+    /// The most units one item took in a batch with runs.
+    run_hottest: f64,
+}
+
+fn run_adds(what: &str, without: &[Bill], with: &[Bill]) -> RunAdds {
+    let (base_mean, base_max, _) = past_first_batches(without);
+    let (run_mean, run_max, run_hottest) = past_first_batches(with);
+    let added = run_mean - base_mean;
+    eprintln!(
+        "{what}: {run_mean:.2} WCU (max {run_max:.0}) against {base_mean:.2} (max {base_max:.0}) without a run: runs add {added:.2}"
+    );
+    RunAdds {
+        added,
+        base_max,
+        run_max,
+        run_hottest,
+    }
+}
+
 /// What a run adds to a batch without errors (most of a task's log, and
 /// every job event): the batch's marker goes into a transaction with the
 /// run item (4 units, against a 1-unit marker alone without a run).
@@ -530,11 +557,12 @@ async fn what_runs_add_to_a_batch_without_errors() {
         "without errors, in a task's run, last batch: {}",
         with[with.len() - 1].describe()
     );
-    let (base_mean, base_max, _) = past_first_batches(&without);
-    let (run_mean, run_max, run_hottest) = past_first_batches(&with);
-    let added = run_mean - base_mean;
-    eprintln!(
-        "a batch without errors in a run already seen: {run_mean:.2} WCU (max {run_max:.0}) against {base_mean:.2} (max {base_max:.0}) without a run: runs add {added:.2}"
+    let RunAdds {
+        added, run_hottest, ..
+    } = run_adds(
+        "a batch without errors in a run already seen",
+        &without,
+        &with,
     );
     assert!(
         added > 0.0 && added <= 3.0 + 1e-9,
@@ -565,8 +593,12 @@ async fn what_runs_add_to_a_batch() {
         "in a task's run, last batch, by item: {:?}",
         with[with.len() - 1].per_item
     );
-    let (base_mean, base_max, _) = past_first_batches(&without);
-    let (run_mean, run_max, run_hottest) = past_first_batches(&with);
+    let RunAdds {
+        added: in_known,
+        base_max,
+        run_max,
+        run_hottest,
+    } = run_adds("in a run already seen", &without, &with);
     header();
     let rows = [
         Row::new("1 hot issue, 20 events, no run", without),
@@ -580,10 +612,6 @@ async fn what_runs_add_to_a_batch() {
         "runs add {added:.1} WCU per later batch ({:.2}x), {:.1} on the first",
         rows[1].writes_mean / rows[0].writes_mean,
         rows[1].first.all_writes() - rows[0].first.all_writes()
-    );
-    let in_known = run_mean - base_mean;
-    eprintln!(
-        "in a run already seen: {run_mean:.2} WCU (max {run_max:.0}) against {base_mean:.2} (max {base_max:.0}) without: runs add {in_known:.2}"
     );
     // A batch of a run already seen writes the run item only (2 units in
     // the batch's transaction): the run's link keeps its counts in the run
