@@ -30,6 +30,31 @@ pub const METRICS: [&str; 5] = [
 /// counts failures but cannot tell a bad payload from a store outage.
 pub const FAILURES: &str = "InvocationFailures";
 
+/// The metric of the runs an invocation could not settle for good
+/// (template.yaml's dashboard charts it). Such a run is tried again at every
+/// flush and warned about each time; its held alerts and digest wait. The
+/// Kinesis answer has no field for it, so the metric is what an operator
+/// can chart and alarm on, whichever way the function was invoked.
+pub const RUNS_NOT_SETTLED: &str = "RunsNotSettled";
+
+/// The EMF line for `runs` runs an invocation could not settle. It has no
+/// dimension: the runs are named in the warning lines, and a run id as a
+/// dimension would make one metric per run.
+pub fn runs_not_settled_emf(runs: usize, now: i64) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": RUNS_NOT_SETTLED, "Unit": "Count"}]
+            }]
+        },
+        RUNS_NOT_SETTLED: runs,
+    })
+    .to_string()
+}
+
 /// The EMF line for one failed invocation of kind `error_type`.
 pub fn failure_emf(error_type: &str, now: i64) -> String {
     json!({
@@ -161,5 +186,17 @@ mod tests {
         );
         assert_eq!(v["ErrorType"], "StoreUnavailable");
         assert_eq!(v[FAILURES], 1);
+    }
+
+    #[test]
+    fn runs_not_settled_are_one_undimensioned_count() {
+        let line = runs_not_settled_emf(3, 1_700_000_000_000);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        assert_eq!(directive["Dimensions"], serde_json::json!([[]]));
+        assert_eq!(directive["Metrics"][0]["Name"], RUNS_NOT_SETTLED);
+        assert_eq!(v[RUNS_NOT_SETTLED], 3);
+        assert!(!line.contains('\n'), "EMF is one line");
     }
 }

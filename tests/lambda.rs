@@ -338,6 +338,80 @@ fn a_batch_recorded_before_its_alerts_fail_still_prints_its_metrics() {
     );
 }
 
+/// A run whose settlement fails for good is counted in the `RunsNotSettled`
+/// metric by every invocation that meets it: the tick's answer names it,
+/// but a stream's answer (`batchItemFailures`) has no room for it, so the
+/// metrics line is all an operator can chart or alarm on there.
+#[test]
+fn a_run_that_cannot_settle_is_counted_whichever_way_the_function_is_invoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.db");
+    let store = format!("sqlite:{}", path.display());
+    let settings = |policy: &str| {
+        vec![
+            ("FAULTLINE_STORE", store.clone()),
+            ("FAULTLINE_NOTIFY", "none".to_string()),
+            ("FAULTLINE_POLICY", policy.to_string()),
+        ]
+    };
+    // Recorded, and not due for a long while, so that it is still to
+    // settle when it is damaged.
+    let mut function = Running::start(&settings("run_settle_minutes=100000000"));
+    let outcomes = function.invoke_all(&[event("eventbridge-sfn-execution-failed.json")]);
+    drop(function);
+    assert_eq!(json(&outcomes[0])["status"], "recorded", "{outcomes:?}");
+    let run: String = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE runs SET errors = 'many'", []).unwrap();
+        conn.query_row("SELECT id FROM runs", [], |r| r.get(0))
+            .unwrap()
+    };
+
+    let printed = dir.path().join("stdout");
+    let api = RuntimeApi::start();
+    let mut child = api.spawn_to(
+        env!("CARGO_BIN_EXE_bootstrap"),
+        &settings("run_settle_minutes=0"),
+        std::fs::File::create(&printed).unwrap().into(),
+    );
+    assert!(api.first_poll(Duration::from_secs(30)).is_some());
+    let logs = gzip(&support::data_message(
+        "/aws/lambda/orders",
+        "s",
+        1,
+        &["[INFO] done".to_string()],
+    ));
+    let outcomes = api.invoke_all(
+        &[
+            event("eventbridge-scheduled.json"),
+            kinesis_event(&[("1".to_string(), logs)]),
+        ],
+        Duration::from_secs(120),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        json(&outcomes[0]),
+        serde_json::json!({"status": "settled", "runs": 0, "alerts_sent": 0, "runs_not_settled": [run]}),
+        "{outcomes:?}"
+    );
+    assert_eq!(json(&outcomes[1]), item_failures(&[]), "{outcomes:?}");
+
+    let counted: Vec<serde_json::Value> = std::fs::read_to_string(&printed)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l.get("RunsNotSettled").is_some())
+        .collect();
+    assert_eq!(counted.len(), 2, "one line per invocation: {counted:?}");
+    for line in &counted {
+        assert_eq!(line["RunsNotSettled"], 1, "{line}");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "faultline", "{line}");
+        assert_eq!(directive["Metrics"][0]["Name"], "RunsNotSettled", "{line}");
+    }
+}
+
 #[test]
 fn the_lambda_is_ready_for_its_first_event_quickly() {
     let dir = tempfile::tempdir().unwrap();

@@ -595,7 +595,7 @@ fn the_dashboard_charts_the_metrics_the_function_emits() {
         .replace("${FaultlineFunction}", "f")
         .replace("${FailedEventsQueue.QueueName}", "q");
     let parsed: serde_json::Value = serde_json::from_str(&body).expect("dashboard body is JSON");
-    assert_eq!(parsed["widgets"].as_array().map(Vec::len), Some(5));
+    assert_eq!(parsed["widgets"].as_array().map(Vec::len), Some(6));
     let failures = format!(
         "{{{},ErrorType}} MetricName=\\\"{}\\\"",
         faultline::metrics::NAMESPACE,
@@ -604,6 +604,17 @@ fn the_dashboard_charts_the_metrics_the_function_emits() {
     assert!(
         dashboard.contains(&failures),
         "the dashboard lacks {failures}"
+    );
+    // Undimensioned, as the function prints it: a metric reference, not a
+    // search over a dimension.
+    let unsettled = format!(
+        "[\"{}\", \"{}\"",
+        faultline::metrics::NAMESPACE,
+        faultline::metrics::RUNS_NOT_SETTLED
+    );
+    assert!(
+        dashboard.contains(&unsettled),
+        "the dashboard lacks {unsettled}"
     );
     let function = block(&text, "FaultlineFunction:", "Properties:").join("\n");
     assert!(function.contains("FAULTLINE_POLICY: !Ref AlertPolicy"));

@@ -203,7 +203,9 @@ impl Function {
         // the retry a failure there causes is a duplicate that prints
         // nothing: its metrics line goes out now or never.
         self.emit(&batch, &recorded);
-        answer(&batch, recorded, ingested.flushed?)
+        let flushed = ingested.flushed?;
+        self.count_unsettled(&flushed);
+        answer(&batch, recorded, flushed)
     }
 
     /// An EventBridge event: a job's state change recorded exactly once
@@ -218,6 +220,7 @@ impl Function {
                 let held_traces_judged =
                     carry::judge_stale(&self.pipeline, &self.run_fields, self.held_wait_ms).await?;
                 let flushed = self.pipeline.flush_alerts().await?;
+                self.count_unsettled(&flushed);
                 let runs = flushed.settled.len();
                 if !flushed.failed.is_empty() {
                     return Err(Failure::AlertsPending(flushed.failed.len()));
@@ -245,7 +248,9 @@ impl Function {
         };
         let ingested = self.pipeline.record(std::slice::from_ref(&batch)).await?;
         let recorded = ingested.recorded.into_iter().next().unwrap_or_default();
-        answer(&batch, recorded, ingested.flushed?)
+        let flushed = ingested.flushed?;
+        self.count_unsettled(&flushed);
+        answer(&batch, recorded, flushed)
     }
 
     /// A stream's records: each one CloudWatch Logs batch, judged in order
@@ -333,6 +338,7 @@ impl Function {
                 let duplicates = all.ingested.recorded.iter().filter(|r| r.duplicate).count();
                 match all.ingested.flushed {
                     Ok(flushed) => {
+                        self.count_unsettled(&flushed);
                         if !flushed.failed.is_empty() {
                             tracing::warn!(
                                 alerts = flushed.failed.len(),
@@ -414,6 +420,20 @@ impl Function {
                     "errors past the limit of distinct issues per batch were counted into the log group's overflow issue; `faultline issues show ISSUE` lists their titles"
                 );
             }
+        }
+    }
+
+    /// Counts the runs this invocation's flush could not settle (the
+    /// `RunsNotSettled` metric), before any failure to send alerts can end
+    /// the invocation: the runs were tried whatever happens next.
+    fn count_unsettled(&self, flushed: &Flushed) {
+        // Every invocation flushes: a line of zeros each time would be
+        // noise, and an alarm treats the missing data as not breaching.
+        if !flushed.unsettled.is_empty() {
+            println!(
+                "{}",
+                metrics::runs_not_settled_emf(flushed.unsettled.len(), (self.pipeline.clock)())
+            );
         }
     }
 
