@@ -916,6 +916,13 @@ pub struct RunDigest {
     pub issues: Vec<DigestIssue>,
     /// Issues of the run left out of `issues`.
     pub more_issues: u64,
+    /// Set when this is not the run's digest but the one alert releasing
+    /// new issues whose alerts were held until they appeared in this many
+    /// consecutive runs (`alert_after_runs`), more of them than get an
+    /// alert each: renderers say so, since the run's outcome is not the
+    /// news. Absent from alerts queued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_for_runs: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

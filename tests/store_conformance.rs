@@ -1475,6 +1475,11 @@ pub mod cases {
         let digest = folded.run.as_ref().expect("the alert names its run");
         assert_eq!(digest.name, "r2");
         assert_eq!(
+            digest.held_for_runs,
+            Some(2),
+            "renderers say the issues were held for alert_after_runs"
+        );
+        assert_eq!(
             digest.issues.len() as u64 + digest.more_issues,
             fps.len() as u64
         );

@@ -3,7 +3,12 @@
 //! One message per run, however many issues it had: the outcome, the new
 //! issues (already announced when first seen, so listed as such, not as
 //! news), the regressions, then the known issues by count, recovered
-//! errors apart. The stored digest names at most
+//! errors apart.
+//!
+//! The same shape carries the one alert that releases more held new-issue
+//! alerts than get one each ([`RunDigest::held_for_runs`]): there the news
+//! is the new issues, not how the run ended, so it has its own headline
+//! and says why they were not alerted before. The stored digest names at most
 //! [`crate::runs::lifecycle::MAX_DIGEST_ISSUES`] issues and counts the
 //! rest; chat shows fewer ([`MAX_CHAT_LINES`]), since a channel is read at
 //! a glance. Every value that came from a log line or a job's name goes
@@ -85,33 +90,77 @@ fn issue_counts(issue: &DigestIssue) -> String {
     }
 }
 
-/// The digest's headline: `Run failed: nightly-billing 2025-11-23`.
+/// The digest's headline: `Run failed: nightly-billing 2025-11-23`. Held
+/// new issues released at once: `49 new issues, held until seen in 3
+/// consecutive runs of nightly-billing`, the job last so that a subject
+/// cut to its limit loses the end of the job's name, not what happened.
 pub fn headline(digest: &RunDigest) -> String {
-    format!(
-        "Run {}: {} {}",
-        outcome_text(digest.outcome),
-        digest.job,
-        digest.name
-    )
+    match digest.held_for_runs {
+        Some(runs) => {
+            let issues = digest.issues.len() as u64 + digest.more_issues;
+            let plural = if issues == 1 { "" } else { "s" };
+            if runs > 1 {
+                format!(
+                    "{issues} new issue{plural}, held until seen in {runs} consecutive runs of {}",
+                    digest.job
+                )
+            } else {
+                // Held because retries got past every error of theirs,
+                // until this run.
+                format!(
+                    "{issues} new issue{plural} of {}, held while retries got past them",
+                    digest.job
+                )
+            }
+        }
+        None => format!(
+            "Run {}: {} {}",
+            outcome_text(digest.outcome),
+            digest.job,
+            digest.name
+        ),
+    }
 }
 
 /// The email subject: printable ASCII under 100 characters.
 pub fn subject(digest: &RunDigest) -> String {
     let issues = digest.issues.len() as u64 + digest.more_issues;
-    ascii_line(
-        &format!("[faultline] {} ({issues} issues)", headline(digest)),
-        super::chat::MAX_SUBJECT_CHARS,
+    let text = match digest.held_for_runs {
+        // The headline counts them already.
+        Some(_) => format!("[faultline] {}", headline(digest)),
+        None => format!("[faultline] {} ({issues} issues)", headline(digest)),
+    };
+    ascii_line(&text, super::chat::MAX_SUBJECT_CHARS)
+}
+
+/// The run that released held new issues, and what they did in it:
+/// `released by run 2025-11-23 (failed): 2,160 errors in 49 issues`.
+fn released_by(digest: &RunDigest) -> String {
+    format!(
+        "released by run {} ({}): {}",
+        digest.name,
+        outcome_text(digest.outcome),
+        counts(digest)
     )
 }
 
 /// The lines a digest prints as on a terminal.
 pub fn console(digest: &RunDigest) -> String {
-    let mut text = format!(
-        "[faultline] run digest {}  {}  {}\n",
-        digest.run_id,
-        printable(&headline(digest)),
-        counts(digest)
-    );
+    let mut text = if digest.held_for_runs.is_some() {
+        format!(
+            "[faultline] {}  {}  {}\n",
+            printable(&headline(digest)),
+            digest.run_id,
+            printable(&released_by(digest))
+        )
+    } else {
+        format!(
+            "[faultline] run digest {}  {}  {}\n",
+            digest.run_id,
+            printable(&headline(digest)),
+            counts(digest)
+        )
+    };
     for issue in &digest.issues {
         text.push_str(&format!(
             "  {:<9}  {}  {:>9}  {}\n",
@@ -136,14 +185,37 @@ fn plain(text: &str) -> String {
 type Section = (&'static str, fn(&DigestIssue) -> bool);
 
 pub fn email(alert: &Alert, digest: &RunDigest) -> String {
-    let mut text = format!(
-        "The {} {} of {} {}: {}.\n\n",
-        source_text(digest.source),
-        plain(&digest.name),
-        plain(&digest.job),
-        outcome_text(digest.outcome),
-        counts(digest)
-    );
+    let mut text = match digest.held_for_runs {
+        Some(runs) => {
+            let why = if runs > 1 {
+                format!(
+                    "their alerts were held until they appeared in {runs} consecutive runs of {} (the policy's alert_after_runs)",
+                    plain(&digest.job)
+                )
+            } else {
+                format!(
+                    "their alerts were held while retries got past every error of theirs in runs of {}",
+                    plain(&digest.job)
+                )
+            };
+            format!(
+                "{} new issues are alerted now, in one message: {why}. The {} {}, which {}, released them: {}.\n\n",
+                digest.issues.len() as u64 + digest.more_issues,
+                source_text(digest.source),
+                plain(&digest.name),
+                outcome_text(digest.outcome),
+                counts(digest)
+            )
+        }
+        None => format!(
+            "The {} {} of {} {}: {}.\n\n",
+            source_text(digest.source),
+            plain(&digest.name),
+            plain(&digest.job),
+            outcome_text(digest.outcome),
+            counts(digest)
+        ),
+    };
     if let Some(started) = digest.started {
         text.push_str(&format!("  Started:  {}\n", rfc3339(started)));
     }
@@ -151,10 +223,13 @@ pub fn email(alert: &Alert, digest: &RunDigest) -> String {
         text.push_str(&format!("  Ended:    {}\n", rfc3339(ended)));
     }
     text.push_str(&format!("  Run:      {}\n", digest.run_id));
+    let new_title = if digest.held_for_runs.is_some() {
+        "New issues (not alerted before)"
+    } else {
+        "New in this run (each was alerted when first seen)"
+    };
     let sections: [Section; 4] = [
-        ("New in this run (each was alerted when first seen)", |i| {
-            i.new
-        }),
+        (new_title, |i| i.new),
         ("Regressions", |i| !i.new && i.regressed),
         ("Known issues", |i| {
             !i.new && !i.regressed && i.recovered < i.count
@@ -201,7 +276,11 @@ pub fn chat_title(digest: &RunDigest) -> String {
 /// The chat description (`client-markdown`): log-derived text in code
 /// spans, at most [`MAX_CHAT_LINES`] issues.
 pub fn chat_description(digest: &RunDigest) -> String {
-    let mut text = format!("{}\n", escape_markdown(&counts(digest)));
+    let summary = match digest.held_for_runs {
+        Some(_) => format!("Not alerted before; {}", released_by(digest)),
+        None => counts(digest),
+    };
+    let mut text = format!("{}\n", escape_markdown(&summary));
     if let (Some(started), Some(ended)) = (digest.started, digest.ended) {
         text.push_str(&format!(
             "{} to {}\n",
@@ -259,6 +338,7 @@ mod tests {
                 })
                 .collect(),
             more_issues: 0,
+            held_for_runs: None,
         }
     }
 
@@ -302,6 +382,103 @@ mod tests {
         assert!(at("Known issues") < at("Recovered"));
         assert!(
             text.starts_with("The Step Functions execution 2025-11-23 of nightly-billing failed")
+        );
+    }
+
+    /// The one alert releasing held new issues: every issue new, the
+    /// run's items not its concern (as `run_fold::announced_alert` builds it).
+    fn released(listed: usize, more: u64) -> RunDigest {
+        let mut d = digest(listed);
+        for issue in &mut d.issues {
+            issue.new = true;
+            issue.regressed = false;
+            issue.recovered = 0;
+        }
+        d.more_issues = more;
+        d.errors = d.issues.iter().map(|i| i.count).sum();
+        d.recovered = 0;
+        d.items = None;
+        d.held_for_runs = Some(3);
+        d
+    }
+
+    #[test]
+    fn held_new_issues_released_at_once_say_so_not_how_the_run_ended() {
+        let d = released(2, 47);
+        assert_eq!(
+            subject(&d),
+            "[faultline] 49 new issues, held until seen in 3 consecutive runs of nightly-billing"
+        );
+        assert_eq!(
+            console(&d),
+            "[faultline] 49 new issues, held until seen in 3 consecutive runs of nightly-billing  \
+             4f2c9a1b7d3e  released by run 2025-11-23 (failed): 21 errors in 49 issues\n\
+             \x20 new        000000000000         10  KeyError: 'sku' <!channel> `0`\n\
+             \x20 new        000000000001         11  KeyError: 'sku' <!channel> `1`\n\
+             \x20 ...and 47 more issues\n"
+        );
+        let alert = Alert {
+            id: "run:4f2c9a1b7d3e:1763859600000:new_issue:digest".into(),
+            event_type: crate::model::EventType::NewIssue,
+            log_group: "/aws/vendedlogs/states/nightly-billing".into(),
+            created_at: 0,
+            issues: Vec::new(),
+            run: Some(d.clone()),
+        };
+        assert_eq!(
+            email(&alert, &d),
+            "49 new issues are alerted now, in one message: their alerts were held until they \
+             appeared in 3 consecutive runs of nightly-billing (the policy's alert_after_runs). \
+             The Step Functions execution 2025-11-23, which failed, released them: 21 errors in \
+             49 issues.\n\
+             \n\
+             \x20 Started:  2025-11-23T00:00:00.000Z\n\
+             \x20 Ended:    2025-11-23T01:00:00.000Z\n\
+             \x20 Run:      4f2c9a1b7d3e\n\
+             \n\
+             New issues (not alerted before):\n\
+             \x20 000000000000         10  KeyError: 'sku' <!channel> `0`\n\
+             \x20 000000000001         11  KeyError: 'sku' <!channel> `1`\n\
+             \n\
+             ...and 47 more issues (faultline runs show 4f2c9a1b7d3e)\n\
+             \n\
+             Details: faultline runs show 4f2c9a1b7d3e --store dynamodb://TABLE\n\
+             (alert run:4f2c9a1b7d3e:1763859600000:new_issue:digest, event type new_issue)\n"
+        );
+        assert_eq!(
+            chat_title(&d),
+            "49 new issues, held until seen in 3 consecutive runs of nightly\\-billing"
+        );
+        assert!(
+            chat_description(&d).starts_with(
+                "Not alerted before; released by run 2025\\-11\\-23 \\(failed\\): 21 errors in 49 issues\n"
+            ),
+            "{}",
+            chat_description(&d)
+        );
+    }
+
+    #[test]
+    fn held_new_issues_released_with_alert_after_one_name_the_retries() {
+        let mut d = released(49, 0);
+        d.held_for_runs = Some(1);
+        assert_eq!(
+            subject(&d),
+            "[faultline] 49 new issues of nightly-billing, held while retries got past them"
+        );
+    }
+
+    #[test]
+    fn a_long_job_name_is_what_the_subject_loses() {
+        let mut d = released(49, 0);
+        d.job = format!("nightly-{}", "x".repeat(120));
+        let s = subject(&d);
+        assert_eq!(s.len(), crate::notify::chat::MAX_SUBJECT_CHARS);
+        assert!(
+            s.starts_with(
+                "[faultline] 49 new issues, held until seen in 3 consecutive runs of nightly-xxx"
+            ),
+            "{s}"
         );
     }
 

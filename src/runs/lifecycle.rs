@@ -345,6 +345,7 @@ pub fn digest(run: &Run, titles: &HashMap<String, (String, String)>) -> RunDiges
         failed_items: run.failed_items,
         issues,
         more_issues: more,
+        held_for_runs: None,
     }
 }
 

@@ -362,10 +362,12 @@ pub fn announce_alert(
 /// the run and its end, like the digest's: the stores queue it in the
 /// write that settles the run, so it cannot be queued twice, and a run
 /// that ends again folds what it announces then into an alert of its own.
+/// `alert_after` is the policy's `alert_after_runs`, which its text names.
 pub fn announced_alert(
     run: &Run,
     announce: &[String],
     infos: &HashMap<String, IssueInfo>,
+    alert_after: u32,
     now: i64,
 ) -> Alert {
     let announced: std::collections::HashSet<&str> = announce.iter().map(String::as_str).collect();
@@ -387,6 +389,9 @@ pub fn announced_alert(
     let mut alert = digest_alert(&of_them, infos, now);
     alert.id = format!("run:{}:{}:new_issue:digest", run.id, run.ended.unwrap_or(0));
     alert.event_type = EventType::NewIssue;
+    if let Some(digest) = &mut alert.run {
+        digest.held_for_runs = Some(alert_after);
+    }
     for issue in &mut alert.issues {
         if let Some(info) = infos.get(&issue.id) {
             issue.count = info.count;

@@ -561,6 +561,7 @@ fn settle_run(
             &stored.run,
             &settlement.announce,
             &announced,
+            rules.alert_after,
             now,
         ));
     }

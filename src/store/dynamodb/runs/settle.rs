@@ -191,9 +191,10 @@ impl DynamoDbStore {
         run: &Run,
         announce: &[String],
         states: &mut IssueStates,
+        alert_after: u32,
         now: i64,
     ) -> Result<Alert, StoreError> {
-        let mut alert = run_fold::announced_alert(run, announce, &states.infos, now);
+        let mut alert = run_fold::announced_alert(run, announce, &states.infos, alert_after, now);
         let detailed: Vec<String> = alert
             .issues
             .iter()
@@ -335,8 +336,14 @@ impl DynamoDbStore {
             let folded = settlement.announce_folded;
             if folded {
                 alerts.push(
-                    self.announced_alert(&stored.run, &settlement.announce, &mut states, now)
-                        .await?,
+                    self.announced_alert(
+                        &stored.run,
+                        &settlement.announce,
+                        &mut states,
+                        rules.alert_after,
+                        now,
+                    )
+                    .await?,
                 );
             }
             // The run, its index entry (a delete and a put when its time
