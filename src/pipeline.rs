@@ -267,7 +267,8 @@ impl Pipeline {
             tracing::warn!(
                 run = %failed.run,
                 error = %failed.error,
-                "run not settled; every other run was, and alerts go out. Its digest, its job's streaks and the held alerts it would release wait until it settles, which is tried at every flush: `faultline runs show {}` shows it, and the error says what to repair",
+                "run not settled; every other run was, and alerts go out. Its digest, its job's streaks and the held alerts it would release wait until it settles, which is tried at every flush: `faultline runs show {}` shows it, and the error says what to repair; `faultline runs forget {}` removes it if it cannot be repaired",
+                failed.run,
                 failed.run
             );
         }

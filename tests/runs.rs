@@ -100,6 +100,7 @@ on_both_stores!(
     a_batch_array_job_is_one_run_whether_its_logs_or_its_events_come_first,
     an_ecs_task_ends_with_its_stop_event,
     a_run_named_by_a_log_field_shows_the_failed_share_of_its_items,
+    a_run_is_forgotten_by_its_execution_arn_and_its_issues_stay,
 );
 
 /// Where a scenario runs: a fresh folder and its store, or `None` to skip.
@@ -260,6 +261,93 @@ fn recovered_execution(name: &str, t: i64) -> Vec<String> {
             sfn_event(name, 8, "ExecutionSucceeded", t, json!({})),
         ],
     )]
+}
+
+/// `runs forget` takes what `runs show` takes, says what it removed, and
+/// leaves the issues; a run that is not there is an error that says how
+/// to list them.
+fn a_run_is_forgotten_by_its_execution_arn_and_its_issues_stay(folder: Folder) {
+    let Some(dir) = folder() else { return };
+    let cwd = dir.path();
+    policy(cwd, "");
+    ingest(cwd, "run-1", &failing_execution("2025-11-23", T0));
+    ingest(cwd, "run-2", &failing_execution("2025-11-24", T0 + DAY));
+    let all = runs(cwd);
+    let first = run_named(&all, "2025-11-23")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = run_named(&all, "2025-11-24");
+    let links = second["issues"].as_array().unwrap().len();
+    assert!(links > 1);
+    let sku = issue_in(cwd, second, "'sku'");
+
+    let said = ok(&["runs", "forget", &execution_arn("2025-11-23")], cwd);
+    assert!(
+        said.starts_with(&format!(
+            "forgot run {first} and its {links} issue links; it had settled"
+        )),
+        "{said}"
+    );
+    let names: Vec<String> = runs(cwd)
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["2025-11-24"]);
+    let shown = issue(cwd, &sku);
+    assert_eq!(shown["count"], 2, "the issue keeps both runs' occurrences");
+    assert_eq!(shown["runs"].as_array().unwrap().len(), 1);
+
+    let again = faultline(&["runs", "forget", &first], cwd);
+    assert_eq!(again.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains(&format!("no run with id {first}")) && err.contains("`faultline runs`"),
+        "{err}"
+    );
+    let wrong = faultline(&["runs", "forget", "2025-11-24", "--limit", "2"], cwd);
+    assert_eq!(
+        wrong.status.code(),
+        Some(2),
+        "--limit does not apply to forget"
+    );
+
+    let gone: Value =
+        serde_json::from_str(&ok(&["runs", "forget", "2025-11-24", "--json"], cwd)).unwrap();
+    assert_eq!(gone["links"], links);
+    assert_eq!(gone["settled"], true);
+    assert!(runs(cwd).is_empty());
+    assert_eq!(issue(cwd, &sku)["count"], 2);
+}
+
+/// A run whose stored row is damaged makes every listing of runs fail on
+/// SQLite; `runs forget` with its id (as the settling warning names it)
+/// removes it without reading the row, and the listing works again.
+#[test]
+fn a_damaged_run_that_breaks_the_listing_is_forgotten_by_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    policy(cwd, "");
+    ingest(cwd, "run-1", &failing_execution("2025-11-23", T0));
+    ingest(cwd, "run-2", &failing_execution("2025-11-24", T0 + DAY));
+    let id = faultline::model::run_id(&format!("sfn:{}", execution_arn("2025-11-23")));
+    let db = rusqlite::Connection::open(cwd.join(".faultline/faultline.db")).unwrap();
+    let damaged = db
+        .execute("UPDATE runs SET errors = 'many' WHERE id = ?1", [&id])
+        .unwrap();
+    assert_eq!(damaged, 1);
+    assert!(!faultline(&["runs"], cwd).status.success());
+
+    let said = ok(&["runs", "forget", &id], cwd);
+    assert!(
+        said.starts_with(&format!("forgot run {id} and its")),
+        "{said}"
+    );
+    let names: Vec<String> = runs(cwd)
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["2025-11-24"]);
 }
 
 fn a_state_machine_lifecycle_is_counted_in_runs(folder: Folder) {

@@ -1796,6 +1796,137 @@ pub mod cases {
         assert_eq!(alerts[0].issues[0].id, id_of("fp-x"));
     }
 
+    /// A forgotten run is no longer listed, shown, linked from its issues
+    /// nor settled; the issues keep their counts, and the other runs, one
+    /// sharing an issue with it included, are as they were.
+    pub async fn a_forgotten_run_is_neither_listed_nor_settled(store: &dyn Store) {
+        let gone = ended(
+            run("gone", &[("fp-g", 2, 0), ("fp-k", 1, 0)]),
+            10_000,
+            Outcome::Failed,
+        );
+        let kept = ended(run("kept", &[("fp-k", 3, 0)]), 20_000, Outcome::Failed);
+        let gone_id = faultline::model::run_id(&gone.key);
+        let kept_id = faultline::model::run_id(&kept.key);
+        record(store, &run_batch("g1", gone, 1000), NOW).await;
+        record(store, &run_batch("k1", kept, 2000), NOW).await;
+        drain(store, NOW).await;
+
+        let forgotten = store.forget_run(&gone_id).await.unwrap().unwrap();
+        assert_eq!(
+            forgotten,
+            faultline::store::Forgotten {
+                run: gone_id.clone(),
+                links: 2,
+                settled: false,
+            }
+        );
+        let names =
+            |runs: Vec<faultline::model::Run>| runs.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(names(runs_of(store).await), ["kept"]);
+        let limited = RunFilter {
+            limit: Some(10),
+            ..RunFilter::default()
+        };
+        assert_eq!(names(store.runs(&limited).await.unwrap()), ["kept"]);
+        assert!(store.run(&gone_id).await.unwrap().is_none());
+        assert!(!store.has_run(&gone_id).await.unwrap());
+        assert!(store.has_run(&kept_id).await.unwrap());
+        assert_eq!(
+            names(store.issue_runs(&id_of("fp-k"), 10).await.unwrap()),
+            ["kept"]
+        );
+        assert!(
+            store
+                .issue_runs(&id_of("fp-g"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let issue = store.issue(&id_of("fp-g")).await.unwrap().unwrap();
+        assert_eq!(issue.issue.count, 2, "the issue keeps its count");
+        assert_eq!(store.run(&kept_id).await.unwrap().unwrap().issues.len(), 1);
+
+        let settled = store.settle_runs(NOW + MINUTE, 0, &policy()).await.unwrap();
+        assert_eq!(settled.runs, vec![kept_id.clone()]);
+        assert!(settled.failed.is_empty());
+        let alerts = drain(store, NOW + MINUTE).await;
+        assert!(
+            alerts.iter().all(|a| !a.id.contains(&gone_id)),
+            "no digest of the forgotten run: {alerts:?}"
+        );
+        assert!(store.forget_run(&gone_id).await.unwrap().is_none());
+
+        let settled_one = store.forget_run(&kept_id).await.unwrap().unwrap();
+        assert!(settled_one.settled);
+        assert_eq!(settled_one.links, 1);
+        assert!(runs_of(store).await.is_empty());
+    }
+
+    /// A run whose record is damaged, so that it fails to settle at every
+    /// settling, is still found (by its id, as the warning names it, or
+    /// by its execution ARN) and forgotten whole: the next settling has
+    /// nothing left to fail on, and nothing in the store names it.
+    pub async fn a_damaged_run_is_forgotten_and_settles_no_more(
+        store: &dyn Store,
+        underneath: &super::Underneath,
+    ) {
+        let damaged = ended(
+            run("damaged", &[("fp-d", 1, 0), ("fp-e", 1, 0)]),
+            10_000,
+            Outcome::Failed,
+        );
+        let later = ended(run("later", &[("fp-l", 1, 0)]), 20_000, Outcome::Failed);
+        let damaged_key = damaged.key.clone();
+        let damaged_id = faultline::model::run_id(&damaged.key);
+        let later_id = faultline::model::run_id(&later.key);
+        record(store, &run_batch("d1", damaged, 1000), NOW).await;
+        record(store, &run_batch("l1", later, 2000), NOW).await;
+        drain(store, NOW).await;
+        underneath.damage_run_badly(&damaged_id).await;
+        let settled = store.settle_runs(NOW + MINUTE, 0, &policy()).await.unwrap();
+        assert_eq!(settled.runs, vec![later_id.clone()]);
+        assert_eq!(settled.failed.len(), 1);
+        assert_eq!(settled.failed[0].run, damaged_id);
+
+        for typed in [
+            damaged_id.as_str(),
+            "arn:aws:states:eu-west-1:1:execution:nightly:damaged",
+        ] {
+            assert_eq!(
+                faultline::store::resolve_run(store, typed).await.unwrap(),
+                damaged_id
+            );
+        }
+        let forgotten = store.forget_run(&damaged_id).await.unwrap().unwrap();
+        assert_eq!(forgotten.links, 2);
+        assert!(!forgotten.settled);
+
+        let again = store
+            .settle_runs(NOW + 2 * MINUTE, 0, &policy())
+            .await
+            .unwrap();
+        assert!(again.runs.is_empty());
+        assert!(again.failed.is_empty(), "{:?}", again.failed);
+        let listed: Vec<String> = runs_of(store).await.into_iter().map(|r| r.id).collect();
+        assert_eq!(listed, vec![later_id]);
+        assert_eq!(
+            underneath.mentioning(&damaged_key, &damaged_id).await,
+            0,
+            "every record of the run is gone"
+        );
+        assert_eq!(
+            store
+                .issue(&id_of("fp-d"))
+                .await
+                .unwrap()
+                .unwrap()
+                .issue
+                .count,
+            1
+        );
+    }
+
     pub async fn settled_runs_expire_after_retention(store: &dyn Store, aging: &super::Aging) {
         const DAY: i64 = 24 * 60 * MINUTE;
         let p = Policy {
@@ -2257,6 +2388,7 @@ macro_rules! runs_conformance {
             conformance!(@case $make, a_held_alert_released_at_settle_carries_the_newest_sample);
             conformance!(@case $make, runs_are_listed_newest_first_and_by_issue);
             conformance!(@case $make, a_run_counts_a_merged_issue_under_the_issue_it_went_to);
+            conformance!(@case $make, a_forgotten_run_is_neither_listed_nor_settled);
         }
     };
 }
@@ -2429,6 +2561,15 @@ pub enum KeptJob {
 }
 
 impl Underneath {
+    /// How many stored records belong to the run `key` (`id`).
+    pub async fn mentioning(&self, key: &str, id: &str) -> usize {
+        let aging = match self {
+            Underneath::Sqlite(path) => Aging::Sqlite(path.clone()),
+            Underneath::DynamoDb(client, table) => Aging::DynamoDb(client.clone(), table.clone()),
+        };
+        aging.mentioning(key, id).await
+    }
+
     /// Makes job `job`'s record of its issues unreadable.
     pub async fn damage_job(&self, job: &str) -> KeptJob {
         match self {
@@ -2507,6 +2648,30 @@ impl Underneath {
             .unwrap();
     }
 
+    /// Makes run `id`'s record unreadable and more: SQLite's as
+    /// [`Underneath::damage_run`] does, DynamoDB's item left without its
+    /// error count, its version and the time it is indexed at.
+    pub async fn damage_run_badly(&self, id: &str) {
+        match self {
+            Underneath::Sqlite(_) => self.damage_run(id).await,
+            Underneath::DynamoDb(client, table) => {
+                client
+                    .update_item()
+                    .table_name(table)
+                    .key("pk", AttributeValue::S("RUNS".into()))
+                    .key("sk", AttributeValue::S(id.into()))
+                    .update_expression("REMOVE #errors, #ver, #at")
+                    .condition_expression("attribute_exists(#at)")
+                    .expression_attribute_names("#errors", "errors")
+                    .expression_attribute_names("#ver", "ver")
+                    .expression_attribute_names("#at", "at")
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// Makes run `id`'s record unreadable: its error count a word.
     pub async fn damage_run(&self, id: &str) {
         match self {
@@ -2577,6 +2742,21 @@ async fn dynamodb_a_run_that_cannot_settle_holds_back_no_other() {
         return;
     };
     cases::a_run_that_cannot_settle_holds_back_no_other(&store, &underneath).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_damaged_run_is_forgotten_and_settles_no_more() {
+    let (store, dir) = sqlite_store().await;
+    let underneath = Underneath::Sqlite(dir.path().join("faultline.db"));
+    cases::a_damaged_run_is_forgotten_and_settles_no_more(store.as_ref(), &underneath).await;
+}
+
+#[tokio::test]
+async fn dynamodb_a_damaged_run_is_forgotten_and_settles_no_more() {
+    let Some((store, underneath)) = dynamodb_underneath().await else {
+        return;
+    };
+    cases::a_damaged_run_is_forgotten_and_settles_no_more(&store, &underneath).await;
 }
 
 async fn sqlite_store() -> (Box<dyn Store>, tempfile::TempDir) {

@@ -57,6 +57,28 @@ enum RunsAction {
         /// Batch job id, ECS task id or run id value.
         run: String,
     },
+    /// Remove a run from the store: it is no longer listed, nor settled.
+    ///
+    /// The way out for a run whose settlement fails for good (the warning
+    /// at every flush names it): its record and its links to issues go,
+    /// even when they can no longer be read. Its issues and their counts
+    /// stay; a new-issue alert held for runs of its job stays held until a
+    /// later run of the job settles it. A run not settled yet never counts
+    /// as a run of its job; a settled one already did. Nothing asks for
+    /// confirmation: the command says what it removed.
+    Forget {
+        /// The run id (or a unique prefix), or its execution ARN or name,
+        /// Batch job id, ECS task id or run id value.
+        run: String,
+    },
+}
+
+/// What `runs forget --json` prints.
+#[derive(Serialize)]
+struct ForgottenView<'a> {
+    forgotten: &'a str,
+    links: usize,
+    settled: bool,
 }
 
 /// A run as `--json` prints it: times as RFC 3339 strings.
@@ -131,8 +153,18 @@ fn view<'a>(run: &'a Run, issues: &'a HashMap<String, Issue>) -> RunView<'a> {
 pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let store = super::open_existing(&args.store, Access::Read).await?;
-    match args.action.unwrap_or(RunsAction::List) {
+    let action = args.action.unwrap_or(RunsAction::List);
+    let access = match action {
+        RunsAction::Forget { .. } => Access::Write,
+        RunsAction::List | RunsAction::Show { .. } => Access::Read,
+    };
+    if !matches!(action, RunsAction::List) && (args.log_group.is_some() || args.limit.is_some()) {
+        return Err(Error::Usage(
+            "--log-group and --limit choose which runs to list; they apply to no single run".into(),
+        ));
+    }
+    let store = super::open_existing(&args.store, access).await?;
+    match action {
         RunsAction::List => {
             let limit = args.limit.unwrap_or(DEFAULT_LIMIT) as usize;
             let runs = store
@@ -155,12 +187,6 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
             }
         }
         RunsAction::Show { run } => {
-            if args.log_group.is_some() || args.limit.is_some() {
-                return Err(Error::Usage(
-                    "--log-group and --limit choose which runs to list; they do not apply to show"
-                        .into(),
-                ));
-            }
             let id = store::resolve_run(store.as_ref(), &run).await?;
             let run = store
                 .run(&id)
@@ -171,6 +197,23 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
                 render::json(&view(&run, &issues), &mut out)?;
             } else {
                 show(&run, &issues, &mut out)?;
+            }
+        }
+        RunsAction::Forget { run } => {
+            let id = store::resolve_run(store.as_ref(), &run).await?;
+            let gone = store
+                .forget_run(&id)
+                .await?
+                .ok_or(store::StoreError::RunNotFound(id))?;
+            if args.json {
+                let view = ForgottenView {
+                    forgotten: &gone.run,
+                    links: gone.links,
+                    settled: gone.settled,
+                };
+                render::json(&view, &mut out)?;
+            } else {
+                forgotten(&gone, &mut out)?;
             }
         }
     }
@@ -318,6 +361,24 @@ fn show(run: &Run, issues: &HashMap<String, Issue>, out: &mut impl Write) -> Res
         }
     }
     out.write_all(text.as_bytes()).map_err(Error::Output)
+}
+
+fn forgotten(gone: &store::Forgotten, out: &mut impl Write) -> Result<(), Error> {
+    let links = match gone.links {
+        1 => "1 issue link".to_string(),
+        n => format!("{n} issue links"),
+    };
+    let counted = if gone.settled {
+        "it had settled, and its job's streaks keep it"
+    } else {
+        "it will not be settled, nor count as a run of its job"
+    };
+    writeln!(
+        out,
+        "forgot run {} and its {links}; {counted}. Its issues and their counts stay.",
+        gone.run
+    )
+    .map_err(Error::Output)
 }
 
 /// At most `width` characters, with an ellipsis when cut.

@@ -124,6 +124,17 @@ impl Settled {
     }
 }
 
+/// What forgetting a run removed ([`Store::forget_run`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forgotten {
+    pub run: String,
+    /// How many of its links to issues went (the issues stay).
+    pub links: usize,
+    /// Whether it had settled: its job's streaks counted it then, and
+    /// keep it.
+    pub settled: bool,
+}
+
 /// A leased alert as a store reports it, from its queued payload.
 fn leased(
     id: String,
@@ -246,6 +257,22 @@ pub trait Store: Send + Sync {
     /// One run by exact id.
     async fn run(&self, id: &str) -> Result<Option<Run>, StoreError>;
 
+    /// Whether a run (not folded into another) is recorded under exact id
+    /// `id`. Only its key is read, so a run too damaged to read whole is
+    /// found, to be forgotten.
+    async fn has_run(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Removes run `id` (exact) and its links to issues, so that it is no
+    /// longer listed nor settled: the way out for a run whose settlement
+    /// fails for good. It is found and removed by its keys, reading
+    /// nothing else of it, so a damaged run goes too. The issues, their
+    /// counts and holds stay as they are: an alert held for runs of its
+    /// job waits for the next run that settles it. A run not settled
+    /// yet never counts in its job's lifecycle; a settled one already
+    /// did. A later batch naming the run records it anew. `None` when
+    /// there is no such run.
+    async fn forget_run(&self, id: &str) -> Result<Option<Forgotten>, StoreError>;
+
     /// The runs an issue appeared in, newest first, at most `limit`.
     async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError>;
 
@@ -317,7 +344,7 @@ pub async fn resolve_run(store: &dyn Store, typed: &str) -> Result<String, Store
     if typed.is_empty() {
         return Err(StoreError::RunNotFound(typed.to_string()));
     }
-    if store.run(typed).await?.is_some() {
+    if store.has_run(typed).await? {
         return Ok(typed.to_string());
     }
     // What users copy from the console (an execution ARN, a Batch job id,
@@ -325,10 +352,20 @@ pub async fn resolve_run(store: &dyn Store, typed: &str) -> Result<String, Store
     // key's hash: one read each, where the listing below reads every run.
     for kind in ["sfn:", "batch:", "task:"] {
         let key = format!("{kind}{typed}");
-        if let Some(run) = store.run(&crate::model::run_id(&key)).await?
-            && run.key == key
-        {
-            return Ok(run.id);
+        let id = crate::model::run_id(&key);
+        match store.run(&id).await {
+            Ok(Some(run)) if run.key == key => return Ok(run.id),
+            Ok(_) => {}
+            // A run too damaged to read is still named by its key's hash,
+            // so that it can be forgotten.
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                return if store.has_run(&id).await? {
+                    Ok(id)
+                } else {
+                    Err(e)
+                };
+            }
         }
     }
     let runs = store.runs(&RunFilter::default()).await?;

@@ -671,6 +671,14 @@ impl Store for DynamoDbStore {
         self.run_by_id(id).await
     }
 
+    async fn has_run(&self, id: &str) -> Result<bool, StoreError> {
+        self.run_exists(id).await
+    }
+
+    async fn forget_run(&self, id: &str) -> Result<Option<crate::store::Forgotten>, StoreError> {
+        self.forget(id).await
+    }
+
     async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError> {
         self.runs_of_issue(issue_id, limit).await
     }

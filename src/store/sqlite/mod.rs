@@ -20,7 +20,7 @@ mod writer;
 
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::route::{self, Entry, Router, merged_refusal, not_merged_refusal};
-use super::{RunFilter, Store, StoreError, outbox, run_fold};
+use super::{Forgotten, RunFilter, Store, StoreError, outbox, run_fold};
 use crate::limits::{BATCH_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
@@ -931,6 +931,21 @@ impl Store for SqliteStore {
 
     async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
         self.with_conn(|conn| runs::by_id(conn, id).map_err(|e| self.err(e)))
+    }
+
+    async fn has_run(&self, id: &str) -> Result<bool, StoreError> {
+        self.with_conn(|conn| runs::exists(conn, id).map_err(|e| self.err(e)))
+    }
+
+    async fn forget_run(&self, id: &str) -> Result<Option<Forgotten>, StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.err(e))?;
+            let forgotten = runs::forget(&tx, id).map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(forgotten)
+        })
     }
 
     async fn issue_runs(&self, issue_id: &str, limit: usize) -> Result<Vec<Run>, StoreError> {

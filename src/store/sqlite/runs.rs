@@ -20,7 +20,7 @@ use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
 use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
 use crate::store::run_fold::{self, IssueInfo, StoredRun};
-use crate::store::{RunFilter, Settled, StoreError, outbox};
+use crate::store::{Forgotten, RunFilter, Settled, StoreError, outbox};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -338,18 +338,65 @@ pub(super) fn prune(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<usize> {
         )?
         .collect::<rusqlite::Result<_>>()?;
     for key in &expired {
-        for sql in [
-            "DELETE FROM part_issues WHERE part_key IN (SELECT part_key FROM run_parts WHERE run_key = ?1)",
-            "DELETE FROM run_parts WHERE run_key = ?1",
-            "DELETE FROM run_issues WHERE run_key IN (SELECT key FROM runs WHERE merged_into = ?1)",
-            "DELETE FROM runs WHERE merged_into = ?1",
-            "DELETE FROM run_issues WHERE run_key = ?1",
-            "DELETE FROM runs WHERE key = ?1",
-        ] {
-            tx.prepare_cached(sql)?.execute(params![key])?;
-        }
+        remove(tx, key)?;
     }
     Ok(expired.len())
+}
+
+/// Deletes the run recorded under `key`: its issues, its parts and the
+/// runs folded into it; returns how many issues it had.
+fn remove(tx: &Transaction<'_>, key: &str) -> rusqlite::Result<usize> {
+    for sql in [
+        "DELETE FROM part_issues WHERE part_key IN (SELECT part_key FROM run_parts WHERE run_key = ?1)",
+        "DELETE FROM run_parts WHERE run_key = ?1",
+        "DELETE FROM run_issues WHERE run_key IN (SELECT key FROM runs WHERE merged_into = ?1)",
+        "DELETE FROM runs WHERE merged_into = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute(params![key])?;
+    }
+    let links = tx
+        .prepare_cached("DELETE FROM run_issues WHERE run_key = ?1")?
+        .execute(params![key])?;
+    tx.prepare_cached("DELETE FROM runs WHERE key = ?1")?
+        .execute(params![key])?;
+    Ok(links)
+}
+
+/// Forgets run `id` ([`crate::store::Store::forget_run`]). Only its key
+/// and whether it settled are read, so a row whose other columns are
+/// damaged goes too. Its job's rows are left: a run not settled yet never
+/// counted in them, and a settled one did.
+pub(super) fn forget(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Forgotten>> {
+    if !has_runs(tx)? {
+        return Ok(None);
+    }
+    let row: Option<(String, bool)> = tx
+        .prepare_cached(
+            "SELECT key, settled_at IS NOT NULL FROM runs WHERE id = ?1 AND merged_into IS NULL",
+        )?
+        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((key, settled)) = row else {
+        return Ok(None);
+    };
+    let links = remove(tx, &key)?;
+    Ok(Some(Forgotten {
+        run: id.to_string(),
+        links,
+        settled,
+    }))
+}
+
+/// Whether a run not folded into another is recorded under `id`, its
+/// other columns unread.
+pub(super) fn exists(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<bool> {
+    if !has_runs(conn)? {
+        return Ok(false);
+    }
+    conn.prepare_cached("SELECT 1 FROM runs WHERE id = ?1 AND merged_into IS NULL")?
+        .query_row(params![id], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
 }
 
 /// Whether an issue's new-issue alert is held.

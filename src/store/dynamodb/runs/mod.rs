@@ -200,6 +200,7 @@ use crate::store::run_fold::{self, IssueInfo, StoredRun};
 use crate::store::{RunFilter, StoreError};
 
 mod fold;
+mod forget;
 mod listing;
 mod record;
 mod settle;
