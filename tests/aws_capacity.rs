@@ -720,3 +720,56 @@ async fn what_carrying_cut_traces_adds_to_a_batch() {
         "one Query of the stream's tails: {reads:.1} RCU"
     );
 }
+
+/// What a batch of one hot issue reads in a run that already has many
+/// issues, against the same batches in a run that has only the hot one:
+/// one ECS task's stream, logged from now on so that the run stays open.
+/// Before, every batch of a run read the run's whole link partition (a
+/// `Query` billed by its bytes, ~100 per issue), so a batch's reads grew
+/// with the run's issues: 300 issues made a one-issue batch read 12 units
+/// against 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_batch_reads_in_a_run_with_many_issues() {
+    const SPREAD: usize = 10;
+    const EACH: usize = 30;
+    let now = faultline::pipeline::system_clock();
+    let at = (
+        "/ecs/order-importer",
+        "importer/app/0123456789abcdef0123456789abcdef",
+    );
+    let hot: Vec<Vec<u8>> = (0..20)
+        .map(|b| {
+            let errors: Vec<String> = (0..20).map(|i| java_sdk_error(b * 20 + i)).collect();
+            let n = SPREAD + b;
+            batch_in(at, now + n as i64 * 30_000, n as u64 * 1_000, &errors)
+        })
+        .collect();
+    let spread: Vec<Vec<u8>> = (0..SPREAD)
+        .map(|b| {
+            let errors: Vec<String> = (0..EACH)
+                .map(|i| {
+                    format!(
+                        "[ERROR] {}: row {b} rejected\n",
+                        support::kind_name(b * EACH + i)
+                    )
+                })
+                .collect();
+            batch_in(at, now + b as i64 * 30_000, b as u64 * 1_000, &errors)
+        })
+        .collect();
+    let Some(few) = bills("reads-few", &hot).await else {
+        return;
+    };
+    let many = bills("reads-many", &[spread, hot].concat()).await.unwrap();
+    // Past the hot issue's first batch, which creates it and its link.
+    let mean = |bills: &[Bill]| bills.iter().map(|b| b.reads).sum::<f64>() / bills.len() as f64;
+    let (few, many) = (mean(&few[1..]), mean(&many[SPREAD + 1..]));
+    eprintln!(
+        "a hot issue's batch reads {many:.2} RCU in a run of {} issues against {few:.2} in a run of one",
+        SPREAD * EACH + 1
+    );
+    assert!(
+        many <= few + 0.5,
+        "{many:.2} RCU a batch in a run of many issues against {few:.2}"
+    );
+}

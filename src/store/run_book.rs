@@ -117,14 +117,17 @@ impl PartSlot {
     }
 }
 
-/// A run as read into the working set, with all its issues.
+/// A run as read into the working set, with its issues: all of them, or
+/// at least those the deltas recorded into it touch when none of them
+/// links parts (a fold moves a part's run's issues whole).
 #[derive(Debug, Clone)]
 pub struct RunSlot {
     /// The version the store read the run at (`None`: not there, or a
     /// store that keeps no versions).
     pub read_ver: Option<u64>,
     pub run: Option<BookRun>,
-    /// The run's issues (empty for a run not there or merged away).
+    /// The run's issues as read (empty for a run not there or merged
+    /// away).
     pub links: BTreeMap<String, RunIssue>,
     /// The item as read.
     pub read: Option<BookRun>,

@@ -64,6 +64,12 @@ impl DynamoDbStore {
                 for issue in &target.dirty_links {
                     item.tally.remove(issue);
                 }
+                let added = target
+                    .dirty_links
+                    .iter()
+                    .filter(|issue| !target.read_links.contains(*issue))
+                    .count() as u64;
+                item.nlinks = item.nlinks.map(|n| n.saturating_add(added));
             }
             let mut actions = Actions(Vec::new());
             actions.push_run(table, &item, Some(run_ver), now)?;

@@ -11,7 +11,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest at folds tally` |
+//! | run | `RUNS` | `<run id>` | `key source job name log_group outcome last_event errors recovered ver`, and when set `started ended ended_at items failed_items seq settled_at merged_into hint expires_at rest at folds tally nlinks` |
 //! | a run's issue | `RUN#<run id>` | `I#<issue id>` | `count recovered new regressed expires_at` (the run item's `tally` adds to the counts) |
 //! | a run by time | `RUNS#AT` | `<at, 13 digits>#<run id>` | `job log_group settled expires_at` |
 //! | an issue's run | `ISSUERUNS#<issue id>` | `<at, 13 digits>#<run id>` | `expires_at` (the key is the link) |
@@ -32,7 +32,11 @@
 //! issues' counts go to the run item's `tally` ([`Tally`]), the unsettled
 //! entry is not moved (see Settling), no part is checked
 //! ([`record::part_implied`]), and no marker of its own is needed (below)
-//! (BENCHMARKS.md). Run items share one partition so that listing them is
+//! (BENCHMARKS.md). It reads the run item, its part, and the links of the
+//! issues it touches: by key when that costs less than a `Query` of the
+//! run's whole link partition, as the run item's `nlinks` says
+//! ([`links_by_key`]), so a hot issue's batch reads no more in a run of
+//! hundreds of issues than in a run of one. Run items share one partition so that listing them is
 //! one Query; none of them carries `status`, so the issue index never
 //! sees them.
 //!
@@ -356,6 +360,25 @@ struct RunItem {
     folds: Vec<Fold>,
     /// Counts to add to its issues' link items (see [`Tally`]).
     tally: Tally,
+    /// About how many link items the run has (`None`: written before it
+    /// was kept). Only chooses how a batch reads the links it needs (see
+    /// [`links_by_key`]): a wrong figure costs read units, never a count.
+    nlinks: Option<u64>,
+}
+
+/// About the bytes of a run's link item as DynamoDB sizes it (keys of a
+/// 12-digit run id and an issue id, counts, flags, expiry: about 100).
+const LINK_ITEM_BYTES: u64 = 128;
+
+/// Whether reading `wanted` links of a run with about `nlinks` of them one
+/// by one (a `BatchGetItem`, each item billed at least a read unit, even
+/// when it is not there) costs fewer units than a `Query` of the run's
+/// whole partition (billed by the bytes it returns, a unit per 4 KB).
+/// A batch of a hot issue wants one link: in a run of hundreds of issues
+/// the `Query` read them all on every batch.
+fn links_by_key(wanted: usize, nlinks: u64) -> bool {
+    let query_units = nlinks.saturating_mul(LINK_ITEM_BYTES).div_ceil(4096).max(1);
+    (wanted as u64) < query_units
 }
 
 /// Occurrences of a run's issues not yet in their link items, by issue
@@ -494,6 +517,7 @@ impl RunItem {
                     .map_err(|e| StoreError::Corrupt(format!("a run's issue tally: {e}")))?,
                 None => Tally::new(),
             },
+            nlinks: get_opt_n(item, "nlinks")?,
         })
     }
 
@@ -534,6 +558,7 @@ impl RunItem {
                 "tally",
                 (!self.tally.is_empty()).then(|| s(json(&self.tally))),
             ),
+            ("nlinks", self.nlinks.map(n)),
             (TTL_ATTRIBUTE, self.expires_at(now)),
         ];
         for (name, value) in optional {
@@ -685,6 +710,13 @@ struct Read {
     /// (the book's links have the tally added).
     tallies: HashMap<String, Tally>,
     link_items: HashMap<String, BTreeMap<String, RunIssue>>,
+    /// How many link items each live run read has: counted when its
+    /// partition was read whole, as its item says when only some links
+    /// were read.
+    nlinks: HashMap<String, u64>,
+    /// The runs whose links were read by key, only those the batch
+    /// touches: the book does not hold their other issues.
+    partial: HashSet<String>,
 }
 
 /// A transaction's actions, and what to call it in errors.

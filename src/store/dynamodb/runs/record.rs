@@ -17,13 +17,31 @@ impl DynamoDbStore {
             .collect()
     }
 
-    /// Reads the runs (by key) and parts into `read`, with every issue of
-    /// each run that is there.
+    /// The links of run `id` to the issues `ids` that it has.
+    async fn links_by_key(
+        &self,
+        id: &str,
+        ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, RunIssue>, StoreError> {
+        let keys: Vec<Item> = ids.iter().map(|issue| link_key(id, issue)).collect();
+        self.read_items_with(&keys, true, None)
+            .await?
+            .iter()
+            .map(|item| link_from_item(item).map(|link| (link.id.clone(), link)))
+            .collect()
+    }
+
+    /// Reads the runs (by key) and parts into `read`, with the issues of
+    /// each run that is there: those in `wanted` (the issues the deltas
+    /// touch) when reading them by key costs less than the run's whole
+    /// partition, else all of them. `None` wants them all: a delta that
+    /// links parts may fold a part's run, whose issues all move.
     async fn read_into(
         &self,
         read: &mut Read,
         runs: &[String],
         parts: &[String],
+        wanted: Option<&BTreeSet<String>>,
     ) -> Result<(), StoreError> {
         let book = &mut read.book;
         let runs: Vec<&String> = runs
@@ -52,10 +70,19 @@ impl DynamoDbStore {
             let slot = match by_key.get(&(RUNS_PK.to_string(), id.clone())) {
                 Some(item) => {
                     let found = RunItem::from_item(item)?;
-                    let mut links = if found.live() {
-                        self.links_of(&id).await?
-                    } else {
+                    let by_key = wanted
+                        .zip(found.nlinks)
+                        .filter(|(ids, nlinks)| links_by_key(ids.len(), *nlinks));
+                    let mut links = if !found.live() {
                         BTreeMap::new()
+                    } else if let Some((ids, nlinks)) = by_key {
+                        read.partial.insert(key.clone());
+                        read.nlinks.insert(key.clone(), nlinks);
+                        self.links_by_key(&id, ids).await?
+                    } else {
+                        let links = self.links_of(&id).await?;
+                        read.nlinks.insert(key.clone(), links.len() as u64);
+                        links
                     };
                     read.link_items.insert(key.clone(), links.clone());
                     if !found.tally.is_empty() {
@@ -191,6 +218,7 @@ impl DynamoDbStore {
         {
             return Ok(None);
         }
+        let wanted = wanted_links(deltas.iter().map(|(d, _)| *d));
         let read = loop {
             let mut read = Read::default();
             let (mut runs, mut parts) = (Vec::new(), Vec::new());
@@ -204,7 +232,8 @@ impl DynamoDbStore {
                     }
                 }
             }
-            self.read_into(&mut read, &runs, &parts).await?;
+            self.read_into(&mut read, &runs, &parts, wanted.as_ref())
+                .await?;
             let targets: Vec<String> = deltas
                 .iter()
                 .filter_map(|(d, _)| read.book.redirect(d))
@@ -212,7 +241,8 @@ impl DynamoDbStore {
                 .into_iter()
                 .collect();
             if !targets.is_empty() {
-                self.read_into(&mut read, &targets, &[]).await?;
+                self.read_into(&mut read, &targets, &[], wanted.as_ref())
+                    .await?;
             }
             if read.folding.is_empty() {
                 break read;
@@ -275,6 +305,7 @@ impl DynamoDbStore {
         recorded: &Recorded,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let wanted = wanted_links([delta]);
         for attempt in 0..MAX_CONTENDED_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -282,9 +313,11 @@ impl DynamoDbStore {
             let read = loop {
                 let mut read = Read::default();
                 let (runs, parts) = run_book::to_read(delta);
-                self.read_into(&mut read, &runs, &parts).await?;
+                self.read_into(&mut read, &runs, &parts, wanted.as_ref())
+                    .await?;
                 if let Some(target) = read.book.redirect(delta) {
-                    self.read_into(&mut read, &[target], &[]).await?;
+                    self.read_into(&mut read, &[target], &[], wanted.as_ref())
+                        .await?;
                 }
                 if read.folding.is_empty() {
                     break read;
@@ -385,6 +418,7 @@ impl DynamoDbStore {
                 at: None,
                 folds,
                 tally: Tally::new(),
+                nlinks: None,
             };
             let before = slot.read.as_ref();
             let read_at = read.ats.get(run_key).copied();
@@ -424,6 +458,7 @@ impl DynamoDbStore {
                 }
             };
             let whole = tally_links(&mut item, slot, read, run_key);
+            item.nlinks = Some(nlinks_after(read, slot, run_key, &whole));
             actions.push_run(table, &item, slot.read_ver, now)?;
             push_index(actions, table, &id, was, should)?;
             match entry {
@@ -475,13 +510,19 @@ fn tally_links<'a>(
     run_key: &str,
 ) -> Vec<&'a RunIssue> {
     let stored = read.link_items.get(run_key);
-    // Entries of links still there and not changed now stay as read.
+    // Entries of links still there and not changed now stay as read, and
+    // so do those of links not read (the batch did not touch them).
+    let partial = read.partial.contains(run_key);
+    let kept = |id: &String| {
+        !slot.dirty_links.contains(id)
+            && (slot.links.contains_key(id) || (partial && !slot.read_links.contains(id)))
+    };
     let mut tally: Tally = read
         .tallies
         .get(run_key)
         .map(|t| {
             t.iter()
-                .filter(|(id, _)| slot.links.contains_key(*id) && !slot.dirty_links.contains(*id))
+                .filter(|(id, _)| kept(id))
                 .map(|(id, add)| (id.clone(), *add))
                 .collect()
         })
@@ -511,6 +552,41 @@ fn tally_links<'a>(
         whole.extend(tallied);
     }
     whole
+}
+
+/// How many link items run `run_key` has once `whole` links are written
+/// and its dropped links deleted: as read (see [`Read::nlinks`]), plus the
+/// links it did not have, less those it loses.
+fn nlinks_after(read: &Read, slot: &RunSlot, run_key: &str, whole: &[&RunIssue]) -> u64 {
+    let had = read.nlinks.get(run_key).copied().unwrap_or(0);
+    let added = whole
+        .iter()
+        .filter(|link| !slot.read_links.contains(&link.id))
+        .count() as u64;
+    let dropped = slot
+        .dropped_links
+        .iter()
+        .filter(|issue| slot.read_links.contains(*issue))
+        .count() as u64;
+    had.saturating_add(added).saturating_sub(dropped)
+}
+
+/// The issues whose links recording `deltas` needs: those they touch, or
+/// `None` (all of each run's) when one links parts, whose runs' issues a
+/// fold moves whole.
+fn wanted_links<'a>(deltas: impl IntoIterator<Item = &'a RunDelta>) -> Option<BTreeSet<String>> {
+    let mut wanted = BTreeSet::new();
+    for delta in deltas {
+        if !delta.parts.is_empty() {
+            return None;
+        }
+        wanted.extend(
+            run_fold::issue_adds(delta)
+                .into_iter()
+                .map(|add| add.issue_id),
+        );
+    }
+    Some(wanted)
 }
 
 /// Whether a part read as not there needs no check: its own run was read
