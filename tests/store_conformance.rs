@@ -2216,6 +2216,27 @@ pub mod cases {
         (id_of("fp-a"), id_of("fp-b"))
     }
 
+    pub async fn issues_read_by_id_are_those_one_by_one(store: &dyn Store) {
+        let (a, b) = two_issues_to_merge(store).await;
+        record(store, &batch("b2", vec![delta("fp-c", 1, 2000)]), NOW).await;
+        store.merge(&a, &b).await.unwrap();
+        let c = id_of("fp-c");
+        let unknown = id_of("fp-never-seen");
+        let asked = [c.clone(), unknown, a.clone(), b.clone()];
+        let mut got = store.issues_by_id(&asked).await.unwrap();
+        got.sort_by(|x, y| x.id.cmp(&y.id));
+        let mut one_by_one = Vec::new();
+        for id in &asked {
+            if let Some(detail) = store.issue(id).await.unwrap() {
+                one_by_one.push(detail.issue);
+            }
+        }
+        one_by_one.sort_by(|x, y| x.id.cmp(&y.id));
+        assert_eq!(got.len(), 3, "the unknown id is left out: {got:?}");
+        assert_eq!(got, one_by_one);
+        assert!(store.issues_by_id(&[]).await.unwrap().is_empty());
+    }
+
     pub async fn a_merged_issue_counts_into_its_target_and_alerts_nothing(store: &dyn Store) {
         let (a, b) = two_issues_to_merge(store).await;
         let merged = store.merge(&a, &b).await.unwrap();
@@ -2427,6 +2448,7 @@ macro_rules! conformance {
             conformance!(@case $make, listed_issues_carry_their_last_day_by_hour);
             conformance!(@case $make, a_new_fingerprint_algorithm_announces_no_known_issue_again);
             conformance!(@case $make, a_merged_issue_counts_into_its_target_and_alerts_nothing);
+            conformance!(@case $make, issues_read_by_id_are_those_one_by_one);
             conformance!(@case $make, unmerge_lets_an_issue_count_its_own_again);
             conformance!(@case $make, merges_join_live_issues_and_chains_are_followed);
             conformance!(@case $make, a_merge_racing_batches_loses_no_occurrence);

@@ -222,13 +222,13 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
 }
 
 async fn issues_of(store: &dyn Store, run: &Run) -> Result<HashMap<String, Issue>, Error> {
-    let mut issues = HashMap::new();
-    for i in &run.issues {
-        if let Some(detail) = store.issue(&i.id).await? {
-            issues.insert(i.id.clone(), detail.issue);
-        }
-    }
-    Ok(issues)
+    let ids: Vec<String> = run.issues.iter().map(|i| i.id.clone()).collect();
+    Ok(store
+        .issues_by_id(&ids)
+        .await?
+        .into_iter()
+        .map(|issue| (issue.id.clone(), issue))
+        .collect())
 }
 
 /// `12 (3 recovered)`.

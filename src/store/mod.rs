@@ -205,6 +205,14 @@ pub trait Store: Send + Sync {
     /// One issue by exact id.
     async fn issue(&self, id: &str) -> Result<Option<IssueDetail>, StoreError>;
 
+    /// The issues of `ids` that are there (a merged one with its
+    /// `merged_into`, as [`Store::issue`] has it), in no particular order,
+    /// without their samples or counts by hour: what a run's listing
+    /// shows beside each of its issues, read in a few requests however
+    /// many issues the run had (one [`Store::issue`] each took seconds for
+    /// a run of thousands on SQLite, minutes on DynamoDB).
+    async fn issues_by_id(&self, ids: &[String]) -> Result<Vec<Issue>, StoreError>;
+
     /// Occurrences per hour of one issue from `since` (epoch ms) on.
     async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError>;
 

@@ -474,6 +474,18 @@ impl Store for DynamoDbStore {
         self.history(id, true).await?.detail()
     }
 
+    /// The heads alone, a hundred to a `BatchGetItem` (an issue's head
+    /// holds everything an [`Issue`] says); an alias's head is left out.
+    async fn issues_by_id(&self, ids: &[String]) -> Result<Vec<Issue>, StoreError> {
+        let keys: Vec<items::Item> = ids.iter().map(|id| issue_key(id)).collect();
+        self.read_items_concurrently(&keys)
+            .await?
+            .iter()
+            .filter(|head| !items::is_alias(head))
+            .map(issue_from_item)
+            .collect()
+    }
+
     async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError> {
         let history = self.history(id, false).await?;
         let Some(head) = history.head.as_ref().filter(|h| !items::is_alias(h)) else {

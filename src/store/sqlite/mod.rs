@@ -752,6 +752,25 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn issues_by_id(&self, ids: &[String]) -> Result<Vec<Issue>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?1"))
+                .map_err(|e| self.err(e))?;
+            let mut issues = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(issue) = stmt
+                    .query_row(params![id], issue_from_row)
+                    .optional()
+                    .map_err(|e| self.err(e))?
+                {
+                    issues.push(issue);
+                }
+            }
+            Ok(issues)
+        })
+    }
+
     async fn hours(&self, id: &str, since: i64) -> Result<Vec<HourCount>, StoreError> {
         self.with_conn(|conn| hours_since(conn, id, since).map_err(|e| self.err(e)))
     }
