@@ -336,7 +336,19 @@ fn a_damaged_run_that_breaks_the_listing_is_forgotten_by_its_id() {
         .execute("UPDATE runs SET errors = 'many' WHERE id = ?1", [&id])
         .unwrap();
     assert_eq!(damaged, 1);
-    assert!(!faultline(&["runs"], cwd).status.success());
+    let listing = faultline(&["runs"], cwd);
+    assert!(!listing.status.success());
+    let err = String::from_utf8_lossy(&listing.stderr);
+    assert!(
+        err.contains("remove the run with `faultline runs forget RUN`"),
+        "{err}"
+    );
+    let shown = faultline(&["runs", "show", &id], cwd);
+    let err = String::from_utf8_lossy(&shown.stderr);
+    assert!(
+        err.contains(&format!("remove the run with `faultline runs forget {id}`")),
+        "{err}"
+    );
 
     let said = ok(&["runs", "forget", &id], cwd);
     assert!(

@@ -143,6 +143,15 @@ pub enum Error {
     NoStore(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A run's record (`run`, or one of those listed) does not read.
+    #[error(
+        "{source}: a run's stored record is damaged; repair it, or remove the run with `faultline runs forget {run}` (the settling warning names each run that cannot settle)"
+    )]
+    DamagedRun {
+        run: String,
+        #[source]
+        source: StoreError,
+    },
     #[error("{0}")]
     Aws(#[from] faultline::aws::AwsError),
     #[error("{0}")]

@@ -173,7 +173,8 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
                     limit: Some(limit),
                     ..RunFilter::default()
                 })
-                .await?;
+                .await
+                .map_err(|e| damaged("RUN", e))?;
             if args.json {
                 let none = HashMap::new();
                 let views: Vec<RunView<'_>> = runs.iter().map(|r| view(r, &none)).collect();
@@ -190,7 +191,8 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
             let id = store::resolve_run(store.as_ref(), &run).await?;
             let run = store
                 .run(&id)
-                .await?
+                .await
+                .map_err(|e| damaged(&id, e))?
                 .ok_or_else(|| store::StoreError::RunNotFound(id.clone()))?;
             let issues = issues_of(store.as_ref(), &run).await?;
             if args.json {
@@ -219,6 +221,19 @@ pub async fn run(args: RunsArgs) -> Result<ExitCode, Error> {
     }
     out.flush().map_err(Error::Output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A failure to read run `run` (a run id, or `RUN` for one of many) as
+/// what it is when the record is damaged: one `runs forget` removes.
+fn damaged(run: &str, e: store::StoreError) -> Error {
+    if e.is_damaged() {
+        Error::DamagedRun {
+            run: run.to_string(),
+            source: e,
+        }
+    } else {
+        Error::Store(e)
+    }
 }
 
 async fn issues_of(store: &dyn Store, run: &Run) -> Result<HashMap<String, Issue>, Error> {

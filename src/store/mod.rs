@@ -71,6 +71,22 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether stored data did not read as what was written (a damaged
+    /// item or row): no retry cures it, repairing or removing the record
+    /// does.
+    pub fn is_damaged(&self) -> bool {
+        match self {
+            StoreError::Corrupt(_) => true,
+            StoreError::Sqlite { source, .. } => matches!(
+                source,
+                rusqlite::Error::InvalidColumnType(..)
+                    | rusqlite::Error::FromSqlConversionFailure(..)
+                    | rusqlite::Error::IntegralValueOutOfRange(..)
+            ),
+            _ => false,
+        }
+    }
+
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Transient(_) | StoreError::Busy(_) => true,
