@@ -12,7 +12,8 @@
 use crate::aggregate::{self, Keyed};
 use crate::decode::eventbridge::Event;
 use crate::decode::{self, DecodeError, LogBatch, Naming};
-use crate::model::{BatchSummary, Occurrence, Recorded};
+use crate::limits::MAX_ALERTS_PER_FLUSH;
+use crate::model::{Alert, BatchSummary, Occurrence, Recorded};
 use crate::notify::Notifier;
 use crate::policy::Policy;
 use crate::runs::RunConfig;
@@ -205,6 +206,10 @@ pub struct Pipeline {
     /// that the delivery of its last logs can arrive first. The CLI's
     /// inputs are complete when it records them: 0. The Lambda waits.
     pub run_settle_ms: i64,
+    /// How many times a flush claims up to [`MAX_ALERTS_PER_FLUSH`] alerts
+    /// and sends them while the outbox has more: the CLI sends all (no
+    /// timeout ends it), the Lambda one claim's worth (its timeout would).
+    pub alert_rounds: usize,
 }
 
 /// Milliseconds since the epoch from the system clock.
@@ -223,7 +228,14 @@ impl Pipeline {
             policy: Policy::default(),
             clock: system_clock,
             run_settle_ms: 0,
+            alert_rounds: usize::MAX,
         }
+    }
+
+    /// Sends at most `rounds` claims' worth of alerts per flush.
+    pub fn with_alert_rounds(mut self, rounds: usize) -> Pipeline {
+        self.alert_rounds = rounds;
+        self
     }
 
     /// Settles runs only this long after they ended.
@@ -277,7 +289,41 @@ impl Pipeline {
             unsettled: settled.failed,
             ..Flushed::default()
         };
-        for alert in self.store.claim_alerts(now, ALERT_LEASE_MS).await? {
+        for round in 0..self.alert_rounds.max(1) {
+            // Each round's leases start when it claims: a round is sent
+            // well inside them, however many rounds came before.
+            let at = if round == 0 { now } else { (self.clock)() };
+            let claimed = match self
+                .store
+                .claim_alerts(at, ALERT_LEASE_MS, MAX_ALERTS_PER_FLUSH)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) if round == 0 => return Err(e),
+                // What the earlier rounds sent stands; the rest stays
+                // queued, unleased or under leases that run out.
+                Err(e) => {
+                    tracing::warn!(error = %e, sent = flushed.sent, "could not claim more queued alerts; the next flush sends them");
+                    return Ok(flushed);
+                }
+            };
+            let full = claimed.len() == MAX_ALERTS_PER_FLUSH;
+            self.send_claimed(claimed, &mut flushed).await;
+            if !full {
+                return Ok(flushed);
+            }
+        }
+        tracing::info!(
+            sent = flushed.sent,
+            "more alerts are queued than one flush sends; the next flush sends them"
+        );
+        Ok(flushed)
+    }
+
+    /// Sends claimed alerts one by one, marking each sent once the notifier
+    /// took it.
+    async fn send_claimed(&self, claimed: Vec<Alert>, flushed: &mut Flushed) {
+        for alert in claimed {
             if let Err(e) = self.notifier.send(&alert).await {
                 tracing::warn!(alert = %alert.id, error = %e, "alert kept for a later run");
                 flushed
@@ -306,7 +352,6 @@ impl Pipeline {
                 }
             }
         }
-        Ok(flushed)
     }
 
     /// The one way both binaries write: records prepared batches, each
@@ -339,6 +384,57 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Queues `count` alerts straight into a SQLite store's outbox, as a
+    /// burst of recorded batches would leave them.
+    fn queue_alerts(path: &std::path::Path, from: usize, count: usize) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        for i in from..from + count {
+            let alert = Alert {
+                id: format!("b{i}:new_issue"),
+                event_type: crate::model::EventType::NewIssue,
+                log_group: "/g".into(),
+                created_at: i as i64,
+                issues: Vec::new(),
+                run: None,
+            };
+            conn.execute(
+                "INSERT INTO outbox (alert_id, payload, created_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![alert.id, serde_json::to_string(&alert).unwrap(), i as i64],
+            )
+            .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_lambda_sends_one_claims_worth_a_flush_and_the_cli_sends_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.db");
+        let open = || {
+            let store = crate::store::sqlite::SqliteStore::open(path.to_str().unwrap()).unwrap();
+            Pipeline::new(Box::new(store), Box::new(crate::notify::Discard))
+        };
+        let lambda = open().with_alert_rounds(1);
+        let over = 5;
+        queue_alerts(&path, 0, MAX_ALERTS_PER_FLUSH + over);
+        assert_eq!(
+            lambda.flush_alerts().await.unwrap().sent,
+            MAX_ALERTS_PER_FLUSH
+        );
+        assert_eq!(
+            lambda.flush_alerts().await.unwrap().sent,
+            over,
+            "the rest waited for the next flush"
+        );
+        assert_eq!(lambda.flush_alerts().await.unwrap().sent, 0);
+
+        queue_alerts(&path, 1_000, 2 * MAX_ALERTS_PER_FLUSH + over);
+        assert_eq!(
+            open().flush_alerts().await.unwrap().sent,
+            2 * MAX_ALERTS_PER_FLUSH + over,
+            "the CLI has no timeout: claim after claim until none is left"
+        );
+    }
 
     fn batch_json(message: &str) -> String {
         serde_json::json!({

@@ -330,7 +330,11 @@ async fn check(rig: &Rig, inputs: &[Vec<u8>], played: &Played, lost_acks: usize)
     }
     assert!(
         store
-            .claim_alerts(scenario_clock() + 10 * ALERT_LEASE_MS, ALERT_LEASE_MS)
+            .claim_alerts(
+                scenario_clock() + 10 * ALERT_LEASE_MS,
+                ALERT_LEASE_MS,
+                usize::MAX
+            )
             .await
             .unwrap()
             .is_empty(),

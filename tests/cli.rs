@@ -594,7 +594,14 @@ fn alerts_a_stopped_run_left_leased_are_reported_then_sent_first() {
             .record(&batch, now, &faultline::policy::Policy::default())
             .await
             .unwrap();
-        assert_eq!(store.claim_alerts(now, 60_000).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .claim_alerts(now, 60_000, usize::MAX)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     });
     // Other batches (other event ids) with an issue of their own.
     let other = |name: &str, kind: &str| {

@@ -81,7 +81,7 @@ pub mod cases {
     }
 
     async fn drain(store: &dyn Store, now: i64) -> Vec<faultline::model::Alert> {
-        let alerts = store.claim_alerts(now, LEASE).await.unwrap();
+        let alerts = store.claim_alerts(now, LEASE, usize::MAX).await.unwrap();
         for alert in &alerts {
             store.alert_sent(&alert.id, now).await.unwrap();
         }
@@ -134,7 +134,10 @@ pub mod cases {
         }
         let after = store.issue(&id_of("fp-a")).await.unwrap().unwrap();
         assert_eq!(before, after);
-        let alerts = store.claim_alerts(NOW + 10, LEASE).await.unwrap();
+        let alerts = store
+            .claim_alerts(NOW + 10, LEASE, usize::MAX)
+            .await
+            .unwrap();
         assert_eq!(alerts.len(), 1, "a replay must not queue a second alert");
     }
 
@@ -157,7 +160,14 @@ pub mod cases {
         assert!(again[0].duplicate);
         let a = store.issue(&id_of("fp-a")).await.unwrap().unwrap().issue;
         assert_eq!(a.count, 7);
-        assert_eq!(store.claim_alerts(NOW, LEASE).await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .claim_alerts(NOW, LEASE, usize::MAX)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     /// A stream invocation records its batches together; Lambda may retry
@@ -240,17 +250,33 @@ pub mod cases {
             store.leased_alerts(NOW).await.unwrap().is_empty(),
             "queued, not leased"
         );
-        assert_eq!(store.claim_alerts(NOW, LEASE).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .claim_alerts(NOW, LEASE, usize::MAX)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         let leased = store.leased_alerts(NOW + 1).await.unwrap();
         assert_eq!(leased.len(), 1, "{leased:?}");
         assert_eq!(leased[0].lease_until, NOW + LEASE);
         assert_eq!((leased[0].issues, leased[0].attempts), (1, 1));
-        assert!(store.claim_alerts(NOW + 1, LEASE).await.unwrap().is_empty());
+        assert!(
+            store
+                .claim_alerts(NOW + 1, LEASE, usize::MAX)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             store.leased_alerts(NOW + LEASE).await.unwrap().is_empty(),
             "the lease is over"
         );
-        let again = store.claim_alerts(NOW + LEASE, LEASE).await.unwrap();
+        let again = store
+            .claim_alerts(NOW + LEASE, LEASE, usize::MAX)
+            .await
+            .unwrap();
         store.alert_sent(&again[0].id, NOW + LEASE).await.unwrap();
         assert!(
             store
@@ -292,7 +318,7 @@ pub mod cases {
         let b = batch("b1", vec![delta("fp-a", 1, 1000), delta("fp-b", 2, 1000)]);
         record(store, &b, NOW).await;
         record(store, &batch("b2", vec![delta("fp-a", 1, 2000)]), NOW).await;
-        let alerts = store.claim_alerts(NOW, LEASE).await.unwrap();
+        let alerts = store.claim_alerts(NOW, LEASE, usize::MAX).await.unwrap();
         assert_eq!(
             alerts.len(),
             2,
@@ -311,17 +337,72 @@ pub mod cases {
         }
 
         // Leased: nobody else gets them while the lease runs.
-        assert!(store.claim_alerts(NOW + 1, LEASE).await.unwrap().is_empty());
+        assert!(
+            store
+                .claim_alerts(NOW + 1, LEASE, usize::MAX)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // Not sent before the lease ran out: handed out again.
-        let again = store.claim_alerts(NOW + LEASE + 1, LEASE).await.unwrap();
+        let again = store
+            .claim_alerts(NOW + LEASE + 1, LEASE, usize::MAX)
+            .await
+            .unwrap();
         assert_eq!(again.len(), 2);
         store
             .alert_sent(&again[0].id, NOW + LEASE + 2)
             .await
             .unwrap();
-        let last = store.claim_alerts(NOW + 3 * LEASE, LEASE).await.unwrap();
+        let last = store
+            .claim_alerts(NOW + 3 * LEASE, LEASE, usize::MAX)
+            .await
+            .unwrap();
         assert_eq!(last.len(), 1, "a sent alert is never handed out again");
         assert_eq!(last[0].id, again[1].id);
+    }
+
+    /// A flush claims at most its limit, oldest first; the rest wait
+    /// unleased for the next flush, and every alert goes out exactly once.
+    pub async fn claims_past_the_limit_wait_for_the_next_flush(store: &dyn Store) {
+        for (i, fp) in ["fp-a", "fp-b", "fp-c"].iter().enumerate() {
+            let b = batch(&format!("b{i}"), vec![delta(fp, 1, 1000)]);
+            record(store, &b, NOW + i as i64).await;
+        }
+        let ids = |alerts: &[Alert]| -> Vec<String> {
+            alerts.iter().map(|a| a.issues[0].id.clone()).collect()
+        };
+        let first = store.claim_alerts(NOW + 10, LEASE, 2).await.unwrap();
+        assert_eq!(
+            ids(&first),
+            [id_of("fp-a"), id_of("fp-b")],
+            "the oldest two"
+        );
+        let next = store.claim_alerts(NOW + 11, LEASE, 2).await.unwrap();
+        assert_eq!(
+            ids(&next),
+            [id_of("fp-c")],
+            "left unleased for the next flush"
+        );
+        assert!(
+            store
+                .claim_alerts(NOW + 12, LEASE, 2)
+                .await
+                .unwrap()
+                .is_empty(),
+            "each is leased once"
+        );
+        for alert in first.iter().chain(&next) {
+            store.alert_sent(&alert.id, NOW + 13).await.unwrap();
+        }
+        assert!(
+            store
+                .claim_alerts(NOW + 3 * LEASE, LEASE, usize::MAX)
+                .await
+                .unwrap()
+                .is_empty(),
+            "sent ones never come back"
+        );
     }
 
     pub async fn many_new_issues_in_one_batch_make_one_digest(store: &dyn Store) {
@@ -376,7 +457,10 @@ pub mod cases {
         assert_eq!(issue.status, Status::Open);
         assert_eq!(issue.regressed_at, Some(NOW + 100));
         assert_eq!(issue.count, 3);
-        let alerts = store.claim_alerts(NOW + 200, LEASE).await.unwrap();
+        let alerts = store
+            .claim_alerts(NOW + 200, LEASE, usize::MAX)
+            .await
+            .unwrap();
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].event_type, EventType::Regression);
         assert_eq!(alerts[0].issues[0].id, id);
@@ -430,7 +514,13 @@ pub mod cases {
         let issue = store.issue(&id).await.unwrap().unwrap().issue;
         assert_eq!(issue.status, Status::Ignored);
         assert_eq!(issue.count, 6);
-        assert!(store.claim_alerts(NOW + 1, LEASE).await.unwrap().is_empty());
+        assert!(
+            store
+                .claim_alerts(NOW + 1, LEASE, usize::MAX)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.issues(StatusFilter::Ignored).await.unwrap().len(), 1);
         assert!(store.issues(StatusFilter::Open).await.unwrap().is_empty());
         let reopened = store.set_status(&id, &StatusChange::Open).await.unwrap();
@@ -2274,7 +2364,13 @@ pub mod cases {
         let merged_list = store.issues(StatusFilter::Merged).await.unwrap();
         assert_eq!(merged_list.len(), 1);
         assert_eq!(merged_list[0].id, b);
-        assert!(store.claim_alerts(NOW, LEASE).await.unwrap().is_empty());
+        assert!(
+            store
+                .claim_alerts(NOW, LEASE, usize::MAX)
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         let r = record(store, &batch("b2", vec![delta("fp-b", 4, 5000)]), NOW + 1).await;
         assert!(r.new_issues.is_empty());
@@ -2429,6 +2525,7 @@ macro_rules! conformance {
             conformance!(@case $make, batches_recorded_together_count_once_however_they_overlap);
             conformance!(@case $make, alerts_held_by_a_lease_are_reported_until_it_ends);
             conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);
+            conformance!(@case $make, claims_past_the_limit_wait_for_the_next_flush);
             conformance!(@case $make, many_new_issues_in_one_batch_make_one_digest);
             conformance!(@case $make, a_digest_is_queued_cut_to_what_a_message_shows);
             conformance!(@case $make, a_resolved_issue_that_recurs_regresses);

@@ -260,10 +260,17 @@ pub trait Store: Send + Sync {
     /// store owns them (a DynamoDB table no CloudFormation stack manages).
     async fn migrate(&self, swap_indexes: bool) -> Result<Migrated, StoreError>;
 
-    /// Takes the alerts waiting to be sent, leasing them to the caller until
-    /// `now + lease_ms` so that concurrent callers do not send them twice.
-    /// An alert whose lease expired unsent is handed out again.
-    async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError>;
+    /// Takes at most `limit` of the alerts waiting to be sent, oldest
+    /// first, leasing them to the caller until `now + lease_ms` so that
+    /// concurrent callers do not send them twice; the rest wait, unleased,
+    /// for the next claim. An alert whose lease expired unsent is handed out
+    /// again.
+    async fn claim_alerts(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError>;
 
     /// Marks an alert delivered; it is never handed out again.
     async fn alert_sent(&self, alert_id: &str, now: i64) -> Result<(), StoreError>;

@@ -563,7 +563,7 @@ pub async fn assert_each_issue_announced_once(
     let lease = faultline::pipeline::ALERT_LEASE_MS;
     assert!(
         store
-            .claim_alerts(now + 10 * lease, lease)
+            .claim_alerts(now + 10 * lease, lease, usize::MAX)
             .await
             .expect("outbox readable")
             .is_empty(),

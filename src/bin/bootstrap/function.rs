@@ -122,7 +122,10 @@ impl Function {
             notify::open(&notify_url).await?,
         )
         .with_policy(policy)
-        .with_run_settle_ms(settle_ms);
+        .with_run_settle_ms(settle_ms)
+        // One claim's worth per invocation, sent well inside the timeout;
+        // the next invocation or tick sends the rest.
+        .with_alert_rounds(1);
         // template.yaml names the group; Lambda's variable is the fallback.
         let own_log_group =
             setting("FAULTLINE_OWN_LOG_GROUP").or_else(|| setting("AWS_LAMBDA_LOG_GROUP_NAME"));

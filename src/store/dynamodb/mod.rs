@@ -163,7 +163,8 @@
 //!
 //! Alert delivery: `claim_alerts` leases each pending alert with a
 //! conditional UpdateItem (`lease_until <= now`), so concurrent invocations
-//! do not both send it; `alert_sent` deletes it. An alert whose sender died
+//! do not both send it, several at a time and at most the caller's limit
+//! per flush ([`outbox`]); `alert_sent` deletes it. An alert whose sender died
 //! is claimed again once its lease has run out. Each claim writes its own
 //! token (`lease_owner`) and its condition also accepts that token, so an
 //! SDK resend of a lease whose answer was lost still counts as the claimer's
@@ -176,6 +177,7 @@ mod items;
 mod layout;
 mod listing;
 mod merge;
+mod outbox;
 mod pack;
 mod parts;
 mod pending;
@@ -211,11 +213,12 @@ pub use bounds::{
 use items::{OUTBOX_PK, StoredIssue, get_n, get_s, issue_from_item, issue_key, n, outbox_key, s};
 use pack::Pack;
 use record::PackPart;
-use retry::{classify, lease_token};
+use retry::classify;
 
 /// Batch markers are kept this long (the same retention as the SQLite store).
 pub use crate::limits::BATCH_RETENTION_MS;
 pub use layout::LAYOUT;
+pub use outbox::LEASE_CONCURRENCY;
 
 /// The index `issues` lists from: issue heads by status, keys only. Its
 /// key (`status`, `issue_id`) changes only when an issue's status does, so
@@ -604,54 +607,14 @@ impl Store for DynamoDbStore {
         self.unmerge_issue(id).await
     }
 
-    async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError> {
-        let mut candidates = Vec::new();
-        for item in self.partition(OUTBOX_PK, "Query (outbox)").await? {
-            if get_n::<i64>(&item, "lease_until")? <= now {
-                candidates.push((
-                    get_s(&item, "sk")?.to_string(),
-                    get_s(&item, "payload")?.to_string(),
-                ));
-            }
-        }
-        // A token of this claim: if the answer to a lease is lost and the SDK
-        // resends it, the resend finds its own token and succeeds instead of
-        // reading the lease as someone else's (which would hold the alert
-        // back for a whole lease, and longer where batches are rare).
-        let token = lease_token(now);
-        let mut claimed = Vec::new();
-        for (alert_id, payload) in candidates {
-            let lease = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(outbox_key(&alert_id)))
-                .update_expression(
-                    "SET lease_until = :until, lease_owner = :token ADD attempts :one",
-                )
-                .condition_expression(
-                    "attribute_exists(pk) AND (lease_until <= :now OR lease_owner = :token)",
-                )
-                .expression_attribute_values(":until", n(now + lease_ms))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":token", s(&token))
-                .expression_attribute_values(":one", n(1))
-                .send()
-                .await;
-            match lease {
-                Ok(_) => {
-                    let alert: Alert = serde_json::from_str(&payload).map_err(|e| {
-                        StoreError::Corrupt(format!("queued alert {alert_id}: {e}"))
-                    })?;
-                    claimed.push(alert);
-                }
-                // Another invocation leased or delivered it since the Query.
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
-                Err(e) => return Err(classify("UpdateItem (alert lease)", &self.table, e)),
-            }
-        }
-        claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(claimed)
+    async fn claim_alerts(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        self.claim_alerts_with(now, lease_ms, limit, outbox::LEASE_CONCURRENCY)
+            .await
     }
 
     async fn leased_alerts(&self, now: i64) -> Result<Vec<LeasedAlert>, StoreError> {

@@ -886,7 +886,15 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn claim_alerts(&self, now: i64, lease_ms: i64) -> Result<Vec<Alert>, StoreError> {
+    async fn claim_alerts(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        // SQLite takes no LIMIT on UPDATE ... RETURNING without a compile
+        // option: the oldest `limit` are chosen by a subquery.
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn(|conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -896,12 +904,17 @@ impl Store for SqliteStore {
                 let mut stmt = tx
                     .prepare_cached(
                         "UPDATE outbox SET lease_until = ?2, attempts = attempts + 1
-                         WHERE sent_at IS NULL AND lease_until <= ?1
+                         WHERE alert_id IN (
+                             SELECT alert_id FROM outbox
+                             WHERE sent_at IS NULL AND lease_until <= ?1
+                             ORDER BY created_at, alert_id LIMIT ?3)
                          RETURNING payload",
                     )
                     .map_err(|e| self.err(e))?;
                 let rows = stmt
-                    .query_map(params![now, now + lease_ms], |row| row.get::<_, String>(0))
+                    .query_map(params![now, now + lease_ms, limit], |row| {
+                        row.get::<_, String>(0)
+                    })
                     .map_err(|e| self.err(e))?;
                 for row in rows {
                     let payload = row.map_err(|e| self.err(e))?;
@@ -1083,7 +1096,7 @@ mod tests {
                 })
                 .unwrap()
         };
-        let alerts = store.claim_alerts(2, 60_000).await.unwrap();
+        let alerts = store.claim_alerts(2, 60_000, usize::MAX).await.unwrap();
         assert_eq!((alerts.len(), rows(&store)), (1, 1));
         store.alert_sent(&alerts[0].id, 3).await.unwrap();
         assert_eq!(rows(&store), 0);
