@@ -31,17 +31,21 @@ pub const METRICS: [&str; 5] = [
 pub const FAILURES: &str = "InvocationFailures";
 
 /// The metric of the runs an invocation could not settle for good
-/// (template.yaml's dashboard charts it). Such a run is tried again at every
-/// flush and warned about each time; its held alerts and digest wait. The
-/// Kinesis answer has no field for it, so the metric is what an operator
-/// can chart and alarm on, whichever way the function was invoked.
+/// (template.yaml's dashboard charts it, and its `RunsNotSettledAlarm`
+/// fires on it). Such a run is tried again at every flush and warned about
+/// each time; its held alerts and digest wait. The Kinesis answer has no
+/// field for it, so the metric is what an operator can chart and alarm on,
+/// whichever way the function was invoked.
 pub const RUNS_NOT_SETTLED: &str = "RunsNotSettled";
 
-/// The EMF line for `runs` runs an invocation could not settle. It has no
-/// dimension: the runs are named in the warning lines, and a run id as a
-/// dimension would make one metric per run.
-pub fn runs_not_settled_emf(runs: usize, now: i64) -> String {
-    json!({
+/// The EMF line for `runs` runs an invocation of `function` (Lambda's
+/// `AWS_LAMBDA_FUNCTION_NAME`) could not settle. The function's name is
+/// its one dimension, so that the alarm of each stack in an account watches
+/// its own function; a run id as a dimension would make one metric per
+/// run (the warning lines name the runs). Without a name (not in Lambda)
+/// the line has no dimension.
+pub fn runs_not_settled_emf(runs: usize, function: Option<&str>, now: i64) -> String {
+    let mut line = json!({
         "_aws": {
             "Timestamp": now,
             "CloudWatchMetrics": [{
@@ -51,8 +55,12 @@ pub fn runs_not_settled_emf(runs: usize, now: i64) -> String {
             }]
         },
         RUNS_NOT_SETTLED: runs,
-    })
-    .to_string()
+    });
+    if let Some(function) = function {
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([["FunctionName"]]);
+        line["FunctionName"] = json!(function);
+    }
+    line.to_string()
 }
 
 /// The EMF line for one failed invocation of kind `error_type`.
@@ -189,14 +197,27 @@ mod tests {
     }
 
     #[test]
-    fn runs_not_settled_are_one_undimensioned_count() {
-        let line = runs_not_settled_emf(3, 1_700_000_000_000);
+    fn runs_not_settled_are_one_count_by_function() {
+        let line = runs_not_settled_emf(3, Some("faultline-prod"), 1_700_000_000_000);
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         let directive = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], NAMESPACE);
-        assert_eq!(directive["Dimensions"], serde_json::json!([[]]));
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["FunctionName"]])
+        );
+        assert_eq!(v["FunctionName"], "faultline-prod");
         assert_eq!(directive["Metrics"][0]["Name"], RUNS_NOT_SETTLED);
         assert_eq!(v[RUNS_NOT_SETTLED], 3);
         assert!(!line.contains('\n'), "EMF is one line");
+    }
+
+    #[test]
+    fn runs_not_settled_outside_lambda_have_no_dimension() {
+        let line = runs_not_settled_emf(1, None, 1_700_000_000_000);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], serde_json::json!([[]]));
+        assert!(v.get("FunctionName").is_none(), "{line}");
     }
 }

@@ -409,6 +409,12 @@ fn a_run_that_cannot_settle_is_counted_whichever_way_the_function_is_invoked() {
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "faultline", "{line}");
         assert_eq!(directive["Metrics"][0]["Name"], "RunsNotSettled", "{line}");
+        // The stack's alarm watches its own function's series.
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["FunctionName"]])
+        );
+        assert_eq!(line["FunctionName"], "faultline", "{line}");
     }
 }
 

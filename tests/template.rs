@@ -605,10 +605,10 @@ fn the_dashboard_charts_the_metrics_the_function_emits() {
         dashboard.contains(&failures),
         "the dashboard lacks {failures}"
     );
-    // Undimensioned, as the function prints it: a metric reference, not a
-    // search over a dimension.
+    // By the function's name, as the function prints it and its alarm
+    // watches it.
     let unsettled = format!(
-        "[\"{}\", \"{}\"",
+        "[\"{}\", \"{}\", \"FunctionName\", \"${{FaultlineFunction}}\"",
         faultline::metrics::NAMESPACE,
         faultline::metrics::RUNS_NOT_SETTLED
     );
@@ -662,6 +662,7 @@ fn every_alarm_watches_the_function_or_its_queue_and_goes_through_the_relay() {
         "Throttles",
         "DestinationDeliveryFailures",
         "IteratorAge",
+        faultline::metrics::RUNS_NOT_SETTLED,
     ]
     .map(String::from)
     .into();

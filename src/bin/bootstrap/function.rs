@@ -39,6 +39,10 @@ pub struct Function {
     /// How long a trace a batch left unfinished waits for the stream's
     /// next batch before the tick judges it as it is ([`carry`]).
     pub held_wait_ms: i64,
+    /// The function's name (Lambda's `AWS_LAMBDA_FUNCTION_NAME`): the
+    /// dimension of its `RunsNotSettled` metric, which its stack's alarm
+    /// watches.
+    pub function_name: Option<String>,
 }
 
 /// What an invocation answers: for a subscription, what it did; for a
@@ -134,6 +138,7 @@ impl Function {
             own_log_group,
             run_fields,
             held_wait_ms,
+            function_name: setting("AWS_LAMBDA_FUNCTION_NAME"),
         })
     }
 
@@ -435,7 +440,11 @@ impl Function {
         if !flushed.unsettled.is_empty() {
             println!(
                 "{}",
-                metrics::runs_not_settled_emf(flushed.unsettled.len(), (self.pipeline.clock)())
+                metrics::runs_not_settled_emf(
+                    flushed.unsettled.len(),
+                    self.function_name.as_deref(),
+                    (self.pipeline.clock)()
+                )
             );
         }
     }
@@ -535,6 +544,7 @@ mod tests {
             own_log_group: own_log_group.map(str::to_string),
             run_fields: RunConfig::default(),
             held_wait_ms: 0,
+            function_name: None,
         };
         (function, dir)
     }
