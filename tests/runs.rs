@@ -181,6 +181,14 @@ fn runs(cwd: &Path) -> Vec<Value> {
         .clone()
 }
 
+/// The names of the runs `faultline runs` lists, newest first.
+fn run_names(cwd: &Path) -> Vec<String> {
+    runs(cwd)
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn run_named<'a>(runs: &'a [Value], name: &str) -> &'a Value {
     runs.iter()
         .find(|r| r["name"] == name)
@@ -289,11 +297,7 @@ fn a_run_is_forgotten_by_its_execution_arn_and_its_issues_stay(folder: Folder) {
         )),
         "{said}"
     );
-    let names: Vec<String> = runs(cwd)
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(names, ["2025-11-24"]);
+    assert_eq!(run_names(cwd), ["2025-11-24"]);
     let shown = issue(cwd, &sku);
     assert_eq!(shown["count"], 2, "the issue keeps both runs' occurrences");
     assert_eq!(shown["runs"].as_array().unwrap().len(), 1);
@@ -355,11 +359,7 @@ fn a_damaged_run_that_breaks_the_listing_is_forgotten_by_its_id() {
         said.starts_with(&format!("forgot run {id} and its")),
         "{said}"
     );
-    let names: Vec<String> = runs(cwd)
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(names, ["2025-11-24"]);
+    assert_eq!(run_names(cwd), ["2025-11-24"]);
 }
 
 fn a_state_machine_lifecycle_is_counted_in_runs(folder: Folder) {

@@ -107,29 +107,10 @@ impl DynamoDbStore {
         Ok(claimed)
     }
 
-    /// Every queued alert's key, age and lease, page by page.
+    /// Every queued alert's key, age and lease.
     async fn outbox_leases(&self) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(OUTBOX_PK))
-                .projection_expression("sk, created_at, lease_until")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query (outbox)", &self.table, e))?;
-            items.extend(out.items().iter().cloned());
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
-        }
+        self.partition_projected(OUTBOX_PK, "sk, created_at, lease_until", "Query (outbox)")
+            .await
     }
 
     /// Leases one alert until `now + lease_ms`, answering with the alert's

@@ -113,31 +113,12 @@ impl DynamoDbStore {
     /// DynamoDB filters on no key attribute, so the keys of the whole
     /// partition are read.
     async fn keys_naming(&self, pk: &str, id: &str, what: &str) -> Result<Vec<Item>, StoreError> {
-        let mut keys = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify(what, &self.table, e))?;
-            for entry in out.items() {
-                if get_s(entry, "sk").is_ok_and(|sk| run_of(sk) == id) {
-                    keys.push(item_key(entry)?);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(keys),
-            }
-        }
+        self.partition_projected(pk, "pk, sk", what)
+            .await?
+            .iter()
+            .filter(|entry| get_s(entry, "sk").is_ok_and(|sk| run_of(sk) == id))
+            .map(item_key)
+            .collect()
     }
 
     /// Deletes the items at `keys`, [`MAX_ACTIONS`] to a transaction
