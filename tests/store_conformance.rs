@@ -1803,6 +1803,24 @@ pub mod cases {
         );
     }
 
+    /// Two failed runs of the job `nightly` recorded and their alerts
+    /// drained: "damaged" with `issues` (to be damaged), then "later"
+    /// with one issue. Returns the first's key and id, and the second's id.
+    async fn a_run_and_a_later_one(
+        store: &dyn Store,
+        issues: &[(&str, u64, u64)],
+    ) -> (String, String, String) {
+        let damaged = ended(run("damaged", issues), 10_000, Outcome::Failed);
+        let later = ended(run("later", &[("fp-l", 1, 0)]), 20_000, Outcome::Failed);
+        let damaged_key = damaged.key.clone();
+        let damaged_id = faultline::model::run_id(&damaged.key);
+        let later_id = faultline::model::run_id(&later.key);
+        record(store, &run_batch("d1", damaged, 1000), NOW).await;
+        record(store, &run_batch("l1", later, 2000), NOW).await;
+        drain(store, NOW).await;
+        (damaged_key, damaged_id, later_id)
+    }
+
     /// A run whose settlement fails every time (its record damaged) is
     /// reported, each time, and holds back neither the runs due after it
     /// nor their alerts.
@@ -1810,13 +1828,7 @@ pub mod cases {
         store: &dyn Store,
         underneath: &super::Underneath,
     ) {
-        let damaged = ended(run("damaged", &[("fp-d", 1, 0)]), 10_000, Outcome::Failed);
-        let later = ended(run("later", &[("fp-l", 1, 0)]), 20_000, Outcome::Failed);
-        let damaged_id = faultline::model::run_id(&damaged.key);
-        let later_id = faultline::model::run_id(&later.key);
-        record(store, &run_batch("d1", damaged, 1000), NOW).await;
-        record(store, &run_batch("l1", later, 2000), NOW).await;
-        drain(store, NOW).await;
+        let (_, damaged_id, later_id) = a_run_and_a_later_one(store, &[("fp-d", 1, 0)]).await;
         underneath.damage_run(&damaged_id).await;
 
         let settled = store.settle_runs(NOW + MINUTE, 0, &policy()).await.unwrap();
@@ -1961,18 +1973,8 @@ pub mod cases {
         store: &dyn Store,
         underneath: &super::Underneath,
     ) {
-        let damaged = ended(
-            run("damaged", &[("fp-d", 1, 0), ("fp-e", 1, 0)]),
-            10_000,
-            Outcome::Failed,
-        );
-        let later = ended(run("later", &[("fp-l", 1, 0)]), 20_000, Outcome::Failed);
-        let damaged_key = damaged.key.clone();
-        let damaged_id = faultline::model::run_id(&damaged.key);
-        let later_id = faultline::model::run_id(&later.key);
-        record(store, &run_batch("d1", damaged, 1000), NOW).await;
-        record(store, &run_batch("l1", later, 2000), NOW).await;
-        drain(store, NOW).await;
+        let (damaged_key, damaged_id, later_id) =
+            a_run_and_a_later_one(store, &[("fp-d", 1, 0), ("fp-e", 1, 0)]).await;
         underneath.damage_run_badly(&damaged_id).await;
         let settled = store.settle_runs(NOW + MINUTE, 0, &policy()).await.unwrap();
         assert_eq!(settled.runs, vec![later_id.clone()]);
@@ -2818,32 +2820,34 @@ impl Underneath {
     }
 }
 
-#[tokio::test]
-async fn sqlite_a_run_that_cannot_settle_holds_back_no_other() {
-    let (store, dir) = sqlite_store().await;
-    let underneath = Underneath::Sqlite(dir.path().join("faultline.db"));
-    cases::a_run_that_cannot_settle_holds_back_no_other(store.as_ref(), &underneath).await;
-}
+/// A case that reaches around the store (`Underneath`), as a test on each
+/// store: `CASE::sqlite` and `CASE::dynamodb`.
+macro_rules! underneath_case {
+    ($case:ident) => {
+        mod $case {
+            use super::*;
 
-#[tokio::test]
-async fn sqlite_a_run_repaired_after_failed_settlings_settles_as_if_never_tried() {
-    let (store, dir) = sqlite_store().await;
-    let underneath = Underneath::Sqlite(dir.path().join("faultline.db"));
-    cases::a_run_repaired_after_failed_settlings_settles_as_if_never_tried(
-        store.as_ref(),
-        &underneath,
-    )
-    .await;
-}
+            #[tokio::test]
+            async fn sqlite() {
+                let (store, dir) = sqlite_store().await;
+                let underneath = Underneath::Sqlite(dir.path().join("faultline.db"));
+                cases::$case(store.as_ref(), &underneath).await;
+            }
 
-#[tokio::test]
-async fn dynamodb_a_run_repaired_after_failed_settlings_settles_as_if_never_tried() {
-    let Some((store, underneath)) = dynamodb_underneath().await else {
-        return;
+            #[tokio::test]
+            async fn dynamodb() {
+                let Some((store, underneath)) = dynamodb_underneath().await else {
+                    return;
+                };
+                cases::$case(&store, &underneath).await;
+            }
+        }
     };
-    cases::a_run_repaired_after_failed_settlings_settles_as_if_never_tried(&store, &underneath)
-        .await;
 }
+
+underneath_case!(a_run_that_cannot_settle_holds_back_no_other);
+underneath_case!(a_run_repaired_after_failed_settlings_settles_as_if_never_tried);
+underneath_case!(a_damaged_run_is_forgotten_and_settles_no_more);
 
 /// A fresh DynamoDB store on the emulator, and its table reached around it.
 async fn dynamodb_underneath() -> Option<(faultline::store::dynamodb::DynamoDbStore, Underneath)> {
@@ -2853,29 +2857,6 @@ async fn dynamodb_underneath() -> Option<(faultline::store::dynamodb::DynamoDbSt
     let store = faultline::store::dynamodb::DynamoDbStore::new(client.clone(), &table).unwrap();
     store.init().await.unwrap();
     Some((store, Underneath::DynamoDb(client, table)))
-}
-
-#[tokio::test]
-async fn dynamodb_a_run_that_cannot_settle_holds_back_no_other() {
-    let Some((store, underneath)) = dynamodb_underneath().await else {
-        return;
-    };
-    cases::a_run_that_cannot_settle_holds_back_no_other(&store, &underneath).await;
-}
-
-#[tokio::test]
-async fn sqlite_a_damaged_run_is_forgotten_and_settles_no_more() {
-    let (store, dir) = sqlite_store().await;
-    let underneath = Underneath::Sqlite(dir.path().join("faultline.db"));
-    cases::a_damaged_run_is_forgotten_and_settles_no_more(store.as_ref(), &underneath).await;
-}
-
-#[tokio::test]
-async fn dynamodb_a_damaged_run_is_forgotten_and_settles_no_more() {
-    let Some((store, underneath)) = dynamodb_underneath().await else {
-        return;
-    };
-    cases::a_damaged_run_is_forgotten_and_settles_no_more(&store, &underneath).await;
 }
 
 async fn sqlite_store() -> (Box<dyn Store>, tempfile::TempDir) {
