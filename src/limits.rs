@@ -116,15 +116,24 @@ pub const MAX_JOB_ISSUES: usize = 7_000;
 /// announcements past it (`lifecycle::settle`): a job whose errors do not
 /// group well can release thousands of held alerts in one settlement.
 pub const MAX_SEPARATE_NEW_ISSUE_ALERTS: usize = 48;
-/// The most queued alerts one flush claims and sends: the rest wait,
-/// unleased, for the next flush (the Lambda's next invocation, or the
-/// settling tick within 5 minutes). A flush sends its alerts one after
+/// The most queued alerts one round of a flush claims and sends. The CLI
+/// claims round after round until none is left; the Lambda while its
+/// invocation has time for another ([`FLUSH_ROUND_RESERVE_MS`]), and the
+/// rest wait, unleased, for the next flush (the next invocation, or the
+/// settling tick within 5 minutes). A round sends its alerts one after
 /// another and must be done, alerts marked sent, well inside its leases
 /// (`pipeline::ALERT_LEASE_MS`, 60 s) and the Lambda's 60 s timeout:
 /// otherwise a lease ends while its alert is still to be sent, or the
 /// invocation dies with alerts sent and not marked, and they go out
 /// twice. 200 sends at SNS's tens of milliseconds each take a few seconds.
 pub const MAX_ALERTS_PER_FLUSH: usize = 200;
+/// How much of a Lambda invocation must be left for a flush to claim
+/// another [`MAX_ALERTS_PER_FLUSH`] alerts after its first round (or the
+/// time its longest round took, when that is more). A round claimed is a
+/// round to send and mark inside its leases: one cut off by the timeout
+/// sends its alerts twice. 200 sends take a few seconds; 20 s leaves room
+/// for a slow SNS, out of the template's 60 s timeout.
+pub const FLUSH_ROUND_RESERVE_MS: i64 = 20_000;
 /// How long hourly counts are kept: the timeline covers the last 30 days.
 pub const HOURS_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
 

@@ -9,10 +9,12 @@
 //! a bad payload (never retry) from a failed write (retry). Both binaries
 //! write through [`Pipeline::record`] and nothing else.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use crate::aggregate::{self, Keyed};
 use crate::decode::eventbridge::Event;
 use crate::decode::{self, DecodeError, LogBatch, Naming};
-use crate::limits::MAX_ALERTS_PER_FLUSH;
+use crate::limits::{FLUSH_ROUND_RESERVE_MS, MAX_ALERTS_PER_FLUSH};
 use crate::model::{Alert, BatchSummary, Occurrence, Recorded};
 use crate::notify::Notifier;
 use crate::policy::Policy;
@@ -206,10 +208,12 @@ pub struct Pipeline {
     /// that the delivery of its last logs can arrive first. The CLI's
     /// inputs are complete when it records them: 0. The Lambda waits.
     pub run_settle_ms: i64,
-    /// How many times a flush claims up to [`MAX_ALERTS_PER_FLUSH`] alerts
-    /// and sends them while the outbox has more: the CLI sends all (no
-    /// timeout ends it), the Lambda one claim's worth (its timeout would).
-    pub alert_rounds: usize,
+    /// When the caller must be done, in epoch milliseconds (0: no
+    /// deadline). A flush claims up to [`MAX_ALERTS_PER_FLUSH`] alerts at a
+    /// time and claims again while the outbox has more: the CLI until it is
+    /// empty, the Lambda only while its invocation has time left for a
+    /// whole round ([`Pipeline::finish_by`]).
+    deadline: AtomicI64,
 }
 
 /// Milliseconds since the epoch from the system clock.
@@ -228,14 +232,31 @@ impl Pipeline {
             policy: Policy::default(),
             clock: system_clock,
             run_settle_ms: 0,
-            alert_rounds: usize::MAX,
+            deadline: AtomicI64::new(0),
         }
     }
 
-    /// Sends at most `rounds` claims' worth of alerts per flush.
-    pub fn with_alert_rounds(mut self, rounds: usize) -> Pipeline {
-        self.alert_rounds = rounds;
-        self
+    /// Says when the work the pipeline does next must be done (epoch
+    /// milliseconds; `None`: never). The Lambda sets its invocation's
+    /// deadline before each invocation: a flush then sends its first round
+    /// of alerts whatever the time, and another only while a round, as
+    /// long as the longest one so far and at least
+    /// [`FLUSH_ROUND_RESERVE_MS`], still fits. With one round an
+    /// invocation, a backlog of 2,000 alerts would wait for ten invocations
+    /// (ten settling ticks, fifty minutes, where batches are rare).
+    pub fn finish_by(&self, deadline: Option<i64>) {
+        self.deadline
+            .store(deadline.unwrap_or(0).max(0), Ordering::Relaxed);
+    }
+
+    /// Whether a round taking `round_ms` still fits before the deadline.
+    fn time_for_a_round(&self, round_ms: i64) -> bool {
+        match self.deadline.load(Ordering::Relaxed) {
+            0 => true,
+            // Wall time, not `self.clock`: it is the invocation's time
+            // that runs out, whatever time the records are stamped with.
+            deadline => system_clock() + round_ms.max(FLUSH_ROUND_RESERVE_MS) <= deadline,
+        }
     }
 
     /// Settles runs only this long after they ended.
@@ -289,7 +310,16 @@ impl Pipeline {
             unsettled: settled.failed,
             ..Flushed::default()
         };
-        for round in 0..self.alert_rounds.max(1) {
+        let mut longest_round_ms = 0;
+        for round in 0usize.. {
+            if round > 0 && !self.time_for_a_round(longest_round_ms) {
+                tracing::info!(
+                    sent = flushed.sent,
+                    "more alerts are queued than this invocation has time to send; the next flush sends them"
+                );
+                break;
+            }
+            let started = std::time::Instant::now();
             // Each round's leases start when it claims: a round is sent
             // well inside them, however many rounds came before.
             let at = if round == 0 { now } else { (self.clock)() };
@@ -310,13 +340,11 @@ impl Pipeline {
             let full = claimed.len() == MAX_ALERTS_PER_FLUSH;
             self.send_claimed(claimed, &mut flushed).await;
             if !full {
-                return Ok(flushed);
+                break;
             }
+            let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            longest_round_ms = longest_round_ms.max(took);
         }
-        tracing::info!(
-            sent = flushed.sent,
-            "more alerts are queued than one flush sends; the next flush sends them"
-        );
         Ok(flushed)
     }
 
@@ -407,32 +435,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_lambda_sends_one_claims_worth_a_flush_and_the_cli_sends_all() {
+    async fn a_flush_claims_again_while_its_deadline_leaves_time_for_a_round() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.db");
-        let open = || {
-            let store = crate::store::sqlite::SqliteStore::open(path.to_str().unwrap()).unwrap();
-            Pipeline::new(Box::new(store), Box::new(crate::notify::Discard))
-        };
-        let lambda = open().with_alert_rounds(1);
+        let store = crate::store::sqlite::SqliteStore::open(path.to_str().unwrap()).unwrap();
+        let pipeline = Pipeline::new(Box::new(store), Box::new(crate::notify::Discard));
         let over = 5;
+
         queue_alerts(&path, 0, MAX_ALERTS_PER_FLUSH + over);
+        pipeline.finish_by(Some(system_clock() + FLUSH_ROUND_RESERVE_MS / 2));
         assert_eq!(
-            lambda.flush_alerts().await.unwrap().sent,
-            MAX_ALERTS_PER_FLUSH
+            pipeline.flush_alerts().await.unwrap().sent,
+            MAX_ALERTS_PER_FLUSH,
+            "the first round goes whatever the time; no time is left for another"
         );
         assert_eq!(
-            lambda.flush_alerts().await.unwrap().sent,
+            pipeline.flush_alerts().await.unwrap().sent,
             over,
             "the rest waited for the next flush"
         );
-        assert_eq!(lambda.flush_alerts().await.unwrap().sent, 0);
 
         queue_alerts(&path, 1_000, 2 * MAX_ALERTS_PER_FLUSH + over);
+        pipeline.finish_by(Some(system_clock() + 10 * FLUSH_ROUND_RESERVE_MS));
         assert_eq!(
-            open().flush_alerts().await.unwrap().sent,
+            pipeline.flush_alerts().await.unwrap().sent,
             2 * MAX_ALERTS_PER_FLUSH + over,
-            "the CLI has no timeout: claim after claim until none is left"
+            "time for every round: claim after claim until none is left"
+        );
+
+        queue_alerts(&path, 2_000, 2 * MAX_ALERTS_PER_FLUSH + over);
+        pipeline.finish_by(None);
+        assert_eq!(
+            pipeline.flush_alerts().await.unwrap().sent,
+            2 * MAX_ALERTS_PER_FLUSH + over,
+            "the CLI has no deadline"
         );
     }
 

@@ -338,6 +338,53 @@ fn a_batch_recorded_before_its_alerts_fail_still_prints_its_metrics() {
     );
 }
 
+/// A backlog of queued alerts (SNS was down, a burst of new issues) goes
+/// out round after round in one invocation while the invocation's deadline
+/// leaves time for another round of 200, and one round only when it does
+/// not: a round cut off by the timeout would send its alerts twice.
+#[test]
+fn a_tick_sends_queued_alerts_while_its_invocation_has_time_for_another_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.db");
+    let settings = vec![
+        ("FAULTLINE_STORE", format!("sqlite:{}", path.display())),
+        ("FAULTLINE_NOTIFY", "none".to_string()),
+    ];
+    let mut function = Running::start(&settings);
+    let tick = event("eventbridge-scheduled.json");
+    let sent = |outcome: &Outcome| json(outcome)["alerts_sent"].clone();
+    let first = function.invoke_all(std::slice::from_ref(&tick));
+    assert_eq!(sent(&first[0]), 0, "{first:?}");
+
+    let per_round = faultline::limits::MAX_ALERTS_PER_FLUSH;
+    let queued = 2 * per_round + 5;
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for i in 0..queued {
+            let alert = serde_json::json!({
+                "id": format!("backlog-{i}:new_issue"), "event_type": "new_issue",
+                "log_group": "/aws/lambda/orders", "created_at": i, "issues": [],
+            });
+            conn.execute(
+                "INSERT INTO outbox (alert_id, payload, created_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    format!("backlog-{i}:new_issue"),
+                    alert.to_string(),
+                    i as i64
+                ],
+            )
+            .unwrap();
+        }
+    }
+    // Less time than a round is given: the first round goes, no other.
+    function.api.set_timeout(Duration::from_secs(10));
+    let short = function.invoke_all(std::slice::from_ref(&tick));
+    assert_eq!(sent(&short[0]), per_round, "{short:?}");
+    function.api.set_timeout(Duration::from_secs(60));
+    let long = function.invoke_all(std::slice::from_ref(&tick));
+    assert_eq!(sent(&long[0]), queued - per_round, "{long:?}");
+}
+
 /// A run whose settlement fails for good is counted in the `RunsNotSettled`
 /// metric by every invocation that meets it: the tick's answer names it,
 /// but a stream's answer (`batchItemFailures`) has no room for it, so the

@@ -25,6 +25,9 @@ struct State {
     outcomes: Vec<Outcome>,
     init_error: Option<Outcome>,
     first_poll: Option<Instant>,
+    /// The function's timeout, which each invocation's deadline is counted
+    /// from; the template's 60 s when not set.
+    timeout: Option<Duration>,
 }
 
 pub struct RuntimeApi {
@@ -97,10 +100,11 @@ fn serve_connection(stream: TcpStream, shared: Arc<(Mutex<State>, Condvar)>) {
             };
             let id = format!("req-{}", state.served);
             state.served += 1;
+            let timeout = state.timeout.unwrap_or(Duration::from_secs(60));
             drop(state);
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() + 60_000)
+                .map(|d| (d + timeout).as_millis())
                 .unwrap_or(0);
             respond(
                 stream,
@@ -162,6 +166,14 @@ impl RuntimeApi {
             }
         });
         RuntimeApi { address, shared }
+    }
+
+    /// Gives the invocations served from now on this much time, as a
+    /// function's timeout does: their `Lambda-Runtime-Deadline-Ms`.
+    pub fn set_timeout(&self, timeout: Duration) {
+        if let Ok(mut state) = self.shared.0.lock() {
+            state.timeout = Some(timeout);
+        }
     }
 
     /// Starts `binary` as Lambda would, pointed at this server.

@@ -126,10 +126,7 @@ impl Function {
             notify::open(&notify_url).await?,
         )
         .with_policy(policy)
-        .with_run_settle_ms(settle_ms)
-        // One claim's worth per invocation, sent well inside the timeout;
-        // the next invocation or tick sends the rest.
-        .with_alert_rounds(1);
+        .with_run_settle_ms(settle_ms);
         // template.yaml names the group; Lambda's variable is the fallback.
         let own_log_group =
             setting("FAULTLINE_OWN_LOG_GROUP").or_else(|| setting("AWS_LAMBDA_LOG_GROUP_NAME"));
@@ -140,6 +137,14 @@ impl Function {
             held_wait_ms,
             function_name: setting("AWS_LAMBDA_FUNCTION_NAME"),
         })
+    }
+
+    /// The invocation about to start must end by `deadline` (epoch
+    /// milliseconds, from the Runtime API): its flush sends queued alerts
+    /// round after round only while another round fits.
+    pub fn finish_by(&self, deadline: u64) {
+        self.pipeline
+            .finish_by(i64::try_from(deadline).ok().filter(|d| *d > 0));
     }
 
     /// One invocation: its failures are logged and counted by type before

@@ -54,7 +54,10 @@ async fn lambda_main() -> Result<(), lambda_runtime::Error> {
     };
     let function = &function;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Invocation>| async move { function.invoke(event.payload).await },
+        move |event: LambdaEvent<Invocation>| async move {
+            function.finish_by(event.context.deadline);
+            function.invoke(event.payload).await
+        },
     ))
     .await
 }
