@@ -423,7 +423,14 @@ pub(super) fn set_held(
     Ok(())
 }
 
-fn info(tx: &Transaction<'_>, issue: &str) -> rusqlite::Result<Option<IssueInfo>> {
+/// What an alert says of an issue; its newest sample only `with_sample`:
+/// a run digest names thousands of issues and shows none of their
+/// samples, so reading them was a query and a parse per issue for nothing.
+fn info(
+    tx: &Transaction<'_>,
+    issue: &str,
+    with_sample: bool,
+) -> rusqlite::Result<Option<IssueInfo>> {
     let row = tx
         .prepare_cached(
             "SELECT fingerprint, kind, title, count, first_seen FROM issues WHERE id = ?1",
@@ -442,6 +449,9 @@ fn info(tx: &Transaction<'_>, issue: &str) -> rusqlite::Result<Option<IssueInfo>
     let Some(mut info) = row else {
         return Ok(None);
     };
+    if !with_sample {
+        return Ok(Some(info));
+    }
     info.sample = tx
         .prepare_cached(
             "SELECT sample FROM samples WHERE issue_id = ?1 ORDER BY timestamp DESC, slot LIMIT 1",
@@ -588,7 +598,7 @@ fn settle_run(
     let mut alerts = Vec::new();
     let mut announced = HashMap::new();
     for id in &settlement.announce {
-        if let Some(info) = info(tx, id)? {
+        if let Some(info) = info(tx, id, true)? {
             if settlement.announce_folded {
                 announced.insert(id.clone(), info);
             } else {
@@ -615,7 +625,7 @@ fn settle_run(
     if settlement.digest {
         let mut infos = HashMap::new();
         for issue in &stored.run.issues {
-            if let Some(info) = info(tx, &issue.id)? {
+            if let Some(info) = info(tx, &issue.id, false)? {
                 infos.insert(issue.id.clone(), info);
             }
         }
