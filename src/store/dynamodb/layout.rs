@@ -32,7 +32,11 @@ use crate::store::{Migrated, StoreError};
 /// `tally` of counts its issue links do not have yet. Code of layout 2
 /// would count a replayed batch's runs again and drop the tallies of the
 /// runs it rewrites, so it must not write such a table (the `written_by` mark).
-pub const LAYOUT: u32 = 3;
+/// Layout 4 stores a day's facets deflated once they are long
+/// ([`super::parts`]); code of layout 3 would read such a day as having
+/// none and drop them when it rewrites the day. Nothing to convert: days
+/// written before are read as they are, and packed when next written.
+pub const LAYOUT: u32 = 4;
 
 const META_PK: &str = "META";
 const LAYOUT_SK: &str = "LAYOUT";

@@ -8,7 +8,8 @@
 //!
 //! - a **day** (`ISSUE#<id>` / `DAY#yyyy-mm-dd`) holds that day's 24 hourly
 //!   counts (`h00`..`h23`) and the facet values counted that day (JSON
-//!   `{"name": [[value, count], ...]}`, admitted through the shared
+//!   `{"name": [[value, count], ...]}`, deflated past
+//!   [`PACK_FACETS_OVER_BYTES`], admitted through the shared
 //!   [`fold::FacetBook`] with a budget of [`MAX_DAY_FACET_BYTES`]). A batch
 //!   rewrites the days its events fall in, usually one. Days expire
 //!   [`DAY_RETENTION_MS`] after they end, so an issue's facets read as
@@ -36,6 +37,23 @@ const DAY_MS: i64 = 24 * 3_600_000;
 /// transaction) even for a field with a new value per event, and hold the
 /// 50 values a name may keep when they are short (ids, stream names).
 pub const MAX_DAY_FACET_BYTES: usize = 2 * 1024;
+
+/// A day's facets as JSON longer than this are stored deflated
+/// ([`PACKED_FACETS`]). Every batch of an issue rewrites its day, and the
+/// facets are most of it once a field has many values: a hot issue logged
+/// from 20 or more Lambda containers names each one's stream (32 random
+/// hex digits), and its day item crossed a kilobyte, 4 write units a batch
+/// instead of 2 (BENCHMARKS.md, "from 200 streams").
+const PACK_FACETS_OVER_BYTES: usize = 256;
+
+/// The attribute of a day's deflated facets (layout 4); `facets` holds
+/// them as plain JSON when they are short, and in days written before.
+const PACKED_FACETS: &str = "fz";
+
+/// The most a day's facets inflate to: what an item could hold plain
+/// (DynamoDB's 400 KB), so that a damaged item cannot inflate without
+/// bound; a day holds a few kilobytes.
+const MAX_DAY_FACETS_JSON_BYTES: usize = 400 * 1024;
 
 /// How long a day item outlives its last hour: the hours' retention and a
 /// day, so the 30 days the timeline shows are always there.
@@ -129,7 +147,17 @@ impl Day {
             item.insert(format!("h{h:02}"), n(count));
         }
         if !self.facets.is_empty() {
-            item.insert("facets".into(), s(json(&self.facets)));
+            let text = json(&self.facets);
+            // Deflated only when that can take the item under a kilobyte
+            // line: a few short values gain nothing and cost the CPU.
+            if text.len() > PACK_FACETS_OVER_BYTES {
+                item.insert(
+                    PACKED_FACETS.into(),
+                    AttributeValue::B(deflate(&text).into()),
+                );
+            } else {
+                item.insert("facets".into(), s(text));
+            }
         }
         let expires = self.day.saturating_add(DAY_MS + DAY_RETENTION_MS);
         item.insert(TTL_ATTRIBUTE.into(), n(expires.div_euclid(1000)));
@@ -143,8 +171,16 @@ impl Day {
                 day.hours.insert(h, get_n(item, &format!("h{h:02}"))?);
             }
         }
-        if let Some(AttributeValue::S(text)) = item.get("facets") {
-            day.facets = serde_json::from_str(text)
+        let text = match (item.get("facets"), item.get(PACKED_FACETS)) {
+            (Some(AttributeValue::S(text)), _) => Some(text.clone()),
+            (_, Some(AttributeValue::B(packed))) => Some(
+                inflate(packed.as_ref(), MAX_DAY_FACETS_JSON_BYTES)
+                    .map_err(|e| StoreError::Corrupt(format!("facets of a day item: {e}")))?,
+            ),
+            _ => None,
+        };
+        if let Some(text) = text {
+            day.facets = serde_json::from_str(&text)
                 .map_err(|e| StoreError::Corrupt(format!("facets of a day item: {e}")))?;
         }
         Ok(day)
@@ -194,30 +230,41 @@ pub(super) fn days_read(delta: &IssueDelta, policy: &Policy) -> BTreeSet<i64> {
 /// is written inside its batch's transaction, at twice the units of its
 /// kilobytes, and a 2.5 KB stack trace deflates to under 1 KB.
 pub(super) fn sample_item(id: &str, slot: usize, timestamp: i64, json: &str) -> Item {
-    use std::io::Write;
-    let mut deflate =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing to a Vec cannot fail.
-    let _ = deflate.write_all(json.as_bytes());
-    let packed = deflate.finish().unwrap_or_default();
     let mut item = sample_key(id, slot);
     item.insert("ts".into(), n(timestamp));
-    item.insert("z".into(), AttributeValue::B(packed.into()));
+    item.insert("z".into(), AttributeValue::B(deflate(json).into()));
     item
 }
 
 /// The JSON of a sample item.
 pub(super) fn sample_json(item: &Item) -> Result<String, StoreError> {
-    use std::io::Read;
     let Some(AttributeValue::B(packed)) = item.get("z") else {
         return Err(StoreError::Corrupt("a sample item lacks its sample".into()));
     };
-    let mut json = String::new();
-    flate2::read::DeflateDecoder::new(packed.as_ref())
-        .take(2 * super::bounds::MAX_STORED_SAMPLE_BYTES as u64)
-        .read_to_string(&mut json)
-        .map_err(|e| StoreError::Corrupt(format!("a sample item: {e}")))?;
-    Ok(json)
+    inflate(packed.as_ref(), 2 * super::bounds::MAX_STORED_SAMPLE_BYTES)
+        .map_err(|e| StoreError::Corrupt(format!("a sample item: {e}")))
+}
+
+/// `text` deflated: stack traces and stream names shrink to a third or
+/// less, and DynamoDB bills the bytes stored.
+fn deflate(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut deflate =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = deflate.write_all(text.as_bytes());
+    deflate.finish().unwrap_or_default()
+}
+
+/// What [`deflate`] packed, read up to `limit` bytes: a damaged or hostile
+/// item cannot inflate into more than its kind ever holds.
+fn inflate(packed: &[u8], limit: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::DeflateDecoder::new(packed)
+        .take(limit as u64)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// The sort key of the facets an issue of the older layout had counted

@@ -449,6 +449,51 @@ fn a_batch_marker_outlives_the_failed_events_queue() {
     );
 }
 
+/// A hot issue logged from many Lambda containers counts each one's stream
+/// in its day: stored as plain JSON, the 26 such names its budget keeps
+/// made the day that every batch rewrites about 2 KB, 4 write units in a
+/// transaction; deflated, it stays under the kilobyte of 2 units.
+#[test]
+fn a_day_of_many_stream_names_is_stored_deflated_under_a_kilobyte() {
+    let mut day = Day::new(1_763_856_000_000);
+    for h in 0..24 {
+        day.add_hour(&HourCount {
+            hour: 1_763_856_000_000 + h * 3_600_000,
+            count: 1_000_000 + h as u64,
+        });
+    }
+    let mut book = day.facet_book();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for container in 0..200u64 {
+        // 32 random hex digits, as Lambda names a container's stream.
+        let mut hex = String::new();
+        for _ in 0..2 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            hex.push_str(&format!("{state:016x}"));
+        }
+        let facet = FacetCount {
+            name: "log_stream".into(),
+            value: format!("2025/11/23/[$LATEST]{hex}"),
+            count: 1_000 + container,
+        };
+        if let Some(counted) = book.admit(&facet) {
+            day.add_facet(&counted);
+        }
+    }
+    let kept = day.facets["log_stream"].len();
+    assert!(kept >= 20, "the budget keeps {kept} names");
+    let item = day.to_item(&"i".repeat(12));
+    assert!(!item.contains_key("facets") && item.contains_key("fz"));
+    let size = item_size(&item);
+    assert!(
+        size <= 1024,
+        "{kept} stream names in a day item of {size} bytes"
+    );
+    assert_eq!(Day::from_item(&item).unwrap(), day);
+}
+
 #[test]
 fn a_day_item_reads_back_as_written_and_is_keyed_by_its_date() {
     let mut day = Day::new(1_763_856_000_000); // 2025-11-23T00:00Z
@@ -464,6 +509,7 @@ fn a_day_item_reads_back_as_written_and_is_keyed_by_its_date() {
     let item = day.to_item("abc");
     assert_eq!(get_s(&item, "sk").unwrap(), "DAY#2025-11-23");
     assert!(item.contains_key("h07"));
+    assert!(item.contains_key("facets"), "a short facet stays plain");
     assert_eq!(Day::from_item(&item).unwrap(), day);
     // It expires a month after the day ends, not after it is written.
     let expires: i64 = get_n(&item, "expires_at").unwrap();
