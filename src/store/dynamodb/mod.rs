@@ -9,7 +9,7 @@
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
 //! | issue head | `ISSUE#<id>` | `ISSUE` | `issue_id fingerprint log_group title kind status count first_seen last_seen created_at ver slots`, and when set `regressed_at resolved_in ignored_until ignored_until_count last_alert_at threshold_alerted_at held merged_into merged_from kept_apart` |
-//! | issue day | `ISSUE#<id>` | `DAY#yyyy-mm-dd` | `day h00..h23 facets expires_at` (parts.rs) |
+//! | issue day | `ISSUE#<id>` | `DAY#yyyy-mm-dd` | `day h00..h23 expires_at`, and `facets` (JSON) or `fz` (the same deflated, when long) (parts.rs) |
 //! | issue sample | `ISSUE#<id>` | `SAMPLE#<slot>` | `z`: the sample, deflated (parts.rs) |
 //! | held tail | `HELD#<shard>` | `<stream key>#<left_by>` | a trace a batch left unfinished (pending.rs) |
 //! | left mark | `HELD#LEFT#<left_by>` | `LEFT` | that batch left its tail (pending.rs) |
