@@ -364,7 +364,7 @@ impl Pipeline {
             // alerts leased behind it. It is reported as a failure so the
             // run is retried; that retry sends this one again (at least
             // once; the alert id lets readers drop the repeat).
-            match self.store.alert_sent(&alert.id, (self.clock)()).await {
+            match self.store.alert_sent(&alert, (self.clock)()).await {
                 Ok(()) => {
                     flushed.sent += 1;
                     flushed

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use faultline::notify::Discard;
 use faultline::pipeline::Pipeline;
 use faultline::store::dynamodb::DynamoDbStore;
+use support::AlertKeys;
 use support::capacity::{
     Bill, DOLLARS_PER_MILLION_READS, DOLLARS_PER_MILLION_WRITES, Meter, item_size, number_size,
     read_units, value_size, write_units,
@@ -96,6 +97,7 @@ fn batch_in(at: (&str, &str), time: i64, first_id: u64, errors: &[String]) -> Ve
 struct Metered {
     pipeline: Pipeline,
     meter: Arc<Meter>,
+    table: String,
     /// Serves while it lives: bind it by name when destructuring (`..`
     /// would drop it, and every request after would fail).
     _proxy: Proxy,
@@ -111,6 +113,7 @@ async fn metered(prefix: &str) -> Option<Metered> {
     Some(Metered {
         pipeline: Pipeline::new(Box::new(store), Box::new(Discard)),
         meter,
+        table,
         _proxy: proxy,
     })
 }
@@ -130,6 +133,7 @@ async fn bills_per_invocation(
     let Metered {
         pipeline,
         meter,
+        table: _,
         _proxy,
     } = metered(prefix).await?;
     let mut out = Vec::new();
@@ -156,6 +160,7 @@ async fn bills_through(prefix: &str, batches: &[Vec<u8>], carried: bool) -> Opti
     let Metered {
         pipeline,
         meter,
+        table: _,
         _proxy,
     } = metered(prefix).await?;
     let mut out = Vec::new();
@@ -468,6 +473,7 @@ async fn what_an_issue_from_before_the_upgrade_costs() {
     let Metered {
         pipeline,
         meter,
+        table: _,
         _proxy,
     } = metered("cost-upgraded").await.unwrap();
     let prepared = |input: &[u8]| match faultline::pipeline::prepare(input) {
@@ -848,4 +854,104 @@ async fn what_a_batch_reads_in_a_run_with_many_issues() {
         many <= few + 0.5,
         "{many:.2} RCU a batch in a run of many issues against {few:.2}"
     );
+}
+
+/// What one flush's claim costs with `queued` alerts of about 3 KB waiting
+/// under `keys` (put straight into a fresh table, unmetered), claiming at
+/// most `limit`: the bill, and how many it claimed.
+async fn claim_bill(prefix: &str, queued: usize, keys: AlertKeys, limit: usize) -> (Bill, usize) {
+    let moto = support::moto().expect("moto");
+    let Metered {
+        pipeline,
+        meter,
+        table,
+        _proxy,
+    } = metered(prefix).await.expect("moto");
+    let now = 1_796_000_000_000;
+    support::queue_alerts(&moto.dynamodb(None).await, &table, queued, now, keys).await;
+    meter.take();
+    let claimed = pipeline
+        .store
+        .claim_alerts(now, faultline::pipeline::ALERT_LEASE_MS, limit)
+        .await
+        .unwrap();
+    (meter.take(), claimed.len())
+}
+
+/// A flush reads about the alerts it claims, oldest first, not the whole
+/// queue: with 300 alerts queued it claims 20 for little more than the
+/// read units of those 20 and one probe. Alerts an earlier layout queued
+/// under their bare id are all read, as every flush read them before: the
+/// same queue costs the whole partition there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_reads_about_what_it_claims_not_the_whole_queue() {
+    if support::moto().is_none() {
+        return;
+    }
+    let (idle, none) = claim_bill("claim-idle", 0, AlertKeys::ByAge, 20).await;
+    assert_eq!(none, 0);
+    assert_eq!(
+        (idle.reads, idle.requests),
+        (1.0, 1),
+        "an empty outbox is one Query: {}",
+        idle.describe()
+    );
+    let (by_age, claimed) = claim_bill("claim-by-age", 300, AlertKeys::ByAge, 20).await;
+    let (bare, claimed_bare) = claim_bill("claim-bare", 300, AlertKeys::BareId, 20).await;
+    assert_eq!((claimed, claimed_bare), (20, 20));
+    // Each alert is about 3 KB: 20 of them, whole, 15 strongly consistent
+    // read units; one more for the probe, one for a page's rounding.
+    let alert = 3_000 * 20;
+    let bound = read_units(alert, true) + 2.0;
+    assert!(
+        by_age.reads <= bound,
+        "claiming 20 of 300 read {} units (at most {bound}): {}",
+        by_age.reads,
+        by_age.describe()
+    );
+    assert!(
+        bare.reads >= read_units(3_000 * 300, true),
+        "the earlier layout's whole queue is read: {}",
+        bare.describe()
+    );
+    eprintln!(
+        "claiming 20 of 300 queued alerts: {} RCU by age, {} RCU under bare ids",
+        by_age.reads, bare.reads
+    );
+}
+
+/// One flush's claim ([`MAX_ALERTS_PER_FLUSH`] at most) with 0, 200 and
+/// 2,000 alerts of about 3 KB queued, under the keys faultline used before
+/// layout 5 (bare ids: the whole queue is read, as every flush did before)
+/// and under the keys it uses now (by age). BENCHMARKS.md records a run:
+/// `CI=true cargo test --test aws_capacity claiming -- --ignored --nocapture`
+///
+/// [`MAX_ALERTS_PER_FLUSH`]: faultline::limits::MAX_ALERTS_PER_FLUSH
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: prints a table; about a minute on the emulator"]
+async fn claiming_one_flush_costs() {
+    use faultline::limits::MAX_ALERTS_PER_FLUSH;
+    if support::moto().is_none() {
+        return;
+    }
+    eprintln!("| queued | keys | claimed | requests | RCU | WCU | RCU against bare ids |");
+    eprintln!("|---|---|---|---|---|---|---|");
+    for queued in [0, 200, 2_000] {
+        let mut before = None;
+        for (keys, name) in [
+            (AlertKeys::BareId, "bare id (before)"),
+            (AlertKeys::ByAge, "by age (now)"),
+        ] {
+            let (bill, claimed) =
+                claim_bill("claim-cost", queued, keys, MAX_ALERTS_PER_FLUSH).await;
+            let baseline = *before.get_or_insert(bill.reads);
+            eprintln!(
+                "| {queued} | {name} | {claimed} | {} | {} | {} | {:.3} |",
+                bill.requests,
+                bill.reads,
+                bill.all_writes(),
+                bill.reads / baseline.max(f64::EPSILON)
+            );
+        }
+    }
 }

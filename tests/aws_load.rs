@@ -340,71 +340,6 @@ async fn sixty_four_invocations_on_one_hot_issue_count_exactly_and_none_fails() 
 /// held alerts one by one across many runs.
 const QUEUED_ALERTS: usize = 2_000;
 
-/// Puts `count` new-issue alerts (each with a 1 KB sample, as queued
-/// alerts carry) straight into `table`'s outbox, as the stores' writes
-/// queue them, 25 a request.
-async fn queue_alerts(client: &aws_sdk_dynamodb::Client, table: &str, count: usize, now: i64) {
-    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-    use faultline::model::{Alert, AlertIssue, EventType, Sample};
-    let s = |v: String| AttributeValue::S(v);
-    let n = |v: i64| AttributeValue::N(v.to_string());
-    let requests: Vec<WriteRequest> = (0..count)
-        .map(|i| {
-            let alert = Alert {
-                id: format!("b{i:05}:new_issue"),
-                event_type: EventType::NewIssue,
-                log_group: "/aws/batch/etl".into(),
-                created_at: now - (count - i) as i64,
-                issues: vec![AlertIssue {
-                    id: format!("{i:012x}"),
-                    fingerprint: format!("v3:{i:032x}"),
-                    kind: "KeyError".into(),
-                    title: format!("KeyError: 'field_{i}'"),
-                    count: 1,
-                    first_seen: now,
-                    sample: Some(Sample {
-                        log_group: "/aws/batch/etl".into(),
-                        log_stream: "etl/default/abc".into(),
-                        event_id: format!("{i}"),
-                        timestamp: now,
-                        kind: "KeyError".into(),
-                        message: format!("KeyError: 'field_{i}' {}", "x".repeat(1_000)),
-                        shape: "python-text".into(),
-                        fields: Vec::new(),
-                    }),
-                }],
-                run: None,
-            };
-            let item = std::collections::HashMap::from([
-                ("pk".to_string(), s("OUTBOX".into())),
-                ("sk".to_string(), s(alert.id.clone())),
-                (
-                    "payload".to_string(),
-                    s(serde_json::to_string(&alert).unwrap()),
-                ),
-                ("created_at".to_string(), n(alert.created_at)),
-                ("lease_until".to_string(), n(0)),
-                ("attempts".to_string(), n(0)),
-            ]);
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                .build()
-        })
-        .collect();
-    for chunk in requests.chunks(25) {
-        let out = client
-            .batch_write_item()
-            .request_items(table, chunk.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            out.unprocessed_items().is_none_or(|u| u.is_empty()),
-            "moto takes every put"
-        );
-    }
-}
-
 /// What claiming [`QUEUED_ALERTS`] queued alerts costs on the emulator:
 /// one lease at a time (as before), [`LEASE_CONCURRENCY`] at a time, and
 /// one flush's worth ([`MAX_ALERTS_PER_FLUSH`]) at a time, each on a fresh
@@ -436,11 +371,12 @@ async fn claiming_queued_alerts() {
     ] {
         let log = RequestLog::default();
         let store = moto.fresh_store("claims", Some(&log)).await;
-        queue_alerts(
+        support::queue_alerts(
             &moto.dynamodb(None).await,
             store.table(),
             QUEUED_ALERTS,
             now,
+            support::AlertKeys::ByAge,
         )
         .await;
         log.take();

@@ -6,6 +6,10 @@
 //! at 48dfc6c (layout 1: each issue item holds its samples, hours and
 //! facets), as DescribeTable and a Scan returned it, with the issues it
 //! held (`issues`: id, count, first and last seen, status, title).
+//!
+//! `tests/fixtures/dynamodb-outbox-layout-3.json` is the outbox that
+//! faultline queued at 92ac264 (layout 3: each alert under its bare id) for
+//! three batches' four new issues, as a Scan returned it.
 
 mod support;
 
@@ -323,4 +327,84 @@ async fn a_table_of_a_newer_layout_is_refused() {
     assert!(refused.contains("newer faultline"), "{refused}");
     let refused = store.migrate(false).await.unwrap_err().to_string();
     assert!(refused.contains("newer faultline"), "{refused}");
+}
+
+/// Alerts an earlier faultline queued under their bare ids are claimed
+/// after the upgrade, oldest first (their keys are not in that order) and
+/// before what this faultline queued since, each once, and deleted when
+/// sent: the outbox ends empty.
+#[tokio::test]
+async fn alerts_queued_under_their_bare_ids_are_still_claimed_oldest_first_and_delivered() {
+    let Some(moto) = support::moto() else { return };
+    let store = moto.fresh_store("outbox3", None).await;
+    let client = moto.dynamodb(None).await;
+    let text = std::fs::read_to_string("tests/fixtures/dynamodb-outbox-layout-3.json").unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let mut earlier: Vec<(i64, String)> = Vec::new();
+    for item in fixture["items"].as_array().unwrap() {
+        let item = support::item_from_json(item);
+        let (Some(AttributeValue::S(id)), Some(AttributeValue::N(at))) =
+            (item.get("sk"), item.get("created_at"))
+        else {
+            panic!("a queued alert has its id and age");
+        };
+        earlier.push((at.parse().unwrap(), id.clone()));
+        client
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    earlier.sort();
+    let later = 1_796_000_300_000;
+    support::queue_alerts(&client, store.table(), 1, later, support::AlertKeys::ByAge).await;
+    let lease = 60_000;
+    let now = later + 1;
+    let first = store.claim_alerts(now, lease, 2).await.unwrap();
+    let ids = |alerts: &[faultline::model::Alert]| -> Vec<String> {
+        alerts.iter().map(|a| a.id.clone()).collect()
+    };
+    assert_eq!(
+        ids(&first),
+        vec![earlier[0].1.clone(), earlier[1].1.clone()],
+        "the oldest two, whatever their keys' order"
+    );
+    let leased: Vec<String> = store
+        .leased_alerts(now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(leased.len(), 2);
+    assert!(
+        leased.iter().all(|id| ids(&first).contains(id)),
+        "{leased:?}"
+    );
+    let second = store.claim_alerts(now, lease, 2).await.unwrap();
+    assert_eq!(
+        ids(&second),
+        vec![earlier[2].1.clone(), earlier[3].1.clone()]
+    );
+    let third = store.claim_alerts(now, lease, 2).await.unwrap();
+    assert_eq!(ids(&third), vec!["b00000:new_issue".to_string()]);
+    for alert in first.iter().chain(&second).chain(&third) {
+        store.alert_sent(alert, now).await.unwrap();
+    }
+    let left: Vec<_> = support::scan(&client, store.table())
+        .await
+        .into_iter()
+        .filter(|item| item.get("pk") == Some(&AttributeValue::S("OUTBOX".into())))
+        .collect();
+    assert!(left.is_empty(), "every sent alert is deleted: {left:?}");
+    assert!(
+        store
+            .claim_alerts(now + 10 * lease, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "and none is sent again"
+    );
 }

@@ -83,7 +83,7 @@ pub mod cases {
     async fn drain(store: &dyn Store, now: i64) -> Vec<faultline::model::Alert> {
         let alerts = store.claim_alerts(now, LEASE, usize::MAX).await.unwrap();
         for alert in &alerts {
-            store.alert_sent(&alert.id, now).await.unwrap();
+            store.alert_sent(alert, now).await.unwrap();
         }
         alerts
     }
@@ -277,7 +277,7 @@ pub mod cases {
             .claim_alerts(NOW + LEASE, LEASE, usize::MAX)
             .await
             .unwrap();
-        store.alert_sent(&again[0].id, NOW + LEASE).await.unwrap();
+        store.alert_sent(&again[0], NOW + LEASE).await.unwrap();
         assert!(
             store
                 .leased_alerts(NOW + LEASE + 1)
@@ -350,10 +350,7 @@ pub mod cases {
             .await
             .unwrap();
         assert_eq!(again.len(), 2);
-        store
-            .alert_sent(&again[0].id, NOW + LEASE + 2)
-            .await
-            .unwrap();
+        store.alert_sent(&again[0], NOW + LEASE + 2).await.unwrap();
         let last = store
             .claim_alerts(NOW + 3 * LEASE, LEASE, usize::MAX)
             .await
@@ -393,7 +390,7 @@ pub mod cases {
             "each is leased once"
         );
         for alert in first.iter().chain(&next) {
-            store.alert_sent(&alert.id, NOW + 13).await.unwrap();
+            store.alert_sent(alert, NOW + 13).await.unwrap();
         }
         assert!(
             store

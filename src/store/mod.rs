@@ -272,8 +272,10 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Alert>, StoreError>;
 
-    /// Marks an alert delivered; it is never handed out again.
-    async fn alert_sent(&self, alert_id: &str, now: i64) -> Result<(), StoreError>;
+    /// Marks an alert delivered; it is never handed out again. It is given
+    /// the alert as claimed: DynamoDB keys a queued alert by its age and
+    /// id.
+    async fn alert_sent(&self, alert: &Alert, now: i64) -> Result<(), StoreError>;
 
     /// The alerts waiting under a lease that has not run out at `now`:
     /// another run is sending them, or it stopped while it was, and they

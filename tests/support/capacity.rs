@@ -23,8 +23,9 @@
 //! - a read costs one unit per 4 KB, half when eventually consistent, twice
 //!   inside `TransactGetItems`; `GetItem` and `BatchGetItem` round each item
 //!   up (a missing item costs the minimum), `Query` and `Scan` round the
-//!   total of the items returned once (the meter sees no items a filter
-//!   dropped; faultline uses no filters).
+//!   total of the items they read once: whole, whatever a projection or a
+//!   filter left out of the answer (the proxy asks moto again without
+//!   them, and prices that answer).
 //!
 //! The meter sits in the fault proxy (tests/support/proxy.rs): for each
 //! write it reads the items the request names before and after it, straight

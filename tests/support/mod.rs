@@ -713,3 +713,90 @@ pub fn attribute_from_json(value: &serde_json::Value) -> AttributeValue {
         other => panic!("attribute type {other} is not in any fixture"),
     }
 }
+
+/// Which keys [`queue_alerts`] puts alerts under.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AlertKeys {
+    /// Their bare id, as faultline queued them before layout 5.
+    BareId,
+    /// Their age and id, as faultline queues them now.
+    ByAge,
+}
+
+/// Puts `count` new-issue alerts of about 3 KB each (a 2.5 KB sample, as
+/// queued alerts carry) straight into `table`'s outbox, as the stores'
+/// writes queue them under `keys`, 25 a request. The first is the oldest,
+/// queued `count` ms before `now`; the rest a millisecond apart.
+pub async fn queue_alerts(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    count: usize,
+    now: i64,
+    keys: AlertKeys,
+) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use faultline::model::{Alert, AlertIssue, EventType, Sample};
+    let s = |v: String| AttributeValue::S(v);
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    let requests: Vec<WriteRequest> = (0..count)
+        .map(|i| {
+            let alert = Alert {
+                id: format!("b{i:05}:new_issue"),
+                event_type: EventType::NewIssue,
+                log_group: "/aws/batch/etl".into(),
+                created_at: now - (count - i) as i64,
+                issues: vec![AlertIssue {
+                    id: format!("{i:012x}"),
+                    fingerprint: format!("v3:{i:032x}"),
+                    kind: "KeyError".into(),
+                    title: format!("KeyError: 'field_{i}'"),
+                    count: 1,
+                    first_seen: now,
+                    sample: Some(Sample {
+                        log_group: "/aws/batch/etl".into(),
+                        log_stream: "etl/default/abc".into(),
+                        event_id: format!("{i}"),
+                        timestamp: now,
+                        kind: "KeyError".into(),
+                        message: format!("KeyError: 'field_{i}' {}", "x".repeat(2_500)),
+                        shape: "python-text".into(),
+                        fields: Vec::new(),
+                    }),
+                }],
+                run: None,
+            };
+            let sk = match keys {
+                AlertKeys::BareId => alert.id.clone(),
+                AlertKeys::ByAge => {
+                    faultline::store::dynamodb::queued_alert_sk(alert.created_at, &alert.id)
+                }
+            };
+            let item = HashMap::from([
+                ("pk".to_string(), s("OUTBOX".into())),
+                ("sk".to_string(), s(sk)),
+                (
+                    "payload".to_string(),
+                    s(serde_json::to_string(&alert).unwrap()),
+                ),
+                ("created_at".to_string(), n(alert.created_at)),
+                ("lease_until".to_string(), n(0)),
+                ("attempts".to_string(), n(0)),
+            ]);
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                .build()
+        })
+        .collect();
+    for chunk in requests.chunks(25) {
+        let out = client
+            .batch_write_item()
+            .request_items(table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            out.unprocessed_items().is_none_or(|u| u.is_empty()),
+            "moto takes every put"
+        );
+    }
+}

@@ -533,9 +533,45 @@ fn forward_metered(shared: &Shared, request: &Message) -> std::io::Result<Messag
     } else {
         before.clone()
     };
-    let answer = serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null);
+    let mut answer = serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null);
+    if status == 200 {
+        if let Some(whole) = read_whole(&operation, &body) {
+            // What the request read, whole, is what DynamoDB bills.
+            answer = call(shared.upstream, request, &operation, whole)?;
+        }
+    }
     meter.charge(&operation, &body, status, &answer, &before, &after);
     Ok(response)
+}
+
+/// A Query or Scan that returns less than it reads (a projection, a
+/// filter, or a count), asked again so that it returns every item it read,
+/// whole: the same key condition, `Limit` and start key read the same
+/// items. `None` for any other request.
+fn read_whole(operation: &str, body: &serde_json::Value) -> Option<serde_json::Value> {
+    const NARROWING: [&str; 3] = ["ProjectionExpression", "FilterExpression", "Select"];
+    if !matches!(operation, "Query" | "Scan") || NARROWING.iter().all(|k| body[*k].is_null()) {
+        return None;
+    }
+    let mut whole = body.as_object()?.clone();
+    for key in NARROWING {
+        whole.remove(key);
+    }
+    // What only the dropped expressions named would be refused as unused.
+    let kept = whole
+        .get("KeyConditionExpression")
+        .and_then(|e| e.as_str())
+        .unwrap_or("")
+        .to_string();
+    for field in ["ExpressionAttributeNames", "ExpressionAttributeValues"] {
+        if let Some(map) = whole.get_mut(field).and_then(|m| m.as_object_mut()) {
+            map.retain(|name, _| kept.contains(name.as_str()));
+            if map.is_empty() {
+                whole.remove(field);
+            }
+        }
+    }
+    Some(serde_json::Value::Object(whole))
 }
 
 /// The current image of each target, read from moto (strongly consistent,

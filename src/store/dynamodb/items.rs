@@ -34,11 +34,39 @@ pub(super) fn marker_key(batch_id: &str, chunk_no: usize) -> Item {
     ])
 }
 
-pub(super) fn outbox_key(alert_id: &str) -> Item {
-    HashMap::from([
-        ("pk".to_string(), s(OUTBOX_PK)),
-        ("sk".to_string(), s(alert_id)),
-    ])
+/// Sort keys of alerts queued by layout 5 start with this: it sorts after
+/// every alert id (ids are hex batch ids and `run:...`), so the alerts an
+/// earlier layout queued under their bare id come first in the partition
+/// (outbox.rs).
+pub(super) const QUEUED_PREFIX: &str = "~";
+
+/// The sort key of a queued alert: its age, then its id, so that the
+/// partition reads oldest first (outbox.rs). A pure function of the alert,
+/// so whoever holds the alert finds its item.
+pub fn queued_alert_sk(created_at: i64, alert_id: &str) -> String {
+    format!("{QUEUED_PREFIX}{:020}#{alert_id}", created_at.max(0))
+}
+
+/// The alert id in a queued alert's sort key, of either layout.
+pub(super) fn alert_id_in(sk: &str) -> &str {
+    match sk.strip_prefix(QUEUED_PREFIX) {
+        Some(rest) => rest.split_once('#').map_or(rest, |(_, id)| id),
+        None => sk,
+    }
+}
+
+/// Where an alert is queued (layout 5).
+pub(super) fn outbox_key(alert: &Alert) -> Item {
+    outbox_sk_key(queued_alert_sk(alert.created_at, &alert.id))
+}
+
+/// Where layouts before 4 queued an alert: under its bare id.
+pub(super) fn earlier_outbox_key(alert_id: &str) -> Item {
+    outbox_sk_key(alert_id.to_string())
+}
+
+pub(super) fn outbox_sk_key(sk: String) -> Item {
+    HashMap::from([("pk".to_string(), s(OUTBOX_PK)), ("sk".to_string(), s(sk))])
 }
 
 /// An issue's facets: values and counts per facet name.
@@ -287,7 +315,7 @@ pub(super) fn marker_item(
 pub(super) fn outbox_item(alert: &Alert, now: i64) -> Result<Item, StoreError> {
     let payload = serde_json::to_string(alert)
         .map_err(|e| StoreError::Corrupt(format!("encoding alert {}: {e}", alert.id)))?;
-    let mut item = outbox_key(&alert.id);
+    let mut item = outbox_key(alert);
     item.insert("payload".into(), s(payload));
     item.insert("created_at".into(), n(now));
     item.insert("lease_until".into(), n(0));

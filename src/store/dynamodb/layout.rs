@@ -36,7 +36,12 @@ use crate::store::{Migrated, StoreError};
 /// ([`super::parts`]); code of layout 3 would read such a day as having
 /// none and drop them when it rewrites the day. Nothing to convert: days
 /// written before are read as they are, and packed when next written.
-pub const LAYOUT: u32 = 4;
+/// Layout 5 keys queued alerts by their age, then id (outbox.rs): code of
+/// layout 4 would lease such an alert, send it, delete only its bare id
+/// and send it again every lease, so the mark keeps it off too. Nothing is
+/// converted: alerts queued under their bare id are still claimed and
+/// deleted.
+pub const LAYOUT: u32 = 5;
 
 const META_PK: &str = "META";
 const LAYOUT_SK: &str = "LAYOUT";

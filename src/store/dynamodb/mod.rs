@@ -16,7 +16,7 @@
 //! | earlier facets | `ISSUE#<id>` | `FACETS#earlier` | `facets`: what an issue of layout 1 had counted, kept for its life (layout.rs) |
 //! | alias | `ISSUE#<id>` | `ISSUE` | `alias_of created_at`: a fingerprint the store knows under another issue ([`crate::store::route`]) |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
-//! | queued alert | `OUTBOX` | `<alert id>` | `payload created_at lease_until lease_owner attempts` |
+//! | queued alert | `OUTBOX` | `~<created_at, 20 digits>#<alert id>` (layout 5; earlier layouts: `<alert id>`) | `payload created_at lease_until lease_owner attempts` (outbox.rs) |
 //! | layout | `META` | `LAYOUT` | `layout`, `written_by` (layout.rs) |
 //!
 //! Runs ([`crate::runs`]) have items of their own, written in the batch's
@@ -63,8 +63,9 @@
 //! - Batch markers expire after [`BATCH_RETENTION_MS`] (15 days: a payload
 //!   can wait 14 days in the failed-events queue before it is replayed).
 //! - Queued alerts live in the `OUTBOX` partition until delivered, then are
-//!   deleted, so claiming reads only what is pending (usually nothing: one
-//!   0.5-RCU Query per invocation).
+//!   deleted, keyed by age so that a flush reads the oldest it claims and
+//!   not the whole queue (outbox.rs); usually there is nothing: one 1-RCU
+//!   Query per invocation.
 //!
 //! # Why each batch counts exactly once
 //!
@@ -151,7 +152,7 @@
 //! Per batch: one `BatchGetItem` (heads, the days they need, earlier
 //! markers) and one `TransactWriteItems` per chunk, plus a `BatchGetItem`
 //! for merged or aliased issues and one for days of issues the routing
-//! found elsewhere; one Query of the outbox when alerts are flushed. A
+//! found elsewhere; one Query of the outbox when alerts are flushed (a page of the oldest when some are queued). A
 //! chunk holds up to 19 issues seen on one day ([`chunk_ranges`] keeps each transaction within DynamoDB's
 //! 100 actions whatever the days a batch spans). A batch without errors
 //! writes only its marker (one conditional PutItem), so replays of it are
@@ -161,10 +162,12 @@
 //! Samples are deflated (a 2.5 KB stack trace takes under 1 KB), so the one
 //! a batch writes now and then costs 2 units in its transaction.
 //!
-//! Alert delivery: `claim_alerts` leases each pending alert with a
-//! conditional UpdateItem (`lease_until <= now`), so concurrent invocations
-//! do not both send it, several at a time and at most the caller's limit
-//! per flush ([`outbox`]); `alert_sent` deletes it. An alert whose sender died
+//! Alert delivery: `claim_alerts` reads the oldest queued alerts, about as
+//! many as it claims, and leases each with a conditional UpdateItem
+//! (`lease_until <= now`), so concurrent invocations do not both send it,
+//! several at a time and at most the caller's limit per flush
+//! ([`outbox`]); `alert_sent` deletes it by the key the alert's age and id
+//! make. An alert whose sender died
 //! is claimed again once its lease has run out. Each claim writes its own
 //! token (`lease_owner`) and its condition also accepts that token, so an
 //! SDK resend of a lease whose answer was lost still counts as the claimer's
@@ -210,13 +213,14 @@ pub use bounds::{
     MAX_SEPARATE_NEW_ISSUE_ALERTS, MAX_STORED_SAMPLE_BYTES, MAX_VERSION_BYTES, bounded_sample,
     chunk_ranges,
 };
-use items::{OUTBOX_PK, StoredIssue, get_n, get_s, issue_from_item, issue_key, n, outbox_key, s};
+use items::{OUTBOX_PK, StoredIssue, get_n, get_s, issue_from_item, issue_key, n, s};
 use pack::Pack;
 use record::PackPart;
 use retry::classify;
 
 /// Batch markers are kept this long (the same retention as the SQLite store).
 pub use crate::limits::BATCH_RETENTION_MS;
+pub use items::queued_alert_sk;
 pub use layout::LAYOUT;
 pub use outbox::LEASE_CONCURRENCY;
 
@@ -623,7 +627,7 @@ impl Store for DynamoDbStore {
             let lease_until = get_n::<i64>(&item, "lease_until")?;
             if lease_until > now {
                 leased.push(super::leased(
-                    get_s(&item, "sk")?.to_string(),
+                    items::alert_id_in(get_s(&item, "sk")?).to_string(),
                     get_s(&item, "payload")?,
                     lease_until,
                     items::get_opt_n::<i64>(&item, "attempts")?.unwrap_or(0),
@@ -667,14 +671,7 @@ impl Store for DynamoDbStore {
         self.settle_due(now, settle_ms, policy).await
     }
 
-    async fn alert_sent(&self, alert_id: &str, _now: i64) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(outbox_key(alert_id)))
-            .send()
-            .await
-            .map_err(|e| classify("DeleteItem (sent alert)", &self.table, e))?;
-        Ok(())
+    async fn alert_sent(&self, alert: &Alert, _now: i64) -> Result<(), StoreError> {
+        self.delete_sent(alert).await
     }
 }

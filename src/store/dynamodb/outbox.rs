@@ -1,11 +1,57 @@
-//! Claiming queued alerts in the DynamoDB table: one Query of the outbox
-//! partition, then a conditional UpdateItem per alert (its lease), a few
-//! at a time.
+//! Claiming queued alerts in the DynamoDB table: Queries of the outbox
+//! partition in the order alerts were queued, reading about as many as a
+//! flush claims, then a conditional UpdateItem per alert (its lease), a
+//! few at a time.
 //!
-//! The Query brings back each alert's key, age and lease, not its payload:
-//! the lease's answer carries the payload of the alerts claimed. DynamoDB
-//! still reads (and bills, and pages by 1 MB) whole items, so this saves
-//! only the transfer and decoding of the payloads a flush leaves queued.
+//! # Why the sort key starts with the alert's age (layout 5)
+//!
+//! A Query bills every item it reads, whole (0.5 or 1 read unit per 4 KB,
+//! projected or filtered or not), and a queued alert weighs about 3 KB
+//! (its payload). Layouts before 5 keyed alerts by their bare id, which
+//! says nothing of their age, so a flush read the whole partition to find
+//! the oldest 200: when the queue backed up (SNS down, a topic policy
+//! missing, a burst of new issues) every invocation read all of it, 2,000
+//! alerts 6 MB and 1,500 strongly consistent read units, exactly when
+//! things were already wrong. Layout 5 keys an alert
+//! `~<created_at, 20 digits>#<alert id>` ([`queued_alert_sk`]): the
+//! partition reads oldest first (ties by id, as SQLite orders them), and a
+//! flush Queries with `Limit` for what it still wants, paging on only past
+//! alerts it found leased. The key is a function of the alert alone, so
+//! the flush that sent an alert finds its item to delete it
+//! (`alert_sent` is given the alert).
+//!
+//! Alternatives weighed: a global secondary index ordered by when each
+//! alert is next due would skip leased alerts without reading them, but a
+//! table without it (every one deployed so far) would need it built before
+//! a flush could use it, index reads are only eventually consistent (an
+//! invocation's flush could miss the alert its own batch just queued), and
+//! every lease would move the alert's entry (two index writes). Moving an
+//! alert to a key of its next due time on every lease would cost a
+//! transaction of a delete and a put of the whole item per lease (12 write
+//! units for a 3 KB alert instead of 3).
+//!
+//! Queueing stays exactly once: an alert is Put in the same transaction as
+//! the decision that raised it (a batch chunk's marker, conditional on not
+//! existing, or a run's settlement, conditional on the run's version), so
+//! it is queued once however often that write is retried; its key never
+//! mattered to that. Delivery stays at least once: a lease is a
+//! conditional UpdateItem by key that lasts `lease_ms`, and `alert_sent`
+//! deletes the item only once the notifier took the alert.
+//!
+//! # Alerts queued by earlier layouts
+//!
+//! Their bare-id keys sort before `~`, so they come first in the
+//! partition. A flush whose first read finds one reads all of them (as
+//! every flush did before), claims the oldest, and goes on into the
+//! time-ordered keys if it wants more. They are all older than what this
+//! layout queued, so oldest first holds across the upgrade; once they are
+//! delivered, that read is gone. `alert_sent` deletes the time-ordered key
+//! and, when no such item was there, the bare id. Layout 5 is marked in the
+//! table ([`super::layout`]) so that an older faultline, which would delete
+//! only the bare id and send a time-keyed alert again every lease, refuses
+//! the table.
+//!
+//! # Concurrency
 //!
 //! Every lease is its own request, and a flush sends what it claimed one
 //! alert after another. Leased one at a time, 2,000 queued alerts took
@@ -16,13 +62,18 @@
 //! [`LEASE_CONCURRENCY`] at a time, and a flush claims at most the limit
 //! its caller gives, oldest first; the rest stay queued, unleased, for the
 //! next flush.
+//!
+//! [`queued_alert_sk`]: super::items::queued_alert_sk
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::ReturnValue;
 use futures_util::stream::{self, StreamExt};
 
 use super::DynamoDbStore;
-use super::items::{Item, OUTBOX_PK, get_n, get_opt_n, get_s, n, outbox_key, s};
+use super::items::{
+    Item, OUTBOX_PK, QUEUED_PREFIX, alert_id_in, earlier_outbox_key, get_opt_n, get_s, n,
+    outbox_key, outbox_sk_key, s,
+};
 use super::retry::{classify, lease_token};
 use crate::model::Alert;
 use crate::store::StoreError;
@@ -34,10 +85,57 @@ use crate::store::StoreError;
 /// pool.
 pub const LEASE_CONCURRENCY: usize = 16;
 
-/// A queued alert whose lease was free when the outbox was read.
-struct Candidate {
+/// What a claim reads of a queued alert: its key, age and lease. The
+/// payload comes with the lease's answer, for the alerts claimed.
+const PROJECTION: &str = "sk, created_at, lease_until";
+
+/// A queued alert as the outbox Query read it.
+struct Queued {
+    sk: String,
     created_at: i64,
-    alert_id: String,
+    lease_until: i64,
+}
+
+impl Queued {
+    fn from_item(item: &Item) -> Result<Queued, StoreError> {
+        Ok(Queued {
+            sk: get_s(item, "sk")?.to_string(),
+            created_at: get_opt_n::<i64>(item, "created_at")?.unwrap_or(0),
+            lease_until: get_opt_n::<i64>(item, "lease_until")?.unwrap_or(0),
+        })
+    }
+
+    fn is_earlier_layout(&self) -> bool {
+        !self.sk.starts_with(QUEUED_PREFIX)
+    }
+}
+
+/// Which part of the outbox partition a Query reads.
+#[derive(Clone, Copy)]
+enum Range {
+    /// From its start, whatever the layout.
+    All,
+    /// The bare-id keys of earlier layouts.
+    Earlier,
+    /// The time-ordered keys of layout 5.
+    Queued,
+}
+
+/// Reads one range of the outbox page by page, in key order.
+struct Reader {
+    range: Range,
+    start: Option<Item>,
+    done: bool,
+}
+
+impl Reader {
+    fn new(range: Range) -> Reader {
+        Reader {
+            range,
+            start: None,
+            done: false,
+        }
+    }
 }
 
 impl DynamoDbStore {
@@ -51,74 +149,93 @@ impl DynamoDbStore {
         limit: usize,
         concurrency: usize,
     ) -> Result<Vec<Alert>, StoreError> {
-        let mut candidates = Vec::new();
-        for item in self.outbox_leases().await? {
-            if get_n::<i64>(&item, "lease_until")? <= now {
-                candidates.push(Candidate {
-                    created_at: get_opt_n::<i64>(&item, "created_at")?.unwrap_or(0),
-                    alert_id: get_s(&item, "sk")?.to_string(),
-                });
-            }
+        let mut claim = Claim {
+            store: self,
+            now,
+            lease_ms,
+            limit,
+            concurrency: concurrency.max(1),
+            // A token of this claim: if the answer to a lease is lost and
+            // the SDK resends it, the resend finds its own token and
+            // succeeds instead of reading the lease as someone else's
+            // (which would hold the alert back for a whole lease, and
+            // longer where batches are rare).
+            token: lease_token(now),
+            claimed: Vec::new(),
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
         }
-        // Oldest first, as SQLite claims them: a queue longer than one
-        // flush drains in the order it filled.
-        candidates.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.alert_id.cmp(&b.alert_id))
-        });
-        // A token of this claim: if the answer to a lease is lost and the SDK
-        // resends it, the resend finds its own token and succeeds instead of
-        // reading the lease as someone else's (which would hold the alert
-        // back for a whole lease, and longer where batches are rare).
-        let token = lease_token(now);
-        let mut claimed = Vec::new();
-        let mut queue = candidates.into_iter();
-        // Leases another claimer won are not ours: the next round tries as
-        // many more as are still wanted, so a flush never holds more than
-        // `limit` leases, and none it will not send.
-        while claimed.len() < limit {
-            let round: Vec<Candidate> = queue.by_ref().take(limit - claimed.len()).collect();
-            if round.is_empty() {
-                break;
-            }
-            let results: Vec<(Candidate, Result<Option<Item>, StoreError>)> = stream::iter(round)
-                .map(|candidate| {
-                    let token = &token;
-                    async move {
-                        let leased = self.lease(&candidate.alert_id, now, lease_ms, token).await;
-                        (candidate, leased)
-                    }
-                })
-                .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
-            for (candidate, leased) in results {
-                if let Some(item) = leased? {
-                    let alert: Alert =
-                        serde_json::from_str(get_s(&item, "payload")?).map_err(|e| {
-                            StoreError::Corrupt(format!("queued alert {}: {e}", candidate.alert_id))
-                        })?;
-                    claimed.push(alert);
-                }
-            }
+        // One item tells which layouts are queued: usually there is none,
+        // and this one small read is the whole claim.
+        let mut probe = Reader::new(Range::All);
+        let Some(first) = self.outbox_page(&mut probe, 1).await?.pop() else {
+            return Ok(Vec::new());
+        };
+        let mut queued = Reader::new(Range::Queued);
+        let mut read = Vec::new();
+        if first.is_earlier_layout() {
+            claim.earlier().await?;
+        } else {
+            // The first time-ordered alert, already read: go on after it.
+            read.push(first);
+            queued.start = probe.start;
+            queued.done = probe.done;
         }
+        claim.in_order(&mut queued, read).await?;
+        let mut claimed = claim.claimed;
         claimed.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(claimed)
     }
 
-    /// Every queued alert's key, age and lease.
-    async fn outbox_leases(&self) -> Result<Vec<Item>, StoreError> {
-        self.partition_projected(OUTBOX_PK, "sk, created_at, lease_until", "Query (outbox)")
+    /// The next page of `reader`'s range, at most `limit` alerts,
+    /// strongly consistent (an invocation's flush must see the alerts its
+    /// own batch just queued).
+    async fn outbox_page(
+        &self,
+        reader: &mut Reader,
+        limit: usize,
+    ) -> Result<Vec<Queued>, StoreError> {
+        if reader.done {
+            return Ok(Vec::new());
+        }
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(OUTBOX_PK))
+            .consistent_read(true)
+            .projection_expression(PROJECTION)
+            .set_exclusive_start_key(reader.start.take());
+        query = match reader.range {
+            Range::All => query.key_condition_expression("pk = :pk"),
+            Range::Earlier => query
+                .key_condition_expression("pk = :pk AND sk < :queued")
+                .expression_attribute_values(":queued", s(QUEUED_PREFIX)),
+            Range::Queued => query
+                .key_condition_expression("pk = :pk AND sk > :queued")
+                .expression_attribute_values(":queued", s(QUEUED_PREFIX)),
+        };
+        if limit < usize::MAX {
+            query = query.limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1));
+        }
+        let out = query
+            .send()
             .await
+            .map_err(|e| classify("Query (outbox)", &self.table, e))?;
+        match out.last_evaluated_key() {
+            Some(key) if !key.is_empty() => reader.start = Some(key.clone()),
+            _ => reader.done = true,
+        }
+        out.items().iter().map(Queued::from_item).collect()
     }
 
-    /// Leases one alert until `now + lease_ms`, answering with the alert's
-    /// item: `None` when another claimer leased or delivered it since the
-    /// outbox was read.
+    /// Leases one alert (by its sort key) until `now + lease_ms`,
+    /// answering with the alert's item: `None` when another claimer leased
+    /// or delivered it since the outbox was read.
     async fn lease(
         &self,
-        alert_id: &str,
+        sk: &str,
         now: i64,
         lease_ms: i64,
         token: &str,
@@ -127,7 +244,7 @@ impl DynamoDbStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(outbox_key(alert_id)))
+            .set_key(Some(outbox_sk_key(sk.to_string())))
             .update_expression("SET lease_until = :until, lease_owner = :token ADD attempts :one")
             .condition_expression(
                 "attribute_exists(pk) AND (lease_until <= :now OR lease_owner = :token)",
@@ -144,5 +261,131 @@ impl DynamoDbStore {
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(None),
             Err(e) => Err(classify("UpdateItem (alert lease)", &self.table, e)),
         }
+    }
+
+    /// Deletes a delivered alert: under its time-ordered key, or, when
+    /// none is there, under the bare id an earlier layout queued it by.
+    pub(super) async fn delete_sent(&self, alert: &Alert) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(outbox_key(alert)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(earlier_outbox_key(&alert.id)))
+                    .send()
+                    .await
+                    .map_err(|e| classify("DeleteItem (sent alert)", &self.table, e))?;
+                Ok(())
+            }
+            Err(e) => Err(classify("DeleteItem (sent alert)", &self.table, e)),
+        }
+    }
+}
+
+/// One flush's claim: what it wants, and what it leased so far.
+struct Claim<'a> {
+    store: &'a DynamoDbStore,
+    now: i64,
+    lease_ms: i64,
+    limit: usize,
+    concurrency: usize,
+    token: String,
+    claimed: Vec<Alert>,
+}
+
+impl Claim<'_> {
+    fn wanted(&self) -> usize {
+        self.limit.saturating_sub(self.claimed.len())
+    }
+
+    /// Claims from the alerts earlier layouts queued: all of them are
+    /// read, since their keys say nothing of their age, and the oldest
+    /// free ones leased.
+    async fn earlier(&mut self) -> Result<(), StoreError> {
+        let mut reader = Reader::new(Range::Earlier);
+        let mut free = Vec::new();
+        while !reader.done {
+            for queued in self.store.outbox_page(&mut reader, usize::MAX).await? {
+                if queued.lease_until <= self.now {
+                    free.push(queued);
+                }
+            }
+        }
+        free.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| alert_id_in(&a.sk).cmp(alert_id_in(&b.sk)))
+        });
+        let mut free = free.into_iter();
+        // Leases another claimer won are not ours: the next round tries as
+        // many more as are still wanted, so a flush never holds more than
+        // `limit` leases, and none it will not send.
+        while self.wanted() > 0 {
+            let round: Vec<Queued> = free.by_ref().take(self.wanted()).collect();
+            if round.is_empty() {
+                break;
+            }
+            self.lease_round(round).await?;
+        }
+        Ok(())
+    }
+
+    /// Claims from the time-ordered keys, reading a page of as many as are
+    /// still wanted at a time: `read` is what was read of them already.
+    async fn in_order(&mut self, reader: &mut Reader, read: Vec<Queued>) -> Result<(), StoreError> {
+        let mut read = read.into_iter();
+        while self.wanted() > 0 {
+            let mut round = Vec::new();
+            while round.len() < self.wanted() {
+                let Some(queued) = read.next() else {
+                    if reader.done {
+                        break;
+                    }
+                    let want = self.wanted() - round.len();
+                    read = self.store.outbox_page(reader, want).await?.into_iter();
+                    continue;
+                };
+                if queued.lease_until <= self.now {
+                    round.push(queued);
+                }
+            }
+            if round.is_empty() {
+                break;
+            }
+            self.lease_round(round).await?;
+        }
+        Ok(())
+    }
+
+    /// Leases `round` [`Claim::concurrency`] at a time, keeping the alerts
+    /// it won.
+    async fn lease_round(&mut self, round: Vec<Queued>) -> Result<(), StoreError> {
+        let (store, now, lease_ms, token) = (self.store, self.now, self.lease_ms, &self.token);
+        let results: Vec<(Queued, Result<Option<Item>, StoreError>)> = stream::iter(round)
+            .map(|queued| async move {
+                let leased = store.lease(&queued.sk, now, lease_ms, token).await;
+                (queued, leased)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (queued, leased) in results {
+            if let Some(item) = leased? {
+                let alert: Alert = serde_json::from_str(get_s(&item, "payload")?).map_err(|e| {
+                    StoreError::Corrupt(format!("queued alert {}: {e}", alert_id_in(&queued.sk)))
+                })?;
+                self.claimed.push(alert);
+            }
+        }
+        Ok(())
     }
 }

@@ -1003,9 +1003,9 @@ impl Store for SqliteStore {
     /// A sent alert is deleted, as on DynamoDB: nothing reads it again (a
     /// replayed batch is refused by its batch id before it could queue the
     /// alert twice), and kept, sent alerts were most of a busy store's bytes.
-    async fn alert_sent(&self, alert_id: &str, _now: i64) -> Result<(), StoreError> {
+    async fn alert_sent(&self, alert: &Alert, _now: i64) -> Result<(), StoreError> {
         self.with_conn(|conn| {
-            conn.execute("DELETE FROM outbox WHERE alert_id = ?1", params![alert_id])
+            conn.execute("DELETE FROM outbox WHERE alert_id = ?1", params![alert.id])
                 .map_err(|e| self.err(e))?;
             Ok(())
         })
@@ -1098,7 +1098,7 @@ mod tests {
         };
         let alerts = store.claim_alerts(2, 60_000, usize::MAX).await.unwrap();
         assert_eq!((alerts.len(), rows(&store)), (1, 1));
-        store.alert_sent(&alerts[0].id, 3).await.unwrap();
+        store.alert_sent(&alerts[0], 3).await.unwrap();
         assert_eq!(rows(&store), 0);
 
         // What an older faultline left: a row marked sent, pruned on the
