@@ -312,7 +312,8 @@ fn the_function_gets_only_what_its_code_uses() {
     // logs: its own group; the store's layout, a run to settle, issues to
     // join: GetItem; record: BatchGetItem + TransactWriteItems (=
     // PutItem, UpdateItem) and PutItem for error-free batches;
-    // claim_alerts: Query + UpdateItem; alert_sent: DeleteItem; alerts:
+    // claim_alerts: Query + UpdateItem, GetItem + PutItem for the run of
+    // leased alerts it skips; alert_sent: DeleteItem; alerts:
     // Publish, and the topic's key when it has one; held traces: Query,
     // TransactWriteItems with a ConditionCheck (ConditionCheckItem),
     // DeleteItem; the on-failure

@@ -734,17 +734,30 @@ pub async fn queue_alerts(
     now: i64,
     keys: AlertKeys,
 ) {
+    queue_alerts_from(client, table, 0, count, now, keys).await;
+}
+
+/// The same, numbering the alerts' ids from `first`.
+pub async fn queue_alerts_from(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    first: usize,
+    count: usize,
+    now: i64,
+    keys: AlertKeys,
+) {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     use faultline::model::{Alert, AlertIssue, EventType, Sample};
     let s = |v: String| AttributeValue::S(v);
     let n = |v: i64| AttributeValue::N(v.to_string());
     let requests: Vec<WriteRequest> = (0..count)
-        .map(|i| {
+        .map(|n_th| {
+            let i = first + n_th;
             let alert = Alert {
                 id: format!("b{i:05}:new_issue"),
                 event_type: EventType::NewIssue,
                 log_group: "/aws/batch/etl".into(),
-                created_at: now - (count - i) as i64,
+                created_at: now - (count - n_th) as i64,
                 issues: vec![AlertIssue {
                     id: format!("{i:012x}"),
                     fingerprint: format!("v3:{i:032x}"),

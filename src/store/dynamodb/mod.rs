@@ -17,6 +17,7 @@
 //! | alias | `ISSUE#<id>` | `ISSUE` | `alias_of created_at`: a fingerprint the store knows under another issue ([`crate::store::route`]) |
 //! | batch marker | `BATCH#<batch id>` | `CHUNK#<n>` | `log_group log_stream events errors processed_at expires_at`, and `new_issues` on all but a batch's last chunk |
 //! | queued alert | `OUTBOX` | `~<created_at, 20 digits>#<alert id>` (layout 5; earlier layouts: `<alert id>`) | `payload created_at lease_until lease_owner attempts` (outbox.rs) |
+//! | leased run | `OUTBOX#SKIP` | `SKIP` | `after until`: alerts up to `after` are leased until `until` (outbox.rs) |
 //! | layout | `META` | `LAYOUT` | `layout`, `written_by` (layout.rs) |
 //!
 //! Runs ([`crate::runs`]) have items of their own, written in the batch's

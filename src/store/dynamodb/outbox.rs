@@ -38,6 +38,29 @@
 //! conditional UpdateItem by key that lasts `lease_ms`, and `alert_sent`
 //! deletes the item only once the notifier took the alert.
 //!
+//! # Leased alerts at the head of the queue
+//!
+//! A leased alert stays where it is until it is sent and deleted, or its
+//! lease runs out. While sends fail (SNS down, a topic policy missing)
+//! every flush leases the oldest free alerts, fails to send them, and
+//! leaves them leased for a whole lease: the run of leased alerts at the
+//! head grows by a flush's worth each flush, and a flush that paged past
+//! it would read it all again (a filter on the lease would not help:
+//! DynamoDB bills what the Query reads, not what it returns). So a claim
+//! that leased or paged past such a run records how far it goes and until
+//! when all of it stays leased (the earliest lease in it), in one small
+//! item (`OUTBOX#SKIP`, 1 write unit). A claim that finds the oldest alert
+//! leased reads that record (0.5 read units) and, if it lasts, Queries
+//! after the run. It is only a hint: each alert in the run stays leased
+//! until at least the time it names (a lease is never cut short), so an
+//! alert skipped is never one that could be claimed, and once the time
+//! passes the run is read again. The one exception is an alert put into
+//! the run after the claim read it, which must have been stamped before an
+//! alert already read and committed after it: a claim does not count in
+//! alerts younger than [`SKIP_GRACE_MS`], far longer than a write takes to
+//! commit, and such an alert would still go out when the run's leases end.
+//! A claim that finds the oldest alert free reads nothing more than before.
+//!
 //! # Alerts queued by earlier layouts
 //!
 //! Their bare-id keys sort before `~`, so they come first in the
@@ -65,6 +88,8 @@
 //!
 //! [`queued_alert_sk`]: super::items::queued_alert_sk
 
+use std::collections::HashSet;
+
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::ReturnValue;
 use futures_util::stream::{self, StreamExt};
@@ -89,6 +114,25 @@ pub const LEASE_CONCURRENCY: usize = 16;
 /// payload comes with the lease's answer, for the alerts claimed.
 const PROJECTION: &str = "sk, created_at, lease_until";
 
+/// Alerts whose `created_at` is younger than this when a claim reads them
+/// are not counted into a [`Skip`]: an alert is Put when the write that
+/// raised it commits, up to a few seconds after the `now` it was stamped
+/// with, so a younger key might yet have an alert queued before it that the
+/// skip would hide until it ends.
+const SKIP_GRACE_MS: i64 = 10_000;
+
+/// Where the run of leased alerts at the head of the queue is recorded.
+const SKIP_PK: &str = "OUTBOX#SKIP";
+const SKIP_SK: &str = "SKIP";
+
+/// The run of alerts at the head of the queue that some claim found
+/// leased or leased itself: every alert up to sort key `after` is leased
+/// until `until` at least, or gone.
+struct Skip {
+    after: String,
+    until: i64,
+}
+
 /// A queued alert as the outbox Query read it.
 struct Queued {
     sk: String,
@@ -111,14 +155,13 @@ impl Queued {
 }
 
 /// Which part of the outbox partition a Query reads.
-#[derive(Clone, Copy)]
 enum Range {
     /// From its start, whatever the layout.
     All,
     /// The bare-id keys of earlier layouts.
     Earlier,
-    /// The time-ordered keys of layout 5.
-    Queued,
+    /// The time-ordered keys of layout 5 after this one (`~`: all of them).
+    After(String),
 }
 
 /// Reads one range of the outbox page by page, in key order.
@@ -149,6 +192,9 @@ impl DynamoDbStore {
         limit: usize,
         concurrency: usize,
     ) -> Result<Vec<Alert>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut claim = Claim {
             store: self,
             now,
@@ -162,17 +208,15 @@ impl DynamoDbStore {
             // longer where batches are rare).
             token: lease_token(now),
             claimed: Vec::new(),
+            leased: HashSet::new(),
         };
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
         // One item tells which layouts are queued: usually there is none,
         // and this one small read is the whole claim.
         let mut probe = Reader::new(Range::All);
         let Some(first) = self.outbox_page(&mut probe, 1).await?.pop() else {
             return Ok(Vec::new());
         };
-        let mut queued = Reader::new(Range::Queued);
+        let mut queued = Reader::new(Range::After(QUEUED_PREFIX.to_string()));
         let mut read = Vec::new();
         if first.is_earlier_layout() {
             claim.earlier().await?;
@@ -207,14 +251,14 @@ impl DynamoDbStore {
             .consistent_read(true)
             .projection_expression(PROJECTION)
             .set_exclusive_start_key(reader.start.take());
-        query = match reader.range {
+        query = match &reader.range {
             Range::All => query.key_condition_expression("pk = :pk"),
             Range::Earlier => query
                 .key_condition_expression("pk = :pk AND sk < :queued")
                 .expression_attribute_values(":queued", s(QUEUED_PREFIX)),
-            Range::Queued => query
-                .key_condition_expression("pk = :pk AND sk > :queued")
-                .expression_attribute_values(":queued", s(QUEUED_PREFIX)),
+            Range::After(after) => query
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(after)),
         };
         if limit < usize::MAX {
             query = query.limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1));
@@ -228,6 +272,50 @@ impl DynamoDbStore {
             _ => reader.done = true,
         }
         out.items().iter().map(Queued::from_item).collect()
+    }
+
+    /// The run of leased alerts at the head of the queue, if one is
+    /// recorded and lasts past `now`. A hint: without it (none recorded,
+    /// or the read failed) the claim reads the run, as it would anyway.
+    async fn skip(&self, now: i64) -> Option<Skip> {
+        let read = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(skip_key()))
+            .send()
+            .await;
+        let item = match read {
+            Ok(out) => out.item?,
+            Err(e) => {
+                tracing::debug!(error = %classify("GetItem (outbox skip)", &self.table, e), "reading the outbox from its start");
+                return None;
+            }
+        };
+        let skip = Skip {
+            after: get_s(&item, "after").ok()?.to_string(),
+            until: get_opt_n::<i64>(&item, "until").ok()??,
+        };
+        (skip.until > now).then_some(skip)
+    }
+
+    /// Records the run of leased alerts at the head of the queue. Best
+    /// effort: the alerts are claimed already, and without the record the
+    /// next claim reads the run again.
+    async fn put_skip(&self, after: &str, until: i64) {
+        let mut item = skip_key();
+        item.insert("after".into(), s(after));
+        item.insert("until".into(), n(until));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await;
+        if let Err(e) = put {
+            tracing::debug!(error = %classify("PutItem (outbox skip)", &self.table, e), "the run of leased alerts was not recorded");
+        }
     }
 
     /// Leases one alert (by its sort key) until `now + lease_ms`,
@@ -291,6 +379,13 @@ impl DynamoDbStore {
     }
 }
 
+fn skip_key() -> Item {
+    Item::from([
+        ("pk".to_string(), s(SKIP_PK)),
+        ("sk".to_string(), s(SKIP_SK)),
+    ])
+}
+
 /// One flush's claim: what it wants, and what it leased so far.
 struct Claim<'a> {
     store: &'a DynamoDbStore,
@@ -300,6 +395,8 @@ struct Claim<'a> {
     concurrency: usize,
     token: String,
     claimed: Vec<Alert>,
+    /// The sort keys of the alerts claimed.
+    leased: HashSet<String>,
 }
 
 impl Claim<'_> {
@@ -341,7 +438,26 @@ impl Claim<'_> {
 
     /// Claims from the time-ordered keys, reading a page of as many as are
     /// still wanted at a time: `read` is what was read of them already.
-    async fn in_order(&mut self, reader: &mut Reader, read: Vec<Queued>) -> Result<(), StoreError> {
+    /// When the oldest is leased, the run of leased alerts it starts may be
+    /// known ([`Skip`]): the claim starts after it.
+    async fn in_order(
+        &mut self,
+        reader: &mut Reader,
+        mut read: Vec<Queued>,
+    ) -> Result<(), StoreError> {
+        let mut base = None;
+        if let Some(first) = read.first().filter(|q| q.lease_until > self.now) {
+            if let Some(skip) = self.store.skip(self.now).await {
+                if skip.after > first.sk {
+                    *reader = Reader::new(Range::After(skip.after.clone()));
+                    read.clear();
+                    base = Some(skip);
+                }
+            }
+        }
+        // Every alert considered, in key order, and the lease it was under
+        // (`None`: free, so a candidate).
+        let mut seen: Vec<(String, i64, Option<i64>)> = Vec::new();
         let mut read = read.into_iter();
         while self.wanted() > 0 {
             let mut round = Vec::new();
@@ -354,7 +470,9 @@ impl Claim<'_> {
                     read = self.store.outbox_page(reader, want).await?.into_iter();
                     continue;
                 };
-                if queued.lease_until <= self.now {
+                let leased = (queued.lease_until > self.now).then_some(queued.lease_until);
+                seen.push((queued.sk.clone(), queued.created_at, leased));
+                if leased.is_none() {
                     round.push(queued);
                 }
             }
@@ -363,7 +481,36 @@ impl Claim<'_> {
             }
             self.lease_round(round).await?;
         }
+        self.remember_skip(base, &seen).await;
         Ok(())
+    }
+
+    /// Records how far the run of leased alerts at the head of the queue
+    /// now goes, and until when all of it stays leased: the alerts `seen`
+    /// from where the claim started (the start of the queue, or the end of
+    /// `base`), as long as each was leased already or by this claim, and
+    /// older than [`SKIP_GRACE_MS`].
+    async fn remember_skip(&self, base: Option<Skip>, seen: &[(String, i64, Option<i64>)]) {
+        let horizon = self.now - SKIP_GRACE_MS;
+        let mut run: Option<(&str, i64)> = None;
+        for (sk, created_at, leased) in seen {
+            let until = match leased {
+                Some(until) => *until,
+                None if self.leased.contains(sk) => self.now + self.lease_ms,
+                None => break,
+            };
+            if *created_at > horizon {
+                break;
+            }
+            run = Some((sk, run.map_or(until, |(_, earliest)| earliest.min(until))));
+        }
+        let Some((after, until)) = run else {
+            return;
+        };
+        let until = base.map_or(until, |base| base.until.min(until));
+        if until > self.now {
+            self.store.put_skip(after, until).await;
+        }
     }
 
     /// Leases `round` [`Claim::concurrency`] at a time, keeping the alerts
@@ -380,6 +527,7 @@ impl Claim<'_> {
             .await;
         for (queued, leased) in results {
             if let Some(item) = leased? {
+                self.leased.insert(queued.sk.clone());
                 let alert: Alert = serde_json::from_str(get_s(&item, "payload")?).map_err(|e| {
                     StoreError::Corrupt(format!("queued alert {}: {e}", alert_id_in(&queued.sk)))
                 })?;
