@@ -216,11 +216,9 @@ async fn listed(store: &DynamoDbStore) -> (Vec<String>, Vec<String>) {
     (runs, of_a)
 }
 
-#[tokio::test]
-async fn runs_an_older_faultline_wrote_are_listed_before_and_after_they_are_indexed() {
-    let Some(moto) = support::moto() else {
-        return;
-    };
+/// A table as the older faultline left it (the fixture's items, no
+/// marker), its client, name and store.
+async fn older_table(moto: &support::Moto) -> (aws_sdk_dynamodb::Client, String, DynamoDbStore) {
     let client = moto.dynamodb(None).await;
     let table = support::unique("unindexed");
     let store = DynamoDbStore::new(client.clone(), &table).unwrap();
@@ -251,6 +249,15 @@ async fn runs_an_older_faultline_wrote_are_listed_before_and_after_they_are_inde
             .await
             .unwrap();
     }
+    (client, table, store)
+}
+
+#[tokio::test]
+async fn runs_an_older_faultline_wrote_are_listed_before_and_after_they_are_indexed() {
+    let Some(moto) = support::moto() else {
+        return;
+    };
+    let (client, table, store) = older_table(moto).await;
     let before = listed(&store).await;
     assert_eq!(
         before.0,
@@ -285,4 +292,69 @@ async fn runs_an_older_faultline_wrote_are_listed_before_and_after_they_are_inde
         .filter(|i| text(i, "pk").starts_with("RUN#") && !i.contains_key("expires_at"))
         .count();
     assert_eq!(links_without_ttl, 0, "every link of a run expires");
+}
+
+/// One run item among those an older faultline wrote does not read: the
+/// others are indexed all the same, the warning names the command that
+/// removes it, and the run, once repaired, is indexed by `store init`.
+#[tokio::test]
+async fn a_damaged_run_is_left_out_of_the_index_and_the_others_go_in() {
+    let Some(moto) = support::moto() else {
+        return;
+    };
+    let (client, table, store) = older_table(moto).await;
+    let before = listed(&store).await;
+    let n2 = faultline::model::run_id("sfn:arn:aws:states:eu-west-1:1:execution:nightly:n2");
+    let run_key: Item = HashMap::from([
+        ("pk".to_string(), AttributeValue::S("RUNS".into())),
+        ("sk".to_string(), AttributeValue::S(n2.clone())),
+    ]);
+    let errors = client
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(run_key.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item()
+        .unwrap()["errors"]
+        .clone();
+    let set_errors = |update: &str| {
+        client
+            .update_item()
+            .table_name(&table)
+            .set_key(Some(run_key.clone()))
+            .update_expression(update)
+            .condition_expression("attribute_exists(pk)")
+    };
+    set_errors("REMOVE errors").send().await.unwrap();
+
+    let store_url = format!("dynamodb://{table}");
+    let init = moto.faultline(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["store", "init", "--store", &store_url],
+    );
+    let said = String::from_utf8_lossy(&init.stderr);
+    assert!(init.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("`faultline runs forget {n2}`")),
+        "{said}"
+    );
+    let items = support::scan(&client, &table).await;
+    assert!(
+        items
+            .iter()
+            .any(|i| text(i, "pk") == "UNSETTLED" && text(i, "sk") == "!indexed"),
+        "the marker is written: the damaged run is not scanned for at every settling"
+    );
+    let without_n2: Vec<String> = before.0.iter().filter(|n| *n != "n2").cloned().collect();
+    assert_eq!(listed(&store).await, (without_n2, before.1.clone()));
+
+    set_errors("SET errors = :e")
+        .expression_attribute_values(":e", errors)
+        .send()
+        .await
+        .unwrap();
+    store.init().await.unwrap();
+    assert_eq!(listed(&store).await, before, "repaired, it is listed again");
 }

@@ -18,82 +18,112 @@ impl DynamoDbStore {
     /// issues' links to it is keyed by time, and its links get the TTL
     /// they lacked. Then the marker says listings may read the index. Every
     /// step is idempotent: a settler that dies half way starts again.
+    ///
+    /// A run whose records do not read is left out, with a warning naming
+    /// `faultline runs forget`, and the others are indexed. The marker is
+    /// written all the same. Without it, every settling tick would read
+    /// the whole `RUNS` partition and rewrite every run's links again,
+    /// until someone forgets the run, and listings would stay on the
+    /// unbounded path. Writing it loses nothing: the run left out is
+    /// still in `RUNS` and, while unsettled, in `UNSETTLED`, whose
+    /// settling warns about it at every tick. Listings could not show it
+    /// anyway. Once repaired, its next write (its settlement, a batch)
+    /// gives it its index entry, as every writer does, and `faultline
+    /// store init` indexes it whole, its issues' links to it too, since
+    /// `init` runs this whatever the marker says.
     pub(in crate::store::dynamodb) async fn index_runs(&self, now: i64) -> Result<(), StoreError> {
-        let table = self.table.as_str();
         for item in self.partition(RUNS_PK, "Query (runs)").await? {
-            let mut read = RunItem::from_item(&item)?;
-            if !read.live() {
-                continue;
-            }
-            let id = read.stored.run.id.clone();
-            let at = match read.at {
-                Some(at) => at,
-                None => {
-                    let at = when(&read.stored.run);
-                    let ver: u64 = get_n(&item, "ver")?;
-                    read.at = Some(at);
-                    let mut actions = Actions(Vec::new());
-                    actions.push_run(table, &read, Some(ver), now)?;
-                    push_index(
-                        &mut actions,
-                        table,
-                        &id,
-                        None,
-                        IndexEntry::of(&read.stored, true, at),
-                    )?;
-                    match self.send(actions, request_token(&id, 2, 0)).await? {
-                        Sent::Committed => at,
-                        // Written meanwhile, by code that indexes it.
-                        Sent::FirstFailed | Sent::LostRace => {
-                            match self.get_item(run_item_key(&id), "GetItem (run)").await? {
-                                Some(again) => match RunItem::from_item(&again)?.at {
-                                    Some(at) => at,
-                                    None => {
-                                        return Err(StoreError::Transient(format!(
-                                            "DynamoDB table {table}: run {id} changed while it was being indexed; the next settling goes on"
-                                        )));
-                                    }
-                                },
-                                None => continue,
-                            }
-                        }
-                    }
+            match self.index_run(&item, now).await {
+                Err(e) if e.is_damaged() => {
+                    let id = get_s(&item, "sk").unwrap_or("?");
+                    tracing::warn!(
+                        table = %self.table,
+                        run = id,
+                        error = %e,
+                        "run {id} is left out of the runs' time index: its stored record is damaged; remove it with `faultline runs forget {id}`, or repair it and run `faultline store init`"
+                    );
                 }
-            };
-            for issue in self.links_of(&id).await?.into_keys() {
-                self.client
-                    .put_item()
-                    .table_name(table)
-                    .set_item(Some(reverse_item(&issue, at, &id, now)))
-                    .send()
-                    .await
-                    .map_err(|e| classify("PutItem (an issue's run)", table, e))?;
-                self.client
-                    .delete_item()
-                    .table_name(table)
-                    .set_key(Some(unindexed_reverse_key(&issue, &id)))
-                    .send()
-                    .await
-                    .map_err(|e| classify("DeleteItem (an issue's run)", table, e))?;
-                self.client
-                    .update_item()
-                    .table_name(table)
-                    .set_key(Some(link_key(&id, &issue)))
-                    .update_expression("SET #e = if_not_exists(#e, :e)")
-                    .expression_attribute_names("#e", TTL_ATTRIBUTE)
-                    .expression_attribute_values(":e", link_expiry(now))
-                    .send()
-                    .await
-                    .map_err(|e| classify("UpdateItem (a run's issue)", table, e))?;
+                other => other?,
             }
         }
         self.client
             .put_item()
-            .table_name(table)
+            .table_name(&self.table)
             .set_item(Some(indexed_marker_key()))
             .send()
             .await
-            .map_err(|e| classify("PutItem (runs index marker)", table, e))?;
+            .map_err(|e| classify("PutItem (runs index marker)", &self.table, e))?;
+        Ok(())
+    }
+
+    /// Brings the run `item` into the time index ([`Self::index_runs`]).
+    async fn index_run(&self, item: &Item, now: i64) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        let mut read = RunItem::from_item(item)?;
+        if !read.live() {
+            return Ok(());
+        }
+        let id = read.stored.run.id.clone();
+        let at = match read.at {
+            Some(at) => at,
+            None => {
+                let at = when(&read.stored.run);
+                let ver: u64 = get_n(item, "ver")?;
+                read.at = Some(at);
+                let mut actions = Actions(Vec::new());
+                actions.push_run(table, &read, Some(ver), now)?;
+                push_index(
+                    &mut actions,
+                    table,
+                    &id,
+                    None,
+                    IndexEntry::of(&read.stored, true, at),
+                )?;
+                match self.send(actions, request_token(&id, 2, 0)).await? {
+                    Sent::Committed => at,
+                    // Written meanwhile, by code that indexes it.
+                    Sent::FirstFailed | Sent::LostRace => {
+                        match self.get_item(run_item_key(&id), "GetItem (run)").await? {
+                            Some(again) => match RunItem::from_item(&again)?.at {
+                                Some(at) => at,
+                                None => {
+                                    return Err(StoreError::Transient(format!(
+                                        "DynamoDB table {table}: run {id} changed while it was being indexed; the next settling goes on"
+                                    )));
+                                }
+                            },
+                            None => return Ok(()),
+                        }
+                    }
+                }
+            }
+        };
+        for issue in self.links_of(&id).await?.into_keys() {
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(reverse_item(&issue, at, &id, now)))
+                .send()
+                .await
+                .map_err(|e| classify("PutItem (an issue's run)", table, e))?;
+            self.client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(unindexed_reverse_key(&issue, &id)))
+                .send()
+                .await
+                .map_err(|e| classify("DeleteItem (an issue's run)", table, e))?;
+            self.client
+                .update_item()
+                .table_name(table)
+                .set_key(Some(link_key(&id, &issue)))
+                .update_expression("SET #e = if_not_exists(#e, :e)")
+                .expression_attribute_names("#e", TTL_ATTRIBUTE)
+                .expression_attribute_values(":e", link_expiry(now))
+                .send()
+                .await
+                .map_err(|e| classify("UpdateItem (a run's issue)", table, e))?;
+        }
         Ok(())
     }
 

@@ -146,7 +146,9 @@
 //! before the index existed join it when the store is initialised or at
 //! the first settling ([`DynamoDbStore::index_runs`]); until the
 //! `!indexed` marker says so, listings read the whole `RUNS` partition and
-//! every link, as before.
+//! every link, as before. A run whose item does not read is left out with
+//! a warning naming `faultline runs forget`, and the marker is written all
+//! the same (why: [`DynamoDbStore::index_runs`]).
 //!
 //! # Retention
 //!
