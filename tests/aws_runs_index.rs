@@ -143,6 +143,19 @@ async fn listing_the_newest_runs_reads_as_much_among_many_runs_as_among_few() {
             lookup.reads, lookup.requests
         );
         bills.push((listing.reads, issue_page.reads, lookup.reads));
+        // A run's name reads every run item (the whole partition), not
+        // every run's links as a listing does.
+        let named = faultline::store::resolve_run(&store, "r03").await.unwrap();
+        let by_name = meter.take();
+        assert_eq!(named, shown);
+        eprintln!(
+            "{count} runs: `runs show NAME` read {} units in {} requests",
+            by_name.reads, by_name.requests
+        );
+        assert!(
+            by_name.requests <= 6,
+            "one Query of the runs, beside the reads by key: {by_name:?}"
+        );
     }
     assert_eq!(
         bills[0], bills[1],

@@ -1962,6 +1962,45 @@ pub mod cases {
         assert!(runs_of(store).await.is_empty());
     }
 
+    /// A run whose record is damaged hides no other run from what users
+    /// type (a prefix of its id, its name, its execution name), and is
+    /// itself still found by a prefix of its id or its name, to be
+    /// forgotten; listing whole runs still fails on it, which is how
+    /// `faultline runs` comes to name `runs forget`.
+    pub async fn a_damaged_run_hides_no_other_run_from_a_prefix_or_name(
+        store: &dyn Store,
+        underneath: &super::Underneath,
+    ) {
+        let (_, damaged_id, later_id) = a_run_and_a_later_one(store, &[("fp-d", 1, 0)]).await;
+        underneath.damage_run_badly(&damaged_id).await;
+        let err = store.runs(&RunFilter::default()).await.unwrap_err();
+        assert!(err.is_damaged(), "{err}");
+
+        // The shortest prefix of `id` that is not one of `other`'s.
+        let prefix = |id: &str, other: &str| {
+            let common = id.chars().zip(other.chars()).take_while(|(a, b)| a == b);
+            id[..common.count() + 1].to_string()
+        };
+        for (typed, id) in [
+            (prefix(&later_id, &damaged_id), &later_id),
+            ("later".to_string(), &later_id),
+            (
+                "arn:aws:states:eu-west-1:1:execution:nightly:later".to_string(),
+                &later_id,
+            ),
+            (prefix(&damaged_id, &later_id), &damaged_id),
+            ("damaged".to_string(), &damaged_id),
+        ] {
+            let resolved = faultline::store::resolve_run(store, &typed).await;
+            assert_eq!(resolved.unwrap(), *id, "{typed}");
+        }
+        let none = faultline::store::resolve_run(store, "nothing-like-it").await;
+        assert!(
+            matches!(none, Err(faultline::store::StoreError::RunNotFound(_))),
+            "{none:?}"
+        );
+    }
+
     /// A run whose record is damaged, so that it fails to settle at every
     /// settling, is still found (by its id, as the warning names it, or
     /// by its execution ARN) and forgotten whole: the next settling has
@@ -2845,6 +2884,7 @@ macro_rules! underneath_case {
 underneath_case!(a_run_that_cannot_settle_holds_back_no_other);
 underneath_case!(a_run_repaired_after_failed_settlings_settles_as_if_never_tried);
 underneath_case!(a_damaged_run_is_forgotten_and_settles_no_more);
+underneath_case!(a_damaged_run_hides_no_other_run_from_a_prefix_or_name);
 
 /// A fresh DynamoDB store on the emulator, and its table reached around it.
 async fn dynamodb_underneath() -> Option<(faultline::store::dynamodb::DynamoDbStore, Underneath)> {

@@ -151,6 +151,17 @@ pub struct Forgotten {
     pub settled: bool,
 }
 
+/// A run as what a user types names it ([`Store::run_names`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunName {
+    pub id: String,
+    /// Its key (`sfn:ARN`, `batch:JOB ID`, ...), `None` when it does not
+    /// read.
+    pub key: Option<String>,
+    /// Its name, `None` when it does not read.
+    pub name: Option<String>,
+}
+
 /// A leased alert as a store reports it, from its queued payload.
 fn leased(
     id: String,
@@ -290,6 +301,13 @@ pub trait Store: Send + Sync {
     /// One run by exact id.
     async fn run(&self, id: &str) -> Result<Option<Run>, StoreError>;
 
+    /// Every run not folded into another, by id, with its key and name
+    /// where they read: what resolving a prefix or a name needs
+    /// ([`resolve_run`]), in no particular order. Nothing else of a run is
+    /// read, so a run whose record is damaged elsewhere neither hides the
+    /// others nor is hidden: it can be named to be forgotten.
+    async fn run_names(&self) -> Result<Vec<RunName>, StoreError>;
+
     /// Whether a run (not folded into another) is recorded under exact id
     /// `id`. Only its key is read, so a run too damaged to read whole is
     /// found, to be forgotten.
@@ -401,12 +419,21 @@ pub async fn resolve_run(store: &dyn Store, typed: &str) -> Result<String, Store
             }
         }
     }
-    let runs = store.runs(&RunFilter::default()).await?;
-    let exact: Vec<&Run> = runs
+    // Names and keys only: a listing of whole runs fails on any run
+    // whose record is damaged, and reads every run's issues besides.
+    let mut runs = store.run_names().await?;
+    runs.sort_by(|a, b| a.id.cmp(&b.id));
+    let exact: Vec<&RunName> = runs
         .iter()
-        .filter(|r| r.name == typed || r.key.split_once(':').is_some_and(|(_, k)| k == typed))
+        .filter(|r| {
+            r.name.as_deref() == Some(typed)
+                || r.key
+                    .as_deref()
+                    .and_then(|k| k.split_once(':'))
+                    .is_some_and(|(_, k)| k == typed)
+        })
         .collect();
-    let matches: Vec<&Run> = if exact.is_empty() {
+    let matches: Vec<&RunName> = if exact.is_empty() {
         runs.iter().filter(|r| r.id.starts_with(typed)).collect()
     } else {
         exact

@@ -651,6 +651,10 @@ impl Store for DynamoDbStore {
         self.run_by_id(id).await
     }
 
+    async fn run_names(&self) -> Result<Vec<crate::store::RunName>, StoreError> {
+        self.names_of_runs().await
+    }
+
     async fn has_run(&self, id: &str) -> Result<bool, StoreError> {
         self.run_exists(id).await
     }

@@ -20,7 +20,7 @@ mod writer;
 
 use super::fold::{self, FacetBook, Folded, Prior};
 use super::route::{self, Entry, Router, merged_refusal, not_merged_refusal};
-use super::{Forgotten, RunFilter, Store, StoreError, outbox, run_fold};
+use super::{Forgotten, RunFilter, RunName, Store, StoreError, outbox, run_fold};
 use crate::limits::{BATCH_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{
     Alert, BatchSummary, EventType, Facet, HourCount, Issue, IssueDelta, IssueDetail, IssuePage,
@@ -963,6 +963,10 @@ impl Store for SqliteStore {
 
     async fn run(&self, id: &str) -> Result<Option<Run>, StoreError> {
         self.with_conn(|conn| runs::by_id(conn, id).map_err(|e| self.err(e)))
+    }
+
+    async fn run_names(&self) -> Result<Vec<RunName>, StoreError> {
+        self.with_conn(|conn| runs::names(conn).map_err(|e| self.err(e)))
     }
 
     async fn has_run(&self, id: &str) -> Result<bool, StoreError> {

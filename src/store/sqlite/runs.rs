@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::limits::RUN_RETENTION_MS;
@@ -20,7 +21,7 @@ use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
 use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
 use crate::store::run_fold::{self, IssueInfo, StoredRun};
-use crate::store::{Forgotten, RunFilter, Settled, StoreError, outbox};
+use crate::store::{Forgotten, RunFilter, RunName, Settled, StoreError, outbox};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -385,6 +386,36 @@ pub(super) fn forget(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<
         links,
         settled,
     }))
+}
+
+/// Every run not folded into another by id, with its key and name where
+/// they read as text ([`crate::store::Store::run_names`]); a row whose id
+/// does not is left out, as nothing typed can name it.
+pub(super) fn names(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<RunName>> {
+    if !has_runs(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT id, key, name FROM runs WHERE merged_into IS NULL")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            text(row.get_ref(0)?),
+            text(row.get_ref(1)?),
+            text(row.get_ref(2)?),
+        ))
+    })?;
+    let mut names = Vec::new();
+    for row in rows {
+        if let (Some(id), key, name) = row? {
+            names.push(RunName { id, key, name });
+        }
+    }
+    Ok(names)
+}
+
+/// A column's value if it is text.
+fn text(value: ValueRef<'_>) -> Option<String> {
+    value.as_str().ok().map(str::to_string)
 }
 
 /// Whether a run not folded into another is recorded under `id`, its

@@ -182,11 +182,6 @@ impl DynamoDbStore {
     }
 }
 
-/// Whether a run item is folded into another run: not a run of its own.
-fn folded(item: &Item) -> bool {
-    matches!(item.get("merged_into"), Some(AttributeValue::S(_)))
-}
-
 /// An item's key.
 fn item_key(item: &Item) -> Result<Item, StoreError> {
     Ok(key(

@@ -2,6 +2,7 @@
 //! issue's runs, and indexing the runs written before the index existed.
 
 use super::*;
+use crate::store::RunName;
 
 impl DynamoDbStore {
     /// Whether every run is in the time index (see [`Self::index_runs`]).
@@ -231,6 +232,32 @@ impl DynamoDbStore {
             listed.push(run);
         }
         Ok(listed)
+    }
+
+    /// Every run not folded into another, by id, with its key and name
+    /// where they read ([`crate::store::Store::run_names`]): the whole
+    /// `RUNS` partition (a Query per MB of run items), and none of the
+    /// runs' links.
+    pub(in crate::store::dynamodb) async fn names_of_runs(
+        &self,
+    ) -> Result<Vec<RunName>, StoreError> {
+        let text = |item: &Item, name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        };
+        Ok(self
+            .partition(RUNS_PK, "Query (runs)")
+            .await?
+            .iter()
+            .filter(|item| !folded(item))
+            .filter_map(|item| {
+                Some(RunName {
+                    id: text(item, "sk")?,
+                    key: text(item, "key"),
+                    name: text(item, "name"),
+                })
+            })
+            .collect())
     }
 
     /// One run by exact id.

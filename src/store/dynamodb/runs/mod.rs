@@ -181,8 +181,9 @@
 //!   `UNSETTLED`: DynamoDB serves one partition 1,000 write units a second,
 //!   about 500 run writes a second for the whole table; `RUNS#AT` takes
 //!   a write when a run is first seen and when it settles. A listing
-//!   without a limit (resolving what a user typed to a run) still reads the
-//!   whole `RUNS` partition, of the runs kept.
+//!   without a limit, and resolving a prefix or a name a user typed to a
+//!   run ([`DynamoDbStore::names_of_runs`], which reads no links), still
+//!   read the whole `RUNS` partition, of the runs kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -452,6 +453,12 @@ impl Rest {
     fn is_empty(&self) -> bool {
         self.announce.is_empty() && self.resolve.is_empty()
     }
+}
+
+/// Whether a run item is folded into another run: not a run of its own.
+/// Only `merged_into` is read, so this holds of a damaged item too.
+fn folded(item: &Item) -> bool {
+    matches!(item.get("merged_into"), Some(AttributeValue::S(_)))
 }
 
 fn opt_s(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
