@@ -17,6 +17,7 @@ use std::sync::Arc;
 use faultline::notify::Discard;
 use faultline::pipeline::Pipeline;
 use faultline::store::dynamodb::DynamoDbStore;
+use faultline::store::{RunFilter, Store};
 use support::AlertKeys;
 use support::capacity::{
     Bill, DOLLARS_PER_MILLION_READS, DOLLARS_PER_MILLION_WRITES, Meter, item_size, number_size,
@@ -1048,5 +1049,84 @@ async fn claiming_one_flush_costs() {
                 bill.reads / baseline.max(f64::EPSILON)
             );
         }
+    }
+}
+
+/// What `faultline runs forget` costs on DynamoDB, against what recording
+/// the run cost (its batches ingested, alerts flushed): an ECS task's run
+/// of 1, 25 and 300 distinct issues (batches of up to 30), forgotten by
+/// id. Forgetting reads the run item, its link partition and each linked
+/// issue's links to runs (a Query each, keys only), and deletes each link
+/// and reverse link, the index and unsettled entries and the run item in
+/// transactions (2 write units an item).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_forgetting_a_run_costs() {
+    let Some(moto) = support::moto() else {
+        return;
+    };
+    let now = faultline::pipeline::system_clock();
+    let at = (
+        "/ecs/order-importer",
+        "importer/app/0123456789abcdef0123456789abcdef",
+    );
+    for issues in [1usize, 25, 300] {
+        let all: Vec<usize> = (0..issues).collect();
+        let batches: Vec<Vec<u8>> = all
+            .chunks(30)
+            .enumerate()
+            .map(|(b, chunk)| {
+                let errors: Vec<String> = chunk
+                    .iter()
+                    .map(|i| format!("[ERROR] {}: row {i} rejected\n", support::kind_name(*i)))
+                    .collect();
+                batch_in(at, now + b as i64 * 30_000, b as u64 * 1_000, &errors)
+            })
+            .collect();
+        let table = moto
+            .fresh_store(&format!("forget-{issues}"), None)
+            .await
+            .table()
+            .to_string();
+        let meter = Arc::new(Meter::new());
+        let proxy = Proxy::metered(&moto.endpoint, Arc::clone(&meter));
+        let sdk = moto.sdk_config_at(&proxy.endpoint).await;
+        let store = DynamoDbStore::new(support::patient(&sdk), &table).unwrap();
+        let pipeline = Pipeline::new(Box::new(store.clone()), Box::new(Discard));
+        meter.take();
+        for input in &batches {
+            pipeline.ingest(input).await.expect("ingest");
+        }
+        let recorded = meter.take();
+        let newest = RunFilter {
+            limit: Some(1),
+            ..RunFilter::default()
+        };
+        let run = store.runs(&newest).await.unwrap().remove(0);
+        assert_eq!(run.issues.len(), issues);
+        meter.take();
+        let forgotten = store.forget_run(&run.id).await.unwrap().unwrap();
+        let forget = meter.take();
+        assert_eq!(forgotten.links, issues);
+        eprintln!(
+            "a run of {issues} issues: forgetting it {:.0} WCU, {:.0} RCU in {} requests; recording it {:.0} WCU, {:.0} RCU in {} ({:.2}x its writes)",
+            forget.all_writes(),
+            forget.reads,
+            forget.requests,
+            recorded.all_writes(),
+            recorded.reads,
+            recorded.requests,
+            forget.all_writes() / recorded.all_writes(),
+        );
+        let n = issues as f64;
+        assert!(
+            forget.all_writes() <= 4.5 * n + 10.0,
+            "{:.0} WCU to forget a run of {issues} issues",
+            forget.all_writes()
+        );
+        assert!(
+            forget.reads <= 1.5 * n + 10.0,
+            "{:.0} RCU to forget a run of {issues} issues",
+            forget.reads
+        );
     }
 }
