@@ -699,12 +699,18 @@ async fn what_runs_add_to_a_batch() {
     // A batch of a run already seen writes the run item only (2 units in
     // the batch's transaction): the run's link keeps its counts in the run
     // item, its unsettled entry is not moved, its part is not checked and
-    // it needs no marker of its own. Before, runs added 9.3 units.
+    // it needs no marker of its own. Before, runs added 9.3 units. It takes
+    // no sample of an issue the run had (`fold::choose_sample`), so it
+    // stays within issue 11's 8 units a batch: with samples, 8.23 on
+    // average and 10 at most.
     assert!(
         in_known > 0.0 && in_known <= 2.0 + 1e-9,
         "runs add {in_known:.2} WCU to a batch of a run already seen"
     );
-    assert!(run_max <= base_max + 2.0, "{run_max} WCU in a batch");
+    assert!(
+        run_max <= 8.0 && base_max <= 8.0,
+        "{run_max} WCU in a batch of a run, {base_max} in one of none"
+    );
     assert!(run_hottest <= 4.0, "{run_hottest} WCU on one item");
     assert!(added > 0.0 && added <= 3.0, "runs add {added:.1} WCU");
 }

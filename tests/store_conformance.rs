@@ -1101,6 +1101,97 @@ pub mod cases {
         }
     }
 
+    async fn sample_times(store: &dyn Store, fingerprint: &str) -> Vec<i64> {
+        let detail = store.issue(&id_of(fingerprint)).await.unwrap().unwrap();
+        detail.samples.iter().map(|s| s.timestamp).collect()
+    }
+
+    pub async fn a_run_keeps_the_samples_of_the_batches_that_brought_its_issues(store: &dyn Store) {
+        // Within a run, an issue keeps what the batch that brought it into
+        // the run sampled: later batches of the run take none, however due
+        // (on DynamoDB a sample would make such a batch cost 10 write units
+        // instead of 8). Another run, and batches outside runs, sample as
+        // ever; so does a batch too big for one write, and a task's logs
+        // once the task is a part of a job's run.
+        let t0 = 1_000;
+        record(
+            store,
+            &run_batch("b0", run("r1", &[("fp-a", 1, 0)]), t0),
+            NOW,
+        )
+        .await;
+        assert_eq!(sample_times(store, "fp-a").await, vec![t0]);
+        let t1 = t0 + 2 * SAMPLE_INTERVAL_MS;
+        let again = run("r1", &[("fp-a", 1, 0), ("fp-b", 1, 0)]);
+        record(store, &run_batch("b1", again, t1), NOW).await;
+        assert_eq!(sample_times(store, "fp-a").await, vec![t0], "r1 had it");
+        assert_eq!(sample_times(store, "fp-b").await, vec![t1], "new to r1");
+        let t2 = t1 + 1;
+        record(
+            store,
+            &run_batch("c0", run("r2", &[("fp-a", 1, 0)]), t2),
+            NOW,
+        )
+        .await;
+        let t3 = t2 + 1;
+        record(store, &batch("d0", vec![delta("fp-a", 1, t3)]), NOW).await;
+        assert_eq!(
+            sample_times(store, "fp-a").await,
+            vec![t3, t2, t0],
+            "another run, and a batch of no run"
+        );
+
+        // More issues than one DynamoDB transaction takes.
+        let many: Vec<String> = (0..40).map(|i| format!("fp-m{i:02}")).collect();
+        let issues: Vec<(&str, u64, u64)> = many.iter().map(|fp| (fp.as_str(), 1, 0)).collect();
+        let t4 = t3 + 1;
+        record(store, &run_batch("e0", run("r1", &issues), t4), NOW).await;
+        let t5 = t4 + 2 * SAMPLE_INTERVAL_MS;
+        record(store, &run_batch("e1", run("r1", &issues), t5), NOW).await;
+        for fp in [&many[0], &many[39]] {
+            assert_eq!(sample_times(store, fp).await, vec![t4], "{fp}");
+        }
+
+        // A task's logs count in the job's run once a job event made the
+        // task a part of it: that run had what the task's own run had.
+        let task = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a02";
+        let mut attempt = RunDelta::new(
+            format!("task:{task}"),
+            RunSource::Batch,
+            "resize".into(),
+            task.into(),
+        );
+        attempt.log_group = "/aws/batch/job".into();
+        attempt.errors = 1;
+        attempt.issues = vec![RunIssueDelta {
+            fingerprint: "fp-p".into(),
+            count: 1,
+            recovered: 0,
+        }];
+        record(store, &run_batch("p0", attempt.clone(), t0), NOW).await;
+        let mut job = RunDelta::new(
+            "batch:job-2".into(),
+            RunSource::Batch,
+            "resize".into(),
+            "resize-2025-11-24".into(),
+        );
+        job.parts = vec![RunPart {
+            key: format!("task:{task}"),
+            recovered: None,
+        }];
+        let event = BatchSummary {
+            runs: vec![job],
+            ..batch("p1", Vec::new())
+        };
+        record(store, &event, NOW).await;
+        record(store, &run_batch("p2", attempt, t1), NOW).await;
+        assert_eq!(
+            sample_times(store, "fp-p").await,
+            vec![t0],
+            "the job's run had it"
+        );
+    }
+
     pub async fn concurrent_batches_of_one_run_add_up(store: &dyn Store) {
         // Each batch has an issue of its own, so the writers do not queue
         // behind each other on a shared issue before they meet on the run.
@@ -2528,6 +2619,7 @@ macro_rules! runs_conformance {
             conformance!(@case $make, a_run_is_recorded_once_however_often_its_batches_arrive);
             conformance!(@case $make, concurrent_batches_of_one_run_add_up);
             conformance!(@case $make, a_runs_hot_issue_adds_up_over_its_batches);
+            conformance!(@case $make, a_run_keeps_the_samples_of_the_batches_that_brought_its_issues);
             conformance!(@case $make, an_ended_run_settles_once_with_one_digest);
             conformance!(@case $make, a_run_without_an_end_ends_when_quiet);
             conformance!(@case $make, a_run_that_logs_on_is_not_settled_as_quiet);

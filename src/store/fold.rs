@@ -113,10 +113,23 @@ pub const SAMPLE_INTERVAL_MS: i64 = 5 * 60_000;
 /// sample, and only when it is at least [`SAMPLE_INTERVAL_MS`] newer than
 /// the newest kept. So an issue keeps its newest samples, a few an hour,
 /// however hot it runs, and a replayed old batch never pushes out new ones.
+///
+/// None at all when every run the batch counts the issue in had it already
+/// (`in_its_runs`, [`crate::store::run_book::unsampled`]): within a run, an
+/// issue keeps what the batch that brought it into the run sampled. On
+/// DynamoDB a batch of a run already seen writes its marker, the issue's
+/// head and day, and the run item in one transaction: 8 write units, the
+/// most a batch on one issue may cost, and a sample would make it 10. Each
+/// run still leaves a sample of each issue it had (when due), and batches
+/// outside runs sample as above.
 pub fn choose_sample<'a>(
     kept: &[Option<i64>],
     delta: &'a IssueDelta,
+    in_its_runs: bool,
 ) -> Option<(usize, &'a Sample)> {
+    if in_its_runs {
+        return None;
+    }
     let newest = delta.samples.iter().max_by_key(|s| s.timestamp)?;
     let slot = |i: usize| kept.get(i).copied().flatten();
     if let Some(empty) = (0..MAX_SAMPLES).find(|&i| slot(i).is_none()) {
@@ -423,26 +436,49 @@ mod tests {
         let mut kept = vec![None; MAX_SAMPLES];
         kept[0] = Some(H);
         let d = sampled(&[H + 3, H + 9, H + 5]);
-        let (slot, sample) = choose_sample(&kept, &d).unwrap();
+        let (slot, sample) = choose_sample(&kept, &d, false).unwrap();
         assert_eq!((slot, sample.timestamp), (1, H + 9));
-        assert_eq!(choose_sample(&[], &d).map(|(slot, _)| slot), Some(0));
-        assert_eq!(choose_sample(&kept, &sampled(&[])), None, "nothing to keep");
+        assert_eq!(choose_sample(&[], &d, false).map(|(slot, _)| slot), Some(0));
+        assert_eq!(
+            choose_sample(&kept, &sampled(&[]), false),
+            None,
+            "nothing to keep"
+        );
     }
 
     #[test]
     fn a_full_issue_replaces_its_oldest_sample_a_few_times_an_hour() {
         let kept: Vec<Option<i64>> = (0..MAX_SAMPLES as i64).map(|i| Some(H + 10 - i)).collect();
         assert_eq!(
-            choose_sample(&kept, &sampled(&[H + 10 + SAMPLE_INTERVAL_MS - 1])),
+            choose_sample(&kept, &sampled(&[H + 10 + SAMPLE_INTERVAL_MS - 1]), false),
             None,
             "too soon after the newest kept"
         );
-        let (slot, _) = choose_sample(&kept, &sampled(&[H + 10 + SAMPLE_INTERVAL_MS])).unwrap();
+        let (slot, _) =
+            choose_sample(&kept, &sampled(&[H + 10 + SAMPLE_INTERVAL_MS]), false).unwrap();
         assert_eq!(slot, MAX_SAMPLES - 1, "the oldest kept goes");
         assert_eq!(
-            choose_sample(&kept, &sampled(&[H - 100])),
+            choose_sample(&kept, &sampled(&[H - 100]), false),
             None,
             "an old one never"
+        );
+    }
+
+    #[test]
+    fn a_batch_takes_no_sample_of_an_issue_its_runs_had_already() {
+        let d = sampled(&[H + 3]);
+        assert_eq!(
+            choose_sample(&[], &d, true),
+            None,
+            "even into an empty slot"
+        );
+        let kept: Vec<Option<i64>> = (0..MAX_SAMPLES as i64).map(|i| Some(H - i)).collect();
+        let due = sampled(&[H + SAMPLE_INTERVAL_MS]);
+        assert!(choose_sample(&kept, &due, false).is_some());
+        assert_eq!(
+            choose_sample(&kept, &due, true),
+            None,
+            "nor when one is due"
         );
     }
 

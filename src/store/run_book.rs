@@ -69,6 +69,26 @@ pub fn to_read(delta: &RunDelta) -> (Vec<String>, Vec<String>) {
     (runs, parts)
 }
 
+/// The issues a batch whose run deltas are `deltas` takes no sample of
+/// ([`crate::store::fold::choose_sample`]): those that every run the batch
+/// counts them in already had, as `book` read them (each delta's runs and
+/// parts, and the run a part redirects to).
+pub fn unsampled(book: &Book, deltas: &[RunDelta]) -> BTreeSet<String> {
+    let mut had = BTreeSet::new();
+    let mut new = BTreeSet::new();
+    for delta in deltas {
+        let before = book.had(delta);
+        for add in run_fold::issue_adds(delta) {
+            if before.contains(&add.issue_id) {
+                had.insert(add.issue_id);
+            } else {
+                new.insert(add.issue_id);
+            }
+        }
+    }
+    had.difference(&new).cloned().collect()
+}
+
 /// A run's issues as listed: most occurrences first; all recovered once the
 /// run succeeded, also those counted before its end.
 pub fn listed(run_outcome: Outcome, links: impl IntoIterator<Item = RunIssue>) -> Vec<RunIssue> {
@@ -433,6 +453,28 @@ impl Book {
 }
 
 impl Book {
+    /// The issues of `delta` that the run it counts in (its part's run, for
+    /// a delta logged under a part's key) already had when it was read.
+    pub fn had(&self, delta: &RunDelta) -> BTreeSet<String> {
+        let key = self
+            .parts
+            .get(&delta.key)
+            .and_then(|slot| slot.part.as_ref())
+            .map_or(delta.key.as_str(), |part| part.run_key.as_str());
+        let Some(slot) = self
+            .runs
+            .get(key)
+            .filter(|slot| slot.read.as_ref().is_some_and(BookRun::live))
+        else {
+            return BTreeSet::new();
+        };
+        run_fold::issue_adds(delta)
+            .into_iter()
+            .map(|add| add.issue_id)
+            .filter(|id| slot.read_links.contains(id))
+            .collect()
+    }
+
     /// The run a delta logged under a part's key counts in, once the part
     /// is read: it must be read too.
     pub fn redirect(&self, delta: &RunDelta) -> Option<String> {

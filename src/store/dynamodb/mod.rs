@@ -48,8 +48,9 @@
 //! days), and a sample item when [`fold::choose_sample`] picks a slot (one
 //! per batch until 10, then at most one every 5 minutes). A batch on a hot
 //! issue writes its marker, the head and one day: 2 + 2 + 2 write units in
-//! its transaction, and now and then a sample (2, deflated). Layout 1
-//! rewrote a 26 KB item: 52.
+//! its transaction, and now and then a sample (2, deflated); in a run the
+//! issue is already in, the run item instead of a sample (runs/mod.rs), so
+//! 8 either way. Layout 1 rewrote a 26 KB item: 52.
 //!
 //! [`fold::choose_sample`]: crate::store::fold::choose_sample
 //!

@@ -36,6 +36,9 @@ pub(super) struct Part<'a> {
     pub is_last: bool,
     /// Fingerprints earlier chunks of the batch created (last chunk only).
     pub earlier_new: &'a [String],
+    /// The issues the batch takes no sample of: its runs had them already
+    /// ([`crate::store::run_book::unsampled`]).
+    pub unsampled: &'a BTreeSet<String>,
 }
 
 /// What a transaction writes, decided from what was read.
@@ -149,6 +152,7 @@ pub(super) fn plan_pack(
                 &mut touched,
                 batch,
                 delta,
+                part.unsampled.contains(&id),
                 now,
                 policy,
             )?;
@@ -287,7 +291,8 @@ pub(super) fn plan_pack(
 /// One delta on one issue (`prior`: its head as read, `None` if it does not
 /// exist), through the shared fold, applied in memory to its head and to
 /// the days in `days` (which hold every day [`super::parts::days_read`]
-/// names for it); the days it changed are added to `touched`.
+/// names for it); the days it changed are added to `touched`. No sample
+/// when `in_its_runs` ([`fold::choose_sample`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply_delta(
     prior: Option<StoredIssue>,
@@ -296,6 +301,7 @@ pub(super) fn apply_delta(
     touched: &mut BTreeSet<(String, i64)>,
     batch: &BatchSummary,
     delta: &IssueDelta,
+    in_its_runs: bool,
     now: i64,
     policy: &Policy,
 ) -> Result<(StoredIssue, Decision, Option<SampleWrite>), StoreError> {
@@ -354,7 +360,7 @@ pub(super) fn apply_delta(
         }
         touched.insert(facet_day);
     }
-    let sample = match fold::choose_sample(&item.slots, delta) {
+    let sample = match fold::choose_sample(&item.slots, delta, in_its_runs) {
         Some((slot, sample)) => {
             if item.slots.len() <= slot {
                 item.slots.resize(slot + 1, None);

@@ -2,7 +2,7 @@
 //! issues, or for the small batches of one invocation together, re-read
 //! and retried when a concurrent writer changed an issue meanwhile.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
@@ -103,7 +103,9 @@ impl DynamoDbStore {
             }
             let input = [(batch.runs.as_slice(), Recorded::default())];
             let room = MAX_TRANSACTION_ACTIONS - 1;
-            let Some(runs) = self.inline_runs(&input, room, now).await? else {
+            let deltas: Vec<&RunDelta> = batch.runs.iter().collect();
+            let read = self.read_runs(&deltas, None, now).await?;
+            let Some(runs) = self.inline_runs(&read, &input, room, now)? else {
                 return Ok(None);
             };
             let mut actions = vec![self.put_action(
@@ -333,15 +335,50 @@ impl DynamoDbStore {
                 }
                 earlier_new.push(found);
             }
+            // What the parts' runs had before them: an issue they had
+            // takes no sample (`fold::choose_sample`). The runs of a batch
+            // recorded in one chunk go into the same transaction, guarded
+            // by its marker (no marker, transaction or read of their own:
+            // see `runs`), from this same read; a chunk of a bigger batch
+            // reads only its issues' links, its runs are written after.
+            let with_runs: Vec<usize> = (0..open.len())
+                .filter(|&k| !routed[k].batch.runs.is_empty())
+                .collect();
+            let inline = with_runs.iter().all(|&k| pack[open[k]].chunks == 1);
+            let run_read = if with_runs.is_empty() {
+                None
+            } else {
+                let deltas: Vec<&RunDelta> = with_runs
+                    .iter()
+                    .flat_map(|&k| &routed[k].batch.runs)
+                    .collect();
+                let only: Option<BTreeSet<String>> = (!inline).then(|| {
+                    with_runs
+                        .iter()
+                        .flat_map(|&k| &routed[k].batch.issues)
+                        .map(|delta| issue_id(&delta.fingerprint))
+                        .collect()
+                });
+                Some(self.read_runs(&deltas, only.as_ref(), now).await?)
+            };
+            let unsampled: Vec<BTreeSet<String>> = routed
+                .iter()
+                .map(|r| match &run_read {
+                    Some(read) if !r.batch.runs.is_empty() => read.unsampled(&r.batch.runs),
+                    _ => BTreeSet::new(),
+                })
+                .collect();
             let parts: Vec<Part<'_>> = open
                 .iter()
                 .zip(&routed)
                 .zip(&earlier_new)
-                .map(|((&i, routed), earlier_new)| Part {
+                .zip(&unsampled)
+                .map(|(((&i, routed), earlier_new), unsampled)| Part {
                     batch: pack[i].batch,
                     deltas: &routed.batch.issues,
                     is_last: pack[i].is_last(),
                     earlier_new,
+                    unsampled,
                 })
                 .collect();
             let read = PackRead {
@@ -354,14 +391,12 @@ impl DynamoDbStore {
             if open.len() > 1 && issue_actions > MAX_TRANSACTION_ACTIONS {
                 return Ok(Packed::TooBig);
             }
-            // The runs of a batch recorded in one chunk go into the same
-            // transaction, guarded by its marker: no marker, transaction or
-            // read of its own (see `runs`).
-            let with_runs: Vec<usize> = (0..open.len())
-                .filter(|&k| pack[open[k]].chunks == 1 && !routed[k].batch.runs.is_empty())
+            let with_runs: Vec<usize> = with_runs
+                .into_iter()
+                .filter(|&k| pack[open[k]].chunks == 1)
                 .collect();
             let mut runs = None;
-            if !with_runs.is_empty() {
+            if let Some(read) = run_read.as_ref().filter(|_| !with_runs.is_empty()) {
                 let input: Vec<(&[RunDelta], Recorded)> = with_runs
                     .iter()
                     .map(|&k| {
@@ -376,7 +411,7 @@ impl DynamoDbStore {
                     })
                     .collect();
                 let room = MAX_TRANSACTION_ACTIONS.saturating_sub(issue_actions);
-                runs = self.inline_runs(&input, room, now).await?;
+                runs = self.inline_runs(read, &input, room, now)?;
                 if runs.is_none() && open.len() > 1 {
                     return Ok(Packed::TooBig);
                 }

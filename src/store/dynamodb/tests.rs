@@ -1,6 +1,6 @@
 //! Unit tests of the DynamoDB store's pure parts: bounds, planning, tokens.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -17,6 +17,9 @@ use crate::model::{
     BatchSummary, EventType, FacetCount, HourCount, IssueDelta, OTHER, Sample, issue_id,
 };
 use crate::policy::{self, Policy};
+
+/// A batch whose runs had none of its issues before.
+static NONE_UNSAMPLED: BTreeSet<String> = BTreeSet::new();
 
 fn sample(message: &str, fields: usize) -> Sample {
     Sample {
@@ -329,6 +332,7 @@ fn new_issue_alerts_of_a_multi_chunk_batch_wait_for_its_last_chunk() {
         deltas,
         is_last,
         earlier_new,
+        unsampled: &NONE_UNSAMPLED,
     };
     let first = plan_pack(
         &[part(&batch.issues[..ISSUES_PER_WRITE], false, &[])],
@@ -379,6 +383,7 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
         &mut Default::default(),
         &batch,
         &batch.issues[0],
+        false,
         1,
         &Policy::default(),
     )
@@ -396,6 +401,7 @@ fn a_write_is_conditioned_on_the_version_it_was_decided_from() {
             deltas: &batch.issues,
             is_last: true,
             earlier_new: &[],
+            unsampled: &NONE_UNSAMPLED,
         }],
         &PackRead {
             current: &current,
@@ -584,6 +590,7 @@ fn batches_sharing_a_transaction_write_each_issue_once_and_announce_it_once() {
             deltas: &batch.issues,
             is_last: true,
             earlier_new: &[],
+            unsampled: &NONE_UNSAMPLED,
         }
     }
     let plan = plan_pack(

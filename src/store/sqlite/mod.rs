@@ -225,9 +225,11 @@ impl SqliteStore {
         let mut raised: Vec<(EventType, &IssueDelta)> = Vec::new();
         let mut recorded = Recorded::default();
         let rules = policy.run_rules();
+        let unsampled = runs::unsampled(tx, batch).map_err(|e| self.err(e))?;
         for delta in &batch.issues {
-            let folded = apply_delta(tx, batch, delta, now, policy).map_err(|e| self.err(e))?;
             let id = issue_id(&delta.fingerprint);
+            let folded = apply_delta(tx, batch, delta, unsampled.contains(&id), now, policy)
+                .map_err(|e| self.err(e))?;
             let held = !folded.created && runs::is_held(tx, &id).map_err(|e| self.err(e))?;
             let (alert, held_after) =
                 run_fold::hold(folded.decision.alert, held, delta, batch, &rules);
@@ -450,11 +452,13 @@ fn entry_at(conn: &Connection, id: &str) -> Result<Option<Entry>, rusqlite::Erro
 /// Applies one issue's delta inside the batch's transaction: reads what the
 /// fold needs, folds ([`fold::fold`]), and writes the result: counters and
 /// status, hours (with retention), facets through the issue's
-/// [`FacetBook`], samples. Returns the fold.
+/// [`FacetBook`], samples (none when `in_its_runs`: see
+/// [`fold::choose_sample`]). Returns the fold.
 fn apply_delta(
     tx: &rusqlite::Transaction<'_>,
     batch: &BatchSummary,
     delta: &IssueDelta,
+    in_its_runs: bool,
     now: i64,
     policy: &Policy,
 ) -> Result<Folded, rusqlite::Error> {
@@ -584,7 +588,7 @@ fn apply_delta(
             }
         }
     }
-    if let Some((slot, sample)) = fold::choose_sample(&kept, delta) {
+    if let Some((slot, sample)) = fold::choose_sample(&kept, delta, in_its_runs) {
         let json = serde_json::to_string(sample).unwrap_or_default();
         tx.prepare_cached(
             "INSERT OR REPLACE INTO samples (issue_id, slot, timestamp, sample) VALUES (?1, ?2, ?3, ?4)",

@@ -10,7 +10,7 @@
 //! part's counts until the job event says whether a later attempt
 //! recovered it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -182,13 +182,43 @@ fn issues_of(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Vec<RunIs
     rows.collect()
 }
 
+/// The issues `ids` of run `key`, those it has.
+fn issues_among(
+    tx: &rusqlite::Connection,
+    key: &str,
+    ids: &BTreeSet<String>,
+) -> rusqlite::Result<Vec<RunIssue>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT issue_id, count, recovered, new, regressed FROM run_issues
+         WHERE run_key = ?1 AND issue_id = ?2",
+    )?;
+    let mut found = Vec::new();
+    for id in ids {
+        let issue = stmt
+            .query_row(params![key, id], |row| {
+                Ok(RunIssue {
+                    id: row.get(0)?,
+                    count: count(row.get(1)?),
+                    recovered: count(row.get(2)?),
+                    new: row.get(3)?,
+                    regressed: row.get(4)?,
+                })
+            })
+            .optional()?;
+        found.extend(issue);
+    }
+    Ok(found)
+}
+
 /// Reads the runs (by key, merged or not) and parts into `book`, with
-/// every issue of each run that is there.
+/// every issue of each run that is there, or only those of `only` (enough
+/// to say which of them a run had, not to record into it).
 fn read_into(
     tx: &Transaction<'_>,
     book: &mut Book,
     runs: &[String],
     parts: &[String],
+    only: Option<&BTreeSet<String>>,
 ) -> rusqlite::Result<()> {
     for key in runs {
         if book.runs.contains_key(key) {
@@ -205,13 +235,12 @@ fn read_into(
                 })
             })
             .optional()?;
-        let links = match &row {
-            Some(run) if run.live() => issues_of(tx, key)?
-                .into_iter()
-                .map(|i| (i.id.clone(), i))
-                .collect(),
-            _ => BTreeMap::new(),
+        let links = match (&row, only) {
+            (Some(run), None) if run.live() => issues_of(tx, key)?,
+            (Some(run), Some(ids)) if run.live() => issues_among(tx, key, ids)?,
+            _ => Vec::new(),
         };
+        let links = links.into_iter().map(|i| (i.id.clone(), i)).collect();
         book.runs
             .insert(key.clone(), RunSlot::read(None, row, links));
     }
@@ -297,6 +326,29 @@ fn write_book(tx: &Transaction<'_>, book: &Book) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The issues `batch` takes no sample of, as its runs are before it is
+/// recorded ([`run_book::unsampled`]).
+pub(super) fn unsampled(
+    tx: &Transaction<'_>,
+    batch: &BatchSummary,
+) -> rusqlite::Result<BTreeSet<String>> {
+    let ids: BTreeSet<String> = batch
+        .runs
+        .iter()
+        .flat_map(run_fold::issue_adds)
+        .map(|add| add.issue_id)
+        .collect();
+    let mut book = Book::default();
+    for delta in &batch.runs {
+        let (runs, parts) = run_book::to_read(delta);
+        read_into(tx, &mut book, &runs, &parts, Some(&ids))?;
+        if let Some(target) = book.redirect(delta) {
+            read_into(tx, &mut book, &[target], &[], Some(&ids))?;
+        }
+    }
+    Ok(run_book::unsampled(&book, &batch.runs))
+}
+
 /// Records what `batch` says about runs, in the batch's transaction, after
 /// its issues (`recorded` says which it created or reopened), through the
 /// shared bookkeeping ([`run_book`]). `err` names a SQLite failure.
@@ -310,9 +362,9 @@ pub(super) fn record(
     for delta in &batch.runs {
         let mut book = Book::default();
         let (runs, parts) = run_book::to_read(delta);
-        read_into(tx, &mut book, &runs, &parts).map_err(err)?;
+        read_into(tx, &mut book, &runs, &parts, None).map_err(err)?;
         if let Some(target) = book.redirect(delta) {
-            read_into(tx, &mut book, &[target], &[]).map_err(err)?;
+            read_into(tx, &mut book, &[target], &[], None).map_err(err)?;
         }
         book.record(delta, recorded, now)?;
         write_book(tx, &book).map_err(err)?;

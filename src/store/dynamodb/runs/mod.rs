@@ -36,7 +36,11 @@
 //! issues it touches: by key when that costs less than a `Query` of the
 //! run's whole link partition, as the run item's `nlinks` says
 //! ([`links_by_key`]), so a hot issue's batch reads no more in a run of
-//! hundreds of issues than in a run of one. Run items share one partition so that listing them is
+//! hundreds of issues than in a run of one. That read comes before the
+//! issues are planned ([`DynamoDbStore::read_runs`]): an issue the run
+//! already has takes no sample ([`crate::store::fold::choose_sample`]), so
+//! such a batch writes its marker, the issue's head and day and the run
+//! item, 8 units, never a sample beside them. Run items share one partition so that listing them is
 //! one Query; none of them carries `status`, so the issue index never
 //! sees them.
 //!
@@ -345,6 +349,25 @@ pub(super) struct InlineRuns {
     pub actions: Vec<TransactWriteItem>,
     /// Runs with folds left to finish once the transaction committed.
     pub folding: Vec<String>,
+}
+
+/// The runs of a transaction's batches as read before their issues are
+/// planned ([`DynamoDbStore::read_runs`]): what the runs had already
+/// decides which issues take no sample, and the same read records the
+/// runs inline.
+pub(super) struct RunsRead {
+    read: Read,
+    /// Whether it read every link recording the runs needs, or only those
+    /// of some issues (enough to say which the runs had).
+    whole: bool,
+}
+
+impl RunsRead {
+    /// The issues of a batch with run deltas `deltas` that take no sample
+    /// ([`run_book::unsampled`]).
+    pub fn unsampled(&self, deltas: &[RunDelta]) -> BTreeSet<String> {
+        run_book::unsampled(&self.read.book, deltas)
+    }
 }
 
 /// A run item as read or to be written.

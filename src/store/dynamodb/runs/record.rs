@@ -194,35 +194,25 @@ impl DynamoDbStore {
         Ok(wrote)
     }
 
-    /// The writes that record the runs of `batches` (each batch's run
-    /// deltas, rerouted, and what its issue chunk created and reopened),
-    /// to go into the transaction of the batches' issue chunk, whose
-    /// markers then guard them: the run markers of
-    /// [`DynamoDbStore::record_runs`] are not needed, nor a transaction of
-    /// their own. `None` when they need more than `room` actions (a delta
-    /// with more issues than one run write takes, a fold too big to start
-    /// beside the issues): they are then written after, on their own.
-    pub(in crate::store::dynamodb) async fn inline_runs(
+    /// Reads the runs the run deltas `deltas` count in, with their parts,
+    /// into one working set, after finishing any fold left unfinished in
+    /// them. Links as [`Self::read_into`] reads them: of the issues `only`
+    /// names when given (enough to say which issues the runs had, not to
+    /// record them), else of those the deltas touch, or all.
+    pub(in crate::store::dynamodb) async fn read_runs(
         &self,
-        batches: &[(&[RunDelta], Recorded)],
-        room: usize,
+        deltas: &[&RunDelta],
+        only: Option<&BTreeSet<String>>,
         now: i64,
-    ) -> Result<Option<InlineRuns>, StoreError> {
-        let deltas: Vec<(&RunDelta, &Recorded)> = batches
-            .iter()
-            .flat_map(|(deltas, recorded)| deltas.iter().map(move |d| (d, recorded)))
-            .collect();
-        if deltas
-            .iter()
-            .any(|(d, _)| d.issues.len() > ISSUES_PER_RUN_WRITE)
-        {
-            return Ok(None);
-        }
-        let wanted = wanted_links(deltas.iter().map(|(d, _)| *d));
-        let read = loop {
+    ) -> Result<RunsRead, StoreError> {
+        let wanted = match only {
+            Some(ids) => Some(ids.clone()),
+            None => wanted_links(deltas.iter().copied()),
+        };
+        loop {
             let mut read = Read::default();
             let (mut runs, mut parts) = (Vec::new(), Vec::new());
-            for (delta, _) in &deltas {
+            for delta in deltas {
                 let (more_runs, more_parts) = run_book::to_read(delta);
                 for (keys, more) in [(&mut runs, more_runs), (&mut parts, more_parts)] {
                     for key in more {
@@ -236,7 +226,7 @@ impl DynamoDbStore {
                 .await?;
             let targets: Vec<String> = deltas
                 .iter()
-                .filter_map(|(d, _)| read.book.redirect(d))
+                .filter_map(|d| read.book.redirect(d))
                 .collect::<BTreeSet<String>>()
                 .into_iter()
                 .collect();
@@ -245,14 +235,48 @@ impl DynamoDbStore {
                     .await?;
             }
             if read.folding.is_empty() {
-                break read;
+                return Ok(RunsRead {
+                    read,
+                    whole: only.is_none(),
+                });
             }
             // As for a run chunk of its own: a fold left unfinished is
             // finished first.
             for id in &read.folding {
                 self.finish_folds(id, now).await?;
             }
-        };
+        }
+    }
+
+    /// The writes that record the runs of `batches` (each batch's run
+    /// deltas, rerouted, and what its issue chunk created and reopened),
+    /// as `read` ([`Self::read_runs`] of those deltas) found them, to go
+    /// into the transaction of the batches' issue chunk, whose markers
+    /// then guard them: the run markers of [`DynamoDbStore::record_runs`]
+    /// are not needed, nor a transaction of their own. `None` when they
+    /// need more than `room` actions (a delta with more issues than one
+    /// run write takes, a fold too big to start beside the issues), or
+    /// `read` holds only some links: they are then written after, on their
+    /// own.
+    pub(in crate::store::dynamodb) fn inline_runs(
+        &self,
+        read: &RunsRead,
+        batches: &[(&[RunDelta], Recorded)],
+        room: usize,
+        now: i64,
+    ) -> Result<Option<InlineRuns>, StoreError> {
+        let deltas: Vec<(&RunDelta, &Recorded)> = batches
+            .iter()
+            .flat_map(|(deltas, recorded)| deltas.iter().map(move |d| (d, recorded)))
+            .collect();
+        if !read.whole
+            || deltas
+                .iter()
+                .any(|(d, _)| d.issues.len() > ISSUES_PER_RUN_WRITE)
+        {
+            return Ok(None);
+        }
+        let read = &read.read;
         let record = |fold_limit: Option<usize>| -> Result<(Read, Actions), StoreError> {
             let mut recording = read.clone();
             recording.book.fold_limit = fold_limit;
