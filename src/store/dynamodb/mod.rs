@@ -184,6 +184,7 @@ mod listing;
 mod merge;
 mod outbox;
 mod pack;
+mod packing;
 mod parts;
 mod pending;
 mod plan;

@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::TTL_ATTRIBUTE;
 use super::items::{Facets, Item, get_n, get_s, json, n, s};
+use super::packing::{deflate, inflate};
 use crate::limits::{HOURS_RETENTION_MS, MAX_SAMPLES};
 use crate::model::{FacetCount, HourCount, IssueDelta, hour_of};
 use crate::policy::Policy;
@@ -243,28 +244,6 @@ pub(super) fn sample_json(item: &Item) -> Result<String, StoreError> {
     };
     inflate(packed.as_ref(), 2 * super::bounds::MAX_STORED_SAMPLE_BYTES)
         .map_err(|e| StoreError::Corrupt(format!("a sample item: {e}")))
-}
-
-/// `text` deflated: stack traces and stream names shrink to a third or
-/// less, and DynamoDB bills the bytes stored.
-fn deflate(text: &str) -> Vec<u8> {
-    use std::io::Write;
-    let mut deflate =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing to a Vec cannot fail.
-    let _ = deflate.write_all(text.as_bytes());
-    deflate.finish().unwrap_or_default()
-}
-
-/// What [`deflate`] packed, read up to `limit` bytes: a damaged or hostile
-/// item cannot inflate into more than its kind ever holds.
-fn inflate(packed: &[u8], limit: usize) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    flate2::read::DeflateDecoder::new(packed)
-        .take(limit as u64)
-        .read_to_string(&mut text)?;
-    Ok(text)
 }
 
 /// The sort key of the facets an issue of the older layout had counted
