@@ -852,6 +852,11 @@ async fn what_a_batch_reads_in_a_run_with_many_issues() {
     let many = bills("reads-many", &[spread, hot].concat()).await.unwrap();
     // Past the hot issue's first batch, which creates it and its link.
     let mean = |bills: &[Bill]| bills.iter().map(|b| b.reads).sum::<f64>() / bills.len() as f64;
+    eprintln!(
+        "a batch of {EACH} new issues (two issue chunks) reads {:.2} RCU and writes {:.2} WCU",
+        mean(&many[..SPREAD]),
+        many[..SPREAD].iter().map(Bill::all_writes).sum::<f64>() / SPREAD as f64
+    );
     let (few, many) = (mean(&few[1..]), mean(&many[SPREAD + 1..]));
     eprintln!(
         "a hot issue's batch reads {many:.2} RCU in a run of {} issues against {few:.2} in a run of one",
