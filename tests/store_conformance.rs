@@ -402,6 +402,31 @@ pub mod cases {
         );
     }
 
+    pub async fn an_alert_claimed_and_never_sent_comes_back_when_its_lease_ends(store: &dyn Store) {
+        // Claimed by a flush that died before sending, past the few seconds
+        // in which a write may still land before older alerts (DynamoDB
+        // then lets later flushes jump past the leased head of the queue).
+        for (i, fp) in ["fp-a", "fp-b", "fp-c"].iter().enumerate() {
+            let b = batch(&format!("b{i}"), vec![delta(fp, 1, 1000)]);
+            record(store, &b, NOW + i as i64).await;
+        }
+        let ids = |alerts: &[Alert]| -> Vec<String> {
+            alerts.iter().map(|a| a.issues[0].id.clone()).collect()
+        };
+        let t = NOW + MINUTE;
+        let died = store.claim_alerts(t, LEASE, 2).await.unwrap();
+        assert_eq!(ids(&died), [id_of("fp-a"), id_of("fp-b")]);
+        let next = store.claim_alerts(t + 1, LEASE, 2).await.unwrap();
+        assert_eq!(ids(&next), [id_of("fp-c")], "past the leased ones");
+        store.alert_sent(&next[0], t + 2).await.unwrap();
+        let again = store.claim_alerts(t + LEASE + 1, LEASE, 2).await.unwrap();
+        assert_eq!(
+            ids(&again),
+            [id_of("fp-a"), id_of("fp-b")],
+            "their lease ended: claimed again, oldest first"
+        );
+    }
+
     pub async fn many_new_issues_in_one_batch_make_one_digest(store: &dyn Store) {
         let deltas = (0..5).map(|i| delta(&format!("fp-{i}"), 1, 1000)).collect();
         let r = record(store, &batch("b1", deltas), NOW).await;
@@ -2656,6 +2681,7 @@ macro_rules! conformance {
             conformance!(@case $make, alerts_held_by_a_lease_are_reported_until_it_ends);
             conformance!(@case $make, each_new_issue_queues_one_alert_until_sent);
             conformance!(@case $make, claims_past_the_limit_wait_for_the_next_flush);
+            conformance!(@case $make, an_alert_claimed_and_never_sent_comes_back_when_its_lease_ends);
             conformance!(@case $make, many_new_issues_in_one_batch_make_one_digest);
             conformance!(@case $make, a_digest_is_queued_cut_to_what_a_message_shows);
             conformance!(@case $make, a_resolved_issue_that_recurs_regresses);
