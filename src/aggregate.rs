@@ -9,7 +9,7 @@ use crate::hashing::FastMap;
 use crate::limits::{
     FACET_VALUES_PER_BATCH, MAX_FACET_VALUE_BYTES, MAX_FIELD_LEN, MAX_ISSUES_PER_BATCH,
     MAX_MESSAGE_BYTES, MAX_TITLE_BYTES, PREVIOUS_KEYS_PER_BATCH, SAMPLES_PER_BATCH,
-    VERSIONS_PER_BATCH, truncate,
+    VERSIONS_PER_BATCH, cut_stack, truncate,
 };
 use crate::model::{
     BatchSummary, FacetCount, HourCount, IssueDelta, OTHER, OVERFLOW_FACET, OVERFLOW_KIND,
@@ -318,6 +318,10 @@ pub fn title(occurrence: &Occurrence) -> String {
     truncate(&text, MAX_TITLE_BYTES)
 }
 
+/// What a sample's stack cut to [`MAX_MESSAGE_BYTES`] says was its bound.
+const STACK_CUT_WHY: &str = "4 KB sample stack bound";
+const _: () = assert!(MAX_MESSAGE_BYTES == 4096, "STACK_CUT_WHY names the bound");
+
 fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occurrence) -> Sample {
     let mut fields: Vec<(String, String)> = occurrence
         .fields
@@ -334,9 +338,12 @@ fn sample(batch: &LogBatch<'_>, event_id: &str, timestamp: i64, occurrence: Occu
                 None => format!("{} ({})", f.function, f.file),
             })
             .collect();
+        // Frames are innermost last: a long stack keeps the frames nearest
+        // where the error was thrown, whole, and says how many outer ones
+        // (servlet filters, framework dispatch) it left out.
         fields.push((
             "stack".to_string(),
-            truncate(&stack.join("\n"), MAX_MESSAGE_BYTES),
+            cut_stack(&stack.join("\n"), MAX_MESSAGE_BYTES, STACK_CUT_WHY),
         ));
     }
     Sample {

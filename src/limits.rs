@@ -198,6 +198,123 @@ pub fn truncate(text: &str, max: usize) -> String {
     format!("{}...", cut(text, max.saturating_sub(3)))
 }
 
+// ---- Cutting stacks ------------------------------------------------------------
+
+/// A sample's stack as text, one frame per line, innermost last (the frame
+/// that threw is the last line), after the note line of an earlier cut if
+/// one left outer frames out. A stack is cut only from its outer end and
+/// only by whole lines, so what stays is where the error was thrown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackText<'a> {
+    text: &'a str,
+    /// Outer frames an earlier cut left out (its note line's count).
+    earlier: usize,
+    frames: Vec<&'a str>,
+}
+
+impl<'a> StackText<'a> {
+    /// The frames `text` holds, its note line (if any) read, not counted.
+    pub fn parse(text: &'a str) -> Self {
+        let mut frames: Vec<&str> = text.lines().collect();
+        let earlier = frames.first().and_then(|l| outer_frames_left_out(l));
+        if earlier.is_some() {
+            frames.remove(0);
+        }
+        StackText {
+            text,
+            earlier: earlier.unwrap_or(0),
+            frames,
+        }
+    }
+
+    /// How many frames the text holds (its note line not counted).
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The innermost `kept` frames after a note line saying how many outer
+    /// frames are not kept (those this cut leaves out and those an earlier
+    /// one did) and `why`; the text unchanged when it keeps every frame.
+    pub fn innermost(&self, kept: usize, why: &str) -> String {
+        if kept >= self.frames.len() {
+            return self.text.to_string();
+        }
+        let left_out = self.frames.len() - kept;
+        let mut lines = Vec::with_capacity(kept + 1);
+        let note = outer_frames_note(self.earlier + left_out, why);
+        lines.push(note.as_str());
+        lines.extend_from_slice(&self.frames[left_out..]);
+        lines.join("\n")
+    }
+}
+
+/// The note line that starts a cut stack: `... N outer frames not kept (why)`.
+fn outer_frames_note(left_out: usize, why: &str) -> String {
+    format!("... {left_out} outer frames not kept ({why})")
+}
+
+/// How many outer frames a cut stack's note line says were left out, or
+/// `None` when `line` is not such a note (a frame, say).
+pub fn outer_frames_left_out(line: &str) -> Option<usize> {
+    let rest = line.strip_prefix("... ")?;
+    let (count, rest) = rest.split_once(' ')?;
+    rest.starts_with("outer frames not kept")
+        .then(|| count.parse().ok())
+        .flatten()
+}
+
+/// Cuts a stack (one frame per line, innermost last) to at most `max`
+/// bytes by leaving out its outer frames, whole lines only: it keeps the
+/// most innermost frames that fit after a first line saying how many outer
+/// frames were left out and `why` ([`StackText::innermost`]). Only when not
+/// even the innermost frame fits beside that line (a frame of kilobytes,
+/// which no runtime prints) is that frame itself cut, marked with `...`.
+pub fn cut_stack(text: &str, max: usize, why: &str) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let stack = StackText::parse(text);
+    let total = stack.len();
+    // Grow from the innermost end while the note, the frames and their
+    // line breaks fit.
+    let mut kept = 0;
+    let mut frame_bytes = 0;
+    for frame in stack.frames.iter().rev() {
+        let next = kept + 1;
+        let note = outer_frames_note(stack.earlier + total - next, why).len();
+        if note + next + frame_bytes + frame.len() > max {
+            break;
+        }
+        kept = next;
+        frame_bytes += frame.len();
+    }
+    if kept == total && total > 0 {
+        // Every frame fits: only an earlier cut's longer note did not.
+        let note = outer_frames_note(stack.earlier, why);
+        return [note.as_str()]
+            .into_iter()
+            .chain(stack.frames.iter().copied())
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    if kept > 0 {
+        return stack.innermost(kept, why);
+    }
+    let note = outer_frames_note(stack.earlier + total.saturating_sub(1), why);
+    match stack.frames.last() {
+        Some(innermost) if note.len() + 1 + 3 < max => {
+            format!("{note}\n{}", truncate(innermost, max - note.len() - 1))
+        }
+        // `truncate` marks a cut with 3 bytes: below that, nothing fits.
+        _ if max >= 3 => truncate(&note, max),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +332,87 @@ mod tests {
     fn truncation_marks_the_cut_and_respects_characters() {
         assert_eq!(truncate("ééééé", 6), "é...");
         assert_eq!(truncate("ééééé", 100), "ééééé");
+    }
+
+    /// Ten frames, `f0 (a.py:0)` outermost to `f9 (a.py:9)` innermost.
+    fn ten_frames() -> String {
+        (0..10)
+            .map(|i| format!("f{i} (a.py:{i})"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_stack_that_fits_is_kept_as_it_is() {
+        let stack = ten_frames();
+        assert_eq!(cut_stack(&stack, stack.len(), "test bound"), stack);
+    }
+
+    #[test]
+    fn a_cut_stack_keeps_whole_innermost_frames_after_a_note_of_what_it_left_out() {
+        let stack = ten_frames();
+        for max in 0..stack.len() {
+            let cut = cut_stack(&stack, max, "test bound");
+            assert!(cut.len() <= max, "{max}: {cut:?}");
+            let mut lines = cut.lines();
+            let Some(note) = lines.next() else { continue };
+            let kept: Vec<&str> = lines.collect();
+            if kept.is_empty() {
+                // Too small for the note and a frame beside it.
+                assert!(note.starts_with("..."), "{max}: {cut:?}");
+                continue;
+            }
+            assert_eq!(
+                note,
+                format!("... {} outer frames not kept (test bound)", 10 - kept.len()),
+                "{max}"
+            );
+            assert_eq!(outer_frames_left_out(note), Some(10 - kept.len()));
+            // Whole frames once the note and one frame fit (52 bytes); below
+            // that the innermost frame itself, cut.
+            let innermost = *kept.last().unwrap();
+            if max >= 52 {
+                assert!(stack.ends_with(&kept.join("\n")), "{max}: {cut:?}");
+            } else {
+                assert!(innermost.ends_with("..."), "{max}: {cut:?}");
+                assert!(
+                    "f9 (a.py:9)".starts_with(innermost.trim_end_matches("...")),
+                    "{max}: {cut:?}"
+                );
+            }
+        }
+        assert_eq!(
+            cut_stack(&stack, 80, "test bound"),
+            "... 7 outer frames not kept (test bound)\nf7 (a.py:7)\nf8 (a.py:8)\nf9 (a.py:9)"
+        );
+    }
+
+    #[test]
+    fn a_second_cut_counts_the_frames_the_first_left_out() {
+        let stack = ten_frames();
+        let first = cut_stack(&stack, 100, "first bound");
+        let held = StackText::parse(&first);
+        assert_eq!(held.len() + held.earlier, 10);
+        assert_eq!(held.innermost(held.len(), "second bound"), first);
+        let second = held.innermost(2, "second bound");
+        assert_eq!(
+            second,
+            "... 8 outer frames not kept (second bound)\nf8 (a.py:8)\nf9 (a.py:9)"
+        );
+        assert_eq!(cut_stack(&first, 66, "second bound"), second);
+        // Only the earlier note was too long: every frame stays.
+        assert_eq!(
+            cut_stack(&first, first.len() - 1, "second"),
+            first.replace("(first bound)", "(second)")
+        );
+    }
+
+    #[test]
+    fn a_frame_too_long_for_any_bound_is_itself_cut_after_the_note() {
+        let stack = format!("f0 (a.py:0)\n{} (a.py:1)", "g".repeat(500));
+        let cut = cut_stack(&stack, 100, "test bound");
+        assert!(cut.len() <= 100);
+        assert!(cut.starts_with("... 1 outer frames not kept (test bound)\nggg"));
+        assert!(cut.ends_with("..."), "{cut}");
     }
 }

@@ -750,3 +750,120 @@ fn a_batch_past_the_limit_of_distinct_issues_creates_the_limit_and_one_overflow_
         "{shown}"
     );
 }
+
+/// A Java trace's outermost exception's frames as a sample stores them,
+/// innermost last: `at java.base/f(File.java:12)` becomes `f (File.java:12)`; the
+/// frames of its causes (after `Caused by:`) are not its own.
+fn stored_java_frames(trace: &str) -> Vec<String> {
+    let mut frames: Vec<String> = trace
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Caused by: ") && !l.starts_with("Suppressed: "))
+        .filter_map(|l| l.strip_prefix("at "))
+        .map(|at| {
+            let (function, location) = at.rsplit_once('(').unwrap();
+            // Without its Java module (`java.base/`).
+            let function = function.rsplit_once('/').map_or(function, |(_, f)| f);
+            format!("{function} ({location}")
+        })
+        .collect();
+    frames.reverse();
+    frames
+}
+
+#[test]
+fn a_long_real_stack_keeps_the_frames_where_it_was_thrown_whole() {
+    let dir_of = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/long_traces");
+    // Real Java traces of 2-14 KB (provenance in SOURCES.md there), those
+    // whose frames carry no `~[jar:version]` suffix; 137 and 111 frames in
+    // the two OpenMRS ones, whose stacks pass the 4 KB a sample keeps.
+    let mut cut = 0;
+    for name in [
+        "java-jetty-servlet-caused-by",
+        "java-mockito-junit-caused-by",
+        "java-openmrs-mysql-duplicate",
+        "java-openmrs-spring-caused-by-chain",
+        "java-smtp-nested-multiline-message",
+        "java-spring-boot-aws-config-bean",
+        "java-spring-test-context-failed",
+    ] {
+        let trace = std::fs::read_to_string(dir_of.join(format!("{name}.txt"))).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let batch = serde_json::json!({
+            "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/aws/lambda/orders",
+            "logStream": "s", "subscriptionFilters": [],
+            "logEvents": [
+                {"id": "1", "timestamp": 1_763_900_000_000i64, "message": trace},
+                // A last line that is no error: a last error would wait
+                // for the stream's next batch.
+                {"id": "2", "timestamp": 1_763_900_000_001i64, "message": "INFO done"},
+            ],
+        });
+        std::fs::write(dir.path().join("in.json"), batch.to_string()).unwrap();
+        ok(&["ingest", "--notify", "none", "in.json"], dir.path());
+        let listed = issues_json(dir.path());
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{name}: {listed}");
+        let id = listed[0]["id"].as_str().unwrap();
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(&["issues", "show", id, "--json"], dir.path())).unwrap();
+        let stack = shown["samples"][0]["fields"]["stack"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no stack in {shown}"));
+
+        if name == "java-openmrs-mysql-duplicate" {
+            // Where MySQL threw, and the frame the JVM printed first.
+            assert!(
+                stack.contains(
+                    "\ncom.mysql.jdbc.SQLError.createSQLException (SQLError.java:1041)\n"
+                ),
+                "{name}:\n{stack}"
+            );
+            assert!(
+                stack.ends_with(
+                    "\nsun.reflect.NativeConstructorAccessorImpl.newInstance0 (Native Method)"
+                ),
+                "{name}:\n{stack}"
+            );
+        }
+        let frames = stored_java_frames(&trace);
+        let whole = frames.join("\n");
+        eprintln!(
+            "{name}: {} frames, {} bytes; stored {} lines, {} bytes",
+            frames.len(),
+            whole.len(),
+            stack.lines().count(),
+            stack.len()
+        );
+        assert!(stack.len() <= 4096, "{name}: {} bytes", stack.len());
+        if stack == whole {
+            continue;
+        }
+        cut += 1;
+        // Cut: the innermost frames, whole, after a line saying how many
+        // outer ones were left out.
+        let (note, kept) = stack.split_once('\n').unwrap();
+        assert!(
+            whole.ends_with(&format!("\n{kept}")),
+            "{name}: not the innermost frames, whole:\n{stack}"
+        );
+        let left_out = frames.len() - kept.lines().count();
+        assert_eq!(
+            note,
+            format!("... {left_out} outer frames not kept (4 KB sample stack bound)"),
+            "{name}"
+        );
+        assert_eq!(
+            kept.lines().last(),
+            frames.last().map(String::as_str),
+            "{name}"
+        );
+        // Kept as much as the bound allows: one more frame would not fit.
+        assert!(
+            stack.len() + frames[left_out - 1].len() + 1 > 4096,
+            "{name}: {} bytes",
+            stack.len()
+        );
+    }
+    // Both OpenMRS traces' stacks pass 4 KB.
+    assert!(cut >= 2, "{cut} stacks cut");
+}

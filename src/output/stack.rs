@@ -74,6 +74,11 @@ fn file_of(line: &str) -> &str {
 }
 
 fn in_app(line: &str) -> bool {
+    // A cut stack's note line (`... 12 outer frames not kept (...)`) is
+    // nobody's code.
+    if crate::limits::outer_frames_left_out(line).is_some() {
+        return false;
+    }
     let (function, file) = split(line);
     if is_jvm(file) {
         jvm_frame_in_app(function)
@@ -129,5 +134,21 @@ mod tests {
         assert!(!s.frames[0].in_app);
         assert!(s.frames[1].in_app);
         assert_eq!(s.order(), "innermost first");
+    }
+
+    #[test]
+    fn a_cut_stacks_note_stays_at_the_outer_end_and_is_nobodys_code() {
+        let s = parse(
+            "... 40 outer frames not kept (4 KB sample stack bound)\n\
+             com.acme.Main.main (Main.java:5)\n\
+             java.lang.Integer.parseInt (Integer.java:652)",
+        );
+        assert!(s.innermost_first);
+        assert_eq!(
+            s.frames[2].text,
+            "... 40 outer frames not kept (4 KB sample stack bound)"
+        );
+        assert!(!s.frames[2].in_app);
+        assert!(s.frames[1].in_app);
     }
 }

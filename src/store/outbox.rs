@@ -4,12 +4,13 @@
 //! until it is sent, so it is cut to what a message can show before it is
 //! queued.
 
-use crate::limits::truncate;
+use crate::limits::{cut_stack, truncate};
 use crate::model::{Alert, Sample};
 
 /// The most bytes one stored sample may take as JSON. Samples arrive with
 /// messages and stacks of up to 4 KB each; 6 KB keeps the useful start of
-/// both while bounding the issue item (and the cost of rewriting it).
+/// the message and the innermost frames of the stack while bounding the
+/// issue item (and the cost of rewriting it).
 pub const MAX_STORED_SAMPLE_BYTES: usize = 6 * 1024;
 
 /// Issues a notifier details in one message (`notify::chat`'s
@@ -50,7 +51,8 @@ pub fn bound_alert(alert: &mut Alert) {
 }
 
 /// A sample cut until its JSON fits [`MAX_STORED_SAMPLE_BYTES`]: first the
-/// message and each field to 2 KB / 1 KB, then trailing fields dropped.
+/// message and each field to 2 KB / 1 KB (the stack to its innermost whole
+/// frames, [`cut_stack`]), then trailing fields dropped.
 pub fn bounded_sample(mut sample: Sample) -> Sample {
     let size = |s: &Sample| {
         serde_json::to_string(s)
@@ -61,8 +63,12 @@ pub fn bounded_sample(mut sample: Sample) -> Sample {
         return sample;
     }
     sample.message = truncate(&sample.message, 2048);
-    for (_, value) in &mut sample.fields {
-        *value = truncate(value, 1024);
+    for (name, value) in &mut sample.fields {
+        *value = if name == "stack" {
+            cut_stack(value, 1024, "6 KB stored sample bound")
+        } else {
+            truncate(value, 1024)
+        };
     }
     while size(&sample) > MAX_STORED_SAMPLE_BYTES && sample.fields.pop().is_some() {}
     if size(&sample) > MAX_STORED_SAMPLE_BYTES {
@@ -74,4 +80,41 @@ pub fn bounded_sample(mut sample: Sample) -> Sample {
         sample.shape = truncate(&sample.shape, 64);
     }
     sample
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_cut_to_fit_keeps_its_stacks_innermost_frames_whole() {
+        // 4 KB of message and a 4 KB stack of 200 frames, innermost last.
+        let frames: Vec<String> = (0..200)
+            .map(|i| format!("com.acme.F.f{i:03} (F.java:{i})"))
+            .collect();
+        let sample = Sample {
+            log_group: "/aws/lambda/orders".into(),
+            log_stream: "s".into(),
+            event_id: "1".into(),
+            timestamp: 1,
+            kind: "E".into(),
+            message: "m".repeat(4096),
+            shape: "java-trace".into(),
+            fields: vec![("stack".into(), frames.join("\n"))],
+        };
+        let bounded = bounded_sample(sample);
+        assert!(serde_json::to_string(&bounded).unwrap().len() <= MAX_STORED_SAMPLE_BYTES);
+        let stack = &bounded.fields[0].1;
+        assert!(stack.len() <= 1024, "{}", stack.len());
+        let (note, kept) = stack.split_once('\n').unwrap();
+        let kept: Vec<&str> = kept.lines().collect();
+        assert_eq!(kept, frames[200 - kept.len()..], "whole innermost frames");
+        assert_eq!(
+            note,
+            format!(
+                "... {} outer frames not kept (6 KB stored sample bound)",
+                200 - kept.len()
+            )
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::packing::deflate;
-use crate::limits::truncate;
+use crate::limits::{StackText, truncate};
 use crate::model::{BatchSummary, IssueDelta, Sample};
 use crate::store::StoreError;
 // Shared with the SQLite store's outbox since the cap on issues per batch.
@@ -118,11 +118,13 @@ pub(super) fn stored_sample_json(sample: &Sample) -> Result<String, StoreError> 
     if sample_item_fits(&whole) {
         return Ok(whole);
     }
-    let frames: Vec<&str> = bounded
-        .fields
-        .iter()
-        .find(|(name, _)| name == "stack")
-        .map_or_else(Vec::new, |(_, stack)| stack.lines().collect());
+    let frames = StackText::parse(
+        bounded
+            .fields
+            .iter()
+            .find(|(name, _)| name == "stack")
+            .map_or("", |(_, stack)| stack.as_str()),
+    );
     let mut smallest = whole;
     for (message_max, field_max, other_fields, min_frames) in SAMPLE_CUTS {
         let mut cut = bounded.clone();
@@ -137,7 +139,7 @@ pub(super) fn stored_sample_json(sample: &Sample) -> Result<String, StoreError> 
         let with_frames = |kept: usize| -> Result<String, StoreError> {
             let mut s = cut.clone();
             if let Some((_, stack)) = s.fields.iter_mut().find(|(name, _)| name == "stack") {
-                *stack = innermost_frames(&frames, kept);
+                *stack = frames.innermost(kept, "DynamoDB sample item bound");
             }
             encode(&s)
         };
@@ -162,20 +164,6 @@ pub(super) fn stored_sample_json(sample: &Sample) -> Result<String, StoreError> 
     Ok(smallest)
 }
 
-/// The innermost `kept` of `frames` (innermost last), after a line saying
-/// how many outer frames were left out.
-fn innermost_frames(frames: &[&str], kept: usize) -> String {
-    let kept = kept.min(frames.len());
-    let left_out = frames.len() - kept;
-    let mut lines = Vec::with_capacity(kept + 1);
-    let note = format!("... {left_out} outer frames not kept (DynamoDB sample item bound)");
-    if left_out > 0 {
-        lines.push(note.as_str());
-    }
-    lines.extend_from_slice(&frames[left_out..]);
-    lines.join("\n")
-}
-
 /// Whether a sample item holding `json` stays within
 /// [`MAX_SAMPLE_ITEM_BYTES`].
 fn sample_item_fits(json: &str) -> bool {
@@ -190,6 +178,7 @@ mod tests {
     use super::super::parts::sample_item;
     use super::*;
     use crate::decode;
+    use crate::limits::outer_frames_left_out;
     use crate::pipeline::summarise;
 
     macro_rules! trace {
@@ -300,8 +289,15 @@ mod tests {
             assert_eq!(kept.lines().last(), stack.lines().last(), "{name}");
             if kept != stack {
                 cut += 1;
-                let left_out = stack.lines().count() + 1 - kept.lines().count();
-                assert!(left_out > 0, "{name}");
+                // Counting the outer frames the sample's own 4 KB bound
+                // left out, if it did.
+                let earlier = stack
+                    .lines()
+                    .next()
+                    .and_then(outer_frames_left_out)
+                    .unwrap_or(0);
+                let left_out = earlier + StackText::parse(stack).len() + 1 - kept.lines().count();
+                assert!(left_out > earlier, "{name}");
                 assert_eq!(
                     kept.lines().next().unwrap(),
                     format!("... {left_out} outer frames not kept (DynamoDB sample item bound)"),
