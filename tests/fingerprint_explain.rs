@@ -110,3 +110,114 @@ fn explain_names_the_rule_the_issue_id_and_why_not() {
     explained.sort();
     assert_eq!(explained, listed);
 }
+
+/// A Spring Boot trace as logback's default pattern prints it, every frame
+/// followed by its jar and version (`~[spring-beans-5.1.7.RELEASE.jar:5.1.7.RELEASE]`),
+/// logged again after the app was redeployed with upgraded dependencies:
+/// new jar versions and the library's own line numbers moved. One bug, one
+/// issue, keyed by the app's frame. (Before the packaging was dropped, the
+/// whole frame line was taken for a file, the innermost Spring frame with its
+/// version and line became the throw site, and the upgrade made a new issue.)
+#[test]
+fn a_spring_boot_trace_keeps_its_issue_across_a_dependency_upgrade() {
+    let cases = [
+        (
+            "java-spring-boot-jms-jndi-chain.txt",
+            [
+                ("5.1.7.RELEASE", "5.1.8.RELEASE"),
+                ("2.1.5.RELEASE", "2.1.6.RELEASE"),
+                ("1.8.0_181", "1.8.0_191"),
+            ],
+            "VIF120080Controller.java biz.jal.crane.janet2.inf.VIF120080Controller.main",
+        ),
+        (
+            "java-spring-boot-startup-nested.txt",
+            [
+                ("5.0.3.RELEASE", "5.0.4.RELEASE"),
+                ("1.5.9.RELEASE", "1.5.10.RELEASE"),
+                ("1.8.0_162", "1.8.0_171"),
+            ],
+            "SquareApplication.java square.app.SquareApplication.main",
+        ),
+    ];
+    for (name, upgrades, site) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let before = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/long_traces")
+                .join(name),
+        )
+        .unwrap();
+        let after: Vec<String> = before
+            .lines()
+            .map(|line| {
+                if !line.ends_with(']') || line.ends_with("[classes/:na]") || line.ends_with(":?]")
+                {
+                    return line.to_string();
+                }
+                let mut line = line.to_string();
+                for (old, new) in upgrades {
+                    line = line.replace(old, new);
+                }
+                // The library's line numbers move with its release.
+                if let Some(at) = line.find(".java:")
+                    && let Some(close) = line[at..].find(')')
+                    && let Ok(n) = line[at + 6..at + close].parse::<u32>()
+                {
+                    line.replace_range(at + 6..at + close, &(n + 2).to_string());
+                }
+                line
+            })
+            .collect();
+        let after = after.join("\n") + "\n";
+        assert_ne!(before, after);
+        std::fs::write(dir.path().join("before.log"), &before).unwrap();
+        std::fs::write(dir.path().join("after.log"), &after).unwrap();
+
+        let explained = lines(&ok(
+            &[
+                "fingerprint",
+                "--explain",
+                "--log-group",
+                "/ecs/orders",
+                "before.log",
+                "after.log",
+            ],
+            dir.path(),
+        ));
+        let errors: Vec<&Value> = explained
+            .iter()
+            .filter(|l| l["not_an_error"].is_null())
+            .collect();
+        assert_eq!(errors.len(), 2, "{name}: {explained:?}");
+        for e in &errors {
+            assert_eq!(e["explain"]["rule"], "throw_site", "{name}");
+            assert_eq!(e["explain"]["frames"], serde_json::json!([site]), "{name}");
+        }
+        assert_eq!(errors[0]["fingerprint"], errors[1]["fingerprint"], "{name}");
+
+        for file in ["before.log", "after.log"] {
+            ok(
+                &[
+                    "ingest",
+                    "--store",
+                    "sqlite:s.db",
+                    "--notify",
+                    "none",
+                    "--log-group",
+                    "/ecs/orders",
+                    file,
+                ],
+                dir.path(),
+            );
+        }
+        let issues: Value = serde_json::from_str(&ok(
+            &["issues", "--store", "sqlite:s.db", "--json"],
+            dir.path(),
+        ))
+        .unwrap();
+        let issues = issues.as_array().unwrap();
+        assert_eq!(issues.len(), 1, "{name}: {issues:?}");
+        assert_eq!(issues[0]["count"], 2, "{name}");
+    }
+}

@@ -233,6 +233,14 @@ pub(crate) fn at_frame(s: &str) -> Option<(Frame, bool)> {
     if s.is_empty() {
         return None;
     }
+    if let Some(inner) = without_packaging(s).and_then(|f| f.strip_suffix(')'))
+        && !inner.contains(" (")
+        && let Some((function, location)) = inner.split_once('(')
+        && !function.is_empty()
+        && !function.contains(' ')
+    {
+        return Some((java_frame(function, location), true));
+    }
     if let Some(inner) = s.strip_suffix(')') {
         if let Some(open) = inner.rfind(" (") {
             let function = &inner[..open];
@@ -246,6 +254,26 @@ pub(crate) fn at_frame(s: &str) -> Option<(Frame, bool)> {
         }
     }
     Some((node_frame("", s), false))
+}
+
+/// A Java frame without the packaging logback's `%xEx` (Spring Boot's
+/// default pattern) prints after its location: ` ~[spring-beans-5.1.7.RELEASE.jar:5.1.7.RELEASE]`,
+/// ` [na:1.8.0_181]`, ` ~[?:?]`, ` [classes/:na]` (`~` when the jar was
+/// guessed). The jar and its version change with every dependency upgrade
+/// and name no code site. Only a `[name:version]` right after the closing
+/// parenthesis of a Java frame is taken off; `None` for anything else.
+fn without_packaging(s: &str) -> Option<&str> {
+    let body = s.strip_suffix(']')?;
+    let open = body.rfind('[')?;
+    if !body[open + 1..].contains(':') {
+        return None;
+    }
+    let before = &body[..open];
+    let frame = before
+        .strip_suffix('~')
+        .unwrap_or(before)
+        .strip_suffix(' ')?;
+    frame.ends_with(')').then_some(frame)
 }
 
 /// A Java frame from its function and the text between its parentheses
@@ -403,6 +431,95 @@ mod tests {
         assert!(!f.in_app);
         let (f, _) = at_frame("software.amazon.awssdk.core.Client.call(Client.java:12)").unwrap();
         assert!(!f.in_app);
+    }
+
+    /// Frames as Spring Boot's default logback pattern prints them, with the
+    /// jar and its version after the location (real lines, from
+    /// tests/data/long_traces/java-spring-boot-*.txt): parsed as the plain
+    /// frame, the packaging dropped.
+    #[test]
+    fn java_frames_with_logback_packaging() {
+        let cases: [(&str, &str, &str, Option<u32>, bool); 8] = [
+            (
+                "org.springframework.beans.factory.annotation.AutowiredAnnotationBeanPostProcessor$AutowiredFieldElement.inject(AutowiredAnnotationBeanPostProcessor.java:596) ~[spring-beans-5.1.7.RELEASE.jar:5.1.7.RELEASE]",
+                "org.springframework.beans.factory.annotation.AutowiredAnnotationBeanPostProcessor$AutowiredFieldElement.inject",
+                "AutowiredAnnotationBeanPostProcessor.java",
+                Some(596),
+                false,
+            ),
+            (
+                "org.springframework.boot.SpringApplication.refresh(SpringApplication.java:775) [spring-boot-2.1.5.RELEASE.jar:2.1.5.RELEASE]",
+                "org.springframework.boot.SpringApplication.refresh",
+                "SpringApplication.java",
+                Some(775),
+                false,
+            ),
+            (
+                "biz.jal.crane.janet2.inf.VIF120080Controller.main(VIF120080Controller.java:25) [classes/:?]",
+                "biz.jal.crane.janet2.inf.VIF120080Controller.main",
+                "VIF120080Controller.java",
+                Some(25),
+                true,
+            ),
+            (
+                "biz.jal.crane.jsc.base.inf.service.AbstractIFServiceConfig.queueConnectionFactory(AbstractIFServiceConfig.java:126) ~[classes/:?]",
+                "biz.jal.crane.jsc.base.inf.service.AbstractIFServiceConfig.queueConnectionFactory",
+                "AbstractIFServiceConfig.java",
+                Some(126),
+                true,
+            ),
+            (
+                "square.app.SquareApplication.main(SquareApplication.java:14) [classes/:na]",
+                "square.app.SquareApplication.main",
+                "SquareApplication.java",
+                Some(14),
+                true,
+            ),
+            (
+                "sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method) ~[na:1.8.0_162]",
+                "sun.reflect.NativeMethodAccessorImpl.invoke0",
+                "Native Method",
+                None,
+                false,
+            ),
+            (
+                "java.lang.Thread.run(Thread.java:748) [na:1.8.0_162]",
+                "java.lang.Thread.run",
+                "Thread.java",
+                Some(748),
+                false,
+            ),
+            (
+                "javax.naming.spi.NamingManager.getInitialContext(NamingManager.java:662) ~[?:1.8.0_181]",
+                "javax.naming.spi.NamingManager.getInitialContext",
+                "NamingManager.java",
+                Some(662),
+                false,
+            ),
+        ];
+        for (line, function, file, n, app) in cases {
+            let (f, java) = at_frame(line).unwrap();
+            assert!(java, "{line}");
+            assert_eq!(f.function, function, "{line}");
+            assert_eq!(f.file, file, "{line}");
+            assert_eq!(f.line, n, "{line}");
+            assert_eq!(f.in_app, app, "{line}");
+            let plain = line[..line.rfind('[').unwrap()]
+                .trim_end_matches('~')
+                .trim_end();
+            assert_eq!(at_frame(plain).unwrap().0, f, "{line}");
+        }
+        // Only a `[name:version]` right after a Java frame's location.
+        for line in [
+            "x.Y.m(Y.java:1) [no version]",
+            "x.Y.m(Y.java:1)~[a.jar:1]",
+            "x.Y.m(Y.java:1) trailing [a.jar:1]",
+            "Runtime.handler (file:///var/task/index.mjs:2:9) [a:b]",
+        ] {
+            let (f, _) = at_frame(line).unwrap();
+            assert_eq!(f.function, "", "{line}");
+            assert_eq!(f.file, line, "{line}");
+        }
     }
 
     #[test]
