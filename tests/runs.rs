@@ -324,12 +324,12 @@ fn a_run_is_forgotten_by_its_execution_arn_and_its_issues_stay(folder: Folder) {
     assert_eq!(issue(cwd, &sku)["count"], 2);
 }
 
-/// A run whose stored row is damaged makes every listing of runs fail on
-/// SQLite, naming `runs forget`; the other runs are still shown by their
-/// names, and `runs forget` with a prefix of its id removes it without
-/// reading the row, and the listing works again.
+/// A run whose stored row is damaged is left out of `faultline runs` and
+/// `issues show`, which warn with `runs forget` and its id; reading it by
+/// its id fails the same way; the other runs are still shown, and `runs
+/// forget` with a prefix of its id removes it without reading the row.
 #[test]
-fn a_damaged_run_that_breaks_the_listing_is_forgotten_by_its_id() {
+fn a_damaged_run_is_left_out_of_listings_and_forgotten_by_its_id() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     policy(cwd, "");
@@ -341,13 +341,19 @@ fn a_damaged_run_that_breaks_the_listing_is_forgotten_by_its_id() {
         .execute("UPDATE runs SET errors = 'many' WHERE id = ?1", [&id])
         .unwrap();
     assert_eq!(damaged, 1);
-    let listing = faultline(&["runs"], cwd);
-    assert!(!listing.status.success());
+    let warning = format!("remove it with `faultline runs forget {id}`");
+    let listing = faultline(&["runs", "--json"], cwd);
+    assert!(listing.status.success());
     let err = String::from_utf8_lossy(&listing.stderr);
-    assert!(
-        err.contains("remove the run with `faultline runs forget RUN`"),
-        "{err}"
-    );
+    assert!(err.contains(&warning), "{err}");
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&listing.stdout).unwrap();
+    let names: Vec<&str> = listed.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["2025-11-24"]);
+    let issue = listed[0]["issues"][0]["id"].as_str().unwrap().to_string();
+    let shown = faultline(&["issues", "show", &issue], cwd);
+    assert!(shown.status.success());
+    let err = String::from_utf8_lossy(&shown.stderr);
+    assert!(err.contains(&warning), "{err}");
     let shown = faultline(&["runs", "show", &id], cwd);
     let err = String::from_utf8_lossy(&shown.stderr);
     assert!(

@@ -2078,18 +2078,34 @@ pub mod cases {
         assert!(runs_of(store).await.is_empty());
     }
 
-    /// A run whose record is damaged hides no other run from what users
-    /// type (a prefix of its id, its name, its execution name), and is
-    /// itself still found by a prefix of its id or its name, to be
-    /// forgotten; listing whole runs still fails on it, which is how
-    /// `faultline runs` comes to name `runs forget`.
-    pub async fn a_damaged_run_hides_no_other_run_from_a_prefix_or_name(
+    /// A run whose record is damaged hides no other run from listings
+    /// (`faultline runs`, an issue's runs) or from what users type (a
+    /// prefix of its id, its name, its execution name): listings leave it
+    /// out, warning with `runs forget` and its id, and it is itself still
+    /// found by a prefix of its id or its name, to be forgotten.
+    pub async fn a_damaged_run_hides_no_other_run_from_listings_prefixes_or_names(
         store: &dyn Store,
         underneath: &super::Underneath,
     ) {
-        let (_, damaged_id, later_id) = a_run_and_a_later_one(store, &[("fp-d", 1, 0)]).await;
+        let (_, damaged_id, later_id) =
+            a_run_and_a_later_one(store, &[("fp-d", 1, 0), ("fp-l", 1, 0)]).await;
         underneath.damage_run_badly(&damaged_id).await;
-        let err = store.runs(&RunFilter::default()).await.unwrap_err();
+        // Listings leave it out (with a warning naming `runs forget`), by
+        // time and by issue, limited or not; read by its id, it fails.
+        let ids = |runs: Vec<faultline::model::Run>| -> Vec<String> {
+            runs.into_iter().map(|r| r.id).collect()
+        };
+        for limit in [None, Some(5)] {
+            let filter = RunFilter {
+                limit,
+                ..RunFilter::default()
+            };
+            let listed = store.runs(&filter).await.unwrap();
+            assert_eq!(ids(listed), vec![later_id.clone()], "{limit:?}");
+        }
+        let by_issue = store.issue_runs(&id_of("fp-l"), 10).await.unwrap();
+        assert_eq!(ids(by_issue), vec![later_id.clone()]);
+        let err = store.run(&damaged_id).await.unwrap_err();
         assert!(err.is_damaged(), "{err}");
 
         // The shortest prefix of `id` that is not one of `other`'s.
@@ -3002,7 +3018,7 @@ macro_rules! underneath_case {
 underneath_case!(a_run_that_cannot_settle_holds_back_no_other);
 underneath_case!(a_run_repaired_after_failed_settlings_settles_as_if_never_tried);
 underneath_case!(a_damaged_run_is_forgotten_and_settles_no_more);
-underneath_case!(a_damaged_run_hides_no_other_run_from_a_prefix_or_name);
+underneath_case!(a_damaged_run_hides_no_other_run_from_listings_prefixes_or_names);
 
 /// A fresh DynamoDB store on the emulator, and its table reached around it.
 async fn dynamodb_underneath() -> Option<(faultline::store::dynamodb::DynamoDbStore, Underneath)> {

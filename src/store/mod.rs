@@ -70,6 +70,29 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// Whether a SQLite row did not read as what was written (a value of the
+/// wrong type or range): [`StoreError::is_damaged`] for one row.
+pub(crate) fn is_damaged_row(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    )
+}
+
+/// Says that run `id` is left out of a listing because its stored record
+/// does not read (`error`), and how to remove it: one damaged run hides
+/// no other from `faultline runs`, `issues show` or the web UI, and each
+/// listing names it again until it is repaired or forgotten.
+pub(crate) fn warn_damaged_run(id: &str, error: &dyn std::fmt::Display) {
+    tracing::warn!(
+        run = id,
+        error = %error,
+        "run {id} is left out: its stored record is damaged ({error}); repair it, or remove it with `faultline runs forget {id}`"
+    );
+}
+
 impl StoreError {
     /// Whether stored data did not read as what was written (a damaged
     /// item or row): no retry cures it, repairing or removing the record
@@ -77,12 +100,7 @@ impl StoreError {
     pub fn is_damaged(&self) -> bool {
         match self {
             StoreError::Corrupt(_) => true,
-            StoreError::Sqlite { source, .. } => matches!(
-                source,
-                rusqlite::Error::InvalidColumnType(..)
-                    | rusqlite::Error::FromSqlConversionFailure(..)
-                    | rusqlite::Error::IntegralValueOutOfRange(..)
-            ),
+            StoreError::Sqlite { source, .. } => is_damaged_row(source),
             _ => false,
         }
     }

@@ -21,7 +21,7 @@ use crate::policy::Policy;
 use crate::runs::lifecycle::{self, IssueNow, JobIssue};
 use crate::store::run_book::{self, Book, BookPart, BookRun, PartSlot, RunSlot};
 use crate::store::run_fold::{self, IssueInfo, StoredRun};
-use crate::store::{Forgotten, RunFilter, RunName, Settled, StoreError, outbox};
+use crate::store::{self, Forgotten, RunFilter, RunName, Settled, StoreError, outbox};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -758,11 +758,37 @@ pub(super) fn list(conn: &rusqlite::Connection, filter: &RunFilter) -> rusqlite:
     let limit = filter.limit.map_or(-1, |n| n as i64);
     let rows = stmt.query_map(
         params![filter.log_group, filter.job, filter.settled, limit],
-        stored_from_row,
+        id_and_run,
     )?;
+    readable_runs(conn, rows)
+}
+
+/// A listed row's run id (when it reads) and its run, apart: a row that
+/// does not read as a run is still named.
+fn id_and_run(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(Option<String>, rusqlite::Result<StoredRun>)> {
+    Ok((row.get::<_, String>(1).ok(), stored_from_row(row)))
+}
+
+/// The runs of listed `rows` ([`id_and_run`]) with their issues, leaving
+/// out, with a warning, each whose row is damaged
+/// ([`store::warn_damaged_run`]).
+fn readable_runs(
+    conn: &rusqlite::Connection,
+    rows: impl Iterator<Item = rusqlite::Result<(Option<String>, rusqlite::Result<StoredRun>)>>,
+) -> rusqlite::Result<Vec<Run>> {
     let mut runs = Vec::new();
     for row in rows {
-        let mut run = row?.run;
+        let (id, stored) = row?;
+        let mut run = match stored {
+            Ok(stored) => stored.run,
+            Err(e) if store::is_damaged_row(&e) => {
+                store::warn_damaged_run(id.as_deref().unwrap_or("?"), &e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         run.issues = run_book::listed(run.outcome, issues_of(conn, &run.key)?);
         runs.push(run);
     }
@@ -807,12 +833,6 @@ pub(super) fn of_issue(
             .collect::<Vec<_>>()
             .join(", ")
     ))?;
-    let rows = stmt.query_map(params![issue, limit as i64], stored_from_row)?;
-    let mut runs = Vec::new();
-    for row in rows {
-        let mut run = row?.run;
-        run.issues = run_book::listed(run.outcome, issues_of(conn, &run.key)?);
-        runs.push(run);
-    }
-    Ok(runs)
+    let rows = stmt.query_map(params![issue, limit as i64], id_and_run)?;
+    readable_runs(conn, rows)
 }

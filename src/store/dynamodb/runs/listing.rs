@@ -168,7 +168,9 @@ impl DynamoDbStore {
                 }
             }
             for item in self.read_items_with(&keys, true, None).await? {
-                let read = RunItem::from_item(&item)?;
+                let Some(read) = listable(&item)? else {
+                    continue;
+                };
                 if read.live() && admits(filter, &read.stored.run) {
                     runs.push((read.stored.run, read.tally));
                 }
@@ -206,7 +208,9 @@ impl DynamoDbStore {
         }
         let mut runs = Vec::new();
         for item in self.partition(RUNS_PK, "Query (runs)").await? {
-            let read = RunItem::from_item(&item)?;
+            let Some(read) = listable(&item)? else {
+                continue;
+            };
             if read.live() && admits(filter, &read.stored.run) {
                 runs.push((read.stored.run, read.tally));
             }
@@ -300,12 +304,27 @@ impl DynamoDbStore {
             .collect::<Result<_, _>>()?;
         let mut runs = Vec::new();
         for item in self.read_items_with(&keys, true, None).await? {
-            let read = RunItem::from_item(&item)?;
+            let Some(read) = listable(&item)? else {
+                continue;
+            };
             if read.live() {
                 runs.push((read.stored.run, read.tally));
             }
         }
         self.finish_listing(runs, Some(limit)).await
+    }
+}
+
+/// A run item as a listing reads it: `None`, with a warning, when it is
+/// damaged ([`crate::store::warn_damaged_run`]).
+fn listable(item: &Item) -> Result<Option<RunItem>, StoreError> {
+    match RunItem::from_item(item) {
+        Ok(read) => Ok(Some(read)),
+        Err(e) if e.is_damaged() => {
+            crate::store::warn_damaged_run(get_s(item, "sk").unwrap_or("?"), &e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
