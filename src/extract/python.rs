@@ -34,8 +34,12 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
         if t.starts_with("File \"")
             && let Some(frame) = python_frame(t)
         {
-            if frames.len() < MAX_FRAMES {
-                frames.push(frame);
+            // Python prints the outermost frame first: a traceback past
+            // the bound keeps its innermost frames, where it was raised
+            // (dropped in halves, so a deep one costs no quadratic shifting).
+            frames.push(frame);
+            if frames.len() == 2 * MAX_FRAMES {
+                frames.drain(..MAX_FRAMES);
             }
             awaiting_exception = true;
             continue;
@@ -55,6 +59,9 @@ pub(crate) fn parse(text: &str) -> Option<Trace> {
     }
     if frames.is_empty() && !saw_traceback {
         return None;
+    }
+    if frames.len() > MAX_FRAMES {
+        frames.drain(..frames.len() - MAX_FRAMES);
     }
     // A traceback cut before its exception line (a truncated event) still
     // has the python2.7/3.6 runtimes' summary line above it.
@@ -99,6 +106,35 @@ mod tests {
         assert_eq!(t.header, Some(("KeyError".into(), "'k'".into())));
         let names: Vec<_> = t.frames.iter().map(|f| f.function.as_str()).collect();
         assert_eq!(names, ["<module>", "main"]);
+    }
+
+    /// A RecursionError through two functions calling each other: Python
+    /// collapses only identical consecutive lines, so every frame prints.
+    #[test]
+    fn a_deep_traceback_keeps_its_innermost_frames() {
+        let mut text = String::from(
+            "Traceback (most recent call last):\n  File \"/app/job.py\", line 40, in <module>\n    main()\n",
+        );
+        for i in 0..600 {
+            let (function, line) = if i % 2 == 0 {
+                ("walk", 12)
+            } else {
+                ("visit", 20)
+            };
+            text.push_str(&format!(
+                "  File \"/app/tree.py\", line {line}, in {function}\n    return step(node)\n"
+            ));
+        }
+        text.push_str("  File \"/app/tree.py\", line 3, in depth\n    return len(node)\nRecursionError: maximum recursion depth exceeded while calling a Python object");
+        let t = parse(&text).unwrap();
+        assert_eq!(t.frames.len(), MAX_FRAMES);
+        let last = t.frames.last().unwrap();
+        assert_eq!(last.function, "depth", "the frame that raised");
+        assert!(
+            t.frames.iter().all(|f| f.function != "<module>"),
+            "the outermost went"
+        );
+        assert_eq!(t.header.map(|h| h.0), Some("RecursionError".to_string()));
     }
 
     #[test]
