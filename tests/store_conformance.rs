@@ -1180,30 +1180,9 @@ pub mod cases {
         // A task's logs count in the job's run once a job event made the
         // task a part of it: that run had what the task's own run had.
         let task = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a02";
-        let mut attempt = RunDelta::new(
-            format!("task:{task}"),
-            RunSource::Batch,
-            "resize".into(),
-            task.into(),
-        );
-        attempt.log_group = "/aws/batch/job".into();
-        attempt.errors = 1;
-        attempt.issues = vec![RunIssueDelta {
-            fingerprint: "fp-p".into(),
-            count: 1,
-            recovered: 0,
-        }];
+        let attempt = task_attempt(task, "fp-p", 1);
         record(store, &run_batch("p0", attempt.clone(), t0), NOW).await;
-        let mut job = RunDelta::new(
-            "batch:job-2".into(),
-            RunSource::Batch,
-            "resize".into(),
-            "resize-2025-11-24".into(),
-        );
-        job.parts = vec![RunPart {
-            key: format!("task:{task}"),
-            recovered: None,
-        }];
+        let job = job_naming("batch:job-2", "resize-2025-11-24", task, None);
         let event = BatchSummary {
             runs: vec![job],
             ..batch("p1", Vec::new())
@@ -1712,8 +1691,10 @@ pub mod cases {
             && a.issues.len() == 1));
     }
 
-    pub async fn a_part_is_folded_into_its_run(store: &dyn Store) {
-        let task = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a01";
+    /// The logs of an AWS Batch job's attempt, ECS task `task`, with
+    /// `count` errors of `fingerprint`: a run of its own until a job event
+    /// names the task.
+    fn task_attempt(task: &str, fingerprint: &str, count: u64) -> RunDelta {
         let mut attempt = RunDelta::new(
             format!("task:{task}"),
             RunSource::Batch,
@@ -1721,23 +1702,31 @@ pub mod cases {
             task.into(),
         );
         attempt.log_group = "/aws/batch/job".into();
-        attempt.errors = 2;
+        attempt.errors = count;
         attempt.issues = vec![RunIssueDelta {
-            fingerprint: "fp-a".into(),
-            count: 2,
+            fingerprint: fingerprint.into(),
+            count,
             recovered: 0,
         }];
-        record(store, &run_batch("b1", attempt.clone(), 1000), NOW).await;
-        let mut job = RunDelta::new(
-            "batch:job-1".into(),
-            RunSource::Batch,
-            "resize".into(),
-            "resize-2025-11-23".into(),
-        );
+        attempt
+    }
+
+    /// A Batch job event of job `key` (named `name`) that makes ECS task
+    /// `task` one of its parts, recovered or not as known.
+    fn job_naming(key: &str, name: &str, task: &str, recovered: Option<bool>) -> RunDelta {
+        let mut job = RunDelta::new(key.into(), RunSource::Batch, "resize".into(), name.into());
         job.parts = vec![RunPart {
             key: format!("task:{task}"),
-            recovered: Some(true),
+            recovered,
         }];
+        job
+    }
+
+    pub async fn a_part_is_folded_into_its_run(store: &dyn Store) {
+        let task = "0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a01";
+        let attempt = task_attempt(task, "fp-a", 2);
+        record(store, &run_batch("b1", attempt.clone(), 1000), NOW).await;
+        let job = job_naming("batch:job-1", "resize-2025-11-23", task, Some(true));
         record(
             store,
             &BatchSummary {

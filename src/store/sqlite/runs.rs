@@ -170,16 +170,19 @@ fn issues_of(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Vec<RunIs
         "SELECT issue_id, count, recovered, new, regressed FROM run_issues
          WHERE run_key = ?1 ORDER BY count DESC, issue_id",
     )?;
-    let rows = stmt.query_map(params![key], |row| {
-        Ok(RunIssue {
-            id: row.get(0)?,
-            count: count(row.get(1)?),
-            recovered: count(row.get(2)?),
-            new: row.get(3)?,
-            regressed: row.get(4)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![key], issue_from_row)?;
     rows.collect()
+}
+
+/// A run's issue from a row of `issue_id, count, recovered, new, regressed`.
+fn issue_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunIssue> {
+    Ok(RunIssue {
+        id: row.get(0)?,
+        count: count(row.get(1)?),
+        recovered: count(row.get(2)?),
+        new: row.get(3)?,
+        regressed: row.get(4)?,
+    })
 }
 
 /// The issues `ids` of run `key`, those it has.
@@ -194,18 +197,10 @@ fn issues_among(
     )?;
     let mut found = Vec::new();
     for id in ids {
-        let issue = stmt
-            .query_row(params![key, id], |row| {
-                Ok(RunIssue {
-                    id: row.get(0)?,
-                    count: count(row.get(1)?),
-                    recovered: count(row.get(2)?),
-                    new: row.get(3)?,
-                    regressed: row.get(4)?,
-                })
-            })
-            .optional()?;
-        found.extend(issue);
+        found.extend(
+            stmt.query_row(params![key, id], issue_from_row)
+                .optional()?,
+        );
     }
     Ok(found)
 }
